@@ -1,0 +1,119 @@
+package io.onceflow.api;
+
+import io.onceflow.api.functions.FilterFunction;
+import io.onceflow.api.functions.FlatMapFunction;
+import io.onceflow.api.functions.KeySelector;
+import io.onceflow.api.functions.MapFunction;
+import io.onceflow.api.functions.ProcessFunction;
+import io.onceflow.api.serialization.TypeSerializer;
+import io.onceflow.api.sink.Sink;
+import io.onceflow.runtime.graph.FunctionCopier;
+import io.onceflow.runtime.graph.OperatorFactory;
+import io.onceflow.runtime.graph.Partitioning;
+import io.onceflow.runtime.graph.Transformation;
+import io.onceflow.runtime.task.SinkOperator;
+import io.onceflow.runtime.task.UdfOperator;
+import java.util.Objects;
+
+/**
+ * A stream of records of type {@code T}. Each operation adds an operator and returns its output
+ * stream; {@link #uid}, {@link #name} and {@link #setParallelism} configure the operator that produced
+ * this stream.
+ */
+public class DataStream<T> {
+
+    final StreamEnvironment env;
+    final Transformation transformation;
+    final Partitioning nextPartitioning;
+
+    DataStream(StreamEnvironment env, Transformation transformation, Partitioning nextPartitioning) {
+        this.env = env;
+        this.transformation = transformation;
+        this.nextPartitioning = nextPartitioning;
+    }
+
+    /**
+     * The stable identity of the operator that produced this stream: its state in checkpoints is found
+     * by it. Set one on every stateful operator; must be unique in the job.
+     */
+    public DataStream<T> uid(String uid) {
+        Objects.requireNonNull(uid, "uid");
+        if (uid.isBlank()) {
+            throw new IllegalArgumentException("A uid must not be blank");
+        }
+        transformation.setUid(uid);
+        return this;
+    }
+
+    public DataStream<T> name(String name) {
+        transformation.setName(StreamEnvironment.name(name));
+        return this;
+    }
+
+    /** The parallelism of the operator that produced this stream. */
+    public DataStream<T> setParallelism(int parallelism) {
+        if (parallelism < 1) {
+            throw new IllegalArgumentException("Parallelism must be at least 1, was " + parallelism);
+        }
+        transformation.setParallelism(parallelism);
+        return this;
+    }
+
+    public <R> DataStream<R> map(MapFunction<T, R> function) {
+        Objects.requireNonNull(function, "function");
+        var copies = FunctionCopier.copies(function, "map");
+        return add("map", () -> UdfOperator.map(copies.get()), Transformation.Kind.OPERATOR);
+    }
+
+    public <R> DataStream<R> flatMap(FlatMapFunction<T, R> function) {
+        Objects.requireNonNull(function, "function");
+        var copies = FunctionCopier.copies(function, "flatMap");
+        return add("flatMap", () -> UdfOperator.flatMap(copies.get()), Transformation.Kind.OPERATOR);
+    }
+
+    public DataStream<T> filter(FilterFunction<T> function) {
+        Objects.requireNonNull(function, "function");
+        var copies = FunctionCopier.copies(function, "filter");
+        return add("filter", () -> UdfOperator.filter(copies.get()), Transformation.Kind.OPERATOR);
+    }
+
+    public <R> DataStream<R> process(ProcessFunction<T, R> function) {
+        Objects.requireNonNull(function, "function");
+        var copies = FunctionCopier.copies(function, "process");
+        return add("process", () -> UdfOperator.process(copies.get()), Transformation.Kind.OPERATOR);
+    }
+
+    /**
+     * Partitions the stream by key: all records with one key go to one subtask of the next operator,
+     * which can then use keyed state. Keys of type String, Long, Integer, Double, Boolean and byte[] are
+     * written into checkpoints as they are; for other key types use {@link #keyBy(KeySelector, TypeSerializer)}.
+     */
+    public <K> KeyedStream<T, K> keyBy(KeySelector<T, K> keySelector) {
+        return new KeyedStream<>(env, transformation, Objects.requireNonNull(keySelector, "keySelector"), null);
+    }
+
+    public <K> KeyedStream<T, K> keyBy(KeySelector<T, K> keySelector, TypeSerializer<K> keySerializer) {
+        return new KeyedStream<>(env, transformation, Objects.requireNonNull(keySelector, "keySelector"),
+                Objects.requireNonNull(keySerializer, "keySerializer"));
+    }
+
+    /** Deals the records out round-robin to the subtasks of the next operator. */
+    public DataStream<T> rebalance() {
+        return new DataStream<>(env, transformation, Partitioning.REBALANCE);
+    }
+
+    public DataStreamSink<T> sinkTo(Sink<T> sink) {
+        Objects.requireNonNull(sink, "sink");
+        Transformation t = Transformation.operator(env.nextId(), Transformation.Kind.SINK, "sink", transformation,
+                nextPartitioning, null, null, () -> new SinkOperator<>(sink));
+        env.add(t);
+        return new DataStreamSink<>(t);
+    }
+
+    <R> DataStream<R> add(String name, OperatorFactory factory, Transformation.Kind kind) {
+        Transformation t = Transformation.operator(env.nextId(), kind, name, transformation, nextPartitioning,
+                null, null, factory);
+        env.add(t);
+        return new DataStream<>(env, t, null);
+    }
+}

@@ -1,0 +1,6 @@
+package io.onceflow.api.functions;
+
+@FunctionalInterface
+public interface FlatMapFunction<IN, OUT> extends Function {
+    void flatMap(IN value, Collector<OUT> out) throws Exception;
+}

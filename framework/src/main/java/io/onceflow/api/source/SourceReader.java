@@ -1,0 +1,41 @@
+package io.onceflow.api.source;
+
+import io.onceflow.api.functions.CheckpointListener;
+import java.util.List;
+
+/**
+ * Reads the splits of one source subtask. All methods are called on the subtask's thread, never
+ * concurrently.
+ *
+ * <p>Call order: {@link #addSplits} (the splits restored from the checkpoint, or the initial ones)
+ * → {@link #start} → repeated {@link #pollNext}, interleaved with {@link #snapshotState} at each
+ * checkpoint and {@link #notifyCheckpointComplete} once it completes → {@link #close}.
+ *
+ * <p>The exactly-once contract: the splits returned by {@code snapshotState(n)} must describe the
+ * position right after the last record emitted before the call, so that a reader restored from them
+ * emits exactly the records after that point.
+ */
+public interface SourceReader<T, SplitT extends SourceSplit> extends AutoCloseable, CheckpointListener {
+
+    void addSplits(List<SplitT> splits);
+
+    default void start() throws Exception {
+    }
+
+    /**
+     * Emits zero or more records. Should return within a few milliseconds when nothing is available
+     * so that checkpoints are not delayed.
+     */
+    InputStatus pollNext(ReaderOutput<T> output) throws Exception;
+
+    /** The current position of every split this reader owns. */
+    List<SplitT> snapshotState(long checkpointId) throws Exception;
+
+    @Override
+    default void notifyCheckpointComplete(long checkpointId) throws Exception {
+    }
+
+    @Override
+    default void close() throws Exception {
+    }
+}

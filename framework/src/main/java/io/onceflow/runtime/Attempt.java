@@ -1,0 +1,394 @@
+package io.onceflow.runtime;
+
+import io.onceflow.api.JobStatus;
+import io.onceflow.api.functions.KeySelector;
+import io.onceflow.api.source.Source;
+import io.onceflow.api.source.SourceSplit;
+import io.onceflow.runtime.checkpoint.CheckpointCoordinator;
+import io.onceflow.runtime.graph.ExecutionPlan;
+import io.onceflow.runtime.graph.JobSpec;
+import io.onceflow.runtime.graph.Partitioning;
+import io.onceflow.runtime.graph.Transformation;
+import io.onceflow.runtime.io.InputGate;
+import io.onceflow.runtime.io.Partitioner;
+import io.onceflow.runtime.io.RecordWriter;
+import io.onceflow.runtime.state.HeapKeyedStateBackend;
+import io.onceflow.runtime.state.KeyGroupRange;
+import io.onceflow.runtime.state.KeyGroups;
+import io.onceflow.runtime.state.OperatorStateBackend;
+import io.onceflow.runtime.storage.CheckpointMetadata;
+import io.onceflow.runtime.storage.JobCheckpointStore;
+import io.onceflow.runtime.task.ChainedOperator;
+import io.onceflow.runtime.task.SinkOperator;
+import io.onceflow.runtime.task.SourceOperator;
+import io.onceflow.runtime.task.StreamOperator;
+import io.onceflow.runtime.task.StreamTask;
+import io.onceflow.runtime.task.TaskGateway;
+import io.onceflow.runtime.task.TaskInfo;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One deployment of the job: every subtask of every chain, restored from one checkpoint (or fresh),
+ * wired by bounded channels. Ends when all tasks finished, when one failed (all are then cancelled),
+ * or on cancellation.
+ */
+final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Attempt.class);
+
+    private final JobMaster master;
+    private final JobSpec spec;
+    private final ExecutionPlan plan;
+    private final JobCheckpointStore store;
+    private final CheckpointCoordinator coordinator;
+    private final ExecutorService snapshotExecutor;
+    private final int number;
+    private final CheckpointMetadata restoreFrom;
+
+    private final List<StreamTask> tasks = new ArrayList<>();
+    private final List<StreamTask> sourceTasks = new ArrayList<>();
+    private final List<SinkOperator<?, ?, ?>> sinks = new ArrayList<>();
+    private final Map<String, int[]> operators = new LinkedHashMap<>();
+
+    private Throwable failure;
+    private int finished;
+    private int endOfInput;
+    private volatile boolean over;
+
+    Attempt(JobMaster master, JobSpec spec, ExecutionPlan plan, JobCheckpointStore store,
+            CheckpointCoordinator coordinator, ExecutorService snapshotExecutor, int number,
+            CheckpointMetadata restoreFrom) {
+        this.master = master;
+        this.spec = spec;
+        this.plan = plan;
+        this.store = store;
+        this.coordinator = coordinator;
+        this.snapshotExecutor = snapshotExecutor;
+        this.number = number;
+        this.restoreFrom = restoreFrom;
+    }
+
+    Throwable failure() {
+        return failure;
+    }
+
+    boolean isOver() {
+        return over;
+    }
+
+    long recordsIn() {
+        long n = 0;
+        for (StreamTask t : sourceTasks) {
+            n += t.getNumRecordsIn();
+        }
+        return n;
+    }
+
+    long recordsOut() {
+        long n = 0;
+        for (SinkOperator<?, ?, ?> s : sinks) {
+            n += s.getNumRecordsWritten();
+        }
+        return n;
+    }
+
+    /** Deploys, runs and tears down this attempt; returns FINISHED, FAILED or CANCELED. */
+    JobStatus run(BooleanSupplier cancelRequested) {
+        try {
+            deploy();
+        } catch (Throwable t) {
+            LOG.warn("Job '{}' attempt {} could not be deployed: {}", spec.jobName(), number, t.toString());
+            failure = t;
+            over = true;
+            return JobStatus.FAILED;
+        }
+        for (StreamTask t : tasks) {
+            t.start();
+        }
+        coordinator.startAttempt(this);
+        JobStatus result;
+        synchronized (this) {
+            try {
+                while (failure == null && finished < tasks.size() && !cancelRequested.getAsBoolean()) {
+                    wait(100);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                failure = e;
+            }
+            result = failure != null ? JobStatus.FAILED
+                    : finished == tasks.size() ? JobStatus.FINISHED : JobStatus.CANCELED;
+        }
+        coordinator.stopAttempt();
+        over = true;
+        if (result != JobStatus.FINISHED) {
+            cancelTasks();
+        }
+        joinTasks();
+        return result;
+    }
+
+    synchronized void wake() {
+        notifyAll();
+    }
+
+    private void cancelTasks() {
+        for (StreamTask t : tasks) {
+            t.cancel();
+        }
+    }
+
+    private void joinTasks() {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        for (StreamTask t : tasks) {
+            Thread th = t.getThread();
+            if (th == null) {
+                continue;
+            }
+            try {
+                th.join(2000);
+                if (th.isAlive()) {
+                    // stuck in user code that ignores cancellation: interrupt it
+                    th.interrupt();
+                    th.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+                }
+                if (th.isAlive()) {
+                    LOG.error("Task {} did not stop within 30 s of cancellation; abandoning its thread", t.getName());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ deployment
+
+    private void deploy() throws Exception {
+        int maxP = spec.maxParallelism();
+        StateAssignment assignment = new StateAssignment(restoreFrom, store, maxP);
+        OptionalLong restoredId = restoreFrom == null ? OptionalLong.empty() : OptionalLong.of(restoreFrom.checkpointId());
+        TaskInfo info = new TaskInfo(spec.jobName(), number, spec.checkpointConfig().getCheckpointingMode(), restoredId,
+                spec.faults(), store, spec.checkpointConfig().getInlineStateThresholdBytes(), snapshotExecutor, this);
+
+        Map<ExecutionPlan.Chain, InputGate[]> gates = new HashMap<>();
+        for (ExecutionPlan.Chain c : plan.chains()) {
+            for (Transformation t : c.operators()) {
+                operators.put(plan.uid(t), new int[] {c.parallelism(), maxP});
+            }
+            if (c.upstream() != null) {
+                int channels = c.inputPartitioning() == Partitioning.FORWARD ? 1 : c.upstream().parallelism();
+                InputGate[] g = new InputGate[c.parallelism()];
+                for (int i = 0; i < g.length; i++) {
+                    g[i] = new InputGate(channels, spec.channelCapacity());
+                }
+                gates.put(c, g);
+            }
+        }
+        int taskIndex = 0;
+        for (ExecutionPlan.Chain c : plan.chains()) {
+            Map<Transformation, List<? extends SourceSplit>[]> initialSplits = new HashMap<>();
+            for (int i = 0; i < c.parallelism(); i++) {
+                List<RecordWriter> writers = new ArrayList<>();
+                for (ExecutionPlan.Chain d : plan.chains()) {
+                    if (d.upstream() == c) {
+                        writers.add(writerFor(c, d, i, gates.get(d)));
+                    }
+                }
+                List<ChainedOperator> chain = new ArrayList<>();
+                for (Transformation t : c.operators()) {
+                    chain.add(createOperator(t, c, i, assignment, initialSplits));
+                }
+                InputGate gate = c.upstream() == null ? new InputGate(0, 1) : gates.get(c)[i];
+                StreamTask task = new StreamTask(taskIndex++, c.name(), i, c.parallelism(), info, chain, gate, writers,
+                        c.upstream() == null);
+                tasks.add(task);
+                if (task.isSource()) {
+                    sourceTasks.add(task);
+                }
+            }
+        }
+    }
+
+    private RecordWriter writerFor(ExecutionPlan.Chain up, ExecutionPlan.Chain down, int subtask, InputGate[] downGates) {
+        if (down.inputPartitioning() == Partitioning.FORWARD) {
+            return new RecordWriter(new InputGate.Channel[] {downGates[subtask].channel(0)}, r -> 0, spec.batchSize());
+        }
+        InputGate.Channel[] targets = new InputGate.Channel[downGates.length];
+        for (int j = 0; j < downGates.length; j++) {
+            targets[j] = downGates[j].channel(subtask);
+        }
+        Partitioner partitioner;
+        if (down.inputPartitioning() == Partitioning.HASH) {
+            KeySelector<Object, Object> selector = down.head().getKeySelector();
+            int maxP = spec.maxParallelism();
+            int n = targets.length;
+            partitioner = record -> KeyGroups.subtaskForKey(selector.getKey(record), maxP, n);
+        } else {
+            int n = targets.length;
+            int[] next = {subtask % n};
+            partitioner = record -> {
+                int t = next[0];
+                next[0] = t + 1 == n ? 0 : t + 1;
+                return t;
+            };
+        }
+        return new RecordWriter(targets, partitioner, spec.batchSize());
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private ChainedOperator createOperator(Transformation t, ExecutionPlan.Chain c, int subtask,
+                                           StateAssignment assignment,
+                                           Map<Transformation, List<? extends SourceSplit>[]> initialSplits) throws Exception {
+        String uid = plan.uid(t);
+        int p = c.parallelism();
+        KeyGroupRange range = t.isKeyed() ? KeyGroups.rangeFor(spec.maxParallelism(), p, subtask) : null;
+        StateAssignment.Restored restored = assignment.assign(uid, subtask, p, range);
+        OperatorStateBackend opState = new OperatorStateBackend(restored.operatorLists());
+        HeapKeyedStateBackend keyed = null;
+        if (t.isKeyed()) {
+            keyed = new HeapKeyedStateBackend(uid, t.getKeySerializer(), spec.maxParallelism(), range, restored.keyed());
+        } else if (!restored.keyed().isEmpty()) {
+            throw new JobConfigurationException("Checkpoint has keyed state for operator '" + uid
+                    + "', which is not on a keyed stream any more: keep keyBy(...) before it or start fresh");
+        }
+        StreamOperator<?, ?> operator;
+        if (t.getKind() == Transformation.Kind.SOURCE) {
+            List<? extends SourceSplit> splits = null;
+            if (!restored.found()) {
+                List<? extends SourceSplit>[] perSubtask = initialSplits.computeIfAbsent(t, x -> splitsFor(t, p));
+                splits = perSubtask[subtask];
+            }
+            operator = new SourceOperator((Source) t.getSource(), splits);
+        } else {
+            operator = t.getOperatorFactory().create();
+            if (operator instanceof SinkOperator<?, ?, ?> sink) {
+                sinks.add(sink);
+            }
+        }
+        return new ChainedOperator(uid, operator, opState, keyed, t.getKeySelector(), range);
+    }
+
+    @SuppressWarnings("unchecked")
+    private List<? extends SourceSplit>[] splitsFor(Transformation t, int parallelism) {
+        List<? extends SourceSplit> all;
+        try {
+            all = t.getSource().createInitialSplits();
+        } catch (Exception e) {
+            throw new IllegalStateException("Source " + t + " could not list its splits: " + e.getMessage(), e);
+        }
+        List<SourceSplit>[] result = new List[parallelism];
+        for (int i = 0; i < parallelism; i++) {
+            result[i] = new ArrayList<>();
+        }
+        for (int j = 0; j < all.size(); j++) {
+            result[j % parallelism].add(all.get(j));
+        }
+        return result;
+    }
+
+    // ------------------------------------------------------------------ TaskGateway
+
+    @Override
+    public void acknowledgeCheckpoint(int taskIndex, long checkpointId,
+                                      Map<String, CheckpointMetadata.SubtaskState> states, long alignmentNanos) {
+        coordinator.acknowledge(taskIndex, checkpointId, states, alignmentNanos);
+    }
+
+    @Override
+    public void declineCheckpoint(int taskIndex, long checkpointId, Throwable cause) {
+        coordinator.decline(taskIndex, checkpointId, cause);
+    }
+
+    @Override
+    public void endOfInput(int taskIndex) {
+        boolean all;
+        synchronized (this) {
+            endOfInput++;
+            all = endOfInput == tasks.size();
+        }
+        if (all) {
+            LOG.info("All input of job '{}' has ended: taking the final checkpoint", spec.jobName());
+            triggerFinalCheckpoint();
+        }
+    }
+
+    private void triggerFinalCheckpoint() {
+        if (over) {
+            return;
+        }
+        coordinator.triggerNow().whenComplete((id, err) -> {
+            if (err == null) {
+                for (StreamTask t : tasks) {
+                    t.finish();
+                }
+            } else if (!over) {
+                LOG.warn("Final checkpoint of job '{}' failed, retrying: {}", spec.jobName(), err.toString());
+                CompletableFuture.delayedExecutor(200, TimeUnit.MILLISECONDS).execute(this::triggerFinalCheckpoint);
+            }
+        });
+    }
+
+    @Override
+    public synchronized void taskFailed(int taskIndex, Throwable cause) {
+        if (failure == null) {
+            failure = cause;
+        }
+        notifyAll();
+    }
+
+    @Override
+    public synchronized void taskFinished(int taskIndex) {
+        finished++;
+        notifyAll();
+    }
+
+    // ------------------------------------------------------------------ AttemptContext
+
+    @Override
+    public int numberOfTasks() {
+        return tasks.size();
+    }
+
+    @Override
+    public void triggerSources(long checkpointId, long timestamp) {
+        for (StreamTask t : sourceTasks) {
+            t.triggerCheckpoint(checkpointId, timestamp);
+        }
+    }
+
+    @Override
+    public void notifyComplete(long checkpointId) {
+        for (StreamTask t : tasks) {
+            t.notifyCheckpointComplete(checkpointId);
+        }
+    }
+
+    @Override
+    public void notifyAborted(long checkpointId) {
+        for (StreamTask t : tasks) {
+            t.notifyCheckpointAborted(checkpointId);
+        }
+    }
+
+    @Override
+    public void failJob(Throwable cause) {
+        taskFailed(-1, cause);
+    }
+
+    @Override
+    public Map<String, int[]> operators() {
+        return operators;
+    }
+}

@@ -1,0 +1,378 @@
+package io.onceflow.runtime.checkpoint;
+
+import io.onceflow.api.CheckpointConfig;
+import io.onceflow.runtime.Clock;
+import io.onceflow.runtime.storage.CheckpointMetadata;
+import io.onceflow.runtime.storage.JobCheckpointStore;
+import io.onceflow.testing.FaultInjector;
+import io.onceflow.testing.FaultPoint;
+import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Triggers checkpoints, collects acknowledgements, completes and aborts them. One per job run; it
+ * outlives restarts (ids, counters and the completed checkpoints carry over), and each attempt
+ * attaches with {@link #startAttempt} and detaches with {@link #stopAttempt}.
+ *
+ * <p>Life cycle of one checkpoint: {@code PENDING → COMPLETED} once every subtask acknowledged and
+ * the metadata is durable, then every subtask is notified; or {@code PENDING → ABORTED} on a decline,
+ * a timeout or a storage failure, then every subtask is told it was aborted. Consecutive failures
+ * beyond the tolerable number fail the job.
+ *
+ * <p>All state is guarded by {@code this}; the timer thread and the snapshot threads call in.
+ */
+public final class CheckpointCoordinator {
+
+    private static final Logger LOG = LoggerFactory.getLogger(CheckpointCoordinator.class);
+
+    /** What the coordinator needs of the running attempt. */
+    public interface AttemptContext {
+        int numberOfTasks();
+
+        void triggerSources(long checkpointId, long timestamp);
+
+        void notifyComplete(long checkpointId);
+
+        void notifyAborted(long checkpointId);
+
+        void failJob(Throwable cause);
+
+        /** uid → {parallelism, maxParallelism} of every operator, for the metadata. */
+        Map<String, int[]> operators();
+    }
+
+    private final String jobName;
+    private final CheckpointConfig config;
+    private final boolean periodic;
+    private final JobCheckpointStore store;
+    private final Clock clock;
+    private final FaultInjector faults;
+    private final ScheduledExecutorService timer;
+
+    private AttemptContext attempt;
+    private long nextId;
+    private final TreeMap<Long, Pending> pending = new TreeMap<>();
+    private final ArrayDeque<Long> retained = new ArrayDeque<>();
+    private CheckpointMetadata latestCompleted;
+    private long lastTriggerTime = Long.MIN_VALUE / 2;
+    private long lastCompleteTime = Long.MIN_VALUE / 2;
+    private int consecutiveFailures;
+    private boolean deferred;
+    private ScheduledFuture<?> nextTrigger;
+    private boolean shutdown;
+
+    // metrics
+    private long completedCount;
+    private long failedCount;
+    private long lastDuration;
+    private long lastSize;
+    private long lastAlignmentNanos;
+
+    public CheckpointCoordinator(String jobName, CheckpointConfig config, JobCheckpointStore store, Clock clock,
+                                 FaultInjector faults, CheckpointMetadata restoredFrom, long highestUsedId) {
+        this.jobName = jobName;
+        this.config = config;
+        this.periodic = config.isCheckpointingEnabled();
+        this.store = store;
+        this.clock = clock;
+        this.faults = faults;
+        this.latestCompleted = restoredFrom;
+        this.nextId = Math.max(highestUsedId, restoredFrom != null ? restoredFrom.checkpointId() : 0) + 1;
+        if (restoredFrom != null) {
+            retained.add(restoredFrom.checkpointId());
+        }
+        this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "onceflow checkpoint coordinator " + jobName);
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    public synchronized CheckpointMetadata getLatestCompleted() {
+        return latestCompleted;
+    }
+
+    public synchronized void startAttempt(AttemptContext context) {
+        this.attempt = context;
+        this.deferred = false;
+        if (periodic) {
+            schedule(config.getCheckpointInterval().toMillis());
+        }
+    }
+
+    /** Detaches the attempt: pending checkpoints are dropped without notifications (their tasks are gone). */
+    public synchronized void stopAttempt() {
+        attempt = null;
+        if (nextTrigger != null) {
+            nextTrigger.cancel(false);
+            nextTrigger = null;
+        }
+        for (Pending p : pending.values()) {
+            p.cancelTimeout();
+            discardQuietly(p.id);
+            p.future.completeExceptionally(new CheckpointException(p.id, "the job attempt ended"));
+        }
+        pending.clear();
+    }
+
+    public synchronized void shutdown() {
+        stopAttempt();
+        shutdown = true;
+        timer.shutdownNow();
+    }
+
+    private void schedule(long delayMillis) {
+        if (shutdown) {
+            return;
+        }
+        if (nextTrigger != null) {
+            nextTrigger.cancel(false);
+        }
+        nextTrigger = timer.schedule(this::periodicTrigger, Math.max(0, delayMillis), TimeUnit.MILLISECONDS);
+    }
+
+    private synchronized void periodicTrigger() {
+        nextTrigger = null;
+        if (attempt == null || shutdown) {
+            return;
+        }
+        if (pending.size() >= maxConcurrent()) {
+            deferred = true;
+            return;
+        }
+        long now = clock.millis();
+        long earliest = Math.max(lastTriggerTime + config.getCheckpointInterval().toMillis(),
+                lastCompleteTime + config.getMinPauseBetweenCheckpoints().toMillis());
+        if (now < earliest) {
+            schedule(earliest - now);
+            return;
+        }
+        trigger();
+        schedule(config.getCheckpointInterval().toMillis());
+    }
+
+    private int maxConcurrent() {
+        // a min pause only makes sense with one checkpoint at a time
+        return config.getMinPauseBetweenCheckpoints().isZero() ? config.getMaxConcurrentCheckpoints() : 1;
+    }
+
+    /**
+     * Triggers a checkpoint now, regardless of interval and pause (the final checkpoint of a bounded job,
+     * a stop). The future completes with the checkpoint's id once it is complete and notified, or
+     * exceptionally when it is aborted.
+     */
+    public synchronized CompletableFuture<Long> triggerNow() {
+        if (attempt == null) {
+            return CompletableFuture.failedFuture(new IllegalStateException("the job is not running"));
+        }
+        return trigger();
+    }
+
+    private CompletableFuture<Long> trigger() {
+        long id = nextId++;
+        long now = clock.millis();
+        lastTriggerTime = now;
+        Pending p = new Pending(id, now, attempt.numberOfTasks());
+        try {
+            store.initCheckpoint(id);
+        } catch (IOException e) {
+            p.future.completeExceptionally(e);
+            onFailure(id, "its directory could not be created: " + e);
+            return p.future;
+        }
+        pending.put(id, p);
+        p.timeout = timer.schedule(() -> abort(id, "it did not complete within the checkpoint timeout of "
+                + config.getCheckpointTimeout().toMillis() + " ms"), config.getCheckpointTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        LOG.debug("Triggering checkpoint {} of job {}", id, jobName);
+        attempt.triggerSources(id, now);
+        return p.future;
+    }
+
+    public synchronized void acknowledge(int taskIndex, long checkpointId,
+                                         Map<String, CheckpointMetadata.SubtaskState> states, long alignmentNanos) {
+        Pending p = pending.get(checkpointId);
+        if (p == null || attempt == null) {
+            return;
+        }
+        p.acks.put(taskIndex, states);
+        p.maxAlignment = Math.max(p.maxAlignment, alignmentNanos);
+        if (p.acks.size() == p.expectedAcks) {
+            complete(p);
+        }
+    }
+
+    public synchronized void decline(int taskIndex, long checkpointId, Throwable cause) {
+        abort(checkpointId, "task " + taskIndex + " declined it: " + cause);
+    }
+
+    private void complete(Pending p) {
+        pending.remove(p.id);
+        p.cancelTimeout();
+        Map<String, List<CheckpointMetadata.SubtaskState>> byOperator = new LinkedHashMap<>();
+        for (Map<String, CheckpointMetadata.SubtaskState> ack : p.acks.values()) {
+            for (Map.Entry<String, CheckpointMetadata.SubtaskState> e : ack.entrySet()) {
+                byOperator.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(e.getValue());
+            }
+        }
+        Map<String, CheckpointMetadata.OperatorState> ops = new LinkedHashMap<>();
+        for (Map.Entry<String, int[]> op : attempt.operators().entrySet()) {
+            List<CheckpointMetadata.SubtaskState> subtasks = byOperator.getOrDefault(op.getKey(), new ArrayList<>());
+            subtasks.sort((a, b) -> Integer.compare(a.subtaskIndex(), b.subtaskIndex()));
+            ops.put(op.getKey(), new CheckpointMetadata.OperatorState(op.getKey(), op.getValue()[0], op.getValue()[1], subtasks));
+        }
+        CheckpointMetadata metadata = new CheckpointMetadata(jobName, p.id, p.triggerTime, ops);
+        try {
+            store.commitMetadata(metadata);
+        } catch (IOException e) {
+            p.future.completeExceptionally(e);
+            onFailure(p.id, "its metadata could not be written: " + e);
+            return;
+        }
+        long now = clock.millis();
+        latestCompleted = metadata;
+        completedCount++;
+        consecutiveFailures = 0;
+        lastCompleteTime = now;
+        lastDuration = now - p.triggerTime;
+        lastSize = metadata.totalStateSize();
+        lastAlignmentNanos = p.maxAlignment;
+        retained.add(p.id);
+        while (retained.size() > config.getNumRetainedCheckpoints()) {
+            retained.poll();
+        }
+        LOG.info("Completed checkpoint {} of job {} ({} bytes, {} ms)", p.id, jobName, lastSize, lastDuration);
+        // older pending checkpoints are subsumed
+        for (Long older : new ArrayList<>(pending.headMap(p.id).keySet())) {
+            Pending o = pending.remove(older);
+            o.cancelTimeout();
+            o.future.completeExceptionally(new CheckpointException(older, "subsumed by checkpoint " + p.id));
+            attempt.notifyAborted(older);
+        }
+        Set<Long> keep = new HashSet<>(retained);
+        keep.addAll(pending.keySet());
+        try {
+            store.discardAllExcept(keep);
+        } catch (IOException e) {
+            LOG.warn("Could not remove old checkpoints of job {} from {}: {}", jobName, store.describe(), e.toString());
+        }
+        try {
+            faults.at(FaultPoint.AFTER_CHECKPOINT_COMPLETE_BEFORE_NOTIFY, null, -1, p.id);
+        } catch (Throwable t) {
+            attempt.failJob(t);
+            p.future.completeExceptionally(t);
+            return;
+        }
+        attempt.notifyComplete(p.id);
+        p.future.complete(p.id);
+        if (deferred) {
+            deferred = false;
+            schedule(0);
+        }
+    }
+
+    private synchronized void abort(long checkpointId, String reason) {
+        Pending p = pending.remove(checkpointId);
+        if (p == null || attempt == null) {
+            return;
+        }
+        p.cancelTimeout();
+        discardQuietly(checkpointId);
+        attempt.notifyAborted(checkpointId);
+        p.future.completeExceptionally(new CheckpointException(checkpointId, reason));
+        onFailure(checkpointId, reason);
+    }
+
+    private void onFailure(long checkpointId, String reason) {
+        failedCount++;
+        consecutiveFailures++;
+        LOG.warn("Checkpoint {} of job {} failed: {} ({} consecutive failure(s), {} tolerated)", checkpointId, jobName,
+                reason, consecutiveFailures, config.getTolerableCheckpointFailureNumber());
+        if (consecutiveFailures > config.getTolerableCheckpointFailureNumber() && attempt != null) {
+            consecutiveFailures = 0;
+            attempt.failJob(new CheckpointException(checkpointId, "the job failed because " + reason
+                    + ", exceeding the tolerable number of consecutive checkpoint failures ("
+                    + config.getTolerableCheckpointFailureNumber() + ")"));
+        }
+        if (deferred && attempt != null) {
+            deferred = false;
+            schedule(0);
+        }
+    }
+
+    private void discardQuietly(long id) {
+        try {
+            store.discard(id);
+        } catch (IOException e) {
+            LOG.debug("Could not discard checkpoint {}: {}", id, e.toString());
+        }
+    }
+
+    public synchronized long getCompletedCount() {
+        return completedCount;
+    }
+
+    public synchronized long getFailedCount() {
+        return failedCount;
+    }
+
+    public synchronized int getPendingCount() {
+        return pending.size();
+    }
+
+    public synchronized long getLastDurationMillis() {
+        return lastDuration;
+    }
+
+    public synchronized long getLastSizeBytes() {
+        return lastSize;
+    }
+
+    public synchronized long getLastAlignmentNanos() {
+        return lastAlignmentNanos;
+    }
+
+    public synchronized long getLatestCompletedId() {
+        return latestCompleted == null ? -1 : latestCompleted.checkpointId();
+    }
+
+    public synchronized List<Long> getRetainedIds() {
+        return new ArrayList<>(retained);
+    }
+
+    private static final class Pending {
+        final long id;
+        final long triggerTime;
+        final int expectedAcks;
+        final Map<Integer, Map<String, CheckpointMetadata.SubtaskState>> acks = new HashMap<>();
+        final CompletableFuture<Long> future = new CompletableFuture<>();
+        ScheduledFuture<?> timeout;
+        long maxAlignment;
+
+        Pending(long id, long triggerTime, int expectedAcks) {
+            this.id = id;
+            this.triggerTime = triggerTime;
+            this.expectedAcks = expectedAcks;
+        }
+
+        void cancelTimeout() {
+            if (timeout != null) {
+                timeout.cancel(false);
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+package io.onceflow.runtime.state;
+
+import io.onceflow.api.serialization.TypeSerializer;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+
+/** Small helpers to turn values into byte arrays and back with a {@link TypeSerializer}. */
+public final class Bytes {
+
+    private Bytes() {
+    }
+
+    public static <T> byte[] toBytes(TypeSerializer<T> serializer, T value) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(32);
+        try (DataOutputStream out = new DataOutputStream(bytes)) {
+            serializer.serialize(value, out);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return bytes.toByteArray();
+    }
+
+    public static <T> T fromBytes(TypeSerializer<T> serializer, byte[] bytes) {
+        try {
+            return serializer.deserialize(new DataInputStream(new ByteArrayInputStream(bytes)));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public static void writeBytes(java.io.DataOutput out, byte[] bytes) throws IOException {
+        out.writeInt(bytes.length);
+        out.write(bytes);
+    }
+
+    public static byte[] readBytes(java.io.DataInput in) throws IOException {
+        int len = in.readInt();
+        if (len < 0) {
+            throw new IOException("Corrupt state data: negative length " + len);
+        }
+        byte[] bytes = new byte[len];
+        in.readFully(bytes);
+        return bytes;
+    }
+}

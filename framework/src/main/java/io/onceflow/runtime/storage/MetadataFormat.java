@@ -1,0 +1,108 @@
+package io.onceflow.runtime.storage;
+
+import io.onceflow.runtime.state.Bytes;
+import io.onceflow.runtime.state.KeyGroupRange;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The binary form of a checkpoint's {@code _metadata}:
+ *
+ * <pre>
+ * int magic 0x4F464D44 ("OFMD"), int version (1)
+ * UTF job name, long checkpoint id, long timestamp
+ * int operators; per operator: UTF uid, int parallelism, int max parallelism, int subtasks;
+ *   per subtask: int index, int key-group start, int key-group end,
+ *                byte handle kind (0 none, 1 inline, 2 file) then bytes | UTF path + long size
+ * </pre>
+ */
+public final class MetadataFormat {
+
+    public static final int MAGIC = 0x4F464D44;
+    public static final int VERSION = 1;
+
+    private MetadataFormat() {
+    }
+
+    public static byte[] write(CheckpointMetadata metadata) throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(1024);
+        DataOutputStream out = new DataOutputStream(bytes);
+        out.writeInt(MAGIC);
+        out.writeInt(VERSION);
+        out.writeUTF(metadata.jobName());
+        out.writeLong(metadata.checkpointId());
+        out.writeLong(metadata.timestamp());
+        out.writeInt(metadata.operators().size());
+        for (CheckpointMetadata.OperatorState op : metadata.operators().values()) {
+            out.writeUTF(op.uid());
+            out.writeInt(op.parallelism());
+            out.writeInt(op.maxParallelism());
+            out.writeInt(op.subtasks().size());
+            for (CheckpointMetadata.SubtaskState s : op.subtasks()) {
+                out.writeInt(s.subtaskIndex());
+                out.writeInt(s.keyGroups().start());
+                out.writeInt(s.keyGroups().end());
+                if (s.handle() == null) {
+                    out.writeByte(0);
+                } else if (s.handle() instanceof StateHandle.Inline inline) {
+                    out.writeByte(1);
+                    Bytes.writeBytes(out, inline.data());
+                } else if (s.handle() instanceof StateHandle.InFile file) {
+                    out.writeByte(2);
+                    out.writeUTF(file.path());
+                    out.writeLong(file.size());
+                }
+            }
+        }
+        out.flush();
+        return bytes.toByteArray();
+    }
+
+    /** @param where names the metadata in error messages */
+    public static CheckpointMetadata read(byte[] data, String where) throws IOException {
+        DataInputStream in = new DataInputStream(new ByteArrayInputStream(data));
+        int magic = in.readInt();
+        if (magic != MAGIC) {
+            throw new IOException(where + " is not an Onceflow checkpoint metadata file (bad magic number)");
+        }
+        int version = in.readInt();
+        if (version != VERSION) {
+            throw new IOException(where + " has metadata format version " + version + ", but this Onceflow reads "
+                    + "version " + VERSION + " only: restore it with the Onceflow version that wrote it, or start the "
+                    + "job fresh (resumeFromLatestCheckpoint=false)");
+        }
+        String jobName = in.readUTF();
+        long id = in.readLong();
+        long timestamp = in.readLong();
+        int numOps = in.readInt();
+        Map<String, CheckpointMetadata.OperatorState> ops = new LinkedHashMap<>();
+        for (int i = 0; i < numOps; i++) {
+            String uid = in.readUTF();
+            int parallelism = in.readInt();
+            int maxParallelism = in.readInt();
+            int numSubtasks = in.readInt();
+            List<CheckpointMetadata.SubtaskState> subtasks = new ArrayList<>(numSubtasks);
+            for (int j = 0; j < numSubtasks; j++) {
+                int index = in.readInt();
+                KeyGroupRange range = new KeyGroupRange(in.readInt(), in.readInt());
+                int kind = in.readByte();
+                StateHandle handle = switch (kind) {
+                    case 0 -> null;
+                    case 1 -> new StateHandle.Inline(Bytes.readBytes(in));
+                    case 2 -> new StateHandle.InFile(in.readUTF(), in.readLong());
+                    default -> throw new IOException(where + " is corrupt: unknown state handle kind " + kind);
+                };
+                subtasks.add(new CheckpointMetadata.SubtaskState(index, range, handle));
+            }
+            ops.put(uid, new CheckpointMetadata.OperatorState(uid, parallelism, maxParallelism, subtasks));
+        }
+        return new CheckpointMetadata(jobName, id, timestamp, ops);
+    }
+}

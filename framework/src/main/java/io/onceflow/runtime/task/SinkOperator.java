@@ -1,0 +1,340 @@
+package io.onceflow.runtime.task;
+
+import io.onceflow.api.serialization.TypeSerializer;
+import io.onceflow.api.serialization.VersionedSerializer;
+import io.onceflow.api.sink.Committer;
+import io.onceflow.api.sink.CommittingSinkWriter;
+import io.onceflow.api.sink.Sink;
+import io.onceflow.api.sink.SinkInitContext;
+import io.onceflow.api.sink.SinkWriter;
+import io.onceflow.api.sink.StatefulSinkWriter;
+import io.onceflow.api.sink.SupportsCommitter;
+import io.onceflow.api.sink.SupportsWriterState;
+import io.onceflow.api.state.ListState;
+import io.onceflow.api.functions.CheckpointListener;
+import io.onceflow.runtime.state.Bytes;
+import io.onceflow.runtime.state.VersionedTypeSerializer;
+import io.onceflow.testing.FaultPoint;
+import java.io.DataInput;
+import java.io.DataOutput;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs a {@link Sink}: writes records with its writer; at each barrier flushes, takes the writer's
+ * committables and files them under the checkpoint id (in operator state {@code __sink_committables});
+ * when checkpoint {@code n} completes commits every pending checkpoint {@code <= n}, in order. On
+ * restore it first commits what the restored checkpoint holds, then creates or restores the writer.
+ */
+public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void> {
+
+    private static final Logger LOG = LoggerFactory.getLogger(SinkOperator.class);
+    static final String COMMITTABLES_STATE = "__sink_committables";
+    static final String WRITER_STATE = "__sink_writer_state";
+
+    private final Sink<T> sink;
+    private SinkWriter<T> writer;
+    private Committer<C> committer;
+    private ListState<PendingCommittable<C>> committablesState;
+    private ListState<S> writerState;
+    private final TreeMap<Long, List<Request<C>>> pending = new TreeMap<>();
+    private boolean endOfInput;
+    // written by the task thread only; metrics read it racily, a slightly stale count is fine
+    private long written;
+
+    public SinkOperator(Sink<T> sink) {
+        this.sink = sink;
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public void initializeState() throws Exception {
+        SinkInitContext initContext = initContext();
+        if (sink instanceof SupportsCommitter<?> sc) {
+            SupportsCommitter<C> supports = (SupportsCommitter<C>) sc;
+            committablesState = context.operatorState().getInternalListState(COMMITTABLES_STATE,
+                    new PendingSerializer<>(supports.getCommittableSerializer()));
+            for (PendingCommittable<C> p : committablesState.get()) {
+                pending.computeIfAbsent(p.checkpointId(), id -> new ArrayList<>()).add(new Request<>(p.committable()));
+            }
+            committer = supports.createCommitter(initContext);
+            if (!pending.isEmpty()) {
+                LOG.info("Sink '{}' subtask {}: committing {} checkpoint(s) of committables restored from checkpoint {}",
+                        context.getOperatorUid(), context.getIndexOfThisSubtask(), pending.size(),
+                        context.restoredCheckpointId().orElse(-1));
+                commitUpTo(pending.lastKey());
+            }
+        }
+        if (sink instanceof SupportsWriterState<?, ?> sws) {
+            SupportsWriterState<T, S> supports = (SupportsWriterState<T, S>) sws;
+            writerState = context.operatorState().getInternalListState(WRITER_STATE,
+                    new VersionedTypeSerializer<>(supports.getWriterStateSerializer()));
+            if (context.restoredCheckpointId().isPresent()) {
+                List<S> restored = new ArrayList<>();
+                writerState.get().forEach(restored::add);
+                writer = supports.restoreWriter(initContext, restored);
+            }
+        }
+        if (writer == null) {
+            writer = sink.createWriter(initContext);
+        }
+        if (committer != null && !(writer instanceof CommittingSinkWriter)) {
+            throw new IllegalStateException("Sink of operator '" + context.getOperatorUid() + "' supports a committer, "
+                    + "but its writer " + writer.getClass().getName() + " is not a CommittingSinkWriter");
+        }
+    }
+
+    private SinkInitContext initContext() {
+        return new SinkInitContext() {
+            @Override
+            public int getIndexOfSubtask() {
+                return context.getIndexOfThisSubtask();
+            }
+
+            @Override
+            public int getParallelism() {
+                return context.getNumberOfParallelSubtasks();
+            }
+
+            @Override
+            public String getOperatorUid() {
+                return context.getOperatorUid();
+            }
+
+            @Override
+            public String getJobName() {
+                return context.getJobName();
+            }
+
+            @Override
+            public int getAttemptNumber() {
+                return context.getAttemptNumber();
+            }
+
+            @Override
+            public OptionalLong getRestoredCheckpointId() {
+                return context.restoredCheckpointId();
+            }
+        };
+    }
+
+    @Override
+    public void processElement(T element) throws Exception {
+        writer.write(element);
+        written++;
+    }
+
+    /** Records handed to the writer so far (read by metrics from other threads). */
+    public long getNumRecordsWritten() {
+        return written;
+    }
+
+    @Override
+    public void endInput() throws Exception {
+        endOfInput = true;
+        writer.flush(true);
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public void snapshotState(long checkpointId) throws Exception {
+        if (!endOfInput) {
+            writer.flush(false);
+        }
+        if (committer != null) {
+            Collection<C> committables = ((CommittingSinkWriter<T, C>) writer).prepareCommit(checkpointId);
+            if (committables != null && !committables.isEmpty()) {
+                List<Request<C>> requests = pending.computeIfAbsent(checkpointId, id -> new ArrayList<>());
+                for (C c : committables) {
+                    requests.add(new Request<>(c));
+                }
+            }
+            List<PendingCommittable<C>> all = new ArrayList<>();
+            for (Map.Entry<Long, List<Request<C>>> e : pending.entrySet()) {
+                for (Request<C> r : e.getValue()) {
+                    all.add(new PendingCommittable<>(e.getKey(), r.committable));
+                }
+            }
+            committablesState.update(all);
+        }
+        if (writerState != null) {
+            writerState.update(((StatefulSinkWriter<T, S>) writer).snapshotState(checkpointId));
+        }
+    }
+
+    @Override
+    public void notifyCheckpointComplete(long checkpointId) throws Exception {
+        if (committer != null) {
+            commitUpTo(checkpointId);
+            int attempts = 0;
+            // at the end of a bounded input there is no later checkpoint to retry with: retry here
+            while (endOfInput && !pending.headMap(checkpointId, true).isEmpty() && attempts++ < 50) {
+                Thread.sleep(100);
+                commitUpTo(checkpointId);
+            }
+            if (endOfInput && !pending.headMap(checkpointId, true).isEmpty()) {
+                throw new IllegalStateException("Sink '" + context.getOperatorUid() + "' could not commit the final "
+                        + "checkpoint " + checkpointId + ": its committer kept asking to retry later");
+            }
+        }
+        if (writer instanceof CheckpointListener listener) {
+            listener.notifyCheckpointComplete(checkpointId);
+        }
+    }
+
+    @Override
+    public void notifyCheckpointAborted(long checkpointId) throws Exception {
+        // Committables of an aborted checkpoint stay pending: the next completed checkpoint covers them.
+        if (writer instanceof CheckpointListener listener) {
+            listener.notifyCheckpointAborted(checkpointId);
+        }
+    }
+
+    private void commitUpTo(long checkpointId) throws Exception {
+        Iterator<Map.Entry<Long, List<Request<C>>>> it = pending.headMap(checkpointId, true).entrySet().iterator();
+        while (it.hasNext()) {
+            Map.Entry<Long, List<Request<C>>> entry = it.next();
+            long id = entry.getKey();
+            context.faults().at(FaultPoint.BEFORE_COMMIT, context.getOperatorUid(), context.getIndexOfThisSubtask(), id);
+            List<Request<C>> requests = entry.getValue();
+            for (Request<C> r : requests) {
+                r.outcome = Outcome.COMMITTED;
+            }
+            committer.commit(new ArrayList<>(requests));
+            context.faults().at(FaultPoint.AFTER_COMMIT, context.getOperatorUid(), context.getIndexOfThisSubtask(), id);
+            List<Request<C>> retry = new ArrayList<>();
+            for (Request<C> r : requests) {
+                switch (r.outcome) {
+                    case COMMITTED, ALREADY_COMMITTED -> {
+                    }
+                    case RETRY -> {
+                        r.retries++;
+                        retry.add(r);
+                    }
+                    case FAILED_KNOWN -> LOG.error("Sink '{}' subtask {}: committable of checkpoint {} failed for a known "
+                            + "reason and is discarded: {}", context.getOperatorUid(), context.getIndexOfThisSubtask(),
+                            id, r.committable, r.failure);
+                    case FAILED_UNKNOWN -> throw new IllegalStateException("Sink '" + context.getOperatorUid()
+                            + "' failed to commit checkpoint " + id + " for an unknown reason", r.failure);
+                }
+            }
+            if (retry.isEmpty()) {
+                it.remove();
+            } else {
+                entry.setValue(retry);
+                // later checkpoints must not be committed before this one
+                return;
+            }
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        Exception failure = null;
+        try {
+            if (writer != null) {
+                writer.close();
+            }
+        } catch (Exception e) {
+            failure = e;
+        }
+        if (committer != null) {
+            try {
+                committer.close();
+            } catch (Exception e) {
+                if (failure == null) {
+                    failure = e;
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    private enum Outcome { COMMITTED, ALREADY_COMMITTED, RETRY, FAILED_KNOWN, FAILED_UNKNOWN }
+
+    private static final class Request<C> implements Committer.CommitRequest<C> {
+        C committable;
+        int retries;
+        Outcome outcome = Outcome.COMMITTED;
+        Throwable failure;
+
+        Request(C committable) {
+            this.committable = committable;
+        }
+
+        @Override
+        public C getCommittable() {
+            return committable;
+        }
+
+        @Override
+        public int getNumberOfRetries() {
+            return retries;
+        }
+
+        @Override
+        public void signalFailedWithKnownReason(Throwable cause) {
+            outcome = Outcome.FAILED_KNOWN;
+            failure = cause;
+        }
+
+        @Override
+        public void signalFailedWithUnknownReason(Throwable cause) {
+            outcome = Outcome.FAILED_UNKNOWN;
+            failure = cause;
+        }
+
+        @Override
+        public void retryLater() {
+            outcome = Outcome.RETRY;
+        }
+
+        @Override
+        public void updateAndRetryLater(C updated) {
+            committable = updated;
+            outcome = Outcome.RETRY;
+        }
+
+        @Override
+        public void signalAlreadyCommitted() {
+            outcome = Outcome.ALREADY_COMMITTED;
+        }
+    }
+
+    record PendingCommittable<C>(long checkpointId, C committable) {
+    }
+
+    private static final class PendingSerializer<C> implements TypeSerializer<PendingCommittable<C>> {
+        private final VersionedSerializer<C> serializer;
+
+        PendingSerializer(VersionedSerializer<C> serializer) {
+            this.serializer = serializer;
+        }
+
+        @Override
+        public void serialize(PendingCommittable<C> value, DataOutput out) throws IOException {
+            out.writeLong(value.checkpointId());
+            out.writeInt(serializer.getVersion());
+            Bytes.writeBytes(out, serializer.serialize(value.committable()));
+        }
+
+        @Override
+        public PendingCommittable<C> deserialize(DataInput in) throws IOException {
+            long id = in.readLong();
+            int version = in.readInt();
+            return new PendingCommittable<>(id, serializer.deserialize(version, Bytes.readBytes(in)));
+        }
+    }
+}

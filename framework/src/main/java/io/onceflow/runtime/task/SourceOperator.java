@@ -1,0 +1,107 @@
+package io.onceflow.runtime.task;
+
+import io.onceflow.api.source.InputStatus;
+import io.onceflow.api.source.ReaderOutput;
+import io.onceflow.api.source.Source;
+import io.onceflow.api.source.SourceReader;
+import io.onceflow.api.source.SourceReaderContext;
+import io.onceflow.api.source.SourceSplit;
+import io.onceflow.api.state.ListState;
+import io.onceflow.runtime.state.VersionedTypeSerializer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The head of a source task: owns the {@link SourceReader} and keeps its split positions in operator
+ * state under {@code __source_splits}.
+ */
+public final class SourceOperator<T, S extends SourceSplit> extends AbstractStreamOperator<Void, T> {
+
+    static final String SPLITS_STATE = "__source_splits";
+
+    private final Source<T, S> source;
+    private final List<S> initialSplits;
+    private SourceReader<T, S> reader;
+    private ListState<S> splitsState;
+    private ReaderOutput<T> readerOutput;
+
+    /**
+     * @param initialSplits the splits of this subtask on a fresh start, or null when its splits come from
+     *                      restored state
+     */
+    public SourceOperator(Source<T, S> source, List<S> initialSplits) {
+        this.source = source;
+        this.initialSplits = initialSplits;
+    }
+
+    @Override
+    public void initializeState() throws Exception {
+        splitsState = context.operatorState().getInternalListState(SPLITS_STATE,
+                new VersionedTypeSerializer<>(source.getSplitSerializer()));
+    }
+
+    @Override
+    public void open() throws Exception {
+        List<S> splits = new ArrayList<>();
+        if (initialSplits != null) {
+            splits.addAll(initialSplits);
+        } else {
+            splitsState.get().forEach(splits::add);
+        }
+        reader = source.createReader(new SourceReaderContext() {
+            @Override
+            public int getIndexOfSubtask() {
+                return context.getIndexOfThisSubtask();
+            }
+
+            @Override
+            public int getParallelism() {
+                return context.getNumberOfParallelSubtasks();
+            }
+
+            @Override
+            public String getOperatorUid() {
+                return context.getOperatorUid();
+            }
+
+            @Override
+            public String getJobName() {
+                return context.getJobName();
+            }
+        });
+        readerOutput = output::collect;
+        reader.addSplits(splits);
+        reader.start();
+    }
+
+    public InputStatus emitNext() throws Exception {
+        return reader.pollNext(readerOutput);
+    }
+
+    @Override
+    public void processElement(Void element) {
+        throw new UnsupportedOperationException("a source has no input");
+    }
+
+    @Override
+    public void snapshotState(long checkpointId) throws Exception {
+        splitsState.update(reader.snapshotState(checkpointId));
+    }
+
+    @Override
+    public void notifyCheckpointComplete(long checkpointId) throws Exception {
+        reader.notifyCheckpointComplete(checkpointId);
+    }
+
+    @Override
+    public void notifyCheckpointAborted(long checkpointId) throws Exception {
+        reader.notifyCheckpointAborted(checkpointId);
+    }
+
+    @Override
+    public void close() throws Exception {
+        if (reader != null) {
+            reader.close();
+        }
+    }
+}

@@ -1,0 +1,44 @@
+package io.onceflow.runtime.task;
+
+/**
+ * The one contract every operator of a task implements. All methods are called on the subtask's
+ * thread, in this order:
+ *
+ * <pre>
+ * setup → initializeState → open → (processElement | snapshotState | notify…)* → [endInput] → close
+ * </pre>
+ *
+ * {@code snapshotState(n)} is called at barrier {@code n} after the operators before it in the chain
+ * snapshotted and before the state backends are written: an operator puts what it must remember into
+ * its operator or keyed state there.
+ */
+public interface StreamOperator<IN, OUT> {
+
+    void setup(OperatorContext<OUT> context);
+
+    /** State backends are restored; register state here or in {@link #open}. */
+    default void initializeState() throws Exception {
+    }
+
+    default void open() throws Exception {
+    }
+
+    void processElement(IN element) throws Exception;
+
+    /** All input has ended (bounded job). Emitting is still allowed. */
+    default void endInput() throws Exception {
+    }
+
+    default void snapshotState(long checkpointId) throws Exception {
+    }
+
+    default void notifyCheckpointComplete(long checkpointId) throws Exception {
+    }
+
+    default void notifyCheckpointAborted(long checkpointId) throws Exception {
+    }
+
+    /** Called when the task ends, normally or not; release resources. */
+    default void close() throws Exception {
+    }
+}

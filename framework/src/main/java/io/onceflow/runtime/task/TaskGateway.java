@@ -1,0 +1,20 @@
+package io.onceflow.runtime.task;
+
+import io.onceflow.runtime.storage.CheckpointMetadata;
+import java.util.Map;
+
+/** How a subtask reports to the job: checkpoint acknowledgements, declines, end of input, failure. */
+public interface TaskGateway {
+
+    /** Called from a snapshot thread once the subtask's state for {@code checkpointId} is durable. */
+    void acknowledgeCheckpoint(int taskIndex, long checkpointId, Map<String, CheckpointMetadata.SubtaskState> states,
+                               long alignmentNanos);
+
+    void declineCheckpoint(int taskIndex, long checkpointId, Throwable cause);
+
+    void endOfInput(int taskIndex);
+
+    void taskFailed(int taskIndex, Throwable cause);
+
+    void taskFinished(int taskIndex);
+}
