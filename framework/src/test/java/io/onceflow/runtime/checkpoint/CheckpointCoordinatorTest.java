@@ -1,0 +1,226 @@
+package io.onceflow.runtime.checkpoint;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.onceflow.api.CheckpointConfig;
+import io.onceflow.runtime.Clock;
+import io.onceflow.runtime.state.KeyGroupRange;
+import io.onceflow.runtime.storage.CheckpointMetadata;
+import io.onceflow.runtime.storage.FileSystemCheckpointStorage;
+import io.onceflow.runtime.storage.JobCheckpointStore;
+import io.onceflow.runtime.storage.MemoryCheckpointStorage;
+import io.onceflow.runtime.storage.StateHandle;
+import io.onceflow.testing.FaultInjector;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The coordinator against a fake job of two tasks whose acknowledgements the test controls: each
+ * checkpoint option is observed in what the coordinator triggers, completes, aborts and fails.
+ */
+class CheckpointCoordinatorTest {
+
+    private final ScheduledExecutorService acker = Executors.newSingleThreadScheduledExecutor();
+    private CheckpointCoordinator coordinator;
+
+    @AfterEach
+    void tearDown() {
+        if (coordinator != null) {
+            coordinator.shutdown();
+        }
+        acker.shutdownNow();
+    }
+
+    /** A job of two tasks; acknowledges each trigger after {@code ackDelayMillis}, or never when negative. */
+    final class FakeJob implements CheckpointCoordinator.AttemptContext {
+        final List<long[]> triggers = new CopyOnWriteArrayList<>();
+        final List<long[]> completions = new CopyOnWriteArrayList<>();
+        final List<Long> aborted = new CopyOnWriteArrayList<>();
+        final List<Throwable> failures = new CopyOnWriteArrayList<>();
+        volatile long ackDelayMillis;
+        volatile boolean decline;
+
+        FakeJob(long ackDelayMillis) {
+            this.ackDelayMillis = ackDelayMillis;
+        }
+
+        @Override
+        public int numberOfTasks() {
+            return 2;
+        }
+
+        @Override
+        public void triggerSources(long id, long timestamp) {
+            triggers.add(new long[] {id, System.nanoTime()});
+            long delay = ackDelayMillis;
+            if (decline) {
+                acker.execute(() -> coordinator.decline(0, id, new RuntimeException("declined on purpose")));
+            } else if (delay >= 0) {
+                acker.schedule(() -> {
+                    for (int task = 0; task < 2; task++) {
+                        coordinator.acknowledge(task, id, Map.of("op", new CheckpointMetadata.SubtaskState(task,
+                                KeyGroupRange.EMPTY, new StateHandle.Inline(new byte[] {1}))), 0);
+                    }
+                }, delay, TimeUnit.MILLISECONDS);
+            }
+        }
+
+        @Override
+        public void notifyComplete(long id) {
+            completions.add(new long[] {id, System.nanoTime()});
+        }
+
+        @Override
+        public void notifyAborted(long id) {
+            aborted.add(id);
+        }
+
+        @Override
+        public void failJob(Throwable cause) {
+            failures.add(cause);
+        }
+
+        @Override
+        public Map<String, int[]> operators() {
+            return Map.of("op", new int[] {2, 128});
+        }
+    }
+
+    private FakeJob start(CheckpointConfig config, JobCheckpointStore store, long ackDelay) {
+        FakeJob job = new FakeJob(ackDelay);
+        coordinator = new CheckpointCoordinator("job", config, store, Clock.SYSTEM, FaultInjector.NONE, null, 0);
+        coordinator.startAttempt(job);
+        return job;
+    }
+
+    private static CheckpointConfig config(long intervalMillis) {
+        CheckpointConfig c = new CheckpointConfig();
+        c.setCheckpointInterval(Duration.ofMillis(intervalMillis));
+        return c;
+    }
+
+    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting until " + what);
+            }
+            Thread.sleep(5);
+        }
+    }
+
+    @Test
+    void triggersAtTheIntervalAndCompletesWhenEveryTaskAcknowledged() throws Exception {
+        FakeJob job = start(config(30), new MemoryCheckpointStorage().forJob("job"), 0);
+        await(() -> job.completions.size() >= 5, "5 checkpoints completed");
+        for (int i = 1; i < 5; i++) {
+            long gapMillis = (job.triggers.get(i)[1] - job.triggers.get(i - 1)[1]) / 1_000_000;
+            assertTrue(gapMillis >= 25, "triggers " + gapMillis + " ms apart with a 30 ms interval");
+        }
+        assertEquals(List.of(1L, 2L, 3L, 4L, 5L), job.completions.stream().limit(5).map(c -> c[0]).toList());
+        assertTrue(job.aborted.isEmpty());
+    }
+
+    @Test
+    void neverMoreThanMaxConcurrentCheckpointsInFlight() throws Exception {
+        CheckpointConfig c = config(10);
+        c.setMaxConcurrentCheckpoints(2);
+        c.setCheckpointTimeout(Duration.ofSeconds(30));
+        FakeJob job = start(c, new MemoryCheckpointStorage().forJob("job"), -1);
+        await(() -> job.triggers.size() >= 2, "two checkpoints triggered");
+        Thread.sleep(200);
+        assertEquals(2, job.triggers.size(), "no third checkpoint while two are pending");
+        assertEquals(2, coordinator.getPendingCount());
+    }
+
+    @Test
+    void minPauseSeparatesACompletionFromTheNextTrigger() throws Exception {
+        CheckpointConfig c = config(10);
+        c.setMinPauseBetweenCheckpoints(Duration.ofMillis(80));
+        FakeJob job = start(c, new MemoryCheckpointStorage().forJob("job"), 20);
+        await(() -> job.completions.size() >= 4, "4 checkpoints completed");
+        for (int i = 0; i < 3; i++) {
+            long completed = job.completions.get(i)[1];
+            long nextTrigger = job.triggers.get(i + 1)[1];
+            long pauseMillis = (nextTrigger - completed) / 1_000_000;
+            assertTrue(pauseMillis >= 75, "only " + pauseMillis + " ms between checkpoint " + (i + 1)
+                    + " completing and the next trigger, min pause 80 ms");
+        }
+    }
+
+    @Test
+    void aSlowCheckpointTimesOutIsAbortedAndTheNextOneSucceeds() throws Exception {
+        CheckpointConfig c = config(20);
+        c.setCheckpointTimeout(Duration.ofMillis(100));
+        c.setTolerableCheckpointFailureNumber(5);
+        FakeJob job = start(c, new MemoryCheckpointStorage().forJob("job"), 400);
+        await(() -> !job.aborted.isEmpty(), "the first checkpoint timed out");
+        assertEquals(1L, job.aborted.get(0));
+        job.ackDelayMillis = 0;
+        await(() -> !job.completions.isEmpty(), "a later checkpoint completed");
+        assertTrue(job.completions.get(0)[0] > 1);
+        assertTrue(job.failures.isEmpty(), "failures within the tolerable number must not fail the job");
+        assertTrue(coordinator.getFailedCount() >= 1);
+    }
+
+    @Test
+    void tooManyConsecutiveFailuresFailTheJob() throws Exception {
+        CheckpointConfig c = config(10);
+        c.setTolerableCheckpointFailureNumber(2);
+        FakeJob job = start(c, new MemoryCheckpointStorage().forJob("job"), 0);
+        job.decline = true;
+        await(() -> !job.failures.isEmpty(), "the job failed");
+        assertEquals(3, job.aborted.size(), "failed on the third consecutive failure, with 2 tolerated");
+        assertTrue(job.failures.get(0).getMessage().contains("tolerable number of consecutive checkpoint failures (2)"),
+                job.failures.get(0).getMessage());
+    }
+
+    @Test
+    void aSuccessResetsTheConsecutiveFailureCount() throws Exception {
+        CheckpointConfig c = config(10);
+        c.setTolerableCheckpointFailureNumber(1);
+        FakeJob job = start(c, new MemoryCheckpointStorage().forJob("job"), 0);
+        for (int round = 0; round < 4; round++) {
+            job.decline = true;
+            int abortedBefore = job.aborted.size();
+            await(() -> job.aborted.size() > abortedBefore, "a checkpoint failed");
+            job.decline = false;
+            int completedBefore = job.completions.size();
+            await(() -> job.completions.size() > completedBefore, "a checkpoint completed");
+        }
+        assertTrue(job.failures.isEmpty(), "alternating failures and successes never exceed 1 in a row");
+    }
+
+    @Test
+    void keepsOnlyTheRetainedNumberOfCheckpointsOnDisk(@TempDir Path dir) throws Exception {
+        CheckpointConfig c = config(10);
+        c.setNumRetainedCheckpoints(2);
+        JobCheckpointStore store = new FileSystemCheckpointStorage(dir).forJob("job");
+        FakeJob job = start(c, store, 0);
+        await(() -> job.completions.size() >= 6, "6 checkpoints completed");
+        coordinator.shutdown();
+        List<Long> complete;
+        try (Stream<Path> s = Files.list(dir.resolve("job"))) {
+            complete = s.filter(p -> Files.exists(p.resolve("_metadata")))
+                    .map(p -> Long.parseLong(p.getFileName().toString().substring("chk-".length()))).sorted().toList();
+        }
+        long last = coordinator.getLatestCompletedId();
+        assertEquals(List.of(last - 1, last), complete);
+        assertEquals(last, store.loadLatestCompleted().orElseThrow().checkpointId());
+        assertFalse(coordinator.getRetainedIds().isEmpty());
+    }
+}
