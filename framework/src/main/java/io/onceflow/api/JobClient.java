@@ -12,6 +12,9 @@ public interface JobClient extends AutoCloseable {
 
     JobMetrics getMetrics();
 
+    /** The most recent completed checkpoints (up to 1000), oldest first. */
+    java.util.List<CheckpointStats> getCompletedCheckpoints();
+
     /**
      * Stops gracefully: takes one more checkpoint, lets sinks commit it, then cancels. A later start
      * with the same name and storage continues from that checkpoint. Returns its id, or -1 when the

@@ -244,6 +244,11 @@ public final class JobMaster implements JobClient {
                 coordinator.getLastSizeBytes(), in, out);
     }
 
+    @Override
+    public java.util.List<io.onceflow.api.CheckpointStats> getCompletedCheckpoints() {
+        return coordinator.getHistory();
+    }
+
     /** Ids of the completed checkpoints kept, oldest first. */
     public java.util.List<Long> getRetainedCheckpointIds() {
         return coordinator.getRetainedIds();

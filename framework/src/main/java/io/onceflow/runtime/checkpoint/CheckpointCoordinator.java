@@ -1,6 +1,7 @@
 package io.onceflow.runtime.checkpoint;
 
 import io.onceflow.api.CheckpointConfig;
+import io.onceflow.api.CheckpointStats;
 import io.onceflow.runtime.Clock;
 import io.onceflow.runtime.storage.CheckpointMetadata;
 import io.onceflow.runtime.storage.JobCheckpointStore;
@@ -82,6 +83,7 @@ public final class CheckpointCoordinator {
     private long lastDuration;
     private long lastSize;
     private long lastAlignmentNanos;
+    private final ArrayDeque<CheckpointStats> history = new ArrayDeque<>();
 
     public CheckpointCoordinator(String jobName, CheckpointConfig config, JobCheckpointStore store, Clock clock,
                                  FaultInjector faults, CheckpointMetadata restoredFrom, long highestUsedId) {
@@ -251,6 +253,10 @@ public final class CheckpointCoordinator {
         lastDuration = now - p.triggerTime;
         lastSize = metadata.totalStateSize();
         lastAlignmentNanos = p.maxAlignment;
+        history.add(new CheckpointStats(p.id, p.triggerTime, lastDuration, lastSize, p.maxAlignment / 1_000_000));
+        if (history.size() > 1000) {
+            history.poll();
+        }
         retained.add(p.id);
         while (retained.size() > config.getNumRetainedCheckpoints()) {
             retained.poll();
@@ -348,6 +354,10 @@ public final class CheckpointCoordinator {
 
     public synchronized long getLatestCompletedId() {
         return latestCompleted == null ? -1 : latestCompleted.checkpointId();
+    }
+
+    public synchronized List<CheckpointStats> getHistory() {
+        return new ArrayList<>(history);
     }
 
     public synchronized List<Long> getRetainedIds() {
