@@ -22,7 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class KillDashNineTest {
 
-    private static final long TOTAL = 60_000;
+    private static final long TOTAL = 120_000;
     private static final int KEYS = 300;
     private static final int KILLS = 6;
 
@@ -33,7 +33,7 @@ class KillDashNineTest {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = List.of(java, "-Xmx256m", "-cp", System.getProperty("java.class.path"),
                 CountJobMain.class.getName(), dir.resolve("checkpoints").toString(), dir.resolve("out").toString(),
-                Long.toString(TOTAL), Integer.toString(KEYS), "2", "2500");
+                Long.toString(TOTAL), Integer.toString(KEYS), "2", "2000");
         return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
                 .start();
     }
