@@ -1,6 +1,8 @@
 package io.onceflow.runtime.task;
 
 import io.onceflow.api.functions.RuntimeContext;
+import io.onceflow.api.sink.SinkInitContext;
+import io.onceflow.api.source.SourceReaderContext;
 import io.onceflow.api.state.ListState;
 import io.onceflow.api.state.ListStateDescriptor;
 import io.onceflow.api.state.MapState;
@@ -17,7 +19,7 @@ import io.onceflow.testing.FaultInjector;
 import java.util.OptionalLong;
 
 /** What the runtime hands an operator of one subtask. */
-public final class OperatorContext<OUT> implements RuntimeContext {
+public final class OperatorContext<OUT> implements RuntimeContext, SourceReaderContext, SinkInitContext {
 
     private final String jobName;
     private final String uid;
@@ -60,6 +62,21 @@ public final class OperatorContext<OUT> implements RuntimeContext {
 
     public OptionalLong restoredCheckpointId() {
         return restoredCheckpointId;
+    }
+
+    @Override
+    public OptionalLong getRestoredCheckpointId() {
+        return restoredCheckpointId;
+    }
+
+    @Override
+    public int getIndexOfSubtask() {
+        return subtaskIndex;
+    }
+
+    @Override
+    public int getParallelism() {
+        return parallelism;
     }
 
     public FaultInjector faults() {

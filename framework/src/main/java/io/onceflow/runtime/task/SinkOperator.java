@@ -23,7 +23,6 @@ import java.util.Collection;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.OptionalLong;
 import java.util.TreeMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -57,7 +56,7 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
     @Override
     @SuppressWarnings("unchecked")
     public void initializeState() throws Exception {
-        SinkInitContext initContext = initContext();
+        SinkInitContext initContext = context;
         if (sink instanceof SupportsCommitter<?> sc) {
             SupportsCommitter<C> supports = (SupportsCommitter<C>) sc;
             committablesState = context.operatorState().getInternalListState(COMMITTABLES_STATE,
@@ -90,40 +89,6 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
             throw new IllegalStateException("Sink of operator '" + context.getOperatorUid() + "' supports a committer, "
                     + "but its writer " + writer.getClass().getName() + " is not a CommittingSinkWriter");
         }
-    }
-
-    private SinkInitContext initContext() {
-        return new SinkInitContext() {
-            @Override
-            public int getIndexOfSubtask() {
-                return context.getIndexOfThisSubtask();
-            }
-
-            @Override
-            public int getParallelism() {
-                return context.getNumberOfParallelSubtasks();
-            }
-
-            @Override
-            public String getOperatorUid() {
-                return context.getOperatorUid();
-            }
-
-            @Override
-            public String getJobName() {
-                return context.getJobName();
-            }
-
-            @Override
-            public int getAttemptNumber() {
-                return context.getAttemptNumber();
-            }
-
-            @Override
-            public OptionalLong getRestoredCheckpointId() {
-                return context.restoredCheckpointId();
-            }
-        };
     }
 
     @Override

@@ -4,7 +4,6 @@ import io.onceflow.api.source.InputStatus;
 import io.onceflow.api.source.ReaderOutput;
 import io.onceflow.api.source.Source;
 import io.onceflow.api.source.SourceReader;
-import io.onceflow.api.source.SourceReaderContext;
 import io.onceflow.api.source.SourceSplit;
 import io.onceflow.api.state.ListState;
 import io.onceflow.runtime.state.VersionedTypeSerializer;
@@ -48,27 +47,7 @@ public final class SourceOperator<T, S extends SourceSplit> extends AbstractStre
         } else {
             splitsState.get().forEach(splits::add);
         }
-        reader = source.createReader(new SourceReaderContext() {
-            @Override
-            public int getIndexOfSubtask() {
-                return context.getIndexOfThisSubtask();
-            }
-
-            @Override
-            public int getParallelism() {
-                return context.getNumberOfParallelSubtasks();
-            }
-
-            @Override
-            public String getOperatorUid() {
-                return context.getOperatorUid();
-            }
-
-            @Override
-            public String getJobName() {
-                return context.getJobName();
-            }
-        });
+        reader = source.createReader(context);
         readerOutput = output::collect;
         reader.addSplits(splits);
         reader.start();
