@@ -1,0 +1,116 @@
+package io.onceflow.kafka.source;
+
+import java.util.List;
+import java.util.Objects;
+import java.util.Properties;
+import java.util.regex.Pattern;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+
+/** Builds a {@link KafkaSource}; {@link #build()} checks every option at once and says what to change. */
+public final class KafkaSourceBuilder<T> {
+
+    private String bootstrapServers;
+    private List<String> topics;
+    private Pattern topicPattern;
+    private KafkaRecordDeserializer<T> deserializer;
+    private OffsetsInitializer startingOffsets = OffsetsInitializer.earliest();
+    private boolean bounded;
+    private final Properties properties = new Properties();
+    private Boolean commitOffsetsOnCheckpoint;
+
+    KafkaSourceBuilder() {
+        properties.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    }
+
+    public KafkaSourceBuilder<T> setBootstrapServers(String bootstrapServers) {
+        this.bootstrapServers = bootstrapServers;
+        return this;
+    }
+
+    public KafkaSourceBuilder<T> setTopics(String... topics) {
+        return setTopics(List.of(topics));
+    }
+
+    public KafkaSourceBuilder<T> setTopics(List<String> topics) {
+        this.topics = List.copyOf(topics);
+        return this;
+    }
+
+    /** Every topic whose name matches, as it exists when the job starts without a checkpoint. */
+    public KafkaSourceBuilder<T> setTopicPattern(Pattern pattern) {
+        this.topicPattern = Objects.requireNonNull(pattern, "pattern");
+        return this;
+    }
+
+    public KafkaSourceBuilder<T> setDeserializer(KafkaRecordDeserializer<T> deserializer) {
+        this.deserializer = Objects.requireNonNull(deserializer, "deserializer");
+        return this;
+    }
+
+    /** Default: {@link OffsetsInitializer#earliest()}. */
+    public KafkaSourceBuilder<T> setStartingOffsets(OffsetsInitializer startingOffsets) {
+        this.startingOffsets = Objects.requireNonNull(startingOffsets, "startingOffsets");
+        return this;
+    }
+
+    /** Stop at the end each partition had when the job started (the last stable offset under read_committed). */
+    public KafkaSourceBuilder<T> setBounded() {
+        this.bounded = true;
+        return this;
+    }
+
+    /** The consumer group offsets are committed to on checkpoint completion (monitoring only). */
+    public KafkaSourceBuilder<T> setGroupId(String groupId) {
+        properties.put(ConsumerConfig.GROUP_ID_CONFIG, Objects.requireNonNull(groupId, "groupId"));
+        return this;
+    }
+
+    /** Default true when a group id is set. */
+    public KafkaSourceBuilder<T> setCommitOffsetsOnCheckpoint(boolean commit) {
+        this.commitOffsetsOnCheckpoint = commit;
+        return this;
+    }
+
+    /** Any consumer property; bootstrap servers, deserializers and auto commit are managed by the source. */
+    public KafkaSourceBuilder<T> setProperty(String key, String value) {
+        properties.put(Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"));
+        return this;
+    }
+
+    public KafkaSource<T> build() {
+        StringBuilder problems = new StringBuilder();
+        if (bootstrapServers == null || bootstrapServers.isBlank()) {
+            problems.append("\n - no bootstrap servers: call setBootstrapServers(\"host:port\")");
+        }
+        if ((topics == null || topics.isEmpty()) && topicPattern == null) {
+            problems.append("\n - no topics: call setTopics(...) or setTopicPattern(...)");
+        }
+        if (topics != null && !topics.isEmpty() && topicPattern != null) {
+            problems.append("\n - both topics and a topic pattern are set: choose one");
+        }
+        if (topics != null && topics.stream().anyMatch(t -> t == null || t.isBlank())) {
+            problems.append("\n - a topic name is blank");
+        }
+        if (deserializer == null) {
+            problems.append("\n - no deserializer: call setDeserializer(...), for example KafkaRecordDeserializer.utf8Values()");
+        }
+        boolean hasGroup = properties.containsKey(ConsumerConfig.GROUP_ID_CONFIG);
+        if (startingOffsets instanceof OffsetsInitializer.Committed && !hasGroup) {
+            problems.append("\n - starting from committed offsets needs a group id: call setGroupId(...)");
+        }
+        if (Boolean.TRUE.equals(commitOffsetsOnCheckpoint) && !hasGroup) {
+            problems.append("\n - committing offsets on checkpoints needs a group id: call setGroupId(...)");
+        }
+        Object isolation = properties.get(ConsumerConfig.ISOLATION_LEVEL_CONFIG);
+        if (!"read_committed".equals(isolation) && !"read_uncommitted".equals(isolation)) {
+            problems.append("\n - isolation.level must be read_committed or read_uncommitted, was ").append(isolation);
+        }
+        if (problems.length() > 0) {
+            throw new IllegalArgumentException("The Kafka source is not configured correctly:" + problems);
+        }
+        boolean commit = commitOffsetsOnCheckpoint != null ? commitOffsetsOnCheckpoint : hasGroup;
+        Properties copy = new Properties();
+        copy.putAll(properties);
+        return new KafkaSource<>(bootstrapServers, topics, topicPattern, deserializer, startingOffsets, bounded, copy, commit);
+    }
+}

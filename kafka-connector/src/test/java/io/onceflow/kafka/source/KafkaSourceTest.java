@@ -1,0 +1,243 @@
+package io.onceflow.kafka.source;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.onceflow.api.JobExecutionException;
+import io.onceflow.api.JobMetrics;
+import io.onceflow.api.RestartStrategies;
+import io.onceflow.api.StreamEnvironment;
+import io.onceflow.kafka.testing.KafkaTestCluster;
+import io.onceflow.testing.CommittedStore;
+import io.onceflow.testing.FaultInjector;
+import io.onceflow.testing.FaultPoint;
+import io.onceflow.testing.InjectedFailure;
+import io.onceflow.testing.RunningCount;
+import io.onceflow.testing.SequenceChecker;
+import io.onceflow.testing.TransactionalTestSink;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** The Kafka source against a real broker; what it emitted is checked through a transactional test sink. */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class KafkaSourceTest {
+
+    @RegisterExtension
+    static final KafkaTestCluster kafka = new KafkaTestCluster();
+
+    private static String topic(int partitions) throws Exception {
+        String name = "src-" + UUID.randomUUID().toString().substring(0, 8);
+        try (Admin admin = kafka.createAdmin()) {
+            admin.createTopics(List.of(new NewTopic(name, partitions, (short) 1))).all().get(30, TimeUnit.SECONDS);
+        }
+        return name;
+    }
+
+    private static KafkaProducer<String, String> producer(String transactionalId) {
+        Properties p = kafka.clientProperties();
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        if (transactionalId != null) {
+            p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
+        }
+        KafkaProducer<String, String> producer = new KafkaProducer<>(p);
+        if (transactionalId != null) {
+            producer.initTransactions();
+        }
+        return producer;
+    }
+
+    /** Writes "key-(i % keys)" for i in [from, to), keyed so each key stays in one partition. */
+    private static void write(KafkaProducer<String, String> producer, String topic, int from, int to, int keys) {
+        for (int i = from; i < to; i++) {
+            String word = "key-" + (i % keys);
+            producer.send(new ProducerRecord<>(topic, word, word));
+        }
+    }
+
+    private static KafkaSourceBuilder<String> source(String topic) {
+        return KafkaSource.<String>builder().setBootstrapServers(kafka.bootstrapServers()).setTopics(topic)
+                .setDeserializer(KafkaRecordDeserializer.utf8Values());
+    }
+
+    private static List<String> runToList(KafkaSource<String> source, int parallelism) throws Exception {
+        CommittedStore store = CommittedStore.inMemory();
+        StreamEnvironment env = StreamEnvironment.create();
+        env.setParallelism(parallelism);
+        env.setRestartStrategy(RestartStrategies.noRestart());
+        env.fromSource(source, "kafka").uid("kafka").sinkTo(new TransactionalTestSink(store)).uid("sink");
+        env.execute("read-" + UUID.randomUUID());
+        return store.readAll();
+    }
+
+    @Test
+    void boundedReadSeesOnlyCommittedRecordsAndEndsAfterTheLastMarker() throws Exception {
+        String topic = topic(4);
+        try (KafkaProducer<String, String> p = producer("writer-" + topic)) {
+            p.beginTransaction();
+            write(p, topic, 0, 100, 20);
+            p.commitTransaction();
+            p.beginTransaction();
+            write(p, topic, 1000, 1050, 20);
+            p.abortTransaction();
+            p.beginTransaction();
+            write(p, topic, 100, 200, 20);
+            p.commitTransaction();
+        }
+        List<String> read = runToList(source(topic).setBounded().build(), 2);
+        assertEquals(200, read.size(), "exactly the committed records, none of the aborted ones");
+        Map<String, Long> counts = new HashMap<>();
+        read.forEach(w -> counts.merge(w, 1L, Long::sum));
+        for (int k = 0; k < 20; k++) {
+            assertEquals(10L, counts.get("key-" + k));
+        }
+    }
+
+    @Test
+    void boundedReadStopsAtTheLastStableOffsetWhileATransactionIsOpen() throws Exception {
+        String topic = topic(2);
+        try (KafkaProducer<String, String> committed = producer("committed-" + topic);
+             KafkaProducer<String, String> open = producer("open-" + topic)) {
+            committed.beginTransaction();
+            write(committed, topic, 0, 40, 4);
+            committed.commitTransaction();
+            open.beginTransaction();
+            write(open, topic, 40, 60, 4);
+            open.flush();
+            List<String> read = runToList(source(topic).setBounded().build(), 1);
+            assertEquals(40, read.size(), "the open transaction's records are beyond the end of a bounded read");
+            open.abortTransaction();
+        }
+    }
+
+    @Test
+    void startingOffsets() throws Exception {
+        String topic = topic(1);
+        long middle;
+        try (KafkaProducer<String, String> p = producer(null)) {
+            write(p, topic, 0, 10, 10);
+            p.flush();
+            Thread.sleep(20);
+            middle = System.currentTimeMillis();
+            Thread.sleep(20);
+            write(p, topic, 10, 15, 100);
+            p.flush();
+        }
+        assertEquals(0, runToList(source(topic).setBounded().setStartingOffsets(OffsetsInitializer.latest()).build(), 1).size());
+        assertEquals(List.of("key-10", "key-11", "key-12", "key-13", "key-14"),
+                runToList(source(topic).setBounded().setStartingOffsets(OffsetsInitializer.timestamp(middle)).build(), 1));
+        TopicPartition tp = new TopicPartition(topic, 0);
+        assertEquals(List.of("key-13", "key-14"), runToList(source(topic).setBounded()
+                .setStartingOffsets(OffsetsInitializer.offsets(Map.of(tp, 13L), OffsetsInitializer.ResetStrategy.NONE)).build(), 1));
+
+        String group = "group-" + topic;
+        try (Admin admin = kafka.createAdmin()) {
+            admin.alterConsumerGroupOffsets(group, Map.of(tp, new OffsetAndMetadata(12))).all().get(30, TimeUnit.SECONDS);
+        }
+        assertEquals(List.of("key-12", "key-13", "key-14"), runToList(source(topic).setBounded().setGroupId(group)
+                .setStartingOffsets(OffsetsInitializer.committedOffsets(OffsetsInitializer.ResetStrategy.NONE)).build(), 1));
+        JobExecutionException e = assertThrows(JobExecutionException.class, () -> runToList(source(topic).setBounded()
+                .setGroupId("no-offsets-" + topic)
+                .setStartingOffsets(OffsetsInitializer.committedOffsets(OffsetsInitializer.ResetStrategy.NONE)).build(), 1));
+        assertTrue(e.getMessage().contains("reset strategy is NONE"), e.getMessage());
+    }
+
+    @Test
+    void offsetsAreCommittedToTheGroupWhenCheckpointsComplete() throws Exception {
+        String topic = topic(2);
+        try (KafkaProducer<String, String> p = producer(null)) {
+            write(p, topic, 0, 50, 5);
+        }
+        String group = "monitor-" + topic;
+        runToList(source(topic).setBounded().setGroupId(group).build(), 2);
+        try (Admin admin = kafka.createAdmin()) {
+            Map<TopicPartition, OffsetAndMetadata> offsets = admin.listConsumerGroupOffsets(group)
+                    .partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS);
+            long total = offsets.values().stream().mapToLong(OffsetAndMetadata::offset).sum();
+            assertEquals(50, total, "the group's offsets are the end of the read: " + offsets);
+        }
+    }
+
+    static final AtomicInteger FAILURES = new AtomicInteger();
+
+    @Test
+    void restoredReadersResumeAtTheirCheckpointedOffsets() throws Exception {
+        String topic = topic(4);
+        int keys = 100;
+        int total = 20_000;
+        try (KafkaProducer<String, String> p = producer(null)) {
+            write(p, topic, 0, total, keys);
+        }
+        FAILURES.set(0);
+        CommittedStore store = CommittedStore.inMemory();
+        StreamEnvironment env = StreamEnvironment.create();
+        env.setParallelism(2);
+        env.enableCheckpointing(Duration.ofMillis(30));
+        env.setRestartStrategy(RestartStrategies.fixedDelay(10, Duration.ZERO));
+        env.setChannelBuffers(16, 2);
+        env.setFaultInjector(new FaultInjector() {
+            private int snapshots;
+
+            @Override
+            public synchronized void at(FaultPoint point, String uid, int subtask, long checkpointId) {
+                if (point == FaultPoint.AFTER_SNAPSHOT && "kafka".equals(uid) && ++snapshots % 5 == 0
+                        && FAILURES.get() < 4) {
+                    FAILURES.incrementAndGet();
+                    throw new InjectedFailure("after snapshot of checkpoint " + checkpointId);
+                }
+            }
+        });
+        env.fromSource(source(topic).setBounded().build(), "kafka").uid("kafka")
+                .map(w -> {
+                    Thread.sleep(0, 50_000);
+                    return w;
+                }).uid("slow")
+                .keyBy(w -> w)
+                .process(new RunningCount()).uid("count")
+                .sinkTo(new TransactionalTestSink(store)).uid("sink");
+        JobMetrics metrics = env.execute("kafka-restore-" + topic);
+        assertTrue(metrics.numRestarts() >= 2, "restarts: " + metrics.numRestarts());
+        Map<String, Long> expected = new HashMap<>();
+        for (int k = 0; k < keys; k++) {
+            expected.put("key-" + k, (long) total / keys);
+        }
+        SequenceChecker.Result result = SequenceChecker.check(store.readAll(), expected);
+        assertTrue(result.exact(), "after " + metrics.numRestarts() + " restarts: " + result);
+    }
+
+    @Test
+    void builderSaysWhatIsMissing() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> KafkaSource.<String>builder().setStartingOffsets(
+                        OffsetsInitializer.committedOffsets(OffsetsInitializer.ResetStrategy.EARLIEST)).build());
+        assertTrue(e.getMessage().contains("no bootstrap servers"), e.getMessage());
+        assertTrue(e.getMessage().contains("no topics"), e.getMessage());
+        assertTrue(e.getMessage().contains("no deserializer"), e.getMessage());
+        assertTrue(e.getMessage().contains("needs a group id"), e.getMessage());
+    }
+
+    @Test
+    void aMissingTopicIsNamed() {
+        JobExecutionException e = assertThrows(JobExecutionException.class,
+                () -> runToList(source("no-such-topic").setBounded().build(), 1));
+        assertTrue(e.getMessage().contains("does not exist"), e.getMessage());
+    }
+}
