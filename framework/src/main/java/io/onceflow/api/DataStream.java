@@ -106,6 +106,7 @@ public class DataStream<T> {
         Objects.requireNonNull(sink, "sink");
         Transformation t = Transformation.operator(env.nextId(), Transformation.Kind.SINK, "sink", transformation,
                 nextPartitioning, null, null, () -> new SinkOperator<>(sink));
+        t.setConnector(sink);
         env.add(t);
         return new DataStreamSink<>(t);
     }

@@ -75,6 +75,7 @@ public final class JobMaster implements JobClient {
     public static JobMaster start(JobSpec spec) {
         ExecutionPlan plan = ExecutionPlan.build(spec);
         CheckpointConfig config = spec.checkpointConfig();
+        validateConnectors(spec, plan);
         CheckpointStorage storage;
         if (config.getCheckpointStorageInstance() instanceof CheckpointStorage s) {
             storage = s;
@@ -118,6 +119,53 @@ public final class JobMaster implements JobClient {
         master.status = JobStatus.RUNNING;
         t.start();
         return master;
+    }
+
+    /** Lets sources and sinks check their configuration against the job's before anything runs. */
+    private static void validateConnectors(JobSpec spec, ExecutionPlan plan) {
+        java.util.Map<String, Object> shared = new java.util.HashMap<>();
+        for (ExecutionPlan.Chain c : plan.chains()) {
+            for (io.onceflow.runtime.graph.Transformation t : c.operators()) {
+                Object connector = t.getSource() != null ? t.getSource() : t.getConnector();
+                if (connector instanceof io.onceflow.api.ValidatesConfiguration v) {
+                    String uid = plan.uid(t);
+                    int parallelism = plan.parallelism(t);
+                    try {
+                        v.validate(new io.onceflow.api.ValidatesConfiguration.Context() {
+                            @Override
+                            public String jobName() {
+                                return spec.jobName();
+                            }
+
+                            @Override
+                            public String operatorUid() {
+                                return uid;
+                            }
+
+                            @Override
+                            public int parallelism() {
+                                return parallelism;
+                            }
+
+                            @Override
+                            public CheckpointConfig checkpointConfig() {
+                                return spec.checkpointConfig();
+                            }
+
+                            @Override
+                            public java.util.Map<String, Object> shared() {
+                                return shared;
+                            }
+                        });
+                    } catch (JobConfigurationException | IllegalArgumentException | IllegalStateException e) {
+                        throw e;
+                    } catch (Exception e) {
+                        throw new JobConfigurationException("Operator '" + uid + "' is not configured correctly: "
+                                + e.getMessage(), e);
+                    }
+                }
+            }
+        }
     }
 
     private static void checkKnownOperators(CheckpointMetadata metadata, ExecutionPlan plan) {

@@ -25,7 +25,7 @@ import java.util.List;
  * <p>Transaction ids are {@code <operator uid>-<subtask>-<checkpoint id>}: checkpoint ids only grow,
  * so an id is never reused for different records.
  */
-public final class TransactionalTestSink implements Sink<String>, SupportsCommitter<TransactionalTestSink.Transaction> {
+public class TransactionalTestSink implements Sink<String>, SupportsCommitter<TransactionalTestSink.Transaction> {
 
     private final CommittedStore store;
 

@@ -180,6 +180,44 @@ class ConfigurationErrorsTest {
         assertTrue(e.getMessage().contains("metadata format version 7"), e.getMessage());
     }
 
+    /** Claims a name in the job's shared validation map; a second sink with the same name is refused. */
+    static final class ClaimingSink extends TransactionalTestSink implements io.onceflow.api.ValidatesConfiguration {
+        private final String name;
+
+        ClaimingSink(String name) {
+            super(CommittedStore.inMemory());
+            this.name = name;
+        }
+
+        @Override
+        public void validate(Context context) {
+            Object other = context.shared().putIfAbsent("claim:" + name, context.operatorUid());
+            if (other != null) {
+                throw new IllegalArgumentException("Sinks '" + other + "' and '" + context.operatorUid()
+                        + "' both claim '" + name + "'");
+            }
+            if (context.checkpointConfig().getCheckpointTimeout().toMinutes() > 5) {
+                throw new IllegalArgumentException("checkpoint timeout too long for sink '" + context.operatorUid() + "'");
+            }
+        }
+    }
+
+    @Test
+    void sinksValidateTheirConfigurationBeforeTheJobRuns() {
+        StreamEnvironment env = StreamEnvironment.create();
+        var words = env.fromSource(SequenceSource.bounded(1, 10, 2), "sequence");
+        words.sinkTo(new ClaimingSink("x")).uid("first");
+        words.sinkTo(new ClaimingSink("x")).uid("second");
+        env.getCheckpointConfig().setCheckpointTimeout(Duration.ofMinutes(1));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> env.executeAsync("claims"));
+        assertEquals("Sinks 'first' and 'second' both claim 'x'", e.getMessage());
+
+        StreamEnvironment env2 = StreamEnvironment.create();
+        env2.fromSource(SequenceSource.bounded(1, 10, 2), "sequence").sinkTo(new ClaimingSink("y")).uid("only");
+        IllegalArgumentException e2 = assertThrows(IllegalArgumentException.class, () -> env2.executeAsync("timeout"));
+        assertTrue(e2.getMessage().contains("checkpoint timeout too long for sink 'only'"), e2.getMessage());
+    }
+
     @Test
     void jobWithoutSink() {
         StreamEnvironment env = StreamEnvironment.create();

@@ -26,6 +26,7 @@ public final class Transformation {
     private final TypeSerializer<Object> keySerializer;
     private final Source<?, ?> source;
     private final OperatorFactory operatorFactory;
+    private Object connector;
     private final List<Transformation> consumers = new ArrayList<>();
 
     private Transformation(int id, Kind kind, String name, Transformation input, Partitioning partitioning,
@@ -119,6 +120,15 @@ public final class Transformation {
 
     public OperatorFactory getOperatorFactory() {
         return operatorFactory;
+    }
+
+    /** The sink object of a sink transformation (for validation), or null. */
+    public Object getConnector() {
+        return connector;
+    }
+
+    public void setConnector(Object connector) {
+        this.connector = connector;
     }
 
     public List<Transformation> getConsumers() {
