@@ -1,0 +1,168 @@
+package io.onceflow.kafka.sink.internal;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Objects;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntPredicate;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ListTransactionsOptions;
+import org.apache.kafka.clients.admin.TransactionListing;
+import org.apache.kafka.clients.admin.TransactionState;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.errors.UnsupportedVersionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Aborts the transactions a sink subtask may have left open, so that none hangs: an open transaction pins the
+ * last stable offset of every partition it wrote to, and every {@code read_committed} consumer of those
+ * partitions stalls until the broker aborts it after {@code transaction.timeout.ms} (FLINK-39218,
+ * FLINK-40626). Run it when a subtask starts, after the pre-committed transactions restored from its checkpoint
+ * were committed ({@link TransactionalProducer#resumeAndCommit}) and before it begins new ones.
+ *
+ * <h2>Strategy: listing, not probing</h2>
+ * It asks the cluster which transactions are open: {@code Admin.listTransactions} filtered to state
+ * {@code ONGOING} and, on the broker, to the regular expression {@code <prefix>-<subtask>-[0-9]+}
+ * (KIP-1152; with an older broker the filter is applied here), then checks each id's form with
+ * {@link TransactionalIdPool#parse}. Each transaction found that is not to be kept is aborted by calling
+ * {@code initTransactions()} on a producer with its transactional id: the coordinator bumps the epoch
+ * (fencing any zombie still holding the id), aborts the open transaction and returns only once the abort
+ * markers are written, so the last stable offset moves on at once.
+ * <p>The alternative, probing (Flink's older way: {@code initTransactions()} on {@code <prefix>-<subtask>-n} for
+ * n = 0, 1, ... until an id that was never used), costs one InitProducerId round trip per id ever used, grows
+ * with every restart loop that used new ids, makes start-up slow (FLINK-13498, FLINK-23854), registers ids
+ * that did not exist (broker memory for {@code transactional.id.expiration.ms}), and misses ids beyond the
+ * first gap. Listing costs one request per broker whatever the history, finds every open transaction of the
+ * prefix (also beyond a gap, and also those of subtask indexes of an earlier, larger parallelism, through
+ * {@link #abortLingering(String, IntPredicate, Set)}), and touches only ids that hold an open transaction. It
+ * needs DESCRIBE on the transactional ids (a principal that may write them usually may).
+ */
+public final class LingeringTransactionAborter {
+    private static final Logger LOG = LoggerFactory.getLogger(LingeringTransactionAborter.class);
+
+    private final Properties producerProperties;
+    private final Admin admin;
+    private final long timeoutMs;
+
+    /**
+     * @param producerProperties the sink's producer properties (bootstrap servers, security,
+     *                           {@code transaction.timeout.ms}); the aborting producers use them
+     * @param admin              an Admin client of the same cluster, not closed here
+     */
+    public LingeringTransactionAborter(Properties producerProperties, Admin admin) {
+        this.producerProperties = Objects.requireNonNull(producerProperties, "producerProperties");
+        this.admin = Objects.requireNonNull(admin, "admin");
+        this.timeoutMs = TransactionalProducer.maxBlockMs(producerProperties);
+    }
+
+    /**
+     * Aborts every open transaction of the ids {@code <prefix>-<subtask>-<n>}, except those in {@code keepOpen}
+     * (pre-committed transactions still to be committed).
+     *
+     * @return the transactional ids whose transaction was aborted
+     */
+    public List<String> abortLingering(String prefix, int subtask, Set<String> keepOpen) {
+        return abortLingering(prefix, s -> s == subtask, keepOpen, escape(prefix) + "-" + subtask + "-[0-9]+");
+    }
+
+    /**
+     * Aborts every open transaction of the ids {@code <prefix>-<s>-<n>} for each subtask index {@code s} the
+     * predicate accepts (e.g. after a scale-in: this subtask's index and those that no longer exist), except
+     * those in {@code keepOpen}.
+     *
+     * @return the transactional ids whose transaction was aborted
+     */
+    public List<String> abortLingering(String prefix, IntPredicate subtasks, Set<String> keepOpen) {
+        return abortLingering(prefix, subtasks, keepOpen, escape(prefix) + "-[0-9]+-[0-9]+");
+    }
+
+    private List<String> abortLingering(String prefix, IntPredicate subtasks, Set<String> keepOpen, String pattern) {
+        Objects.requireNonNull(keepOpen, "keepOpen");
+        long begin = System.nanoTime();
+        TreeMap<String, TransactionListing> lingering = new TreeMap<>();
+        for (TransactionListing l : listOngoing(pattern)) {
+            TransactionalIdPool.parse(l.transactionalId(), prefix)
+                    .filter(p -> subtasks.test(p.subtask()))
+                    .filter(p -> !keepOpen.contains(l.transactionalId()))
+                    .ifPresent(p -> lingering.put(l.transactionalId(), l));
+        }
+        List<String> aborted = new ArrayList<>();
+        for (TransactionListing l : lingering.values()) {
+            abort(l);
+            aborted.add(l.transactionalId());
+        }
+        LOG.info("aborted {} lingering transaction(s) of {}-* in {} ms: {}", aborted.size(), prefix,
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - begin), aborted);
+        return aborted;
+    }
+
+    private Collection<TransactionListing> listOngoing(String pattern) {
+        ListTransactionsOptions options = new ListTransactionsOptions()
+                .filterStates(List.of(TransactionState.ONGOING))
+                .timeoutMs((int) Math.min(Integer.MAX_VALUE, timeoutMs));
+        try {
+            return admin.listTransactions(options.filterOnTransactionalIdPattern(pattern)).all()
+                    .get(timeoutMs, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            if (!(e.getCause() instanceof UnsupportedVersionException)) {
+                throw new KafkaException("cannot list the open transactions: " + e.getCause(), e.getCause());
+            }
+            LOG.debug("the broker cannot filter transactions by id pattern; filtering here ({})", e.getCause().toString());
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new org.apache.kafka.common.errors.TimeoutException("listing the open transactions took more than "
+                    + timeoutMs + " ms", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new org.apache.kafka.common.errors.InterruptException(e);
+        }
+        try {
+            return admin.listTransactions(new ListTransactionsOptions().filterStates(List.of(TransactionState.ONGOING))
+                    .timeoutMs((int) Math.min(Integer.MAX_VALUE, timeoutMs))).all().get(timeoutMs, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            throw new KafkaException("cannot list the open transactions: " + e.getCause(), e.getCause());
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new org.apache.kafka.common.errors.TimeoutException("listing the open transactions took more than "
+                    + timeoutMs + " ms", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new org.apache.kafka.common.errors.InterruptException(e);
+        }
+    }
+
+    /** initTransactions() on the id: fences its holder and aborts its open transaction, markers included. */
+    private void abort(TransactionListing l) {
+        LOG.warn("aborting lingering transaction {} (producerId {}) left open by an earlier run", l.transactionalId(),
+                l.producerId());
+        Properties p = TransactionalProducer.producerProperties(l.transactionalId(), producerProperties);
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
+            producer.initTransactions();
+        }
+    }
+
+    /** A regular expression (RE2 and java.util.regex alike) matching {@code s} literally. */
+    static String escape(String s) {
+        StringBuilder b = new StringBuilder(s.length() * 2);
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c < 128 && !Character.isLetterOrDigit(c)) {
+                b.append('\\');
+            }
+            b.append(c);
+        }
+        return b.toString();
+    }
+
+    @Override
+    public String toString() {
+        return "LingeringTransactionAborter{timeout " + Duration.ofMillis(timeoutMs) + "}";
+    }
+}
