@@ -98,6 +98,22 @@ public interface TransactionHandler<IN, TXN> {
     default void abortLingeringTransactions(SinkInitContext context) throws Exception {
     }
 
+    /**
+     * Called on the subtask's thread after the writer of subtask {@code subtaskIndex} took its part of
+     * checkpoint {@code checkpointId} (after {@link #preCommit}, if there was anything to pre-commit).
+     * With {@link #checkpointCompleted} it tells a handler when an external name used by a committed
+     * transaction can no longer be referenced by any restorable checkpoint, so it can be reused.
+     */
+    default void checkpointTaken(int subtaskIndex, long checkpointId) throws Exception {
+    }
+
+    /**
+     * Called on the subtask's thread after checkpoint {@code checkpointId} completed and the pending
+     * transactions it covers were committed (best effort, like every completion notification).
+     */
+    default void checkpointCompleted(int subtaskIndex, long checkpointId) throws Exception {
+    }
+
     /** Writes transaction handles into checkpoints; every stored form carries its version. */
     VersionedSerializer<TXN> getTransactionSerializer();
 }

@@ -1,5 +1,6 @@
 package io.onceflow.twophase;
 
+import io.onceflow.api.functions.CheckpointListener;
 import io.onceflow.api.sink.CommittingSinkWriter;
 import io.onceflow.api.sink.SinkInitContext;
 import io.onceflow.api.sink.StatefulSinkWriter;
@@ -18,7 +19,8 @@ import org.slf4j.LoggerFactory;
  * is begun.
  */
 final class TwoPhaseCommitWriter<IN, TXN>
-        implements CommittingSinkWriter<IN, TransactionHolder<TXN>>, StatefulSinkWriter<IN, TransactionHolder<TXN>> {
+        implements CommittingSinkWriter<IN, TransactionHolder<TXN>>, StatefulSinkWriter<IN, TransactionHolder<TXN>>,
+        CheckpointListener {
 
     private static final Logger LOG = LoggerFactory.getLogger(TwoPhaseCommitWriter.class);
 
@@ -142,8 +144,15 @@ final class TwoPhaseCommitWriter<IN, TXN>
      * is serialized: the live one goes on taking records and is later pre-committed.
      */
     @Override
-    public List<TransactionHolder<TXN>> snapshotState(long checkpointId) {
+    public List<TransactionHolder<TXN>> snapshotState(long checkpointId) throws Exception {
+        handler.checkpointTaken(context.getIndexOfSubtask(), checkpointId);
         return current == null ? List.of() : List.of(current.snapshot());
+    }
+
+    /** Called by the runtime after the committer committed what checkpoint {@code checkpointId} covers. */
+    @Override
+    public void notifyCheckpointComplete(long checkpointId) throws Exception {
+        handler.checkpointCompleted(context.getIndexOfSubtask(), checkpointId);
     }
 
     /**

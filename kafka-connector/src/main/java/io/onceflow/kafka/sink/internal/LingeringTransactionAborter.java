@@ -85,6 +85,27 @@ public final class LingeringTransactionAborter {
         return abortLingering(prefix, subtasks, keepOpen, escape(prefix) + "-[0-9]+-[0-9]+");
     }
 
+    /**
+     * Aborts every open transaction whose id matches {@code regex} (a full match) and {@code abortIf}: for
+     * sweeping whole id namespaces, e.g. those of a sink's earlier parallelism once nothing can refer to them.
+     *
+     * @return the transactional ids whose transaction was aborted
+     */
+    public List<String> abortMatching(String regex, java.util.function.Predicate<String> abortIf) {
+        java.util.regex.Pattern p = java.util.regex.Pattern.compile(regex);
+        List<String> aborted = new ArrayList<>();
+        for (TransactionListing l : listOngoing(regex)) {
+            if (p.matcher(l.transactionalId()).matches() && abortIf.test(l.transactionalId())) {
+                abort(l);
+                aborted.add(l.transactionalId());
+            }
+        }
+        if (!aborted.isEmpty()) {
+            LOG.info("aborted {} lingering transaction(s) matching {}: {}", aborted.size(), regex, aborted);
+        }
+        return aborted;
+    }
+
     private List<String> abortLingering(String prefix, IntPredicate subtasks, Set<String> keepOpen, String pattern) {
         Objects.requireNonNull(keepOpen, "keepOpen");
         long begin = System.nanoTime();
@@ -149,7 +170,7 @@ public final class LingeringTransactionAborter {
     }
 
     /** A regular expression (RE2 and java.util.regex alike) matching {@code s} literally. */
-    static String escape(String s) {
+    public static String escape(String s) {
         StringBuilder b = new StringBuilder(s.length() * 2);
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
