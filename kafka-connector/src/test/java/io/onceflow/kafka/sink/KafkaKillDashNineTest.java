@@ -1,0 +1,103 @@
+package io.onceflow.kafka.sink;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.onceflow.kafka.testing.KafkaTestCluster;
+import io.onceflow.testing.SequenceChecker;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The Kafka → count → Kafka pipeline in a child JVM, killed with SIGKILL at random moments and started
+ * again on the same checkpoint directory, then left to finish: an independent read_committed consumer
+ * must find every key's counts exactly once, and no transaction left hanging.
+ */
+@Timeout(value = 240, unit = TimeUnit.SECONDS)
+class KafkaKillDashNineTest {
+
+    @RegisterExtension
+    static final KafkaTestCluster kafka = new KafkaTestCluster();
+
+    private static final int KILLS = 5;
+    private static final int TOTAL = 200_000;
+    private static final int KEYS = 500;
+
+    @TempDir
+    Path dir;
+
+    private Process start(String input, String output, Path log) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = List.of(java, "-Xmx384m", "-Dslf4j.provider=org.slf4j.simple.SimpleServiceProvider",
+                "-Dorg.slf4j.simpleLogger.log.org.apache.kafka=warn", "-Dorg.slf4j.simpleLogger.showDateTime=true",
+                "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS", "-cp", System.getProperty("java.class.path"),
+                KafkaCountJobMain.class.getName(), kafka.bootstrapServers(), input, output,
+                dir.resolve("checkpoints").toString(), "2");
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                .start();
+    }
+
+    @Test
+    void killedAtRandomMomentsTheOutputIsExact() throws Exception {
+        String input = Pipelines.createTopic(kafka, "in", 4);
+        String output = Pipelines.createTopic(kafka, "out", 4);
+        Map<String, Long> expected = Pipelines.writeWords(kafka, input, TOTAL, KEYS);
+        Path log = dir.resolve("child.log");
+        Random random = new Random(7);
+        List<Integer> visibleAtKill = new ArrayList<>();
+        for (int i = 0; i < KILLS; i++) {
+            long before = completedCheckpoints(log);
+            Process p = start(input, output, log);
+            // kill at a random moment after this run completed a checkpoint of its own
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (completedCheckpoints(log) == before && p.isAlive() && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            boolean exited = p.waitFor(random.nextInt(1500), TimeUnit.MILLISECONDS);
+            assertFalse(exited, "run " + i + " ended before it was killed:\n" + tail(log));
+            p.destroyForcibly();
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+            assertEquals(137, p.exitValue(), "killed with SIGKILL");
+            visibleAtKill.add(Pipelines.readCommitted(kafka, output).size());
+        }
+        Process last = start(input, output, log);
+        assertTrue(last.waitFor(180, TimeUnit.SECONDS), "the last run did not finish:\n" + tail(log));
+        assertEquals(0, last.exitValue(), "the last run failed:\n" + tail(log));
+
+        assertTrue(visibleAtKill.get(KILLS - 1) > 0 && visibleAtKill.get(KILLS - 1) < TOTAL,
+                "the kills hit mid-run: " + visibleAtKill + "\n" + tail(log));
+        long resumed = Files.readAllLines(log).stream().filter(l -> l.contains("resumes from checkpoint")).count();
+        assertTrue(resumed >= KILLS - 1, "restarted processes resumed from checkpoints only " + resumed + " times");
+        SequenceChecker.Result result = SequenceChecker.check(Pipelines.readCommitted(kafka, output), expected);
+        assertTrue(result.exact(), "after " + KILLS + " kill -9 (committed at each kill: " + visibleAtKill + "): " + result);
+        assertEquals(TOTAL, result.records());
+        Pipelines.assertMarkersVisible(kafka, output);
+    }
+
+    private static long completedCheckpoints(Path log) throws Exception {
+        if (!Files.exists(log)) {
+            return 0;
+        }
+        try (var lines = Files.lines(log)) {
+            return lines.filter(l -> l.contains("Completed checkpoint")).count();
+        }
+    }
+
+    private static String tail(Path log) throws Exception {
+        if (!Files.exists(log)) {
+            return "(no output)";
+        }
+        List<String> lines = Files.readAllLines(log);
+        return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+    }
+}
