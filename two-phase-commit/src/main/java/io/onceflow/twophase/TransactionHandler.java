@@ -114,6 +114,14 @@ public interface TransactionHandler<IN, TXN> {
     default void checkpointCompleted(int subtaskIndex, long checkpointId) throws Exception {
     }
 
+    /**
+     * Called on the subtask's thread when its writer closes, after the open transaction was aborted:
+     * release what the handler keeps for that subtask (connections, pooled producers). Pre-committed
+     * transactions must stay committable by whoever restores them.
+     */
+    default void close(int subtaskIndex) throws Exception {
+    }
+
     /** Writes transaction handles into checkpoints; every stored form carries its version. */
     VersionedSerializer<TXN> getTransactionSerializer();
 }

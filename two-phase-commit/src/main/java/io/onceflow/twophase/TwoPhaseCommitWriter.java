@@ -162,8 +162,12 @@ final class TwoPhaseCommitWriter<IN, TXN>
      */
     @Override
     public void close() throws Exception {
-        if (current != null) {
-            abortCurrent();
+        try {
+            if (current != null) {
+                abortCurrent();
+            }
+        } finally {
+            handler.close(context.getIndexOfSubtask());
         }
     }
 

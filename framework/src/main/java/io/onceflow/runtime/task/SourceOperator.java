@@ -23,6 +23,8 @@ public final class SourceOperator<T, S extends SourceSplit> extends AbstractStre
     private SourceReader<T, S> reader;
     private ListState<S> splitsState;
     private ReaderOutput<T> readerOutput;
+    // written by the task thread only; metrics read it racily, a slightly stale count is fine
+    private long emitted;
 
     /**
      * @param initialSplits the splits of this subtask on a fresh start, or null when its splits come from
@@ -48,9 +50,17 @@ public final class SourceOperator<T, S extends SourceSplit> extends AbstractStre
             splitsState.get().forEach(splits::add);
         }
         reader = source.createReader(context);
-        readerOutput = output::collect;
+        readerOutput = record -> {
+            emitted++;
+            output.collect(record);
+        };
         reader.addSplits(splits);
         reader.start();
+    }
+
+    /** Records the reader emitted so far. */
+    public long getNumRecordsEmitted() {
+        return emitted;
     }
 
     public InputStatus emitNext() throws Exception {

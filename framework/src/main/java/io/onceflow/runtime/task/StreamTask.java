@@ -240,9 +240,8 @@ public final class StreamTask implements Runnable {
                 gate.awaitMail(100, TimeUnit.MILLISECONDS);
                 continue;
             }
-            long before = numRecordsOut;
             InputStatus status = source.emitNext();
-            numRecordsIn += numRecordsOut - before;
+            numRecordsIn = source.getNumRecordsEmitted();
             if (status == InputStatus.END_OF_INPUT) {
                 ended = true;
                 endOfInput();

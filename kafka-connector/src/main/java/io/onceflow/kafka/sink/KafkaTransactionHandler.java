@@ -73,14 +73,17 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             cooling.add(new Object[] {id, producer, releaseAfter});
         }
 
+        /** Closes every producer: idle ones gracefully, pre-committed ones without aborting their transaction. */
         void close() {
             for (TransactionalProducer p : all) {
                 try {
-                    p.close(java.time.Duration.ZERO);
+                    p.close(p.isInTransaction() ? java.time.Duration.ZERO : java.time.Duration.ofSeconds(5));
                 } catch (RuntimeException e) {
                     LOG.debug("closing a producer of an ended writer failed: {}", e.toString());
                 }
             }
+            all.clear();
+            idle.clear();
         }
     }
 
@@ -266,6 +269,14 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             }
         }
         return a;
+    }
+
+    @Override
+    public void close(int subtaskIndex) {
+        Subtask st = subtasks.remove(subtaskIndex);
+        if (st != null) {
+            st.close();
+        }
     }
 
     @Override
