@@ -88,6 +88,17 @@ final class Pipelines {
         return out;
     }
 
+    /** How many records of {@code topic} are committed (visible to read_committed), from its last stable offsets. */
+    static long committedCount(KafkaTestCluster kafka, String topic) throws Exception {
+        try (Admin admin = kafka.createAdmin()) {
+            var d = admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic);
+            Map<TopicPartition, OffsetSpec> request = new HashMap<>();
+            d.partitions().forEach(pi -> request.put(new TopicPartition(topic, pi.partition()), OffsetSpec.latest()));
+            return admin.listOffsets(request, new ListOffsetsOptions(IsolationLevel.READ_COMMITTED)).all()
+                    .get(30, TimeUnit.SECONDS).values().stream().mapToLong(i -> i.offset()).sum();
+        }
+    }
+
     private static String text(byte[] b) {
         return b == null ? "" : new String(b, StandardCharsets.UTF_8);
     }
