@@ -36,7 +36,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
  * Copies records from one Kafka topic to another on the launcher's broker and prints, in one run:
- * a raw kafka-clients consume→produce loop (the limit), Onceflow AT_LEAST_ONCE, and Onceflow EXACTLY_ONCE
+ * a raw kafka-clients consume→produce copy with as many threads as Onceflow has subtasks (the limit), Onceflow AT_LEAST_ONCE, and Onceflow EXACTLY_ONCE
  * with 1 s and 100 ms checkpoints: records/s (measured between 10 % and 90 % of the copy, so start-up does
  * not count), the ratio to the raw copy, and end-to-end latency p50/p99 seen by a read_committed consumer
  * while records arrive at a steady rate.
@@ -47,6 +47,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 public final class KafkaCopyBenchmark {
 
     private static final int PARTITIONS = 4;
+    private static final int PARALLELISM = 2;
     private static final int RECORD_BYTES = 100;
     private static final int LATENCY_RATE = 20_000;
     private static final int LATENCY_SECONDS = 8;
@@ -65,19 +66,25 @@ public final class KafkaCopyBenchmark {
             fill(bootstrap, "bench-in", records);
             System.out.printf(Locale.ROOT, "wrote the input in %.1f s%n", (System.nanoTime() - t) / 1e9);
 
-            List<String[]> rows = new ArrayList<>();
-            double raw = rawCopy(bootstrap, records);
-            String[] rawLatency = latency(bootstrap, "raw", null, null);
-            rows.add(row("raw kafka-clients copy", raw, raw, rawLatency));
-            for (Object[] config : new Object[][] {
+            Object[][] configs = {
                     {"onceflow AT_LEAST_ONCE 1 s", DeliveryGuarantee.AT_LEAST_ONCE, Duration.ofSeconds(1)},
                     {"onceflow EXACTLY_ONCE 1 s", DeliveryGuarantee.EXACTLY_ONCE, Duration.ofSeconds(1)},
-                    {"onceflow EXACTLY_ONCE 100 ms", DeliveryGuarantee.EXACTLY_ONCE, Duration.ofMillis(100)}}) {
-                String name = (String) config[0];
-                DeliveryGuarantee g = (DeliveryGuarantee) config[1];
-                Duration interval = (Duration) config[2];
-                double rate = onceflowCopy(bootstrap, records, g, interval);
-                rows.add(row(name, rate, raw, latency(bootstrap, name, g, interval)));
+                    {"onceflow EXACTLY_ONCE 100 ms", DeliveryGuarantee.EXACTLY_ONCE, Duration.ofMillis(100)}};
+            // throughput: every configuration twice, interleaved, best of two (the broker shares the cores)
+            double raw = 0;
+            double[] best = new double[configs.length];
+            for (int round = 0; round < 2; round++) {
+                raw = Math.max(raw, rawCopy(bootstrap, records, round));
+                for (int c = 0; c < configs.length; c++) {
+                    best[c] = Math.max(best[c], onceflowCopy(bootstrap, records, (DeliveryGuarantee) configs[c][1],
+                            (Duration) configs[c][2], round));
+                }
+            }
+            List<String[]> rows = new ArrayList<>();
+            rows.add(row("raw kafka-clients copy", raw, raw, latency(bootstrap, "raw", null, null)));
+            for (int c = 0; c < configs.length; c++) {
+                rows.add(row((String) configs[c][0], best[c], raw, latency(bootstrap, (String) configs[c][0],
+                        (DeliveryGuarantee) configs[c][1], (Duration) configs[c][2])));
             }
             System.out.println();
             System.out.printf(Locale.ROOT, "%-30s %14s %9s %14s %14s%n", "configuration", "records/s", "vs raw",
@@ -85,7 +92,7 @@ public final class KafkaCopyBenchmark {
             for (String[] r : rows) {
                 System.out.printf(Locale.ROOT, "%-30s %14s %9s %14s %14s%n", (Object[]) r);
             }
-            System.out.printf(Locale.ROOT, "(throughput between 10%% and 90%% of a %,d-record copy; latency from produce "
+            System.out.printf(Locale.ROOT, "(throughput: best of 2, between 10%% and 90%% of a %,d-record copy; latency from produce "
                     + "to visible to a read_committed consumer at %,d records/s for %d s)%n", records, LATENCY_RATE,
                     LATENCY_SECONDS);
         }
@@ -186,26 +193,40 @@ public final class KafkaCopyBenchmark {
         return (c90 - c10) / ((t90 - t10) / 1e9);
     }
 
-    private static double rawCopy(String bootstrap, int records) throws Exception {
-        createTopic(bootstrap, "raw-out");
+    /** The limit: for each pair of partitions, one thread with a plain consumer and producer, as many as Onceflow's subtasks. */
+    private static double rawCopy(String bootstrap, int records, int round) throws Exception {
+        String output = "raw-out-" + round;
+        createTopic(bootstrap, output);
         AtomicBoolean done = new AtomicBoolean();
-        Thread copier = new Thread(() -> {
-            try (KafkaConsumer<byte[], byte[]> c = consumer(bootstrap); KafkaProducer<byte[], byte[]> p = producer(bootstrap)) {
-                c.assign(partitions("bench-in"));
-                c.seekToBeginning(partitions("bench-in"));
-                long copied = 0;
-                while (copied < records && !done.get()) {
-                    for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(100))) {
-                        p.send(new ProducerRecord<>("raw-out", r.partition(), null, r.value()));
-                        copied++;
-                    }
-                }
-                p.flush();
+        List<Thread> copiers = new ArrayList<>();
+        List<TopicPartition> all = partitions("bench-in");
+        for (int t = 0; t < PARALLELISM; t++) {
+            List<TopicPartition> mine = new ArrayList<>();
+            for (int i = t; i < all.size(); i += PARALLELISM) {
+                mine.add(all.get(i));
             }
-        }, "raw copy");
-        copier.start();
-        double rate = watch(bootstrap, "raw-out", records, 0);
-        copier.join();
+            Thread copier = new Thread(() -> {
+                try (KafkaConsumer<byte[], byte[]> c = consumer(bootstrap); KafkaProducer<byte[], byte[]> p = producer(bootstrap)) {
+                    c.assign(mine);
+                    c.seekToBeginning(mine);
+                    long end = records / PARTITIONS * mine.size();
+                    long copied = 0;
+                    while (copied < end && !done.get()) {
+                        for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(100))) {
+                            p.send(new ProducerRecord<>(output, r.partition(), null, r.value()));
+                            copied++;
+                        }
+                    }
+                    p.flush();
+                }
+            }, "raw copy " + t);
+            copier.start();
+            copiers.add(copier);
+        }
+        double rate = watch(bootstrap, output, records, 0);
+        for (Thread c : copiers) {
+            c.join();
+        }
         System.out.printf(Locale.ROOT, "  raw kafka-clients copy          %,12.0f records/s%n", rate);
         return rate;
     }
@@ -213,7 +234,7 @@ public final class KafkaCopyBenchmark {
     private static StreamEnvironment copyJob(String bootstrap, String input, String output, DeliveryGuarantee g,
                                              Duration interval, boolean bounded, String prefix) {
         StreamEnvironment env = StreamEnvironment.create();
-        env.setParallelism(2);
+        env.setParallelism(PARALLELISM);
         env.enableCheckpointing(interval);
         env.getCheckpointConfig().setCheckpointTimeout(Duration.ofMinutes(1));
         var source = KafkaSource.<byte[]>builder().setBootstrapServers(bootstrap).setTopics(input)
@@ -230,8 +251,9 @@ public final class KafkaCopyBenchmark {
         return env;
     }
 
-    private static double onceflowCopy(String bootstrap, int records, DeliveryGuarantee g, Duration interval) throws Exception {
-        String output = "out-" + g + "-" + interval.toMillis();
+    private static double onceflowCopy(String bootstrap, int records, DeliveryGuarantee g, Duration interval, int round)
+            throws Exception {
+        String output = "out-" + g + "-" + interval.toMillis() + "-" + round;
         createTopic(bootstrap, output);
         JobClient job = copyJob(bootstrap, "bench-in", output, g, interval, true, "bench-" + output).executeAsync(output);
         double rate = watch(bootstrap, output, records, 0);
