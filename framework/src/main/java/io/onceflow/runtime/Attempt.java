@@ -47,7 +47,6 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
 
     private static final Logger LOG = LoggerFactory.getLogger(Attempt.class);
 
-    private final JobMaster master;
     private final JobSpec spec;
     private final ExecutionPlan plan;
     private final JobCheckpointStore store;
@@ -66,10 +65,9 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
     private int endOfInput;
     private volatile boolean over;
 
-    Attempt(JobMaster master, JobSpec spec, ExecutionPlan plan, JobCheckpointStore store,
+    Attempt(JobSpec spec, ExecutionPlan plan, JobCheckpointStore store,
             CheckpointCoordinator coordinator, ExecutorService snapshotExecutor, int number,
             CheckpointMetadata restoreFrom) {
-        this.master = master;
         this.spec = spec;
         this.plan = plan;
         this.store = store;

@@ -187,7 +187,7 @@ public final class JobMaster implements JobClient {
         int attemptNumber = 0;
         try {
             while (true) {
-                Attempt attempt = new Attempt(this, spec, plan, store, coordinator, snapshotExecutor, attemptNumber,
+                Attempt attempt = new Attempt(spec, plan, store, coordinator, snapshotExecutor, attemptNumber,
                         coordinator.getLatestCompleted());
                 current = attempt;
                 JobStatus outcome = attempt.run(() -> cancelRequested);

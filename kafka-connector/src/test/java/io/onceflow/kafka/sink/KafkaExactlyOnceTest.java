@@ -124,6 +124,38 @@ class KafkaExactlyOnceTest {
     }
 
     @Test
+    void resumingAtAnotherParallelismCommitsExactlyOnceAndLeavesNothingHanging(@org.junit.jupiter.api.io.TempDir
+                                                                              java.nio.file.Path dir) throws Exception {
+        String input = Pipelines.createTopic(kafka, "in", 4);
+        String output = Pipelines.createTopic(kafka, "out", 4);
+        Map<String, Long> expected = Pipelines.writeWords(kafka, input, TOTAL, KEYS);
+        CountPipeline.RECORD_FAILURES.set(0);
+        String storage = dir.resolve("checkpoints").toUri().toString();
+
+        StreamEnvironment first = CountPipeline.build(kafka.bootstrapServers(), input, output, 2,
+                DeliveryGuarantee.EXACTLY_ONCE, "rescale-" + output, Duration.ofMillis(100));
+        first.getCheckpointConfig().setCheckpointStorage(storage);
+        io.onceflow.api.JobClient job = first.executeAsync("rescale");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (Pipelines.committedCount(kafka, output) < TOTAL / 4 && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        job.cancel();
+        job.awaitTermination(Duration.ofSeconds(60));
+        long before = Pipelines.readCommitted(kafka, output).size();
+        assertTrue(before > 0 && before < TOTAL, "the first run stopped midway: " + before);
+
+        StreamEnvironment second = CountPipeline.build(kafka.bootstrapServers(), input, output, 3,
+                DeliveryGuarantee.EXACTLY_ONCE, "rescale-" + output, Duration.ofMillis(100));
+        second.getCheckpointConfig().setCheckpointStorage(storage);
+        second.execute("rescale");
+
+        SequenceChecker.Result result = SequenceChecker.check(Pipelines.readCommitted(kafka, output), expected);
+        assertTrue(result.exact(), "after resuming at parallelism 3: " + result);
+        Pipelines.assertMarkersVisible(kafka, output);
+    }
+
+    @Test
     void startUpValidationSaysWhatToChange() throws Exception {
         String input = Pipelines.createTopic(kafka, "in", 1);
         String output = Pipelines.createTopic(kafka, "out", 1);
