@@ -1,5 +1,6 @@
 package io.onceflow.twophase;
 
+import io.onceflow.api.sink.TrackedCommitRequest;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -10,7 +11,7 @@ import io.onceflow.api.CheckpointConfig;
 import io.onceflow.api.ValidatesConfiguration;
 import io.onceflow.api.serialization.VersionedSerializer;
 import io.onceflow.api.sink.Committer;
-import io.onceflow.twophase.TestCommitRequest.Outcome;
+import io.onceflow.api.sink.TrackedCommitRequest.Outcome;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -45,9 +46,9 @@ class TwoPhaseCommitSinkTest {
         writer.write("d");
         assertEquals(List.of(), external.visible(), "pre-committed is not committed");
 
-        assertAllCommitted(TestCommitRequest.commit(committer, checkpoint1));
+        assertAllCommitted(TrackedCommitRequest.commit(committer, checkpoint1));
         assertEquals(List.of("a", "b"), external.visible());
-        assertAllCommitted(TestCommitRequest.commit(committer, checkpoint2));
+        assertAllCommitted(TrackedCommitRequest.commit(committer, checkpoint2));
         assertEquals(List.of("a", "b", "c"), external.visible(), "d is in the open transaction");
         assertEquals(List.of("t0-0-0", "t0-0-1"), external.callsTo("commit"));
         assertEquals(TransactionState.COMMITTED, checkpoint1.iterator().next().state());
@@ -63,7 +64,7 @@ class TwoPhaseCommitSinkTest {
             pending.addAll(writer.prepareCommit(checkpoint));
         }
 
-        assertAllCommitted(TestCommitRequest.commit(sink.createCommitter(TestSinkContext.fresh(0, 1)), pending));
+        assertAllCommitted(TrackedCommitRequest.commit(sink.createCommitter(TestSinkContext.fresh(0, 1)), pending));
 
         assertEquals(List.of("t0-0-0", "t0-0-1", "t0-0-2"), external.callsTo("commit"));
         assertEquals(List.of("r1", "r2", "r3"), external.visible());
@@ -100,7 +101,7 @@ class TwoPhaseCommitSinkTest {
         assertEquals(List.of(), writer.snapshotState(1), "no open transaction to checkpoint");
         assertEquals(List.of(), writer.prepareCommit(2), "a later checkpoint has nothing to commit");
         assertThrows(IllegalStateException.class, () -> writer.write("too late"));
-        assertAllCommitted(TestCommitRequest.commit(sink.createCommitter(TestSinkContext.fresh(0, 1)), finalCheckpoint));
+        assertAllCommitted(TrackedCommitRequest.commit(sink.createCommitter(TestSinkContext.fresh(0, 1)), finalCheckpoint));
         assertEquals(List.of("last"), external.visible());
     }
 
@@ -128,11 +129,11 @@ class TwoPhaseCommitSinkTest {
         external.calls.clear();
 
         Committer<TransactionHolder<String>> committer = sink.createCommitter(TestSinkContext.restored(0, 1, 5));
-        assertAllCommitted(TestCommitRequest.commit(committer, roundTrip(sink.getCommittableSerializer(), committables)));
+        assertAllCommitted(TrackedCommitRequest.commit(committer, roundTrip(sink.getCommittableSerializer(), committables)));
         TwoPhaseCommitWriter<String, String> restored = restoredWriter(sink, TestSinkContext.restored(0, 1, 5),
                 roundTrip(sink.getWriterStateSerializer(), writerState));
         restored.write("b");
-        assertAllCommitted(TestCommitRequest.commit(committer, restored.prepareCommit(6)));
+        assertAllCommitted(TrackedCommitRequest.commit(committer, restored.prepareCommit(6)));
 
         assertEquals(List.of("a", "b"), external.visible());
         assertEquals(List.of("t0-0-0"), external.callsTo("recoverAndCommit"));
@@ -157,7 +158,7 @@ class TwoPhaseCommitSinkTest {
         external.calls.clear();
 
         TestSinkContext scaledIn = TestSinkContext.restored(0, 1, 3);
-        assertAllCommitted(TestCommitRequest.commit(sink.createCommitter(scaledIn),
+        assertAllCommitted(TrackedCommitRequest.commit(sink.createCommitter(scaledIn),
                 roundTrip(sink.getCommittableSerializer(), committables)));
         restoredWriter(sink, scaledIn, roundTrip(sink.getWriterStateSerializer(), writerStates));
 
@@ -176,10 +177,10 @@ class TwoPhaseCommitSinkTest {
         Collection<TransactionHolder<String>> checkpoint1 = writer.prepareCommit(1);
         Collection<TransactionHolder<String>> restoredCopy = roundTrip(sink.getCommittableSerializer(), checkpoint1);
 
-        assertAllCommitted(TestCommitRequest.commit(committer, checkpoint1));
-        List<TestCommitRequest<TransactionHolder<String>>> again = TestCommitRequest.commit(committer, checkpoint1);
+        assertAllCommitted(TrackedCommitRequest.commit(committer, checkpoint1));
+        List<TrackedCommitRequest<TransactionHolder<String>>> again = TrackedCommitRequest.commit(committer, checkpoint1);
         // committed, then crashed before the commit was forgotten: the restore commits it again
-        List<TestCommitRequest<TransactionHolder<String>>> afterRestore = TestCommitRequest.commit(
+        List<TrackedCommitRequest<TransactionHolder<String>>> afterRestore = TrackedCommitRequest.commit(
                 sink.createCommitter(TestSinkContext.restored(0, 1, 1)), restoredCopy);
 
         assertEquals(Outcome.ALREADY_COMMITTED, again.get(0).outcome());
@@ -197,8 +198,8 @@ class TwoPhaseCommitSinkTest {
         clock.advance(Duration.ofDays(1));
         external.commitFailure = new IllegalStateException("broker says no");
 
-        List<TestCommitRequest<TransactionHolder<String>>> requests =
-                TestCommitRequest.commit(sink.createCommitter(TestSinkContext.fresh(0, 1)), checkpoint1);
+        List<TrackedCommitRequest<TransactionHolder<String>>> requests =
+                TrackedCommitRequest.commit(sink.createCommitter(TestSinkContext.fresh(0, 1)), checkpoint1);
 
         assertEquals(Outcome.FAILED_UNKNOWN, requests.get(0).outcome());
         assertSame(external.commitFailure, requests.get(0).failure());
@@ -220,10 +221,10 @@ class TwoPhaseCommitSinkTest {
         external.commitFailure = new IllegalStateException("transaction timed out on the server");
 
         clock.advance(Duration.ofMinutes(14));
-        List<TestCommitRequest<TransactionHolder<String>>> withinTimeout = TestCommitRequest.commit(committer, first);
+        List<TrackedCommitRequest<TransactionHolder<String>>> withinTimeout = TrackedCommitRequest.commit(committer, first);
         clock.advance(Duration.ofMinutes(2));
         String log = captureStandardError(() -> {
-            List<TestCommitRequest<TransactionHolder<String>>> afterTimeout = TestCommitRequest.commit(committer, second);
+            List<TrackedCommitRequest<TransactionHolder<String>>> afterTimeout = TrackedCommitRequest.commit(committer, second);
             assertEquals(Outcome.FAILED_KNOWN, afterTimeout.get(0).outcome());
         });
 
@@ -245,7 +246,7 @@ class TwoPhaseCommitSinkTest {
 
         assertEquals(List.of("t0-0-1"), external.callsTo("abort"));
         assertEquals(TransactionState.PRE_COMMITTED, checkpoint1.iterator().next().state());
-        assertAllCommitted(TestCommitRequest.commit(sink.createCommitter(TestSinkContext.fresh(0, 1)), checkpoint1));
+        assertAllCommitted(TrackedCommitRequest.commit(sink.createCommitter(TestSinkContext.fresh(0, 1)), checkpoint1));
         assertEquals(List.of("pre-committed"), external.visible());
     }
 
@@ -269,7 +270,7 @@ class TwoPhaseCommitSinkTest {
         assertEquals(txn.toString().replace(")", ", recovered)"), copy.toString());
         assertEquals(txn.startedAtMillis(), copy.startedAtMillis());
 
-        TestCommitRequest.commit(sink.createCommitter(TestSinkContext.fresh(0, 1)), List.of(txn));
+        TrackedCommitRequest.commit(sink.createCommitter(TestSinkContext.fresh(0, 1)), List.of(txn));
         assertThrows(IllegalStateException.class, () -> sink.getCommittableSerializer().serialize(txn));
     }
 
@@ -354,8 +355,8 @@ class TwoPhaseCommitSinkTest {
         return copies;
     }
 
-    private static void assertAllCommitted(List<? extends TestCommitRequest<?>> requests) {
-        for (TestCommitRequest<?> r : requests) {
+    private static void assertAllCommitted(List<? extends TrackedCommitRequest<?>> requests) {
+        for (TrackedCommitRequest<?> r : requests) {
             assertEquals(Outcome.COMMITTED, r.outcome(), () -> "request " + r.getCommittable() + ": " + r.failure());
         }
     }

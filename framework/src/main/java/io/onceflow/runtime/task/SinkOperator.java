@@ -10,6 +10,7 @@ import io.onceflow.api.sink.SinkWriter;
 import io.onceflow.api.sink.StatefulSinkWriter;
 import io.onceflow.api.sink.SupportsCommitter;
 import io.onceflow.api.sink.SupportsWriterState;
+import io.onceflow.api.sink.TrackedCommitRequest;
 import io.onceflow.api.state.ListState;
 import io.onceflow.api.functions.CheckpointListener;
 import io.onceflow.runtime.state.Bytes;
@@ -44,7 +45,7 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
     private Committer<C> committer;
     private ListState<PendingCommittable<C>> committablesState;
     private ListState<S> writerState;
-    private final TreeMap<Long, List<Request<C>>> pending = new TreeMap<>();
+    private final TreeMap<Long, List<TrackedCommitRequest<C>>> pending = new TreeMap<>();
     private boolean endOfInput;
     // written by the task thread only; metrics read it racily, a slightly stale count is fine
     private long written;
@@ -62,7 +63,7 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
             committablesState = context.operatorState().getInternalListState(COMMITTABLES_STATE,
                     new PendingSerializer<>(supports.getCommittableSerializer()));
             for (PendingCommittable<C> p : committablesState.get()) {
-                pending.computeIfAbsent(p.checkpointId(), id -> new ArrayList<>()).add(new Request<>(p.committable()));
+                pending.computeIfAbsent(p.checkpointId(), id -> new ArrayList<>()).add(new TrackedCommitRequest<>(p.committable(), 0));
             }
             committer = supports.createCommitter(initContext);
             if (!pending.isEmpty()) {
@@ -117,15 +118,15 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
         if (committer != null) {
             Collection<C> committables = ((CommittingSinkWriter<T, C>) writer).prepareCommit(checkpointId);
             if (committables != null && !committables.isEmpty()) {
-                List<Request<C>> requests = pending.computeIfAbsent(checkpointId, id -> new ArrayList<>());
+                List<TrackedCommitRequest<C>> requests = pending.computeIfAbsent(checkpointId, id -> new ArrayList<>());
                 for (C c : committables) {
-                    requests.add(new Request<>(c));
+                    requests.add(new TrackedCommitRequest<>(c, 0));
                 }
             }
             List<PendingCommittable<C>> all = new ArrayList<>();
-            for (Map.Entry<Long, List<Request<C>>> e : pending.entrySet()) {
-                for (Request<C> r : e.getValue()) {
-                    all.add(new PendingCommittable<>(e.getKey(), r.committable));
+            for (Map.Entry<Long, List<TrackedCommitRequest<C>>> e : pending.entrySet()) {
+                for (TrackedCommitRequest<C> r : e.getValue()) {
+                    all.add(new PendingCommittable<>(e.getKey(), r.getCommittable()));
                 }
             }
             committablesState.update(all);
@@ -164,31 +165,31 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
     }
 
     private void commitUpTo(long checkpointId) throws Exception {
-        Iterator<Map.Entry<Long, List<Request<C>>>> it = pending.headMap(checkpointId, true).entrySet().iterator();
+        Iterator<Map.Entry<Long, List<TrackedCommitRequest<C>>>> it = pending.headMap(checkpointId, true).entrySet().iterator();
         while (it.hasNext()) {
-            Map.Entry<Long, List<Request<C>>> entry = it.next();
+            Map.Entry<Long, List<TrackedCommitRequest<C>>> entry = it.next();
             long id = entry.getKey();
             context.faults().at(FaultPoint.BEFORE_COMMIT, context.getOperatorUid(), context.getIndexOfThisSubtask(), id);
-            List<Request<C>> requests = entry.getValue();
-            for (Request<C> r : requests) {
-                r.outcome = Outcome.COMMITTED;
+            List<TrackedCommitRequest<C>> requests = entry.getValue();
+            for (TrackedCommitRequest<C> r : requests) {
+                r.beginAttempt(false);
             }
             committer.commit(new ArrayList<>(requests));
             context.faults().at(FaultPoint.AFTER_COMMIT, context.getOperatorUid(), context.getIndexOfThisSubtask(), id);
-            List<Request<C>> retry = new ArrayList<>();
-            for (Request<C> r : requests) {
-                switch (r.outcome) {
+            List<TrackedCommitRequest<C>> retry = new ArrayList<>();
+            for (TrackedCommitRequest<C> r : requests) {
+                switch (r.outcome()) {
                     case COMMITTED, ALREADY_COMMITTED -> {
                     }
                     case RETRY -> {
-                        r.retries++;
+                        r.beginAttempt(true);
                         retry.add(r);
                     }
                     case FAILED_KNOWN -> LOG.error("Sink '{}' subtask {}: committable of checkpoint {} failed for a known "
                             + "reason and is discarded: {}", context.getOperatorUid(), context.getIndexOfThisSubtask(),
-                            id, r.committable, r.failure);
+                            id, r.getCommittable(), r.failure());
                     case FAILED_UNKNOWN -> throw new IllegalStateException("Sink '" + context.getOperatorUid()
-                            + "' failed to commit checkpoint " + id + " for an unknown reason", r.failure);
+                            + "' failed to commit checkpoint " + id + " for an unknown reason", r.failure());
                 }
             }
             if (retry.isEmpty()) {
@@ -224,57 +225,6 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
         }
         if (failure != null) {
             throw failure;
-        }
-    }
-
-    private enum Outcome { COMMITTED, ALREADY_COMMITTED, RETRY, FAILED_KNOWN, FAILED_UNKNOWN }
-
-    private static final class Request<C> implements Committer.CommitRequest<C> {
-        C committable;
-        int retries;
-        Outcome outcome = Outcome.COMMITTED;
-        Throwable failure;
-
-        Request(C committable) {
-            this.committable = committable;
-        }
-
-        @Override
-        public C getCommittable() {
-            return committable;
-        }
-
-        @Override
-        public int getNumberOfRetries() {
-            return retries;
-        }
-
-        @Override
-        public void signalFailedWithKnownReason(Throwable cause) {
-            outcome = Outcome.FAILED_KNOWN;
-            failure = cause;
-        }
-
-        @Override
-        public void signalFailedWithUnknownReason(Throwable cause) {
-            outcome = Outcome.FAILED_UNKNOWN;
-            failure = cause;
-        }
-
-        @Override
-        public void retryLater() {
-            outcome = Outcome.RETRY;
-        }
-
-        @Override
-        public void updateAndRetryLater(C updated) {
-            committable = updated;
-            outcome = Outcome.RETRY;
-        }
-
-        @Override
-        public void signalAlreadyCommitted() {
-            outcome = Outcome.ALREADY_COMMITTED;
         }
     }
 

@@ -10,8 +10,8 @@ import io.onceflow.api.sink.Committer;
 import io.onceflow.api.sink.CommittingSinkWriter;
 import io.onceflow.api.sink.SinkInitContext;
 import io.onceflow.api.sink.StatefulSinkWriter;
-import io.onceflow.twophase.TestCommitRequest;
-import io.onceflow.twophase.TestCommitRequest.Outcome;
+import io.onceflow.api.sink.TrackedCommitRequest;
+import io.onceflow.api.sink.TrackedCommitRequest.Outcome;
 import io.onceflow.twophase.TestSinkContext;
 import io.onceflow.twophase.TransactionHolder;
 import java.io.UncheckedIOException;
@@ -89,7 +89,7 @@ class TransactionalFileSinkTest {
         Writer secondRun = writer(secondSink, TestSinkContext.fresh(0, 1));
         secondRun.write("second run");
 
-        List<TestCommitRequest<TransactionHolder<FileTransaction>>> clash = commit(secondSink, secondRun.prepareCommit(1));
+        List<TrackedCommitRequest<TransactionHolder<FileTransaction>>> clash = commit(secondSink, secondRun.prepareCommit(1));
 
         assertEquals(Outcome.FAILED_UNKNOWN, clash.get(0).outcome(), "fails the job");
         assertInstanceOf(FileAlreadyExistsException.class, clash.get(0).failure());
@@ -104,7 +104,7 @@ class TransactionalFileSinkTest {
         Collection<TransactionHolder<FileTransaction>> checkpoint1 = writer.prepareCommit(1);
         Files.delete(dir.resolve(".out-0-0-0.inprogress"));
 
-        List<TestCommitRequest<TransactionHolder<FileTransaction>>> requests = commit(sink, checkpoint1);
+        List<TrackedCommitRequest<TransactionHolder<FileTransaction>>> requests = commit(sink, checkpoint1);
 
         assertEquals(Outcome.FAILED_UNKNOWN, requests.get(0).outcome());
         assertInstanceOf(NoSuchFileException.class, requests.get(0).failure());
@@ -153,7 +153,7 @@ class TransactionalFileSinkTest {
         writer.prepareCommit(3);
         // crash; restore from checkpoint 1
         SinkInitContext restoredContext = TestSinkContext.restored(0, 1, 1);
-        assertAllCommitted(TestCommitRequest.commit(sink.createCommitter(restoredContext), checkpoint1));
+        assertAllCommitted(TrackedCommitRequest.commit(sink.createCommitter(restoredContext), checkpoint1));
 
         sink.restoreWriter(restoredContext, state);
 
@@ -176,7 +176,7 @@ class TransactionalFileSinkTest {
         SinkInitContext context = new TestSinkContext("job", "my-sink", 2, 3, 0, OptionalLong.empty());
         Writer writer = writer(sink, context);
         writer.write("x");
-        assertAllCommitted(TestCommitRequest.commit(sink.createCommitter(context), writer.prepareCommit(4)));
+        assertAllCommitted(TrackedCommitRequest.commit(sink.createCommitter(context), writer.prepareCommit(4)));
 
         assertEquals(List.of(dir.resolve("my-sink-2-4.txt")), CommittedFiles.all(dir));
 
@@ -244,10 +244,10 @@ class TransactionalFileSinkTest {
         };
     }
 
-    private static List<TestCommitRequest<TransactionHolder<FileTransaction>>> commit(
+    private static List<TrackedCommitRequest<TransactionHolder<FileTransaction>>> commit(
             TransactionalFileSink<String> sink, Collection<TransactionHolder<FileTransaction>> committables) throws Exception {
         Committer<TransactionHolder<FileTransaction>> committer = sink.createCommitter(TestSinkContext.fresh(0, 1));
-        return TestCommitRequest.commit(committer, committables);
+        return TrackedCommitRequest.commit(committer, committables);
     }
 
     static <T> List<T> roundTrip(VersionedSerializer<T> serializer, Collection<T> values) throws Exception {
@@ -258,8 +258,8 @@ class TransactionalFileSinkTest {
         return copies;
     }
 
-    private static void assertAllCommitted(List<? extends TestCommitRequest<?>> requests) {
-        for (TestCommitRequest<?> r : requests) {
+    private static void assertAllCommitted(List<? extends TrackedCommitRequest<?>> requests) {
+        for (TrackedCommitRequest<?> r : requests) {
             assertEquals(Outcome.COMMITTED, r.outcome(), () -> "request " + r.getCommittable() + ": " + r.failure());
         }
     }
