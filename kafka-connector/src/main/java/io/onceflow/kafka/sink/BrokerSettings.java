@@ -3,7 +3,6 @@ package io.onceflow.kafka.sink;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
-import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -13,6 +12,7 @@ import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.config.ConfigResource;
+import io.onceflow.kafka.sink.internal.TransactionalProducer;
 
 /** Reads the broker settings a sink must respect, with the Admin client. */
 final class BrokerSettings {
@@ -21,12 +21,7 @@ final class BrokerSettings {
     }
 
     static Duration transactionMaxTimeout(String bootstrapServers, Properties clientProperties) {
-        Properties p = new Properties();
-        for (Map.Entry<Object, Object> e : clientProperties.entrySet()) {
-            if (AdminClientConfig.configNames().contains(String.valueOf(e.getKey()))) {
-                p.put(e.getKey(), e.getValue());
-            }
-        }
+        Properties p = TransactionalProducer.adminProperties(clientProperties);
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "15000");
         p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");

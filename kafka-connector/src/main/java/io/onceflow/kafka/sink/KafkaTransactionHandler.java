@@ -204,7 +204,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
 
     private void sweepOwn(int subtask, String namespace, Set<String> keepOpen) {
         Properties p = producerProperties(subtask);
-        try (Admin admin = Admin.create(adminProperties(p))) {
+        try (Admin admin = Admin.create(TransactionalProducer.adminProperties(p))) {
             new LingeringTransactionAborter(p, admin).abortLingering(namespace, subtask, keepOpen);
         }
     }
@@ -241,7 +241,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             if (st.index == 0) {
                 String current = st.namespace;
                 Properties p = producerProperties(0);
-                try (Admin admin = Admin.create(adminProperties(p))) {
+                try (Admin admin = Admin.create(TransactionalProducer.adminProperties(p))) {
                     new LingeringTransactionAborter(p, admin).abortMatching(
                             LingeringTransactionAborter.escape(sink.transactionalIdPrefix) + "-p[0-9]+-[0-9]+-[0-9]+",
                             id -> !id.startsWith(current + "-"));
@@ -258,17 +258,6 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             }
         }
         return null;
-    }
-
-    private static Properties adminProperties(Properties producer) {
-        Properties a = new Properties();
-        for (Map.Entry<Object, Object> e : producer.entrySet()) {
-            String key = String.valueOf(e.getKey());
-            if (org.apache.kafka.clients.admin.AdminClientConfig.configNames().contains(key) && !key.equals("client.id")) {
-                a.put(key, e.getValue());
-            }
-        }
-        return a;
     }
 
     @Override

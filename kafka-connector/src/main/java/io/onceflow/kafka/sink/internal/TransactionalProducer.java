@@ -368,7 +368,7 @@ public final class TransactionalProducer implements AutoCloseable {
     }
 
     /** The entries of producer (or other client) properties that an Admin client knows. */
-    static Properties adminProperties(Properties properties) {
+    public static Properties adminProperties(Properties properties) {
         Properties a = new Properties();
         for (Map.Entry<Object, Object> e : properties.entrySet()) {
             String key = String.valueOf(e.getKey());
