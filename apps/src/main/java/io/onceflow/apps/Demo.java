@@ -9,9 +9,8 @@ import io.onceflow.api.functions.KeyedProcessFunction;
 import io.onceflow.kafka.broker.KafkaBrokerLauncher;
 import io.onceflow.kafka.broker.RunningKafkaBroker;
 import io.onceflow.kafka.sink.DeliveryGuarantee;
-import io.onceflow.testing.FaultPoint;
-import io.onceflow.testing.InjectedFailure;
-import io.onceflow.testing.SequenceChecker;
+import io.onceflow.runtime.fault.FaultPoint;
+import io.onceflow.kafka.audit.ExactlyOnceAudit;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,9 +43,16 @@ final class Demo {
     }
 
     /** The outcome: the check's result and the job's metrics. */
-    record Result(SequenceChecker.Result check, JobMetrics metrics, long inputWords, Duration took) {
+    record Result(ExactlyOnceAudit.Report check, JobMetrics metrics, long inputWords, Duration took) {
         boolean passed() {
             return check.exact() && check.records() == inputWords;
+        }
+    }
+
+    /** The crash the demo causes on purpose. */
+    static final class DemoCrash extends RuntimeException {
+        DemoCrash(String message) {
+            super(message);
         }
     }
 
@@ -70,7 +76,7 @@ final class Demo {
                 out.printf(Locale.ROOT, "Wrote %,d lines (%,d words, %d distinct) to topic demo-input%n",
                         text.lines.size(), text.words, text.counts.size());
 
-                WordCountJob.Settings settings = new WordCountJob.Settings(bootstrap, "demo-input", "demo-output",
+                WordCountJob.Settings settings = WordCountJob.Settings.of(bootstrap, "demo-input", "demo-output",
                         work.resolve("checkpoints"), Duration.ofMillis(500), o.parallelism(),
                         DeliveryGuarantee.EXACTLY_ONCE, "demo-wordcount", true);
                 StreamEnvironment env = WordCountJob.build(settings, o.counter(), new Pace(o.linesPerSecondPerSubtask()));
@@ -81,7 +87,7 @@ final class Demo {
                             && crashed.compareAndSet(false, true)) {
                         out.println("  !! injected crash: checkpoint " + checkpointId + " is complete but its Kafka "
                                 + "transactions are not committed yet; the job must recover and commit them");
-                        throw new InjectedFailure("demo crash after checkpoint " + checkpointId);
+                        throw new DemoCrash("demo crash after checkpoint " + checkpointId);
                     }
                 });
                 out.printf(Locale.ROOT, "Running word count (parallelism %d, exactly-once, checkpoints every 500 ms) ...%n",
@@ -89,8 +95,10 @@ final class Demo {
                 JobClient job = env.executeAsync("demo-wordcount");
                 JobMetrics metrics = watch(job, out);
                 out.println("Reading demo-output with an independent read_committed consumer ...");
-                List<Map.Entry<String, Long>> output = OutputCheck.readCommitted(bootstrap, "demo-output", Duration.ofSeconds(60));
-                SequenceChecker.Result check = OutputCheck.check(output, text.counts);
+                Properties client = new Properties();
+                client.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+                ExactlyOnceAudit.Report check = ExactlyOnceAudit.verify(client, "demo-output", text.counts,
+                        Duration.ofSeconds(60));
                 Result result = new Result(check, metrics, text.words, Duration.ofNanos(System.nanoTime() - start));
                 summary(result, out);
                 return result;
@@ -114,13 +122,13 @@ final class Demo {
     }
 
     private static void summary(Result r, PrintStream out) {
-        SequenceChecker.Result c = r.check();
+        ExactlyOnceAudit.Report c = r.check();
         out.println();
         out.println("Summary");
         out.printf(Locale.ROOT, "  words in input          %,d%n", r.inputWords());
         out.printf(Locale.ROOT, "  counts in output        %,d (read_committed)%n", c.records());
         out.printf(Locale.ROOT, "  duplicates              %d%n", c.duplicates());
-        out.printf(Locale.ROOT, "  lost                    %d%n", c.lost());
+        out.printf(Locale.ROOT, "  lost                    %d%n", c.gaps());
         out.printf(Locale.ROOT, "  unexpected              %d%n", c.unexpected());
         out.printf(Locale.ROOT, "  checkpoints completed   %d%n", r.metrics().numberOfCompletedCheckpoints());
         out.printf(Locale.ROOT, "  restarts                %d%n", r.metrics().numRestarts());

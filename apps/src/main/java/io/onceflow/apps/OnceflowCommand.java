@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** {@code onceflow <command>}: the entry point of the runnable jar. */
 @Command(name = "onceflow", mixinStandardHelpOptions = true, versionProvider = OnceflowCommand.Version.class,
         description = "End-to-end exactly-once Kafka pipelines in one JVM.",
-        subcommands = {BrokerCommand.class, WordCountCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {BrokerCommand.class, WordCountCommand.class, DemoCommand.class, VerifyCommand.class,
+                TransactionsCommand.class, CommandLine.HelpCommand.class})
 public final class OnceflowCommand implements Runnable {
 
     @CommandLine.Spec

@@ -63,7 +63,7 @@ class BrokerCommandIT {
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         try (KafkaProducer<String, String> producer = new KafkaProducer<>(p)) {
-            producer.send(new ProducerRecord<>("kept", "word", "42")).get(30, TimeUnit.SECONDS);
+            producer.send(new ProducerRecord<>("kept", "word", "1")).get(30, TimeUnit.SECONDS);
         }
         first.destroy();
         assertTrue(first.waitFor(60, TimeUnit.SECONDS), "SIGTERM stops the broker command");
@@ -72,8 +72,11 @@ class BrokerCommandIT {
         Process second = broker(port, log);
         try {
             awaitLine(log, "Kafka broker ready at " + bootstrap, 2, second);
-            List<Map.Entry<String, Long>> records = OutputCheck.readCommitted(bootstrap, "kept", Duration.ofSeconds(30));
-            assertEquals(List.of(Map.entry("word", 42L)), records, "the record written before the restart is still there");
+            Properties client = new Properties();
+            client.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+            io.onceflow.kafka.audit.ExactlyOnceAudit.Report kept = io.onceflow.kafka.audit.ExactlyOnceAudit.verify(client,
+                    "kept", java.util.Map.of("word", 1L), Duration.ofSeconds(30));
+            assertTrue(kept.exact() && kept.records() == 1, "the record written before the restart is still there: " + kept);
         } finally {
             second.destroy();
             second.waitFor(60, TimeUnit.SECONDS);

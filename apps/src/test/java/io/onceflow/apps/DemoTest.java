@@ -43,7 +43,7 @@ class DemoTest {
     @Test
     void theCheckFailsWhenTheOutputIsWrong() throws Exception {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        Demo.Result result = Demo.run(new Demo.Options(6_000, 2, 2_000, 3, new ForgetfulCounter()),
+        Demo.Result result = Demo.run(new Demo.Options(6_000, 2, 750, 2, new ForgetfulCounter()),
                 new PrintStream(bytes, true, StandardCharsets.UTF_8));
         String out = bytes.toString(StandardCharsets.UTF_8);
         assertFalse(result.passed(), "a counter that loses its counts in the crash must fail the check:\n" + out);

@@ -37,6 +37,7 @@ public final class CheckpointConfig {
     private Object checkpointStorageInstance;
     private boolean resumeFromLatestCheckpoint = true;
     private int inlineStateThresholdBytes = 20 * 1024;
+    private boolean takeOver;
 
     public boolean isCheckpointingEnabled() {
         return interval != null;
@@ -179,6 +180,22 @@ public final class CheckpointConfig {
      */
     public void setResumeFromLatestCheckpoint(boolean resume) {
         this.resumeFromLatestCheckpoint = resume;
+    }
+
+    public boolean isTakeOver() {
+        return takeOver;
+    }
+
+    /**
+     * One process owns a job's checkpoint directory at a time: a second start while the owner lives is
+     * refused with a message naming it (host, pid, since when), and a start after the owner died (even
+     * by {@code kill -9}) takes over by itself. With {@code true}, this start takes the job even from an
+     * owner that is still alive, for when it is known to be hung (stopped, or on a machine that is cut
+     * off): the old owner is fenced, writes no more checkpoints, its Kafka transactions fail, and it
+     * stops when it wakes up. Default false.
+     */
+    public void setTakeOver(boolean takeOver) {
+        this.takeOver = takeOver;
     }
 
     public int getInlineStateThresholdBytes() {

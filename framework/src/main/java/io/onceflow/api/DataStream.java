@@ -87,14 +87,76 @@ public class DataStream<T> {
      * Partitions the stream by key: all records with one key go to one subtask of the next operator,
      * which can then use keyed state. Keys of type String, Long, Integer, Double, Boolean and byte[] are
      * written into checkpoints as they are; for other key types use {@link #keyBy(KeySelector, TypeSerializer)}.
+     *
+     * <p>A key's hash must be the same in every JVM, since a checkpoint is restored in another process:
+     * {@code byte[]} keys are compared by content, and enums, other arrays and classes that do not
+     * override {@code hashCode()} are refused (here, when the selector's key type can be read off it,
+     * otherwise at the first such key), with a message saying what to key by instead.
+     *
+     * @throws IllegalArgumentException when the selector's key type has no stable hash
      */
     public <K> KeyedStream<T, K> keyBy(KeySelector<T, K> keySelector) {
-        return new KeyedStream<>(env, transformation, Objects.requireNonNull(keySelector, "keySelector"), null);
+        Objects.requireNonNull(keySelector, "keySelector");
+        io.onceflow.runtime.state.StableKeys.checkSelector(keySelector, "this keyBy(...)");
+        return new KeyedStream<>(env, transformation, keySelector, null);
     }
 
+    /** As {@link #keyBy(KeySelector)}, with the serializer keys are written into checkpoints with. */
     public <K> KeyedStream<T, K> keyBy(KeySelector<T, K> keySelector, TypeSerializer<K> keySerializer) {
-        return new KeyedStream<>(env, transformation, Objects.requireNonNull(keySelector, "keySelector"),
-                Objects.requireNonNull(keySerializer, "keySerializer"));
+        Objects.requireNonNull(keySelector, "keySelector");
+        io.onceflow.runtime.state.StableKeys.checkSelector(keySelector, "this keyBy(...)");
+        return new KeyedStream<>(env, transformation, keySelector, Objects.requireNonNull(keySerializer, "keySerializer"));
+    }
+
+    /**
+     * The records the operator that produced this stream emitted to the side output {@code tag}, as a
+     * stream of their own (by default with that operator's parallelism).
+     */
+    public <X> DataStream<X> getSideOutput(OutputTag<X> tag) {
+        Objects.requireNonNull(tag, "tag");
+        for (Transformation c : transformation.getConsumers()) {
+            if (c.getKind() == Transformation.Kind.SIDE_OUTPUT && c.getSideOutputTag().equals(tag)) {
+                return new DataStream<>(env, c, null);
+            }
+        }
+        Transformation t = Transformation.operator(env.nextId(), Transformation.Kind.SIDE_OUTPUT,
+                "side output " + tag.getId(), transformation, null, null, null,
+                () -> UdfOperator.map((MapFunction<Object, Object>) r -> r));
+        t.setSideOutputTag(tag);
+        if (transformation.getParallelism() > 0) {
+            t.setParallelism(transformation.getParallelism());
+        }
+        env.add(t);
+        return new DataStream<>(env, t, null);
+    }
+
+    /**
+     * Opt-in dead letters for a user function: when the function of the operator that produced this
+     * stream throws on a record, the record goes to the side output {@code tag} as a
+     * {@link FailedRecord} (read it with {@link #getSideOutput}, for example into a dead-letter topic)
+     * instead of failing the job. Records the function emitted for that input before it threw stay
+     * emitted. More than {@code maxPerCheckpoint} failures in one checkpoint interval of a subtask
+     * stop the job (without a restart, which would meet the same records): the function or the data
+     * is broken. Counted in {@code <uid>.failedRecords}.
+     *
+     * @param <I> the input type of the operator's function
+     */
+    public <I> DataStream<T> catchFailures(OutputTag<FailedRecord<I>> tag, int maxPerCheckpoint) {
+        Objects.requireNonNull(tag, "tag");
+        if (maxPerCheckpoint < 0) {
+            throw new IllegalArgumentException("maxPerCheckpoint must not be negative, was " + maxPerCheckpoint);
+        }
+        if (transformation.getKind() != Transformation.Kind.OPERATOR) {
+            throw new IllegalStateException("catchFailures(...) applies to a map, flatMap, filter or process "
+                    + "operator; " + transformation + " is a " + transformation.getKind().name().toLowerCase(java.util.Locale.ROOT));
+        }
+        transformation.setFailureOutput(tag, maxPerCheckpoint);
+        return this;
+    }
+
+    /** {@link #catchFailures(OutputTag, int)} with at most 1,000 failures per checkpoint interval and subtask. */
+    public <I> DataStream<T> catchFailures(OutputTag<FailedRecord<I>> tag) {
+        return catchFailures(tag, 1_000);
     }
 
     /** Deals the records out round-robin to the subtasks of the next operator. */

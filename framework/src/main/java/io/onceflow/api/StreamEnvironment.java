@@ -6,7 +6,7 @@ import io.onceflow.runtime.JobMaster;
 import io.onceflow.runtime.graph.JobSpec;
 import io.onceflow.runtime.graph.Transformation;
 import io.onceflow.runtime.state.KeyGroups;
-import io.onceflow.testing.FaultInjector;
+import io.onceflow.runtime.fault.FaultInjector;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,6 +34,9 @@ import java.util.Objects;
  */
 public final class StreamEnvironment {
 
+    private int metricsPort = -1;
+    private int readyWithinIntervals = 3;
+
     private final List<Transformation> transformations = new ArrayList<>();
     private final CheckpointConfig checkpointConfig = new CheckpointConfig();
     private int parallelism = 1;
@@ -43,6 +46,7 @@ public final class StreamEnvironment {
     private Clock clock = Clock.SYSTEM;
     private int batchSize = 256;
     private int channelCapacity = 8;
+    private StateBackend stateBackend = new HeapStateBackend();
 
     private StreamEnvironment() {
     }
@@ -97,6 +101,24 @@ public final class StreamEnvironment {
         return checkpointConfig;
     }
 
+    /** Where keyed state lives while the job runs: {@link HeapStateBackend} (the default) or {@link RocksDBStateBackend}. */
+    public StreamEnvironment setStateBackend(StateBackend backend) {
+        this.stateBackend = Objects.requireNonNull(backend, "backend");
+        if (backend instanceof RocksDBStateBackend) {
+            try {
+                Class.forName("org.rocksdb.RocksDB", false, StreamEnvironment.class.getClassLoader());
+            } catch (ClassNotFoundException e) {
+                throw new IllegalStateException("The RocksDB state backend needs the dependency org.rocksdb:rocksdbjni "
+                        + "on the classpath: add it to your build (the onceflow command line has it)", e);
+            }
+        }
+        return this;
+    }
+
+    public StateBackend getStateBackend() {
+        return stateBackend;
+    }
+
     /** See {@link RestartStrategies} for the default. */
     public StreamEnvironment setRestartStrategy(RestartStrategies.RestartStrategy strategy) {
         this.restartStrategy = Objects.requireNonNull(strategy, "strategy");
@@ -104,6 +126,30 @@ public final class StreamEnvironment {
     }
 
     /** For tests: fail the job on purpose at chosen points. */
+    /**
+     * Serves the job's metrics in the Prometheus text format at {@code http://<host>:<port>/metrics}, and
+     * {@code /health} (200 while the job is alive) and {@code /health/ready} (200 while it runs and its last
+     * completed checkpoint is younger than three checkpoint intervals) for liveness and readiness probes.
+     * Port 0 picks a free one ({@code JobClient.getMetricsPort()}). Off by default; needs
+     * {@code io.micrometer:micrometer-registry-prometheus} on the class path.
+     */
+    public StreamEnvironment enableMetricsEndpoint(int port) {
+        return enableMetricsEndpoint(port, 3);
+    }
+
+    /** {@link #enableMetricsEndpoint(int)}, ready while the last completed checkpoint is younger than that many intervals. */
+    public StreamEnvironment enableMetricsEndpoint(int port, int readyWithinIntervals) {
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("The metrics port must be 0 (any free port) to 65535, was " + port);
+        }
+        if (readyWithinIntervals < 1) {
+            throw new IllegalArgumentException("readyWithinIntervals must be at least 1, was " + readyWithinIntervals);
+        }
+        this.metricsPort = port;
+        this.readyWithinIntervals = readyWithinIntervals;
+        return this;
+    }
+
     public StreamEnvironment setFaultInjector(FaultInjector faultInjector) {
         this.faultInjector = Objects.requireNonNull(faultInjector, "faultInjector");
         return this;
@@ -181,7 +227,7 @@ public final class StreamEnvironment {
         RestartStrategies.RestartStrategy strategy = restartStrategy != null ? restartStrategy
                 : RestartStrategies.defaultFor(checkpointConfig.isCheckpointingEnabled());
         JobSpec spec = new JobSpec(jobName, List.copyOf(transformations), parallelism, maxParallelism, checkpointConfig,
-                strategy, faultInjector, clock, batchSize, channelCapacity);
+                strategy, faultInjector, clock, batchSize, channelCapacity, stateBackend, metricsPort, readyWithinIntervals);
         return JobMaster.start(spec);
     }
 }

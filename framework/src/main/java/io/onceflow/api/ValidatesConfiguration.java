@@ -28,5 +28,10 @@ public interface ValidatesConfiguration {
          * claiming the same external name, for instance).
          */
         Map<String, Object> shared();
+
+        /** The ids of the side outputs of this operator that the job reads (see {@code DataStream.getSideOutput}). */
+        default java.util.Set<String> consumedSideOutputs() {
+            return java.util.Set.of();
+        }
     }
 }

@@ -13,6 +13,8 @@ import io.onceflow.runtime.io.InputGate;
 import io.onceflow.runtime.io.Partitioner;
 import io.onceflow.runtime.io.RecordWriter;
 import io.onceflow.runtime.state.HeapKeyedStateBackend;
+import io.onceflow.runtime.state.KeyedEntrySink;
+import io.onceflow.runtime.state.KeyedStateBackend;
 import io.onceflow.runtime.state.KeyGroupRange;
 import io.onceflow.runtime.state.KeyGroups;
 import io.onceflow.runtime.state.OperatorStateBackend;
@@ -54,10 +56,14 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
     private final ExecutorService snapshotExecutor;
     private final int number;
     private final CheckpointMetadata restoreFrom;
+    private final io.onceflow.runtime.metrics.MetricRegistry metrics;
 
-    private final List<StreamTask> tasks = new ArrayList<>();
-    private final List<StreamTask> sourceTasks = new ArrayList<>();
-    private final List<SinkOperator<?, ?, ?>> sinks = new ArrayList<>();
+    // filled while deploying, read by metrics from other threads meanwhile
+    private final List<StreamTask> tasks = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<StreamTask> sourceTasks = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<SinkOperator<?, ?, ?>> sinks = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** Every keyed backend created; the tasks close theirs, these are closed if deployment fails. */
+    private final List<KeyedStateBackend> backends = new ArrayList<>();
     private final Map<String, int[]> operators = new LinkedHashMap<>();
 
     private Throwable failure;
@@ -67,7 +73,7 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
 
     Attempt(JobSpec spec, ExecutionPlan plan, JobCheckpointStore store,
             CheckpointCoordinator coordinator, ExecutorService snapshotExecutor, int number,
-            CheckpointMetadata restoreFrom) {
+            CheckpointMetadata restoreFrom, io.onceflow.runtime.metrics.MetricRegistry metrics) {
         this.spec = spec;
         this.plan = plan;
         this.store = store;
@@ -75,6 +81,7 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
         this.snapshotExecutor = snapshotExecutor;
         this.number = number;
         this.restoreFrom = restoreFrom;
+        this.metrics = metrics;
     }
 
     Throwable failure() {
@@ -93,6 +100,16 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
         return n;
     }
 
+    /** Records in and out of each task of this attempt, by chain name and subtask. */
+    Map<JobMaster.TaskKey, long[]> taskRecords() {
+        Map<JobMaster.TaskKey, long[]> records = new LinkedHashMap<>();
+        for (StreamTask t : tasks) {
+            records.put(new JobMaster.TaskKey(t.getChainName(), t.getSubtaskIndex()),
+                    new long[] {t.getNumRecordsIn(), t.getNumRecordsOut()});
+        }
+        return records;
+    }
+
     long recordsOut() {
         long n = 0;
         for (SinkOperator<?, ?, ?> s : sinks) {
@@ -106,6 +123,7 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
         try {
             deploy();
         } catch (Throwable t) {
+            backends.forEach(KeyedStateBackend::close);
             LOG.warn("Job '{}' attempt {} could not be deployed: {}", spec.jobName(), number, t.toString());
             failure = t;
             over = true;
@@ -178,7 +196,7 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
         StateAssignment assignment = new StateAssignment(restoreFrom, store, maxP);
         OptionalLong restoredId = restoreFrom == null ? OptionalLong.empty() : OptionalLong.of(restoreFrom.checkpointId());
         TaskInfo info = new TaskInfo(spec.jobName(), number, spec.checkpointConfig().getCheckpointingMode(), restoredId,
-                spec.faults(), store, spec.checkpointConfig().getInlineStateThresholdBytes(), snapshotExecutor, this);
+                spec.faults(), store, spec.checkpointConfig().getInlineStateThresholdBytes(), snapshotExecutor, this, metrics);
 
         Map<ExecutionPlan.Chain, InputGate[]> gates = new HashMap<>();
         for (ExecutionPlan.Chain c : plan.chains()) {
@@ -199,9 +217,17 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
             Map<Transformation, List<? extends SourceSplit>[]> initialSplits = new HashMap<>();
             for (int i = 0; i < c.parallelism(); i++) {
                 List<RecordWriter> writers = new ArrayList<>();
+                Map<String, List<RecordWriter>> sideWriters = new HashMap<>();
                 for (ExecutionPlan.Chain d : plan.chains()) {
                     if (d.upstream() == c) {
-                        writers.add(writerFor(c, d, i, gates.get(d)));
+                        RecordWriter w = writerFor(c, d, i, gates.get(d));
+                        Transformation head = d.head();
+                        if (head.getKind() == Transformation.Kind.SIDE_OUTPUT) {
+                            sideWriters.computeIfAbsent(StreamTask.sideOutputKey(plan.uid(head.getInput()),
+                                    head.getSideOutputTag().getId()), k -> new ArrayList<>()).add(w);
+                        } else {
+                            writers.add(w);
+                        }
                     }
                 }
                 List<ChainedOperator> chain = new ArrayList<>();
@@ -210,7 +236,7 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
                 }
                 InputGate gate = c.upstream() == null ? new InputGate(0, 1) : gates.get(c)[i];
                 StreamTask task = new StreamTask(taskIndex++, c.name(), i, c.parallelism(), info, chain, gate, writers,
-                        c.upstream() == null);
+                        sideWriters, c.upstream() == null);
                 tasks.add(task);
                 if (task.isSource()) {
                     sourceTasks.add(task);
@@ -252,15 +278,16 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
         String uid = plan.uid(t);
         int p = c.parallelism();
         KeyGroupRange range = t.isKeyed() ? KeyGroups.rangeFor(spec.maxParallelism(), p, subtask) : null;
-        StateAssignment.Restored restored = assignment.assign(uid, subtask, p, range);
-        OperatorStateBackend opState = new OperatorStateBackend(restored.operatorLists());
-        HeapKeyedStateBackend keyed = null;
+        KeyedStateBackend keyed = null;
         if (t.isKeyed()) {
-            keyed = new HeapKeyedStateBackend(uid, t.getKeySerializer(), spec.maxParallelism(), range, restored.keyed());
-        } else if (!restored.keyed().isEmpty()) {
-            throw new JobConfigurationException("Checkpoint has keyed state for operator '" + uid
-                    + "', which is not on a keyed stream any more: keep keyBy(...) before it or start fresh");
+            keyed = spec.stateBackend() instanceof io.onceflow.api.RocksDBStateBackend rocks
+                    ? new io.onceflow.runtime.state.rocksdb.RocksDBKeyedStateBackend(spec.jobName(), uid, subtask,
+                            t.getKeySerializer(), spec.maxParallelism(), range, rocks)
+                    : new HeapKeyedStateBackend(uid, t.getKeySerializer(), spec.maxParallelism(), range);
+            backends.add(keyed);
         }
+        StateAssignment.Restored restored = assignment.assign(uid, subtask, p, range, (KeyedEntrySink) keyed);
+        OperatorStateBackend opState = new OperatorStateBackend(restored.operatorLists());
         StreamOperator<?, ?> operator;
         if (t.getKind() == Transformation.Kind.SOURCE) {
             List<? extends SourceSplit> splits = null;
@@ -273,6 +300,13 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
             operator = t.getOperatorFactory().create();
             if (operator instanceof SinkOperator<?, ?, ?> sink) {
                 sinks.add(sink);
+            }
+            if (t.getFailureTag() != null) {
+                if (!(operator instanceof io.onceflow.runtime.task.UdfOperator<?, ?, ?> udf)) {
+                    throw new JobConfigurationException("Operator '" + uid + "' cannot catch failures of its function "
+                            + "(catchFailures): it is not a map, flatMap, filter or process operator");
+                }
+                udf.catchFailures(t.getFailureTag(), t.getMaxFailuresPerCheckpoint());
             }
         }
         return new ChainedOperator(uid, operator, opState, keyed, t.getKeySelector(), range);
@@ -300,8 +334,9 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
 
     @Override
     public void acknowledgeCheckpoint(int taskIndex, long checkpointId,
-                                      Map<String, CheckpointMetadata.SubtaskState> states, long alignmentNanos) {
-        coordinator.acknowledge(taskIndex, checkpointId, states, alignmentNanos);
+                                      Map<String, CheckpointMetadata.SubtaskState> states, long alignmentNanos,
+                                      long syncNanos) {
+        coordinator.acknowledge(taskIndex, checkpointId, states, alignmentNanos, syncNanos);
     }
 
     @Override
@@ -360,9 +395,23 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
     }
 
     @Override
-    public void triggerSources(long checkpointId, long timestamp) {
+    public void triggerSources(long checkpointId, long timestamp, boolean stop) {
         for (StreamTask t : sourceTasks) {
-            t.triggerCheckpoint(checkpointId, timestamp);
+            t.triggerCheckpoint(checkpointId, timestamp, stop);
+        }
+    }
+
+    @Override
+    public void resumeSources() {
+        for (StreamTask t : sourceTasks) {
+            t.resumeAfterStop();
+        }
+    }
+
+    /** Ends every task once the mails queued before (the stop checkpoint's notifications) have run. */
+    void finishTasks() {
+        for (StreamTask t : tasks) {
+            t.finish();
         }
     }
 

@@ -2,6 +2,7 @@ package io.onceflow.runtime;
 
 import io.onceflow.api.CheckpointConfig;
 import io.onceflow.api.CheckpointRetention;
+import io.onceflow.api.CheckpointingMode;
 import io.onceflow.api.JobClient;
 import io.onceflow.api.JobExecutionException;
 import io.onceflow.api.JobMetrics;
@@ -14,8 +15,10 @@ import io.onceflow.runtime.storage.CheckpointMetadata;
 import io.onceflow.runtime.storage.CheckpointStorage;
 import io.onceflow.runtime.storage.JobCheckpointStore;
 import io.onceflow.runtime.storage.MemoryCheckpointStorage;
+import io.onceflow.runtime.storage.Ownership;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -39,9 +42,11 @@ public final class JobMaster implements JobClient {
     private final JobSpec spec;
     private final ExecutionPlan plan;
     private final JobCheckpointStore store;
+    private final Ownership ownership;
     private final CheckpointCoordinator coordinator;
     private final RestartBackoff backoff;
     private final ExecutorService snapshotExecutor;
+    private final io.onceflow.runtime.metrics.MetricRegistry metrics = new io.onceflow.runtime.metrics.MetricRegistry();
     private final CompletableFuture<JobStatus> termination = new CompletableFuture<>();
     private final Object lock = new Object();
 
@@ -49,12 +54,24 @@ public final class JobMaster implements JobClient {
     private volatile Attempt current;
     private volatile boolean cancelRequested;
     private volatile boolean stopRequested;
+    /** The job's input ended, and its final checkpoint completed, while a stop was asked for. */
+    private volatile boolean finishedWhileStopping;
     private volatile Throwable failureCause;
+    private volatile Throwable stopFailure;
     private volatile long numRestarts;
     private long recordsInBefore;
     private long recordsOutBefore;
+    private final java.util.Map<TaskKey, long[]> taskRecordsBefore = new java.util.LinkedHashMap<>();
+    private volatile AutoCloseable metricsEndpoint;
+    private volatile int metricsPort = -1;
 
-    private JobMaster(JobSpec spec, ExecutionPlan plan, JobCheckpointStore store, CheckpointCoordinator coordinator) {
+    /** A task of the job, as its metrics name it: chain name and subtask index. */
+    public record TaskKey(String task, int subtask) {
+    }
+
+    private JobMaster(JobSpec spec, ExecutionPlan plan, JobCheckpointStore store, CheckpointCoordinator coordinator,
+                      Ownership ownership) {
+        this.ownership = ownership;
         this.spec = spec;
         this.plan = plan;
         this.store = store;
@@ -82,6 +99,14 @@ public final class JobMaster implements JobClient {
         } else if (config.getCheckpointStorage() != null) {
             storage = CheckpointStorage.fromUri(config.getCheckpointStorage());
         } else {
+            if (config.isCheckpointingEnabled() && config.getCheckpointingMode() == CheckpointingMode.EXACTLY_ONCE) {
+                throw new JobConfigurationException("Job '" + spec.jobName() + "' is EXACTLY_ONCE but has no checkpoint "
+                        + "storage, so its checkpoints would live in memory only: after a restart of the process it "
+                        + "would start again from its sources' initial positions and write its output a second time. "
+                        + "Set a directory with getCheckpointConfig().setCheckpointStorage(\"file:///path/to/checkpoints\"), "
+                        + "or, where repeated output after a process restart is acceptable (tests), ask for memory "
+                        + "explicitly with setCheckpointStorage(\"" + CheckpointStorage.MEMORY_URI + "\")");
+            }
             storage = new MemoryCheckpointStorage();
             if (config.isCheckpointingEnabled()) {
                 LOG.warn("Job '{}' keeps its checkpoints in memory: they are lost when the process exits. Set a "
@@ -90,7 +115,25 @@ public final class JobMaster implements JobClient {
         }
         JobCheckpointStore store = storage.forJob(spec.jobName());
         store.checkWritable();
+        Ownership ownership;
+        try {
+            ownership = store.acquireOwnership(config.isTakeOver());
+        } catch (IOException e) {
+            throw new JobConfigurationException("Cannot lock the checkpoints of job '" + spec.jobName() + "' in "
+                    + store.describe() + " for this process: " + e.getMessage(), e);
+        }
+        try {
+            return start(spec, plan, config, store, ownership);
+        } catch (RuntimeException | Error e) {
+            ownership.release();
+            throw e;
+        }
+    }
+
+    private static JobMaster start(JobSpec spec, ExecutionPlan plan, CheckpointConfig config, JobCheckpointStore store,
+                                   Ownership ownership) {
         CheckpointMetadata restoreFrom = null;
+        List<Long> retained = List.of();
         long highest;
         try {
             highest = store.highestCheckpointId();
@@ -100,7 +143,12 @@ public final class JobMaster implements JobClient {
                     restoreFrom = latest.get();
                     LOG.info("Job '{}' resumes from checkpoint {} in {}", spec.jobName(), restoreFrom.checkpointId(),
                             store.describe());
-                    store.discardAllExcept(Set.of(restoreFrom.checkpointId()));
+                    // keep the retained completed checkpoints, as promised; only incomplete ones are garbage
+                    List<Long> completed = store.completedCheckpointIds();
+                    retained = List.copyOf(completed.subList(
+                            Math.max(0, completed.size() - config.getNumRetainedCheckpoints()), completed.size()));
+                    store.discardAllExcept(new java.util.HashSet<>(retained));
+                    store.discardUnreferencedSharedState();
                 }
             }
         } catch (IOException e) {
@@ -112,8 +160,21 @@ public final class JobMaster implements JobClient {
             checkKnownOperators(restoreFrom, plan);
         }
         CheckpointCoordinator coordinator = new CheckpointCoordinator(spec.jobName(), config, store, spec.clock(),
-                spec.faults(), restoreFrom, highest);
-        JobMaster master = new JobMaster(spec, plan, store, coordinator);
+                spec.faults(), restoreFrom, retained, highest, ownership);
+        JobMaster master = new JobMaster(spec, plan, store, coordinator, ownership);
+        if (spec.metricsPort() >= 0) {
+            try {
+                master.startMetricsEndpoint();
+            } catch (RuntimeException | LinkageError e) {
+                coordinator.shutdown();
+                if (e instanceof LinkageError) {
+                    throw new JobConfigurationException("Job '" + spec.jobName() + "' asks for a metrics endpoint, but "
+                            + "Micrometer's Prometheus registry is not on the class path: add "
+                            + "io.micrometer:micrometer-registry-prometheus to the job's dependencies (" + e + ")");
+                }
+                throw e;
+            }
+        }
         Thread t = new Thread(master::run, "onceflow job " + spec.jobName());
         t.setDaemon(false);
         master.status = JobStatus.RUNNING;
@@ -156,6 +217,11 @@ public final class JobMaster implements JobClient {
                             public java.util.Map<String, Object> shared() {
                                 return shared;
                             }
+
+                            @Override
+                            public java.util.Set<String> consumedSideOutputs() {
+                                return t.consumedSideOutputs();
+                            }
                         });
                     } catch (JobConfigurationException | IllegalArgumentException | IllegalStateException e) {
                         throw e;
@@ -187,13 +253,23 @@ public final class JobMaster implements JobClient {
         int attemptNumber = 0;
         try {
             while (true) {
+                if (attemptNumber > 0) {
+                    ownership.verify(); // a zombie woken after another instance took over must not run again
+                }
                 Attempt attempt = new Attempt(spec, plan, store, coordinator, snapshotExecutor, attemptNumber,
-                        coordinator.getLatestCompleted());
+                        coordinator.getLatestCompleted(), metrics);
                 current = attempt;
                 JobStatus outcome = attempt.run(() -> cancelRequested);
                 synchronized (lock) {
                     recordsInBefore += attempt.recordsIn();
                     recordsOutBefore += attempt.recordsOut();
+                    addTaskRecords(taskRecordsBefore, attempt.taskRecords());
+                }
+                if (outcome == JobStatus.FINISHED && stopRequested) {
+                    // the input ended and the final checkpoint completed while a stop was asked for: stopped
+                    finishedWhileStopping = true;
+                    onCancel();
+                    return;
                 }
                 if (outcome == JobStatus.FINISHED) {
                     status = JobStatus.FINISHED;
@@ -204,9 +280,24 @@ public final class JobMaster implements JobClient {
                     onCancel();
                     return;
                 }
+                if (stopRequested) {
+                    // a failure while stopping: no restart; the next start commits what the checkpoint holds
+                    stopFailure = attempt.failure();
+                    onCancel();
+                    return;
+                }
                 Throwable cause = attempt.failure();
-                if (cause instanceof JobConfigurationException) {
-                    fail(cause);
+                if (io.onceflow.api.NonRecoverableException.isIn(cause)) {
+                    Throwable reason = io.onceflow.api.NonRecoverableException.find(cause);
+                    try {
+                        ownership.verify();
+                    } catch (io.onceflow.runtime.storage.OwnershipLostException lost) {
+                        // a fenced zombie: its failed commits are the new owner's to make, nothing is lost
+                        reason = lost;
+                    }
+                    LOG.error("Job '{}' stops without a restart, because a restart cannot fix this: {}", spec.jobName(),
+                            reason.getMessage());
+                    fail(reason);
                     return;
                 }
                 backoff.notifyFailure(cause);
@@ -238,7 +329,20 @@ public final class JobMaster implements JobClient {
             fail(t);
         } finally {
             coordinator.shutdown();
-            snapshotExecutor.shutdownNow();
+            for (Runnable dropped : snapshotExecutor.shutdownNow()) {
+                if (dropped instanceof io.onceflow.runtime.task.StreamTask.PendingSnapshot pending) {
+                    pending.abandon();
+                }
+            }
+            ownership.release();
+            AutoCloseable endpoint = metricsEndpoint;
+            if (endpoint != null) {
+                try {
+                    endpoint.close();
+                } catch (Exception e) {
+                    LOG.debug("Closing the metrics endpoint of job '{}' failed: {}", spec.jobName(), e.toString());
+                }
+            }
             termination.complete(status);
         }
     }
@@ -254,7 +358,7 @@ public final class JobMaster implements JobClient {
                         store.describe(), e.toString());
             }
         }
-        LOG.info("Job '{}' cancelled", spec.jobName());
+        LOG.info("Job '{}' {}", spec.jobName(), stopRequested ? "stopped" : "cancelled");
     }
 
     private void fail(Throwable cause) {
@@ -292,6 +396,60 @@ public final class JobMaster implements JobClient {
                 coordinator.getLastSizeBytes(), in, out);
     }
 
+    private void startMetricsEndpoint() {
+        long interval = getCheckpointIntervalMillis();
+        long readyWithin = interval > 0 ? interval * spec.readyWithinIntervals() : Long.MAX_VALUE;
+        io.onceflow.runtime.metrics.PrometheusEndpoint endpoint = io.onceflow.runtime.metrics.PrometheusEndpoint
+                .start(this, spec.metricsPort(), readyWithin);
+        metricsEndpoint = endpoint;
+        metricsPort = endpoint.port();
+        LOG.info("Job '{}' serves its metrics at http://localhost:{}/metrics and its health at /health", spec.jobName(),
+                metricsPort);
+    }
+
+    @Override
+    public int getMetricsPort() {
+        return metricsPort;
+    }
+
+    /** The checkpoint interval, or 0 when checkpointing is off. */
+    public long getCheckpointIntervalMillis() {
+        CheckpointConfig c = spec.checkpointConfig();
+        return c.isCheckpointingEnabled() ? c.getCheckpointInterval().toMillis() : 0;
+    }
+
+    /** Records in and out of every task, summed over the attempts of this process. */
+    public java.util.Map<TaskKey, long[]> getTaskRecords() {
+        Attempt a = current;
+        java.util.Map<TaskKey, long[]> records = new java.util.LinkedHashMap<>();
+        synchronized (lock) {
+            taskRecordsBefore.forEach((k, v) -> records.put(k, v.clone()));
+        }
+        if (a != null && !a.isOver()) {
+            addTaskRecords(records, a.taskRecords());
+        }
+        return records;
+    }
+
+    private static void addTaskRecords(java.util.Map<TaskKey, long[]> sums, java.util.Map<TaskKey, long[]> more) {
+        more.forEach((k, v) -> sums.merge(k, v, (x, y) -> new long[] {x[0] + y[0], x[1] + y[1]}));
+    }
+
+    /** Every counter of the job's operators. */
+    public io.onceflow.runtime.metrics.MetricRegistry getMetricRegistry() {
+        return metrics;
+    }
+
+    @Override
+    public java.util.Map<String, Long> getCounters() {
+        return metrics.sums();
+    }
+
+    @Override
+    public java.util.Map<String, Double> getGauges() {
+        return metrics.gaugeSums();
+    }
+
     @Override
     public java.util.List<io.onceflow.api.CheckpointStats> getCompletedCheckpoints() {
         return coordinator.getHistory();
@@ -311,19 +469,62 @@ public final class JobMaster implements JobClient {
         if (status.isTerminal()) {
             return -1;
         }
+        long deadline = System.nanoTime() + timeout.toNanos();
         long id;
-        try {
-            id = coordinator.triggerNow().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (ExecutionException e) {
-            throw new IllegalStateException("Stopping job '" + spec.jobName() + "' failed: its final checkpoint failed: "
-                    + e.getCause().getMessage(), e.getCause());
-        }
+        String lastStopFailure = null;
+        int stopTries = 0;
         stopRequested = true;
-        cancel();
+        while (true) {
+            long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+            try {
+                id = coordinator.triggerStop().get(Math.max(1, left), TimeUnit.MILLISECONDS);
+                break;
+            } catch (ExecutionException e) {
+                left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+                if (finishedWhileStopping) {
+                    // the stop's checkpoint lost the race with the job's own final one, which covers everything
+                    id = coordinator.getLatestCompletedId();
+                    break;
+                }
+                if (status.isTerminal() || left < 200) {
+                    stopRequested = false;
+                    coordinator.resumeAfterStop();
+                    throw new IllegalStateException("Stopping job '" + spec.jobName() + "' failed: its final checkpoint "
+                            + "failed" + (status.isTerminal() ? " and the job ended (" + status + ")" : left < 200
+                            ? " and the stop's timeout of " + timeout.toMillis() + " ms has passed; the job reads on"
+                            : "") + ": " + e.getCause().getMessage(), e.getCause());
+                }
+                // the sources read nothing since the first try, so another checkpoint covers the same input;
+                // or the job is between attempts (restarting, restoring): its next attempt takes it
+                String cause = e.getCause().toString();
+                if (!cause.equals(lastStopFailure)) {
+                    LOG.warn("The final checkpoint of stopping job '{}' failed ({}); taking another", spec.jobName(), cause);
+                } else {
+                    LOG.debug("The final checkpoint of stopping job '{}' failed again ({})", spec.jobName(), cause);
+                }
+                lastStopFailure = cause;
+                Thread.sleep(Math.min(1000, 100L << Math.min(stopTries++, 4)));
+            } catch (TimeoutException e) {
+                stopRequested = false;
+                coordinator.resumeAfterStop();
+                throw new TimeoutException("Stopping job '" + spec.jobName() + "' timed out after "
+                        + timeout.toMillis() + " ms waiting for its final checkpoint; the job reads on");
+            }
+        }
+        // the tasks run the completion notice (the sinks commit) before they end
+        Attempt a = current;
+        if (a != null) {
+            a.finishTasks();
+        }
         try {
-            termination.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            termination.get(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())), TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
             throw new IllegalStateException(e.getCause());
+        }
+        if (stopFailure != null) {
+            throw new IllegalStateException("Job '" + spec.jobName() + "' took its final checkpoint " + id
+                    + " but failed before its sinks committed it: " + stopFailure + ". The next start with the same "
+                    + "name and storage commits it", stopFailure);
         }
         return id;
     }

@@ -1,14 +1,12 @@
 package io.onceflow.runtime;
 
 import io.onceflow.runtime.state.KeyGroupRange;
-import io.onceflow.runtime.state.RestoredKeyedState;
+import io.onceflow.runtime.state.KeyedEntrySink;
 import io.onceflow.runtime.state.SubtaskStateFormat;
 import io.onceflow.runtime.storage.CheckpointMetadata;
 import io.onceflow.runtime.storage.JobCheckpointStore;
-import io.onceflow.runtime.storage.StateHandle;
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -21,14 +19,16 @@ import java.util.Map;
  */
 final class StateAssignment {
 
-    /** What one subtask of one operator gets. {@code found} says whether the checkpoint knew the operator. */
-    record Restored(boolean found, Map<String, List<byte[]>> operatorLists, Map<String, RestoredKeyedState> keyed) {
+    /**
+     * What one subtask of one operator gets besides its keyed state (which went to the sink). {@code found}
+     * says whether the checkpoint knew the operator.
+     */
+    record Restored(boolean found, Map<String, List<byte[]>> operatorLists) {
     }
 
     private final CheckpointMetadata metadata;
     private final JobCheckpointStore store;
     private final int maxParallelism;
-    private final Map<StateHandle, byte[]> cache = new HashMap<>();
 
     StateAssignment(CheckpointMetadata metadata, JobCheckpointStore store, int maxParallelism) {
         this.metadata = metadata;
@@ -36,15 +36,33 @@ final class StateAssignment {
         this.maxParallelism = maxParallelism;
     }
 
-    Restored assign(String uid, int subtask, int parallelism, KeyGroupRange keyGroups) throws IOException {
+    /**
+     * @param keyed receives the keyed entries of the subtask's key groups, one by one (a backend), or
+     *              null for an operator that is not keyed
+     */
+    Restored assign(String uid, int subtask, int parallelism, KeyGroupRange keyGroups, KeyedEntrySink keyed)
+            throws IOException {
         Map<String, List<byte[]>> lists = new LinkedHashMap<>();
-        Map<String, RestoredKeyedState> keyed = new LinkedHashMap<>();
         if (metadata == null) {
-            return new Restored(false, lists, keyed);
+            return new Restored(false, lists);
         }
         CheckpointMetadata.OperatorState op = metadata.operators().get(uid);
         if (op == null) {
-            return new Restored(false, lists, keyed);
+            return new Restored(false, lists);
+        }
+        if (keyed == null) {
+            keyed = new KeyedEntrySink() {
+                @Override
+                public void state(int index, String name, io.onceflow.api.state.StateDescriptor.Kind kind) {
+                }
+
+                @Override
+                public void entry(int index, int keyGroup, byte[] key, byte[] value) {
+                    throw new JobConfigurationException("Checkpoint " + metadata.checkpointId() + " has keyed state "
+                            + "for operator '" + uid + "', which is not on a keyed stream any more: keep keyBy(...) "
+                            + "before it or start fresh");
+                }
+            };
         }
         KeyGroupRange range = keyGroups != null ? keyGroups : KeyGroupRange.EMPTY;
         if (op.parallelism() == parallelism) {
@@ -53,7 +71,7 @@ final class StateAssignment {
                     read(op, s, lists, range, keyed);
                 }
             }
-            return new Restored(true, lists, keyed);
+            return new Restored(true, lists);
         }
         Map<String, List<byte[]>> all = new LinkedHashMap<>();
         for (CheckpointMetadata.SubtaskState s : op.subtasks()) {
@@ -69,21 +87,16 @@ final class StateAssignment {
             }
             lists.put(e.getKey(), mine);
         }
-        return new Restored(true, lists, keyed);
+        return new Restored(true, lists);
     }
 
     private void read(CheckpointMetadata.OperatorState op, CheckpointMetadata.SubtaskState s,
-                      Map<String, List<byte[]>> lists, KeyGroupRange range, Map<String, RestoredKeyedState> keyed)
+                      Map<String, List<byte[]>> lists, KeyGroupRange range, KeyedEntrySink keyed)
             throws IOException {
-        byte[] bytes = cache.get(s.handle());
-        if (bytes == null) {
-            bytes = store.readState(s.handle());
-            cache.put(s.handle(), bytes);
-        }
         String what = "operator '" + op.uid() + "' subtask " + s.subtaskIndex() + " in checkpoint " + metadata.checkpointId();
         int writtenMax;
-        try {
-            writtenMax = SubtaskStateFormat.read(bytes, what, lists, range, keyed);
+        try (java.io.InputStream in = store.openState(s.handle())) {
+            writtenMax = SubtaskStateFormat.read(in, what, lists, range, keyed, store::downloadShared);
         } catch (IOException e) {
             throw new JobConfigurationException("Cannot restore " + what + " from " + store.describe() + ": "
                     + e.getMessage(), e);

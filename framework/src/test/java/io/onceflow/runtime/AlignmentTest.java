@@ -76,6 +76,7 @@ class AlignmentTest {
         StreamEnvironment env = StreamEnvironment.create();
         env.setParallelism(2);
         env.enableCheckpointing(Duration.ofMillis(50), mode);
+        env.getCheckpointConfig().setCheckpointStorage("memory:"); // repeats output only after a process restart
         env.setRestartStrategy(RestartStrategies.noRestart());
         env.setChannelBuffers(1, 1000);
         env.fromSource(new TwoSplitSource(), "two-splits").uid("source")

@@ -58,8 +58,10 @@ public interface TransactionHandler<IN, TXN> {
     /**
      * Makes a pre-committed transaction visible. Must be idempotent: a transaction that was already
      * committed (before a crash) must count as success, because "checkpoint complete" can be delivered
-     * again after a restore. Throwing fails the job, unless the sink was told to ignore failures of
-     * transactions older than their timeout.
+     * again after a restore. Throwing fails the job (and its restart strategy tries again), unless the
+     * sink was told to ignore failures of transactions older than their timeout. Throw a
+     * {@link TransactionLostException} when the external system says the transaction no longer exists
+     * (aborted by a timeout, fenced): no restart can commit it, so the job stops and says what was lost.
      */
     void commit(TXN transaction) throws Exception;
 

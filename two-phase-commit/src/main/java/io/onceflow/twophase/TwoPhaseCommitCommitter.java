@@ -24,10 +24,13 @@ final class TwoPhaseCommitCommitter<TXN> implements Committer<TransactionHolder<
 
     private static final Logger LOG = LoggerFactory.getLogger(TwoPhaseCommitCommitter.class);
 
+    private final io.onceflow.api.metrics.Counter committedCounter;
     private final TransactionHandler<?, TXN> handler;
     private final SinkInitContext context;
     private final Clock clock;
     private final Duration ignoreFailuresAfter;
+    private final io.onceflow.api.metrics.Counter ignoredCounter;
+    private final io.onceflow.api.metrics.Counter lostRecordsCounter;
     // shared by the committers of all subtasks of one sink
     private final AtomicLong ignoredFailures;
 
@@ -38,6 +41,9 @@ final class TwoPhaseCommitCommitter<TXN> implements Committer<TransactionHolder<
         this.clock = clock;
         this.ignoreFailuresAfter = ignoreFailuresAfter;
         this.ignoredFailures = ignoredFailures;
+        this.ignoredCounter = context.getMetricGroup().counter("commitsIgnoredAfterTransactionTimeout");
+        this.lostRecordsCounter = context.getMetricGroup().counter("recordsLostAfterTransactionTimeout");
+        this.committedCounter = context.getMetricGroup().counter("transactionsCommitted");
     }
 
     @Override
@@ -70,6 +76,7 @@ final class TwoPhaseCommitCommitter<TXN> implements Committer<TransactionHolder<
             return;
         }
         txn.committed();
+        committedCounter.inc();
     }
 
     private void onFailure(CommitRequest<TransactionHolder<TXN>> request, TransactionHolder<TXN> txn, Exception e) {
@@ -77,6 +84,8 @@ final class TwoPhaseCommitCommitter<TXN> implements Committer<TransactionHolder<
                 : clock.millis() - txn.startedAtMillis();
         if (ignoreFailuresAfter != null && ageMillis > ignoreFailuresAfter.toMillis()) {
             ignoredFailures.incrementAndGet();
+            ignoredCounter.inc();
+            lostRecordsCounter.inc(txn.records());
             LOG.error("Sink '{}' subtask {}: POSSIBLE DATA LOSS: committing transaction {} of checkpoint {} failed {} ms "
                             + "after its first record, beyond the transaction timeout of {} ms; the external system has "
                             + "most likely aborted it and its {} record(s) are lost. Continuing, as configured by "
@@ -86,6 +95,20 @@ final class TwoPhaseCommitCommitter<TXN> implements Committer<TransactionHolder<
                     ignoreFailuresAfter.toMillis(), txn.records(), e);
             txn.aborted();
             request.signalFailedWithKnownReason(e);
+        } else if (e instanceof TransactionLostException) {
+            // a restart would restore the same checkpoint and fail on the same commit, forever
+            request.signalFailedWithUnknownReason(new io.onceflow.api.NonRecoverableException("Sink '"
+                    + context.getOperatorUid() + "' subtask " + context.getIndexOfSubtask() + " cannot commit the "
+                    + "transaction of checkpoint " + txn.checkpointId() + " (" + txn.handle() + ", " + txn.records()
+                    + " record(s), first written " + ageMillis + " ms ago): " + e.getMessage() + ". Those records are "
+                    + "LOST from the output, and their input lies before checkpoint " + txn.checkpointId() + ", so it "
+                    + "will not be read again. The job stops instead of restarting into the same failure. What to do: "
+                    + "(1) to accept the loss and go on, set ignoreFailuresAfterTransactionTimeout on the sink's "
+                    + "builder (command line: --ignore-failures-after-transaction-timeout): each such loss is then "
+                    + "logged at ERROR and counted; (2) to recover the records, re-read their input: start the job "
+                    + "without its checkpoints and with starting offsets from before checkpoint " + txn.checkpointId()
+                    + "; (3) to prevent it, make the transaction timeout longer than the longest time the job may be "
+                    + "down", e));
         } else {
             request.signalFailedWithUnknownReason(e);
         }

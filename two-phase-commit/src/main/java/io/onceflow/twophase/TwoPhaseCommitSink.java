@@ -57,9 +57,11 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class TwoPhaseCommitSink<IN, TXN> implements Sink<IN>, SupportsCommitter<TransactionHolder<TXN>>,
         SupportsWriterState<IN, TransactionHolder<TXN>>, ValidatesConfiguration {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TwoPhaseCommitSink.class);
+
     private final TransactionHandler<IN, TXN> handler;
     private final Clock clock;
-    private final Duration ignoreFailuresAfter;
+    private final java.util.function.Supplier<Duration> ignoreFailuresAfter;
     private final TransactionHolderSerializer<TXN> serializer;
     private final AtomicLong ignoredCommitFailures = new AtomicLong();
 
@@ -82,10 +84,16 @@ public final class TwoPhaseCommitSink<IN, TXN> implements Sink<IN>, SupportsComm
     @Override
     public void validate(Context context) {
         CheckpointConfig checkpoints = context.checkpointConfig();
-        if (ignoreFailuresAfter != null && checkpoints.isCheckpointingEnabled()
-                && ignoreFailuresAfter.compareTo(checkpoints.getCheckpointInterval()) <= 0) {
+        Duration ignoreAfter = ignoreFailuresAfter == null ? null : ignoreFailuresAfter.get();
+        if (ignoreAfter != null) {
+            LOG.warn("Sink '{}' ACCEPTS DATA LOSS: a commit that fails after the transaction timeout ({} ms) is logged "
+                    + "and counted, and the job goes on without those records (ignoreFailuresAfterTransactionTimeout)",
+                    context.operatorUid(), ignoreAfter.toMillis());
+        }
+        if (ignoreAfter != null && checkpoints.isCheckpointingEnabled()
+                && ignoreAfter.compareTo(checkpoints.getCheckpointInterval()) <= 0) {
             throw new IllegalArgumentException("Sink '" + context.operatorUid() + "': the transaction timeout "
-                    + ignoreFailuresAfter + " is not longer than the checkpoint interval "
+                    + ignoreAfter + " is not longer than the checkpoint interval "
                     + checkpoints.getCheckpointInterval() + ", so transactions would time out before their checkpoint "
                     + "completes: make it well above the checkpoint interval plus the time a recovery takes");
         }
@@ -104,7 +112,8 @@ public final class TwoPhaseCommitSink<IN, TXN> implements Sink<IN>, SupportsComm
 
     @Override
     public Committer<TransactionHolder<TXN>> createCommitter(SinkInitContext context) {
-        return new TwoPhaseCommitCommitter<>(handler, context, clock, ignoreFailuresAfter, ignoredCommitFailures);
+        return new TwoPhaseCommitCommitter<>(handler, context, clock,
+                ignoreFailuresAfter == null ? null : ignoreFailuresAfter.get(), ignoredCommitFailures);
     }
 
     @Override
@@ -130,7 +139,7 @@ public final class TwoPhaseCommitSink<IN, TXN> implements Sink<IN>, SupportsComm
     public static final class Builder<IN, TXN> {
         private final TransactionHandler<IN, TXN> handler;
         private Clock clock = Clock.systemUTC();
-        private Duration ignoreFailuresAfter;
+        private java.util.function.Supplier<Duration> ignoreFailuresAfter;
 
         private Builder(TransactionHandler<IN, TXN> handler) {
             this.handler = handler;
@@ -146,12 +155,21 @@ public final class TwoPhaseCommitSink<IN, TXN> implements Sink<IN>, SupportsComm
          */
         public Builder<IN, TXN> ignoreFailuresAfterTransactionTimeout(Duration transactionTimeout) {
             Objects.requireNonNull(transactionTimeout, "transactionTimeout");
-            if (ignoreFailuresAfter != null) {
-                throw new IllegalStateException("The transaction timeout after which commit failures are ignored was "
-                        + "already set to " + ignoreFailuresAfter);
-            }
             if (transactionTimeout.isNegative() || transactionTimeout.isZero()) {
                 throw new IllegalArgumentException("The transaction timeout must be longer than 0, was " + transactionTimeout);
+            }
+            return ignoreFailuresAfterTransactionTimeout(() -> transactionTimeout);
+        }
+
+        /**
+         * As {@link #ignoreFailuresAfterTransactionTimeout(Duration)}, with a timeout known only when the job
+         * starts (a sink that reads its system's maximum then); asked for when the job starts.
+         */
+        public Builder<IN, TXN> ignoreFailuresAfterTransactionTimeout(java.util.function.Supplier<Duration> transactionTimeout) {
+            Objects.requireNonNull(transactionTimeout, "transactionTimeout");
+            if (ignoreFailuresAfter != null) {
+                throw new IllegalStateException("The transaction timeout after which commit failures are ignored was "
+                        + "already set to " + ignoreFailuresAfter.get());
             }
             this.ignoreFailuresAfter = transactionTimeout;
             return this;

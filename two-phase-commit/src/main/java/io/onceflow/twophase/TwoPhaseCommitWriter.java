@@ -31,13 +31,22 @@ final class TwoPhaseCommitWriter<IN, TXN>
     private long nextSequence;
     private TransactionHolder<TXN> current;
     private boolean endOfInput;
+    private Exception beginFailure;
+    private long beginFailureCheckpoint;
 
     private TwoPhaseCommitWriter(TransactionHandler<IN, TXN> handler, SinkInitContext context, Clock clock) {
         this.handler = handler;
         this.context = context;
         this.clock = clock;
         this.restoredCheckpointId = context.getRestoredCheckpointId().orElse(0);
+        this.begun = context.getMetricGroup().counter("transactionsBegun");
+        this.preCommitted = context.getMetricGroup().counter("transactionsPreCommitted");
+        this.aborted = context.getMetricGroup().counter("transactionsAborted");
     }
+
+    private final io.onceflow.api.metrics.Counter begun;
+    private final io.onceflow.api.metrics.Counter preCommitted;
+    private final io.onceflow.api.metrics.Counter aborted;
 
     /** A writer of a subtask that starts without a checkpoint. */
     static <IN, TXN> TwoPhaseCommitWriter<IN, TXN> fresh(TransactionHandler<IN, TXN> handler, SinkInitContext context,
@@ -97,12 +106,19 @@ final class TwoPhaseCommitWriter<IN, TXN>
         TransactionContext txnContext = new TransactionContext(context.getJobName(), context.getOperatorUid(),
                 context.getIndexOfSubtask(), context.getParallelism(), restoredCheckpointId, nextSequence++);
         TXN handle = handler.beginTransaction(txnContext);
+        begun.inc();
         return TransactionHolder.open(handle, context.getIndexOfSubtask(), context.getParallelism());
     }
 
     @Override
     public void write(IN element) throws Exception {
         if (current == null) {
+            if (beginFailure != null) {
+                // the records from here on would belong to no transaction: fail, and restart from a checkpoint
+                throw new IllegalStateException("Sink '" + context.getOperatorUid() + "' subtask "
+                        + context.getIndexOfSubtask() + " could not begin a transaction after checkpoint "
+                        + beginFailureCheckpoint + ": " + beginFailure, beginFailure);
+            }
             throw new IllegalStateException("Sink '" + context.getOperatorUid() + "' subtask "
                     + context.getIndexOfSubtask() + " received a record after the end of its input");
         }
@@ -130,10 +146,20 @@ final class TwoPhaseCommitWriter<IN, TXN>
         }
         TransactionHolder<TXN> prepared = current;
         prepared.preCommitted(handler.preCommit(prepared.handle(), checkpointId), checkpointId);
-        // from here on it belongs to checkpoint n: close() must not abort it even if begin() fails
+        preCommitted.inc();
+        // from here on it belongs to checkpoint n: close() must not abort it even if begin() fails, and it
+        // goes into the checkpoint whatever happens next
         current = null;
         if (!endOfInput) {
-            current = begin();
+            try {
+                current = begin();
+            } catch (Exception e) {
+                // the next record fails the task with this cause (the external system is unreachable, say)
+                LOG.warn("Sink '{}' subtask {}: could not begin a transaction after checkpoint {}: {}",
+                        context.getOperatorUid(), context.getIndexOfSubtask(), checkpointId, e.toString());
+                beginFailure = e;
+                beginFailureCheckpoint = checkpointId;
+            }
         }
         return List.of(prepared);
     }
@@ -176,5 +202,6 @@ final class TwoPhaseCommitWriter<IN, TXN>
         current = null;
         handler.abort(open.handle());
         open.aborted();
+        aborted.inc();
     }
 }

@@ -24,6 +24,8 @@ final class InMemoryTransactions implements TransactionHandler<String, String> {
     final List<String> calls = new ArrayList<>();
     /** When set, every commit throws it. */
     RuntimeException commitFailure;
+    /** When set, every begin throws it (the system cannot be reached). */
+    RuntimeException beginFailure;
 
     /** Every committed record, in commit order. */
     List<String> visible() {
@@ -38,6 +40,9 @@ final class InMemoryTransactions implements TransactionHandler<String, String> {
 
     @Override
     public String beginTransaction(TransactionContext context) {
+        if (beginFailure != null) {
+            throw beginFailure;
+        }
         String name = "t" + context.transactionName();
         calls.add("begin " + name);
         uncommitted.put(name, new ArrayList<>());

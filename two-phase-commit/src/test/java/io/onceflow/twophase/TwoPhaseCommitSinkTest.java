@@ -56,6 +56,81 @@ class TwoPhaseCommitSinkTest {
     }
 
     @Test
+    void theSinkCountsItsTransactionsBegunPreCommittedCommittedAndAborted() throws Exception {
+        io.onceflow.api.metrics.MetricGroup metrics = io.onceflow.api.metrics.MetricGroup.unregistered();
+        TestSinkContext plain = TestSinkContext.fresh(0, 1);
+        io.onceflow.api.sink.SinkInitContext context = new io.onceflow.api.sink.SinkInitContext() {
+            @Override
+            public int getIndexOfSubtask() {
+                return plain.getIndexOfSubtask();
+            }
+
+            @Override
+            public int getParallelism() {
+                return plain.getParallelism();
+            }
+
+            @Override
+            public String getOperatorUid() {
+                return plain.getOperatorUid();
+            }
+
+            @Override
+            public String getJobName() {
+                return plain.getJobName();
+            }
+
+            @Override
+            public int getAttemptNumber() {
+                return 0;
+            }
+
+            @Override
+            public java.util.OptionalLong getRestoredCheckpointId() {
+                return plain.getRestoredCheckpointId();
+            }
+
+            @Override
+            public io.onceflow.api.metrics.MetricGroup getMetricGroup() {
+                return metrics;
+            }
+        };
+        @SuppressWarnings("unchecked")
+        TwoPhaseCommitWriter<String, String> writer = (TwoPhaseCommitWriter<String, String>) sink.createWriter(context);
+        Committer<TransactionHolder<String>> committer = sink.createCommitter(context);
+        writer.write("a");
+        Collection<TransactionHolder<String>> checkpoint1 = writer.prepareCommit(1);
+        writer.write("b");
+        Collection<TransactionHolder<String>> checkpoint2 = writer.prepareCommit(2);
+        writer.write("c");
+        assertAllCommitted(TrackedCommitRequest.commit(committer, checkpoint1));
+        assertAllCommitted(TrackedCommitRequest.commit(committer, checkpoint2));
+        writer.close(); // aborts the open transaction holding c
+
+        assertEquals(3, metrics.counter("transactionsBegun").getCount());
+        assertEquals(2, metrics.counter("transactionsPreCommitted").getCount());
+        assertEquals(2, metrics.counter("transactionsCommitted").getCount());
+        assertEquals(1, metrics.counter("transactionsAborted").getCount());
+    }
+
+    @Test
+    void whenTheNextTransactionCannotBeginThePreCommittedOneStillBelongsToItsCheckpoint() throws Exception {
+        TwoPhaseCommitWriter<String, String> writer = freshWriter(sink, 0, 1);
+        Committer<TransactionHolder<String>> committer = sink.createCommitter(TestSinkContext.fresh(0, 1));
+        writer.write("a");
+        external.beginFailure = new IllegalStateException("the system is down");
+        Collection<TransactionHolder<String>> checkpoint1 = writer.prepareCommit(1);
+        assertEquals(1, checkpoint1.size(), "the pre-committed transaction goes into checkpoint 1");
+        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> writer.write("b"));
+        assertTrue(e.getMessage().contains("could not begin a transaction after checkpoint 1: "
+                + "java.lang.IllegalStateException: the system is down"), e.getMessage());
+        external.beginFailure = null;
+        assertAllCommitted(TrackedCommitRequest.commit(committer, checkpoint1));
+        assertEquals(List.of("a"), external.visible(), "checkpoint 1's record is committed with it");
+    }
+
+    @Test
     void aBatchCoveringSeveralCheckpointsIsCommittedInCheckpointOrder() throws Exception {
         TwoPhaseCommitWriter<String, String> writer = freshWriter(sink, 0, 1);
         List<TransactionHolder<String>> pending = new ArrayList<>();

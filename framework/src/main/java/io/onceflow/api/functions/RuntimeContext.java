@@ -39,4 +39,9 @@ public interface RuntimeContext {
 
     /** Non-keyed state of this subtask. */
     OperatorStateStore getOperatorStateStore();
+
+    /** Counters of this subtask, reported by {@code JobClient.getCounters()}. */
+    default io.onceflow.api.metrics.MetricGroup getMetricGroup() {
+        return io.onceflow.api.metrics.MetricGroup.unregistered();
+    }
 }

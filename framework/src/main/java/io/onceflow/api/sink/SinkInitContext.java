@@ -18,4 +18,19 @@ public interface SinkInitContext {
 
     /** The checkpoint this subtask was restored from, empty on a fresh start. */
     OptionalLong getRestoredCheckpointId();
+
+    /** Counters of this subtask, reported by {@code JobClient.getCounters()}. */
+    default io.onceflow.api.metrics.MetricGroup getMetricGroup() {
+        return io.onceflow.api.metrics.MetricGroup.unregistered();
+    }
+
+    /**
+     * Files in the job's checkpoint storage this sink may keep (a write-ahead log's records, commit marks).
+     *
+     * @throws UnsupportedOperationException where there is no checkpoint storage (outside a job)
+     */
+    default CheckpointFiles getCheckpointFiles() {
+        throw new UnsupportedOperationException("no checkpoint storage here: checkpoint files are available to a "
+                + "sink running in a job");
+    }
 }

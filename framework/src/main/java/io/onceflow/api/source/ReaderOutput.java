@@ -1,7 +1,19 @@
 package io.onceflow.api.source;
 
+import io.onceflow.api.OutputTag;
+
 /** Where a reader emits records. Only valid inside {@link SourceReader#pollNext}. */
 @FunctionalInterface
 public interface ReaderOutput<T> {
     void collect(T record);
+
+    /**
+     * Emits {@code value} to the side output {@code tag} (for example a record that could not be
+     * deserialized, to a dead-letter stream), read with {@code DataStream.getSideOutput(tag)}.
+     *
+     * @throws UnsupportedOperationException where the runtime offers no side outputs
+     */
+    default <X> void output(OutputTag<X> tag, X value) {
+        throw new UnsupportedOperationException("Side outputs are not available to this reader output");
+    }
 }

@@ -5,8 +5,8 @@ import io.onceflow.api.CheckpointStats;
 import io.onceflow.runtime.Clock;
 import io.onceflow.runtime.storage.CheckpointMetadata;
 import io.onceflow.runtime.storage.JobCheckpointStore;
-import io.onceflow.testing.FaultInjector;
-import io.onceflow.testing.FaultPoint;
+import io.onceflow.runtime.fault.FaultInjector;
+import io.onceflow.runtime.fault.FaultPoint;
 import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -45,7 +45,14 @@ public final class CheckpointCoordinator {
     public interface AttemptContext {
         int numberOfTasks();
 
-        void triggerSources(long checkpointId, long timestamp);
+        /**
+         * Injects checkpoint {@code checkpointId} at every source subtask. With {@code stop}, the sources
+         * read nothing more after its barrier: it is the last checkpoint of a graceful stop.
+         */
+        void triggerSources(long checkpointId, long timestamp, boolean stop);
+
+        /** The sources read on after a graceful stop was given up: its last checkpoint never completed. */
+        void resumeSources();
 
         void notifyComplete(long checkpointId);
 
@@ -61,6 +68,7 @@ public final class CheckpointCoordinator {
     private final CheckpointConfig config;
     private final boolean periodic;
     private final JobCheckpointStore store;
+    private final io.onceflow.runtime.storage.Ownership ownership;
     private final Clock clock;
     private final FaultInjector faults;
     private final ScheduledExecutorService timer;
@@ -76,6 +84,7 @@ public final class CheckpointCoordinator {
     private boolean deferred;
     private ScheduledFuture<?> nextTrigger;
     private boolean shutdown;
+    private boolean periodicSuspended;
 
     // metrics
     private long completedCount;
@@ -86,7 +95,9 @@ public final class CheckpointCoordinator {
     private final ArrayDeque<CheckpointStats> history = new ArrayDeque<>();
 
     public CheckpointCoordinator(String jobName, CheckpointConfig config, JobCheckpointStore store, Clock clock,
-                                 FaultInjector faults, CheckpointMetadata restoredFrom, long highestUsedId) {
+                                 FaultInjector faults, CheckpointMetadata restoredFrom, List<Long> retainedIds,
+                                 long highestUsedId, io.onceflow.runtime.storage.Ownership ownership) {
+        this.ownership = ownership;
         this.jobName = jobName;
         this.config = config;
         this.periodic = config.isCheckpointingEnabled();
@@ -95,7 +106,8 @@ public final class CheckpointCoordinator {
         this.faults = faults;
         this.latestCompleted = restoredFrom;
         this.nextId = Math.max(highestUsedId, restoredFrom != null ? restoredFrom.checkpointId() : 0) + 1;
-        if (restoredFrom != null) {
+        retained.addAll(retainedIds);
+        if (restoredFrom != null && !retained.contains(restoredFrom.checkpointId())) {
             retained.add(restoredFrom.checkpointId());
         }
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -150,7 +162,7 @@ public final class CheckpointCoordinator {
 
     private synchronized void periodicTrigger() {
         nextTrigger = null;
-        if (attempt == null || shutdown) {
+        if (attempt == null || shutdown || periodicSuspended) {
             return;
         }
         if (pending.size() >= maxConcurrent()) {
@@ -182,14 +194,55 @@ public final class CheckpointCoordinator {
         if (attempt == null) {
             return CompletableFuture.failedFuture(new IllegalStateException("the job is not running"));
         }
-        return trigger();
+        return trigger(false);
+    }
+
+    /**
+     * The last checkpoint of a graceful stop: periodic checkpoints end, the sources read nothing after
+     * its barrier, and the future completes once it is complete and every subtask was told so.
+     */
+    public synchronized CompletableFuture<Long> triggerStop() {
+        if (attempt == null) {
+            return CompletableFuture.failedFuture(new IllegalStateException("the job is not running"));
+        }
+        periodicSuspended = true;
+        if (nextTrigger != null) {
+            nextTrigger.cancel(false);
+            nextTrigger = null;
+        }
+        return trigger(true);
+    }
+
+    /**
+     * Undoes {@link #triggerStop}: a stop whose checkpoints kept failing was given up, so the sources read
+     * on and periodic checkpoints resume.
+     */
+    public synchronized void resumeAfterStop() {
+        periodicSuspended = false;
+        if (attempt != null) {
+            attempt.resumeSources();
+            if (periodic) {
+                schedule(config.getCheckpointInterval().toMillis());
+            }
+        }
     }
 
     private CompletableFuture<Long> trigger() {
+        return trigger(false);
+    }
+
+    private CompletableFuture<Long> trigger(boolean stop) {
         long id = nextId++;
         long now = clock.millis();
         lastTriggerTime = now;
         Pending p = new Pending(id, now, attempt.numberOfTasks());
+        try {
+            ownership.verify();
+        } catch (RuntimeException e) {
+            p.future.completeExceptionally(e);
+            attempt.failJob(e);
+            return p.future;
+        }
         try {
             store.initCheckpoint(id);
         } catch (IOException e) {
@@ -201,18 +254,20 @@ public final class CheckpointCoordinator {
         p.timeout = timer.schedule(() -> abort(id, "it did not complete within the checkpoint timeout of "
                 + config.getCheckpointTimeout().toMillis() + " ms"), config.getCheckpointTimeout().toMillis(), TimeUnit.MILLISECONDS);
         LOG.debug("Triggering checkpoint {} of job {}", id, jobName);
-        attempt.triggerSources(id, now);
+        attempt.triggerSources(id, now, stop);
         return p.future;
     }
 
     public synchronized void acknowledge(int taskIndex, long checkpointId,
-                                         Map<String, CheckpointMetadata.SubtaskState> states, long alignmentNanos) {
+                                         Map<String, CheckpointMetadata.SubtaskState> states, long alignmentNanos,
+                                         long syncNanos) {
         Pending p = pending.get(checkpointId);
         if (p == null || attempt == null) {
             return;
         }
         p.acks.put(taskIndex, states);
         p.maxAlignment = Math.max(p.maxAlignment, alignmentNanos);
+        p.maxSync = Math.max(p.maxSync, syncNanos);
         if (p.acks.size() == p.expectedAcks) {
             complete(p);
         }
@@ -239,9 +294,20 @@ public final class CheckpointCoordinator {
         }
         CheckpointMetadata metadata = new CheckpointMetadata(jobName, p.id, p.triggerTime, ops);
         try {
+            // a zombie must neither complete a checkpoint nor, below, delete the new owner's
+            ownership.verify();
+        } catch (RuntimeException e) {
+            p.future.completeExceptionally(e);
+            attempt.failJob(e);
+            return;
+        }
+        try {
             store.commitMetadata(metadata);
         } catch (IOException e) {
+            // it may be half there (renamed, not synced): it must not look complete to the next start
+            discardQuietly(p.id);
             p.future.completeExceptionally(e);
+            attempt.notifyAborted(p.id);
             onFailure(p.id, "its metadata could not be written: " + e);
             return;
         }
@@ -253,7 +319,8 @@ public final class CheckpointCoordinator {
         lastDuration = now - p.triggerTime;
         lastSize = metadata.totalStateSize();
         lastAlignmentNanos = p.maxAlignment;
-        history.add(new CheckpointStats(p.id, p.triggerTime, lastDuration, lastSize, p.maxAlignment / 1_000_000));
+        history.add(new CheckpointStats(p.id, p.triggerTime, lastDuration, lastSize, metadata.incrementalStateSize(),
+                p.maxAlignment / 1_000_000, p.maxSync / 1_000));
         if (history.size() > 1000) {
             history.poll();
         }
@@ -261,7 +328,8 @@ public final class CheckpointCoordinator {
         while (retained.size() > config.getNumRetainedCheckpoints()) {
             retained.poll();
         }
-        LOG.info("Completed checkpoint {} of job {} ({} bytes, {} ms)", p.id, jobName, lastSize, lastDuration);
+        LOG.info("Completed checkpoint {} of job {} ({} bytes, {} of them new, {} ms)", p.id, jobName, lastSize,
+                metadata.incrementalStateSize(), lastDuration);
         // older pending checkpoints are subsumed
         for (Long older : new ArrayList<>(pending.headMap(p.id).keySet())) {
             Pending o = pending.remove(older);
@@ -372,6 +440,7 @@ public final class CheckpointCoordinator {
         final CompletableFuture<Long> future = new CompletableFuture<>();
         ScheduledFuture<?> timeout;
         long maxAlignment;
+        long maxSync;
 
         Pending(long id, long triggerTime, int expectedAcks) {
             this.id = id;

@@ -97,6 +97,13 @@ public final class ExecutionPlan {
             }
             uids.put(t, uid);
         }
+        for (Transformation t : all) {
+            if (t.getFailureTag() != null && !t.consumedSideOutputs().contains(t.getFailureTag().getId())) {
+                throw new JobConfigurationException("Operator " + t + " sends the records its function throws on to the "
+                        + "side output '" + t.getFailureTag().getId() + "' (catchFailures), but nothing reads it, so they "
+                        + "would be lost: add getSideOutput(tag) after it and write them somewhere, or remove catchFailures");
+            }
+        }
         List<Chain> chains = new ArrayList<>();
         Map<Transformation, Chain> chainOf = new HashMap<>();
         for (Transformation t : all) {
@@ -104,7 +111,11 @@ public final class ExecutionPlan {
             Partitioning part = null;
             if (in != null) {
                 part = resolvePartitioning(t, in, parallelism);
-                if (part == Partitioning.FORWARD && in.getConsumers().size() == 1 && !t.isKeyed()) {
+                // a side output always starts a chain of its own: its records leave the task by their own writer
+                long mainConsumers = in.getConsumers().stream().filter(c -> c.getKind() != Transformation.Kind.SIDE_OUTPUT)
+                        .count();
+                if (part == Partitioning.FORWARD && mainConsumers == 1 && !t.isKeyed()
+                        && t.getKind() != Transformation.Kind.SIDE_OUTPUT) {
                     Chain c = chainOf.get(in);
                     c.operators().add(t);
                     chainOf.put(t, c);

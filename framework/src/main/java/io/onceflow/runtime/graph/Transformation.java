@@ -13,7 +13,8 @@ import java.util.Objects;
  */
 public final class Transformation {
 
-    public enum Kind { SOURCE, OPERATOR, SINK }
+    /** SIDE_OUTPUT passes on the records its input emitted to one side output (a tag). */
+    public enum Kind { SOURCE, OPERATOR, SINK, SIDE_OUTPUT }
 
     private final int id;
     private final Kind kind;
@@ -27,6 +28,9 @@ public final class Transformation {
     private final Source<?, ?> source;
     private final OperatorFactory operatorFactory;
     private Object connector;
+    private io.onceflow.api.OutputTag<?> sideOutputTag;
+    private io.onceflow.api.OutputTag<?> failureTag;
+    private int maxFailuresPerCheckpoint;
     private final List<Transformation> consumers = new ArrayList<>();
 
     private Transformation(int id, Kind kind, String name, Transformation input, Partitioning partitioning,
@@ -133,6 +137,40 @@ public final class Transformation {
 
     public List<Transformation> getConsumers() {
         return consumers;
+    }
+
+    /** The side output a SIDE_OUTPUT transformation reads from its input, else null. */
+    public io.onceflow.api.OutputTag<?> getSideOutputTag() {
+        return sideOutputTag;
+    }
+
+    public void setSideOutputTag(io.onceflow.api.OutputTag<?> tag) {
+        this.sideOutputTag = tag;
+    }
+
+    /** Where the operator sends records its function threw on ({@code catchFailures}), or null. */
+    public io.onceflow.api.OutputTag<?> getFailureTag() {
+        return failureTag;
+    }
+
+    public int getMaxFailuresPerCheckpoint() {
+        return maxFailuresPerCheckpoint;
+    }
+
+    public void setFailureOutput(io.onceflow.api.OutputTag<?> tag, int maxPerCheckpoint) {
+        this.failureTag = tag;
+        this.maxFailuresPerCheckpoint = maxPerCheckpoint;
+    }
+
+    /** The ids of the side outputs of this transformation that some transformation reads. */
+    public java.util.Set<String> consumedSideOutputs() {
+        java.util.Set<String> ids = new java.util.TreeSet<>();
+        for (Transformation c : consumers) {
+            if (c.kind == Kind.SIDE_OUTPUT) {
+                ids.add(c.sideOutputTag.getId());
+            }
+        }
+        return ids;
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.onceflow.runtime.state;
 
+import io.onceflow.api.functions.ReduceFunction;
 import io.onceflow.api.serialization.Serializers;
 import io.onceflow.api.serialization.TypeSerializer;
 import io.onceflow.api.state.ListState;
@@ -11,12 +12,9 @@ import io.onceflow.api.state.ReducingStateDescriptor;
 import io.onceflow.api.state.StateDescriptor;
 import io.onceflow.api.state.ValueState;
 import io.onceflow.api.state.ValueStateDescriptor;
-import io.onceflow.api.functions.ReduceFunction;
-import java.io.ByteArrayOutputStream;
-import java.io.DataInput;
-import java.io.DataOutput;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -25,47 +23,130 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Keyed state of one operator subtask on the heap: one hash table per named state, from key to value.
- * A snapshot writes every entry with its key group, so it can be restored at any parallelism.
+ * Keyed state of one operator subtask on the heap: one {@link CopyOnWriteStateMap} per named state,
+ * from key to value. A snapshot only freezes the maps (O(1) each) on the task thread; another thread
+ * then serializes the frozen generation while the task goes on writing a new one.
  *
- * <p>Not thread-safe: used only by the subtask's thread. Snapshots serialize in the calling thread
- * (the synchronous part); writing the bytes out happens elsewhere.
+ * <p>List and map values are changed in place by their state objects, so each is copied once per
+ * generation before it is changed ({@link Owned}). A value object of a {@code ValueState} must not be
+ * changed after {@code update()}: update it with a new object (as with Flink's heap backend).
+ *
+ * <p>Restored entries stay serialized until their state is registered, and are carried into later
+ * snapshots as they are if it never is.
  */
-public final class HeapKeyedStateBackend {
+public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntrySink {
 
     private final String operatorUid;
     private final TypeSerializer<Object> keySerializer;
     private final int maxParallelism;
     private final KeyGroupRange keyGroupRange;
     private final LinkedHashMap<String, StateTable<?>> tables = new LinkedHashMap<>();
-    private final Map<String, RestoredKeyedState> restored;
+    private final Map<String, RestoredKeyedState> restored = new LinkedHashMap<>();
+    private final List<RestoredKeyedState> reading = new ArrayList<>();
+    // the key as the user gave it, and as state tables hold it (a byte[] by content)
     private Object currentKey;
+    private Object currentStoredKey;
 
     public HeapKeyedStateBackend(String operatorUid, TypeSerializer<Object> keySerializer, int maxParallelism,
-                                 KeyGroupRange keyGroupRange, Map<String, RestoredKeyedState> restored) {
+                                 KeyGroupRange keyGroupRange) {
         this.operatorUid = operatorUid;
         this.keySerializer = keySerializer != null ? keySerializer : Serializers.dynamic();
         this.maxParallelism = maxParallelism;
         this.keyGroupRange = keyGroupRange;
-        this.restored = new LinkedHashMap<>(restored);
     }
 
+    /** A backend holding the given restored entries (tests, the operator harness). */
+    public HeapKeyedStateBackend(String operatorUid, TypeSerializer<Object> keySerializer, int maxParallelism,
+                                 KeyGroupRange keyGroupRange, Map<String, RestoredKeyedState> restored) {
+        this(operatorUid, keySerializer, maxParallelism, keyGroupRange);
+        this.restored.putAll(restored);
+    }
+
+    // ------------------------------------------------------------------ restore
+
+    @Override
+    public void state(int index, String name, StateDescriptor.Kind kind) throws IOException {
+        if (index == 0) {
+            reading.clear();
+        }
+        RestoredKeyedState r = restored.computeIfAbsent(name, n -> new RestoredKeyedState(n, kind));
+        if (r.kind() != kind) {
+            throw new IOException("State '" + name + "' of operator '" + operatorUid + "' is " + kind + " state in one "
+                    + "snapshot and " + r.kind() + " state in another");
+        }
+        reading.add(r);
+    }
+
+    @Override
+    public void entry(int index, int keyGroup, byte[] key, byte[] value) {
+        reading.get(index).entries().add(new RestoredKeyedEntry(keyGroup, key, value));
+    }
+
+    // ------------------------------------------------------------------ keys
+
+    @Override
     public void setCurrentKey(Object key) {
-        if (key == null) {
-            throw new NullPointerException("The key selector of operator '" + operatorUid
-                    + "' returned null: every record of a keyed stream needs a key");
+        if (key != currentKey || key == null) {
+            StableKeys.checkRecordKey(key, operatorUid);
+            this.currentStoredKey = StableKeys.normalize(key);
         }
         this.currentKey = key;
     }
 
+    @Override
     public Object getCurrentKey() {
         return currentKey;
     }
 
+    @Override
     public KeyGroupRange getKeyGroupRange() {
         return keyGroupRange;
     }
 
+    private Object key() {
+        if (currentStoredKey == null) {
+            throw new IllegalStateException("Keyed state of operator '" + operatorUid
+                    + "' was used outside of processing a record: there is no current key");
+        }
+        return currentStoredKey;
+    }
+
+    // ------------------------------------------------------------------ state kinds
+
+    /** A list or map owned by one generation of its table: changed in place only by that generation. */
+    private interface Owned {
+        Object generation();
+    }
+
+    private static final class OwnedList<T> extends ArrayList<T> implements Owned {
+        private final transient Object generation;
+
+        OwnedList(Object generation, List<T> from) {
+            super(from == null ? List.of() : from);
+            this.generation = generation;
+        }
+
+        @Override
+        public Object generation() {
+            return generation;
+        }
+    }
+
+    private static final class OwnedMap<K, V> extends HashMap<K, V> implements Owned {
+        private final transient Object generation;
+
+        OwnedMap(Object generation, Map<K, V> from) {
+            super(from == null ? Map.of() : from);
+            this.generation = generation;
+        }
+
+        @Override
+        public Object generation() {
+            return generation;
+        }
+    }
+
+    @Override
     public <T> ValueState<T> getState(ValueStateDescriptor<T> d) {
         StateTable<T> table = table(d, d.getSerializer());
         return new ValueState<>() {
@@ -90,9 +171,21 @@ public final class HeapKeyedStateBackend {
         };
     }
 
+    @Override
     public <T> ListState<T> getListState(ListStateDescriptor<T> d) {
         StateTable<List<T>> table = table(d, Serializers.listOf(d.getElementSerializer()));
         return new ListState<>() {
+            /** The current key's list, copied first if an older generation (a snapshot) still holds it. */
+            private List<T> writable() {
+                Object k = key();
+                List<T> list = table.map.get(k);
+                if (!(list instanceof Owned o) || o.generation() != table.map.edit()) {
+                    list = new OwnedList<>(table.map.edit(), list);
+                    table.map.put(k, list);
+                }
+                return list;
+            }
+
             @Override
             public Iterable<T> get() {
                 List<T> list = table.map.get(key());
@@ -101,13 +194,13 @@ public final class HeapKeyedStateBackend {
 
             @Override
             public void add(T value) {
-                table.map.computeIfAbsent(key(), k -> new ArrayList<>()).add(value);
+                writable().add(value);
             }
 
             @Override
             public void addAll(List<T> values) {
                 if (!values.isEmpty()) {
-                    table.map.computeIfAbsent(key(), k -> new ArrayList<>()).addAll(values);
+                    writable().addAll(values);
                 }
             }
 
@@ -116,7 +209,7 @@ public final class HeapKeyedStateBackend {
                 if (values == null || values.isEmpty()) {
                     table.map.remove(key());
                 } else {
-                    table.map.put(key(), new ArrayList<>(values));
+                    table.map.put(key(), new OwnedList<>(table.map.edit(), values));
                 }
             }
 
@@ -127,11 +220,22 @@ public final class HeapKeyedStateBackend {
         };
     }
 
+    @Override
     public <UK, UV> MapState<UK, UV> getMapState(MapStateDescriptor<UK, UV> d) {
         StateTable<Map<UK, UV>> table = table(d, mapSerializer(d.getKeySerializer(), d.getValueSerializer()));
         return new MapState<>() {
             private Map<UK, UV> current() {
                 return table.map.get(key());
+            }
+
+            private Map<UK, UV> writable() {
+                Object k = key();
+                Map<UK, UV> m = table.map.get(k);
+                if (!(m instanceof Owned o) || o.generation() != table.map.edit()) {
+                    m = new OwnedMap<>(table.map.edit(), m);
+                    table.map.put(k, m);
+                }
+                return m;
             }
 
             @Override
@@ -142,22 +246,23 @@ public final class HeapKeyedStateBackend {
 
             @Override
             public void put(UK k, UV v) {
-                table.map.computeIfAbsent(key(), x -> new HashMap<>()).put(k, v);
+                writable().put(k, v);
             }
 
             @Override
             public void putAll(Map<UK, UV> map) {
                 if (!map.isEmpty()) {
-                    table.map.computeIfAbsent(key(), x -> new HashMap<>()).putAll(map);
+                    writable().putAll(map);
                 }
             }
 
             @Override
             public void remove(UK k) {
                 Map<UK, UV> m = current();
-                if (m != null) {
-                    m.remove(k);
-                    if (m.isEmpty()) {
+                if (m != null && m.containsKey(k)) {
+                    Map<UK, UV> w = writable();
+                    w.remove(k);
+                    if (w.isEmpty()) {
                         table.map.remove(key());
                     }
                 }
@@ -172,7 +277,7 @@ public final class HeapKeyedStateBackend {
             @Override
             public Iterable<Map.Entry<UK, UV>> entries() {
                 Map<UK, UV> m = current();
-                return m == null ? Collections.emptyList() : m.entrySet();
+                return m == null ? Collections.emptyList() : Collections.unmodifiableMap(m).entrySet();
             }
 
             @Override
@@ -188,6 +293,7 @@ public final class HeapKeyedStateBackend {
         };
     }
 
+    @Override
     public <T> ReducingState<T> getReducingState(ReducingStateDescriptor<T> d) {
         StateTable<T> table = table(d, d.getSerializer());
         ReduceFunction<T> reduce = d.getReduceFunction();
@@ -211,14 +317,6 @@ public final class HeapKeyedStateBackend {
         };
     }
 
-    private Object key() {
-        if (currentKey == null) {
-            throw new IllegalStateException("Keyed state of operator '" + operatorUid
-                    + "' was used outside of processing a record: there is no current key");
-        }
-        return currentKey;
-    }
-
     @SuppressWarnings("unchecked")
     private <V> StateTable<V> table(StateDescriptor<?, ?> d, TypeSerializer<V> valueSerializer) {
         StateTable<?> existing = tables.get(d.getName());
@@ -240,7 +338,8 @@ public final class HeapKeyedStateBackend {
                         + " state: keep the kind of a state, or give the new state another name");
             }
             for (RestoredKeyedEntry e : old.entries()) {
-                table.map.put(Bytes.fromBytes(keySerializer, e.key()), Bytes.fromBytes(valueSerializer, e.value()));
+                table.map.put(StableKeys.normalize(Bytes.fromBytes(keySerializer, e.key())),
+                        Bytes.fromBytes(valueSerializer, e.value()));
             }
         }
         tables.put(d.getName(), table);
@@ -250,7 +349,7 @@ public final class HeapKeyedStateBackend {
     private static <UK, UV> TypeSerializer<Map<UK, UV>> mapSerializer(TypeSerializer<UK> ks, TypeSerializer<UV> vs) {
         return new TypeSerializer<>() {
             @Override
-            public void serialize(Map<UK, UV> value, DataOutput out) throws IOException {
+            public void serialize(Map<UK, UV> value, java.io.DataOutput out) throws IOException {
                 out.writeInt(value.size());
                 for (Map.Entry<UK, UV> e : value.entrySet()) {
                     ks.serialize(e.getKey(), out);
@@ -259,7 +358,7 @@ public final class HeapKeyedStateBackend {
             }
 
             @Override
-            public Map<UK, UV> deserialize(DataInput in) throws IOException {
+            public Map<UK, UV> deserialize(java.io.DataInput in) throws IOException {
                 int n = in.readInt();
                 Map<UK, UV> map = new HashMap<>(Math.max(4, n * 2));
                 for (int i = 0; i < n; i++) {
@@ -270,125 +369,88 @@ public final class HeapKeyedStateBackend {
         };
     }
 
-    /**
-     * Writes every entry: {@code maxParallelism, numStates, (name, kind)*, numEntries,
-     * (keyGroup, stateIndex, key bytes, value bytes)*}.
-     */
-    public void snapshot(DataOutput out) throws IOException {
-        out.writeInt(maxParallelism);
-        List<String> names = new ArrayList<>(tables.keySet());
-        names.addAll(restored.keySet());
-        out.writeInt(names.size());
+    // ------------------------------------------------------------------ snapshots
+
+    /** Freezes every table (O(1) each); the restored-but-unregistered entries are immutable already. */
+    @Override
+    public KeyedStateSnapshot snapshot(long checkpointId) {
+        List<FrozenTable<?>> frozen = new ArrayList<>();
         for (Map.Entry<String, StateTable<?>> e : tables.entrySet()) {
-            out.writeUTF(e.getKey());
-            out.writeByte(e.getValue().kind.ordinal());
+            frozen.add(freeze(e.getKey(), e.getValue()));
         }
+        List<RestoredKeyedState> leftovers = new ArrayList<>();
         for (RestoredKeyedState r : restored.values()) {
-            out.writeUTF(r.name());
-            out.writeByte(r.kind().ordinal());
+            leftovers.add(new RestoredKeyedState(r.name(), r.kind(), List.copyOf(r.entries())));
         }
-        int total = 0;
-        for (StateTable<?> t : tables.values()) {
-            total += t.map.size();
-        }
-        for (RestoredKeyedState r : restored.values()) {
-            total += r.entries().size();
-        }
-        out.writeInt(total);
-        ByteArrayOutputStream buffer = new ByteArrayOutputStream(64);
-        DataOutputStream bufferOut = new DataOutputStream(buffer);
-        int index = 0;
-        for (StateTable<?> t : tables.values()) {
-            writeTable(out, index++, t, buffer, bufferOut);
-        }
-        for (RestoredKeyedState r : restored.values()) {
-            for (RestoredKeyedEntry e : r.entries()) {
-                out.writeShort(index);
-                out.writeInt(e.keyGroup());
-                Bytes.writeBytes(out, e.key());
-                Bytes.writeBytes(out, e.value());
+        return (out, shared) -> {
+            List<SubtaskStateFormat.StateInfo> states = new ArrayList<>();
+            frozen.forEach(f -> states.add(new SubtaskStateFormat.StateInfo(f.name, f.kind)));
+            leftovers.forEach(r -> states.add(new SubtaskStateFormat.StateInfo(r.name(), r.kind())));
+            SubtaskStateFormat.writeKeyedHeader(out, maxParallelism, states);
+            EntryBuffers buffers = new EntryBuffers();
+            int index = 0;
+            for (FrozenTable<?> f : frozen) {
+                write(out, index++, f, buffers);
             }
-            index++;
+            for (RestoredKeyedState r : leftovers) {
+                for (RestoredKeyedEntry e : r.entries()) {
+                    SubtaskStateFormat.writeKeyedEntry(out, index, e.keyGroup(), e.key(), e.value());
+                }
+                index++;
+            }
+            SubtaskStateFormat.writeKeyedEnd(out);
+        };
+    }
+
+    private <V> FrozenTable<V> freeze(String name, StateTable<V> table) {
+        return new FrozenTable<>(name, table.kind, table.valueSerializer, table.map.snapshot());
+    }
+
+    private record FrozenTable<V>(String name, StateDescriptor.Kind kind, TypeSerializer<V> valueSerializer,
+                                  CopyOnWriteStateMap.Snapshot<Object, V> map) {
+    }
+
+    /** Where one entry's key and value are serialized before it is written; reused for every entry. */
+    private static final class EntryBuffers {
+        final ReusableBytes key = new ReusableBytes(64);
+        final DataOutputStream keyOut = new DataOutputStream(key);
+        final ReusableBytes value = new ReusableBytes(64);
+        final DataOutputStream valueOut = new DataOutputStream(value);
+    }
+
+    private <V> void write(DataOutputStream out, int index, FrozenTable<V> table, EntryBuffers b) throws IOException {
+        try {
+            table.map.forEach((key, value) -> {
+                try {
+                    b.key.reset();
+                    keySerializer.serialize(StableKeys.original(key), b.keyOut);
+                    b.value.reset();
+                    table.valueSerializer.serialize(value, b.valueOut);
+                    SubtaskStateFormat.writeKeyedEntry(out, index, KeyGroups.keyGroupFor(key, maxParallelism),
+                            b.key.array(), b.key.size(), b.value.array(), b.value.size());
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
         }
     }
 
-    private <V> void writeTable(DataOutput out, int index, StateTable<V> table, ByteArrayOutputStream buffer,
-                                DataOutputStream bufferOut) throws IOException {
-        for (Map.Entry<Object, V> e : table.map.entrySet()) {
-            out.writeShort(index);
-            out.writeInt(KeyGroups.keyGroupFor(e.getKey(), maxParallelism));
-            buffer.reset();
-            keySerializer.serialize(e.getKey(), bufferOut);
-            bufferOut.flush();
-            out.writeInt(buffer.size());
-            buffer.writeTo(new DataOutputAdapter(out));
-            buffer.reset();
-            table.valueSerializer.serialize(e.getValue(), bufferOut);
-            bufferOut.flush();
-            out.writeInt(buffer.size());
-            buffer.writeTo(new DataOutputAdapter(out));
-        }
-    }
-
-    /**
-     * Reads what {@link #snapshot} wrote, keeping only the entries of key groups in {@code range}, into
-     * {@code into} (state name to entries), so several old subtasks' snapshots can be merged.
-     *
-     * @return the max parallelism the snapshot was written with
-     */
-    public static int read(DataInput in, KeyGroupRange range, Map<String, RestoredKeyedState> into) throws IOException {
-        int maxParallelism = in.readInt();
-        int numStates = in.readInt();
-        RestoredKeyedState[] states = new RestoredKeyedState[numStates];
-        StateDescriptor.Kind[] kinds = StateDescriptor.Kind.values();
-        for (int i = 0; i < numStates; i++) {
-            String name = in.readUTF();
-            int kind = in.readByte();
-            if (kind < 0 || kind >= kinds.length) {
-                throw new IOException("Unknown state kind " + kind + " for state '" + name + "'");
-            }
-            states[i] = into.computeIfAbsent(name, n -> new RestoredKeyedState(n, kinds[kind]));
-        }
-        int total = in.readInt();
-        for (int i = 0; i < total; i++) {
-            int index = in.readShort();
-            int keyGroup = in.readInt();
-            byte[] key = Bytes.readBytes(in);
-            byte[] value = Bytes.readBytes(in);
-            if (range.contains(keyGroup)) {
-                states[index].entries().add(new RestoredKeyedEntry(keyGroup, key, value));
-            }
-        }
-        return maxParallelism;
+    @Override
+    public void close() {
+        tables.clear();
+        restored.clear();
     }
 
     private static final class StateTable<V> {
         final StateDescriptor.Kind kind;
         final TypeSerializer<V> valueSerializer;
-        final HashMap<Object, V> map = new HashMap<>();
+        final CopyOnWriteStateMap<Object, V> map = new CopyOnWriteStateMap<>();
 
         StateTable(StateDescriptor.Kind kind, TypeSerializer<V> valueSerializer) {
             this.kind = kind;
             this.valueSerializer = valueSerializer;
-        }
-    }
-
-    /** Lets {@link ByteArrayOutputStream#writeTo} write into a {@link DataOutput}. */
-    private static final class DataOutputAdapter extends java.io.OutputStream {
-        private final DataOutput out;
-
-        DataOutputAdapter(DataOutput out) {
-            this.out = out;
-        }
-
-        @Override
-        public void write(int b) throws IOException {
-            out.write(b);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            out.write(b, off, len);
         }
     }
 }

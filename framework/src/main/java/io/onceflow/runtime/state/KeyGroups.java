@@ -14,7 +14,7 @@ public final class KeyGroups {
     }
 
     public static int keyGroupFor(Object key, int maxParallelism) {
-        return Math.floorMod(murmurMix(key.hashCode()), maxParallelism);
+        return Math.floorMod(murmurMix(StableKeys.hash(key)), maxParallelism);
     }
 
     /** The subtask that owns a key group. */

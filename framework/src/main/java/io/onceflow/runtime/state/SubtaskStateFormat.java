@@ -1,74 +1,184 @@
 package io.onceflow.runtime.state;
 
-import java.io.ByteArrayInputStream;
+import io.onceflow.api.state.StateDescriptor;
+import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
+import java.io.DataOutput;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.util.List;
 import java.util.Map;
 
 /**
- * The binary form of one operator subtask's state in a checkpoint:
+ * The binary form of one operator subtask's state in a checkpoint, written as a stream:
  *
  * <pre>
  * int   magic 0x4F465354 ("OFST")
- * int   format version (1)
+ * int   format version (2; version 1 is still read)
  * ...   operator list state   ({@link OperatorStateBackend#snapshot})
- * bool  has keyed state
- * ...   keyed state           ({@link HeapKeyedStateBackend#snapshot})
+ * byte  keyed state: 0 none, 1 canonical (below), 2 a RocksDB native snapshot ({@code NativeSnapshot})
+ * int   max parallelism                                  ┐
+ * int   number of states, then (UTF name, byte kind)*    │ keyed state, the same for
+ * (short state index, int key group,                     │ every backend, so a job can
+ *  int length + key bytes, int length + value bytes)*    │ switch between them
+ * short -1                      (version 1: a count before the entries instead) ┘
  * </pre>
  */
 public final class SubtaskStateFormat {
 
     public static final int MAGIC = 0x4F465354;
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
+    private static final int END = -1;
+    public static final int KEYED_NONE = 0;
+    public static final int KEYED_CANONICAL = 1;
+    public static final int KEYED_ROCKSDB_NATIVE = 2;
+
+    /** A named keyed state of a snapshot, in the order its entries refer to it. */
+    public record StateInfo(String name, StateDescriptor.Kind kind) {
+    }
 
     private SubtaskStateFormat() {
     }
 
-    public static byte[] write(OperatorStateBackend operatorState, HeapKeyedStateBackend keyedState) throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream(256);
+    /** The operator list state's bytes: small, taken on the task thread. */
+    public static byte[] operatorState(OperatorStateBackend operatorState) throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(128);
         DataOutputStream out = new DataOutputStream(bytes);
-        out.writeInt(MAGIC);
-        out.writeInt(VERSION);
         operatorState.snapshot(out);
-        out.writeBoolean(keyedState != null);
-        if (keyedState != null) {
-            keyedState.snapshot(out);
-        }
         out.flush();
         return bytes.toByteArray();
     }
 
+    /** Writes a whole subtask state: the operator state bytes, then the keyed snapshot (or none). */
+    public static void write(DataOutputStream out, byte[] operatorState, KeyedStateSnapshot keyed,
+                             KeyedStateSnapshot.SharedFiles shared) throws IOException {
+        out.writeInt(MAGIC);
+        out.writeInt(VERSION);
+        out.write(operatorState);
+        out.writeByte(keyed == null ? KEYED_NONE : keyed.format());
+        if (keyed != null) {
+            keyed.write(out, shared);
+        }
+        out.flush();
+    }
+
+    /** A whole snapshot as bytes, taken and written at once (for tests and the operator harness). */
+    public static byte[] toBytes(OperatorStateBackend operatorState, KeyedStateBackend keyedState, long checkpointId)
+            throws Exception {
+        KeyedStateSnapshot keyed = keyedState == null ? null : keyedState.snapshot(checkpointId);
+        try {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream(256);
+            write(new DataOutputStream(bytes), operatorState(operatorState), keyed, KeyedStateSnapshot.SharedFiles.NONE);
+            return bytes.toByteArray();
+        } finally {
+            if (keyed != null) {
+                keyed.release();
+            }
+        }
+    }
+
+    public static void writeKeyedHeader(DataOutput out, int maxParallelism, List<StateInfo> states) throws IOException {
+        out.writeInt(maxParallelism);
+        out.writeInt(states.size());
+        for (StateInfo s : states) {
+            out.writeUTF(s.name());
+            out.writeByte(s.kind().ordinal());
+        }
+    }
+
+    public static void writeKeyedEntry(DataOutput out, int stateIndex, int keyGroup, byte[] key, byte[] value)
+            throws IOException {
+        writeKeyedEntry(out, stateIndex, keyGroup, key, key.length, value, value.length);
+    }
+
+    /** One keyed entry from the first bytes of (reused) arrays: the one place the entry format is written. */
+    static void writeKeyedEntry(DataOutput out, int stateIndex, int keyGroup, byte[] key, int keyLength, byte[] value,
+                                int valueLength) throws IOException {
+        out.writeShort(stateIndex);
+        out.writeInt(keyGroup);
+        out.writeInt(keyLength);
+        out.write(key, 0, keyLength);
+        out.writeInt(valueLength);
+        out.write(value, 0, valueLength);
+    }
+
+    public static void writeKeyedEnd(DataOutput out) throws IOException {
+        out.writeShort(END);
+    }
+
     /**
-     * Reads one subtask's state, adding its operator lists to {@code operatorLists} and the keyed
-     * entries within {@code keyGroups} to {@code keyed}.
+     * Reads one subtask's state: its operator lists are added to {@code operatorLists}, and its keyed
+     * entries within {@code keyGroups} go to {@code keyed} one by one.
      *
      * @param what names the state in error messages (operator uid, subtask, checkpoint)
      * @return the max parallelism the keyed state was written with, or -1 without keyed state
      */
-    public static int read(byte[] data, String what, Map<String, List<byte[]>> operatorLists,
-                           KeyGroupRange keyGroups, Map<String, RestoredKeyedState> keyed) throws IOException {
-        DataInputStream in = new DataInputStream(new ByteArrayInputStream(data));
+    public static int read(InputStream stream, String what, Map<String, List<byte[]>> operatorLists,
+                           KeyGroupRange keyGroups, KeyedEntrySink keyed) throws IOException {
+        return read(stream, what, operatorLists, keyGroups, keyed, SharedFileReader.NONE);
+    }
+
+    /** As above; {@code files} reads the shared files of a RocksDB native snapshot. */
+    public static int read(InputStream stream, String what, Map<String, List<byte[]>> operatorLists,
+                           KeyGroupRange keyGroups, KeyedEntrySink keyed, SharedFileReader files) throws IOException {
+        DataInputStream in = new DataInputStream(new BufferedInputStream(stream, 64 * 1024));
         int magic = in.readInt();
         if (magic != MAGIC) {
             throw new IOException("State of " + what + " is not Onceflow state data (bad magic number "
                     + Integer.toHexString(magic) + "): the checkpoint is corrupt");
         }
         int version = in.readInt();
-        if (version != VERSION) {
+        if (version != 1 && version != VERSION) {
             throw new IOException("State of " + what + " has format version " + version
-                    + ", but this Onceflow reads version " + VERSION + " only: restore it with the Onceflow "
+                    + ", but this Onceflow reads versions 1 and " + VERSION + " only: restore it with the Onceflow "
                     + "version that wrote it, or start the job fresh (resumeFromLatestCheckpoint=false)");
         }
         Map<String, List<byte[]>> lists = OperatorStateBackend.read(in);
         for (Map.Entry<String, List<byte[]>> e : lists.entrySet()) {
             operatorLists.computeIfAbsent(e.getKey(), k -> new java.util.ArrayList<>()).addAll(e.getValue());
         }
-        if (in.readBoolean()) {
-            return HeapKeyedStateBackend.read(in, keyGroups, keyed);
+        int keyedFormat = in.readByte();
+        if (keyedFormat == KEYED_NONE) {
+            return -1;
         }
-        return -1;
+        if (keyedFormat == KEYED_ROCKSDB_NATIVE) {
+            io.onceflow.runtime.state.rocksdb.NativeSnapshot snapshot = io.onceflow.runtime.state.rocksdb.NativeSnapshot.read(in);
+            if (keyed != null) {
+                keyed.restoreNative(snapshot, keyGroups, files);
+            }
+            return snapshot.maxParallelism();
+        }
+        if (keyedFormat != KEYED_CANONICAL) {
+            throw new IOException("State of " + what + " has an unknown keyed state format " + keyedFormat);
+        }
+        int maxParallelism = in.readInt();
+        int numStates = in.readInt();
+        StateDescriptor.Kind[] kinds = StateDescriptor.Kind.values();
+        for (int i = 0; i < numStates; i++) {
+            String name = in.readUTF();
+            int kind = in.readByte();
+            if (kind < 0 || kind >= kinds.length) {
+                throw new IOException("Unknown state kind " + kind + " for state '" + name + "' of " + what);
+            }
+            if (keyed != null) {
+                keyed.state(i, name, kinds[kind]);
+            }
+        }
+        long remaining = version == 1 ? in.readInt() : Long.MAX_VALUE;
+        while (remaining-- > 0) {
+            int index = in.readShort();
+            if (index == END && version != 1) {
+                break;
+            }
+            int keyGroup = in.readInt();
+            byte[] key = Bytes.readBytes(in);
+            byte[] value = Bytes.readBytes(in);
+            if (keyed != null && keyGroups.contains(keyGroup)) {
+                keyed.entry(index, keyGroup, key, value);
+            }
+        }
+        return maxParallelism;
     }
 }

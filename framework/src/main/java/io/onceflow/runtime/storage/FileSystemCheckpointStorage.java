@@ -25,18 +25,48 @@ import org.slf4j.LoggerFactory;
  * <pre>
  * &lt;dir&gt;/&lt;job&gt;/chk-&lt;n&gt;/_metadata          written last, atomically (temp file, fsync, rename, fsync dir)
  * &lt;dir&gt;/&lt;job&gt;/chk-&lt;n&gt;/&lt;operator&gt;-&lt;subtask&gt;.state   one file per subtask with state above the inline threshold
+ * &lt;dir&gt;/&lt;job&gt;/_owner.lock          locked by the one process that runs the job (see {@link FileOwnerLock})
+ * &lt;dir&gt;/&lt;job&gt;/shared/&lt;name&gt;        files several checkpoints may refer to (incremental RocksDB SST files)
  * </pre>
+ *
+ * <p>What is durable when: state files are fsynced when written; the directory entries are fsynced up
+ * to the job directory ({@code <job>} when {@code chk-<n>} is created, {@code chk-<n>} before and after
+ * the metadata's rename). A directory fsync that fails fails the checkpoint: a checkpoint whose files
+ * might vanish in a power cut must not count as complete.
  */
 public final class FileSystemCheckpointStorage implements CheckpointStorage {
 
     private static final Logger LOG = LoggerFactory.getLogger(FileSystemCheckpointStorage.class);
     static final String METADATA = "_metadata";
     static final String PREFIX = "chk-";
+    static final String SHARED = "shared";
+
+    /** Makes a directory's entries durable; replaceable so tests can make it fail. */
+    @FunctionalInterface
+    public interface DirectorySync {
+        void sync(Path directory) throws IOException;
+
+        /** {@code fsync} of the directory, which is how POSIX file systems make new and renamed entries durable. */
+        DirectorySync FSYNC = dir -> {
+            try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+                ch.force(true);
+            } catch (IOException e) {
+                throw new IOException("Could not fsync directory " + dir + " (" + e + "): the new checkpoint files "
+                        + "in it may not survive a power failure", e);
+            }
+        };
+    }
 
     private final Path baseDirectory;
+    private final DirectorySync directorySync;
 
     public FileSystemCheckpointStorage(Path baseDirectory) {
+        this(baseDirectory, DirectorySync.FSYNC);
+    }
+
+    public FileSystemCheckpointStorage(Path baseDirectory, DirectorySync directorySync) {
         this.baseDirectory = baseDirectory.toAbsolutePath().normalize();
+        this.directorySync = java.util.Objects.requireNonNull(directorySync, "directorySync");
     }
 
     public Path getBaseDirectory() {
@@ -45,7 +75,7 @@ public final class FileSystemCheckpointStorage implements CheckpointStorage {
 
     @Override
     public JobCheckpointStore forJob(String jobName) {
-        return new Store(baseDirectory.resolve(safeName(jobName)));
+        return new Store(baseDirectory.resolve(safeName(jobName)), directorySync);
     }
 
     static String safeName(String name) {
@@ -53,11 +83,13 @@ public final class FileSystemCheckpointStorage implements CheckpointStorage {
         return safe.equals(name) ? safe : safe + "-" + Integer.toHexString(name.hashCode());
     }
 
-    private static final class Store implements JobCheckpointStore {
+    private static final class Store implements JobCheckpointStore, SharedStateFiles.Directory {
         private final Path jobDir;
+        private final DirectorySync sync;
 
-        Store(Path jobDir) {
+        Store(Path jobDir, DirectorySync sync) {
             this.jobDir = jobDir;
+            this.sync = sync;
         }
 
         @Override
@@ -68,9 +100,13 @@ public final class FileSystemCheckpointStorage implements CheckpointStorage {
         @Override
         public void checkWritable() {
             try {
+                boolean existed = Files.isDirectory(jobDir);
                 Files.createDirectories(jobDir);
                 Path probe = Files.createTempFile(jobDir, ".probe", ".tmp");
                 Files.delete(probe);
+                if (!existed && jobDir.getParent() != null) {
+                    sync.sync(jobDir.getParent());
+                }
             } catch (IOException | SecurityException e) {
                 throw new IllegalStateException("Checkpoint directory " + jobDir + " is not writable ("
                         + e.getClass().getSimpleName() + ": " + e.getMessage() + "): choose a checkpoint storage "
@@ -89,15 +125,26 @@ public final class FileSystemCheckpointStorage implements CheckpointStorage {
             }
             try (DirectoryStream<Path> dirs = Files.newDirectoryStream(jobDir, PREFIX + "*")) {
                 for (Path d : dirs) {
-                    try {
-                        ids.add(Long.parseLong(d.getFileName().toString().substring(PREFIX.length())));
-                    } catch (NumberFormatException ignored) {
-                        // not ours
-                    }
+                    SharedStateFiles.checkpointId(d.getFileName().toString()).ifPresent(ids::add);
                 }
             }
             ids.sort(Comparator.naturalOrder());
             return ids;
+        }
+
+        @Override
+        public List<Long> allCheckpointIds() throws IOException {
+            return ids();
+        }
+
+        @Override
+        public CheckpointMetadata metadata(long checkpointId) throws IOException {
+            return readMetadata(checkpointId);
+        }
+
+        @Override
+        public void deleteShared(String path) throws IOException {
+            Files.deleteIfExists(jobDir.resolve(path));
         }
 
         @Override
@@ -113,6 +160,22 @@ public final class FileSystemCheckpointStorage implements CheckpointStorage {
         }
 
         @Override
+        public Ownership acquireOwnership(boolean takeOver) throws IOException {
+            return FileOwnerLock.acquire(jobDir, jobDir.getFileName().toString(), takeOver);
+        }
+
+        @Override
+        public List<Long> completedCheckpointIds() throws IOException {
+            List<Long> completed = new ArrayList<>();
+            for (long id : ids()) {
+                if (Files.exists(chkDir(id).resolve(METADATA))) {
+                    completed.add(id);
+                }
+            }
+            return completed;
+        }
+
+        @Override
         public long highestCheckpointId() throws IOException {
             List<Long> ids = ids();
             return ids.isEmpty() ? 0 : ids.get(ids.size() - 1);
@@ -121,6 +184,8 @@ public final class FileSystemCheckpointStorage implements CheckpointStorage {
         @Override
         public void initCheckpoint(long checkpointId) throws IOException {
             Files.createDirectories(chkDir(checkpointId));
+            // the reserved id must survive a crash, or a later run could reuse it
+            sync.sync(jobDir);
         }
 
         @Override
@@ -141,6 +206,74 @@ public final class FileSystemCheckpointStorage implements CheckpointStorage {
         }
 
         @Override
+        public CheckpointStateOutput openStateOutput(long checkpointId, String name) throws IOException {
+            Path dir = chkDir(checkpointId);
+            Files.createDirectories(dir);
+            String fileName = safeName(name) + ".state";
+            Path file = dir.resolve(fileName);
+            FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING);
+            java.io.OutputStream stream = new java.io.BufferedOutputStream(java.nio.channels.Channels.newOutputStream(ch),
+                    64 * 1024);
+            return new CheckpointStateOutput() {
+                private long size;
+                private boolean closed;
+
+                @Override
+                public void write(int b) throws IOException {
+                    stream.write(b);
+                    size++;
+                }
+
+                @Override
+                public void write(byte[] b, int off, int len) throws IOException {
+                    stream.write(b, off, len);
+                    size += len;
+                }
+
+                @Override
+                public StateHandle closeAndGetHandle() throws IOException {
+                    closed = true;
+                    try {
+                        stream.flush();
+                        ch.force(true);
+                    } finally {
+                        ch.close();
+                    }
+                    return new StateHandle.InFile(PREFIX + checkpointId + "/" + fileName, size);
+                }
+
+                @Override
+                public void discard() {
+                    if (closed) {
+                        return;
+                    }
+                    closed = true;
+                    try {
+                        ch.close();
+                        Files.deleteIfExists(file);
+                    } catch (IOException e) {
+                        LOG.debug("Could not discard {}: {}", file, e.toString());
+                    }
+                }
+            };
+        }
+
+        @Override
+        public java.io.InputStream openState(StateHandle handle) throws IOException {
+            if (handle instanceof StateHandle.Inline inline) {
+                return new java.io.ByteArrayInputStream(inline.data());
+            }
+            Path file = jobDir.resolve(((StateHandle.InFile) handle).path());
+            try {
+                return Files.newInputStream(file);
+            } catch (NoSuchFileException e) {
+                throw new IOException("State file " + file + " of a completed checkpoint is missing: the checkpoint "
+                        + "directory was changed by hand or is on a file system that lost data", e);
+            }
+        }
+
+        @Override
         public byte[] readState(StateHandle handle) throws IOException {
             if (handle instanceof StateHandle.Inline inline) {
                 return inline.data();
@@ -158,6 +291,8 @@ public final class FileSystemCheckpointStorage implements CheckpointStorage {
         public void commitMetadata(CheckpointMetadata metadata) throws IOException {
             Path dir = chkDir(metadata.checkpointId());
             Files.createDirectories(dir);
+            // the state files' entries first, so the metadata can never be durable without them
+            sync.sync(dir);
             Path tmp = dir.resolve(METADATA + ".inprogress");
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                     StandardOpenOption.TRUNCATE_EXISTING)) {
@@ -172,16 +307,7 @@ public final class FileSystemCheckpointStorage implements CheckpointStorage {
             } catch (AtomicMoveNotSupportedException e) {
                 throw new IOException("The file system of " + dir + " cannot rename atomically; checkpoints need it", e);
             }
-            fsyncDirectory(dir);
-        }
-
-        private static void fsyncDirectory(Path dir) {
-            try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-                ch.force(true);
-            } catch (IOException e) {
-                // some platforms cannot open directories; the rename is still atomic
-                LOG.debug("Could not fsync directory {}: {}", dir, e.toString());
-            }
+            sync.sync(dir);
         }
 
         @Override
@@ -190,15 +316,100 @@ public final class FileSystemCheckpointStorage implements CheckpointStorage {
         }
 
         @Override
+        public StateHandle.InFile uploadShared(String name, Path localFile) throws IOException {
+            Path dir = jobDir.resolve(SHARED);
+            boolean created = !Files.isDirectory(dir);
+            Files.createDirectories(dir);
+            if (created) {
+                sync.sync(jobDir);
+            }
+            String fileName = safeName(name);
+            Path target = dir.resolve(fileName);
+            Path tmp = dir.resolve(fileName + ".inprogress");
+            Files.copy(localFile, tmp, StandardCopyOption.REPLACE_EXISTING);
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                ch.force(true);
+            }
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            sync.sync(dir);
+            return new StateHandle.InFile(SHARED + "/" + fileName, Files.size(target));
+        }
+
+        @Override
+        public java.util.OptionalLong readCommitMark(String name) throws IOException {
+            Path dir = jobDir.resolve(SharedStateFiles.COMMIT_MARKS);
+            if (!Files.isDirectory(dir)) {
+                return java.util.OptionalLong.empty();
+            }
+            java.util.List<String> names = new java.util.ArrayList<>();
+            try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+                files.forEach(p -> names.add(p.getFileName().toString()));
+            }
+            return SharedStateFiles.highestMark(safeName(name), names);
+        }
+
+        @Override
+        public void writeCommitMark(String name, long checkpointId) throws IOException {
+            Path dir = jobDir.resolve(SharedStateFiles.COMMIT_MARKS);
+            if (!Files.isDirectory(dir)) {
+                Files.createDirectories(dir);
+                sync.sync(jobDir);
+            }
+            String safe = safeName(name);
+            java.util.OptionalLong current = readCommitMark(name);
+            if (current.isPresent() && current.getAsLong() >= checkpointId) {
+                return;
+            }
+            // a new empty file named by the mark: its creation is atomic, and durable with the directory's fsync
+            Path mark = dir.resolve(SharedStateFiles.markFileName(safe, checkpointId));
+            if (!Files.exists(mark)) {
+                Files.createFile(mark);
+            }
+            sync.sync(dir);
+            if (current.isPresent()) {
+                Files.deleteIfExists(dir.resolve(SharedStateFiles.markFileName(safe, current.getAsLong())));
+            }
+        }
+
+        @Override
+        public void downloadShared(StateHandle.InFile handle, Path localFile) throws IOException {
+            Path file = jobDir.resolve(handle.path());
+            try {
+                Files.copy(file, localFile, StandardCopyOption.REPLACE_EXISTING);
+            } catch (NoSuchFileException e) {
+                throw new IOException("Shared state file " + file + " of a completed checkpoint is missing: the "
+                        + "checkpoint directory was changed by hand or is on a file system that lost data", e);
+            }
+        }
+
+        @Override
         public void discardAllExcept(Set<Long> keep) throws IOException {
-            for (long id : ids()) {
-                if (!keep.contains(id)) {
-                    discard(id);
+            if (keep.isEmpty()) {
+                deleteRecursively(jobDir);
+                return;
+            }
+            SharedStateFiles.discardAllExcept(keep, this);
+        }
+
+        @Override
+        public void discardUnreferencedSharedState() throws IOException {
+            Path dir = jobDir.resolve(SHARED);
+            if (!Files.isDirectory(dir)) {
+                return;
+            }
+            java.util.Set<String> referenced = SharedStateFiles.referenced(this);
+            try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+                for (Path f : files) {
+                    if (!referenced.contains(SHARED + "/" + f.getFileName())) {
+                        Files.deleteIfExists(f);
+                    }
                 }
             }
-            if (keep.isEmpty() && Files.isDirectory(jobDir)) {
-                deleteRecursively(jobDir);
-            }
+        }
+
+        private CheckpointMetadata readMetadata(long id) throws IOException {
+            Path metadata = chkDir(id).resolve(METADATA);
+            return MetadataFormat.read(Files.readAllBytes(metadata), metadata.toString());
         }
 
         private static void deleteRecursively(Path dir) throws IOException {

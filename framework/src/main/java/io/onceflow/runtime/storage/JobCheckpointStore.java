@@ -24,8 +24,21 @@ public interface JobCheckpointStore {
      */
     void checkWritable();
 
+    /**
+     * Makes this process the job's one owner here, before it reads or writes any checkpoint.
+     *
+     * @param takeOver take the job from an owner that is alive but hung, which is then fenced
+     * @throws OwnershipLostException when another live instance owns the job (and {@code takeOver} is false)
+     */
+    default Ownership acquireOwnership(boolean takeOver) throws IOException {
+        return Ownership.NONE;
+    }
+
     /** The latest checkpoint whose metadata is complete, if any. */
     Optional<CheckpointMetadata> loadLatestCompleted() throws IOException;
+
+    /** The ids of every checkpoint whose metadata is complete, ascending. */
+    java.util.List<Long> completedCheckpointIds() throws IOException;
 
     /** The highest checkpoint id ever used here, complete or not, or 0. New checkpoint ids continue above it. */
     long highestCheckpointId() throws IOException;
@@ -37,11 +50,83 @@ public interface JobCheckpointStore {
 
     byte[] readState(StateHandle handle) throws IOException;
 
+    /**
+     * Streams one subtask's state of checkpoint {@code checkpointId} (named {@code name}), so no state
+     * has to fit in one array. The default collects it in memory and calls {@link #writeState}.
+     */
+    default CheckpointStateOutput openStateOutput(long checkpointId, String name) throws IOException {
+        JobCheckpointStore store = this;
+        return new CheckpointStateOutput() {
+            private final java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+
+            @Override
+            public void write(int b) {
+                bytes.write(b);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) {
+                bytes.write(b, off, len);
+            }
+
+            @Override
+            public StateHandle closeAndGetHandle() throws IOException {
+                return store.writeState(checkpointId, name, bytes.toByteArray());
+            }
+
+            @Override
+            public void discard() {
+            }
+        };
+    }
+
+    /** Reads back what a handle points to, as a stream. The default reads it all with {@link #readState}. */
+    default java.io.InputStream openState(StateHandle handle) throws IOException {
+        return new java.io.ByteArrayInputStream(readState(handle));
+    }
+
     void commitMetadata(CheckpointMetadata metadata) throws IOException;
 
-    /** Removes a checkpoint, complete or not. */
+    /**
+     * Copies a local file into the job's shared state, where checkpoints may refer to it (a RocksDB SST
+     * file); durable when this returns. {@code name} must be unique in the job.
+     */
+    default StateHandle.InFile uploadShared(String name, java.nio.file.Path localFile) throws IOException {
+        throw new IOException(describe() + " cannot hold shared state files (incremental checkpoints)");
+    }
+
+    /** Copies a shared file back to a local file. */
+    default void downloadShared(StateHandle.InFile handle, java.nio.file.Path localFile) throws IOException {
+        throw new IOException(describe() + " cannot hold shared state files (incremental checkpoints)");
+    }
+
+    /** The highest mark a sink wrote under {@code name} with {@link #writeCommitMark}, if any. */
+    default java.util.OptionalLong readCommitMark(String name) throws IOException {
+        throw new IOException(describe() + " cannot keep commit marks");
+    }
+
+    /**
+     * Records durably and atomically that a sink committed everything up to {@code checkpointId} under
+     * {@code name} (a write-ahead sink's operator and subtask). Marks only grow; they outlive checkpoints
+     * and are removed with the job's storage.
+     */
+    default void writeCommitMark(String name, long checkpointId) throws IOException {
+        throw new IOException(describe() + " cannot keep commit marks");
+    }
+
+    /**
+     * Removes shared files no completed checkpoint refers to: those of checkpoints that failed or were
+     * never completed. Called when the job starts, when nothing is in progress.
+     */
+    default void discardUnreferencedSharedState() throws IOException {
+    }
+
+    /** Removes a checkpoint, complete or not. Its shared files stay: a later checkpoint may refer to them. */
     void discard(long checkpointId) throws IOException;
 
-    /** Removes every checkpoint of the job except those listed. */
+    /**
+     * Removes every checkpoint of the job except those listed, and the shared files only the removed
+     * completed checkpoints referred to.
+     */
     void discardAllExcept(java.util.Set<Long> keep) throws IOException;
 }

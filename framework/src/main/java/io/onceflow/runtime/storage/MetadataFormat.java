@@ -16,17 +16,18 @@ import java.util.Map;
  * The binary form of a checkpoint's {@code _metadata}:
  *
  * <pre>
- * int magic 0x4F464D44 ("OFMD"), int version (1)
+ * int magic 0x4F464D44 ("OFMD"), int version (2; version 1 is still read)
  * UTF job name, long checkpoint id, long timestamp
  * int operators; per operator: UTF uid, int parallelism, int max parallelism, int subtasks;
  *   per subtask: int index, int key-group start, int key-group end,
- *                byte handle kind (0 none, 1 inline, 2 file) then bytes | UTF path + long size
+ *                byte handle kind (0 none, 1 inline, 2 file) then bytes | UTF path + long size,
+ *                int shared files (version 2), then (UTF path + long size)*
  * </pre>
  */
 public final class MetadataFormat {
 
     public static final int MAGIC = 0x4F464D44;
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
 
     private MetadataFormat() {
     }
@@ -59,6 +60,11 @@ public final class MetadataFormat {
                     out.writeUTF(file.path());
                     out.writeLong(file.size());
                 }
+                out.writeInt(s.sharedFiles().size());
+                for (StateHandle.InFile f : s.sharedFiles()) {
+                    out.writeUTF(f.path());
+                    out.writeLong(f.size());
+                }
             }
         }
         out.flush();
@@ -73,10 +79,10 @@ public final class MetadataFormat {
             throw new IOException(where + " is not an Onceflow checkpoint metadata file (bad magic number)");
         }
         int version = in.readInt();
-        if (version != VERSION) {
+        if (version != 1 && version != VERSION) {
             throw new IOException(where + " has metadata format version " + version + ", but this Onceflow reads "
-                    + "version " + VERSION + " only: restore it with the Onceflow version that wrote it, or start the "
-                    + "job fresh (resumeFromLatestCheckpoint=false)");
+                    + "versions 1 and " + VERSION + " only: restore it with the Onceflow version that wrote it, or "
+                    + "start the job fresh (resumeFromLatestCheckpoint=false)");
         }
         String jobName = in.readUTF();
         long id = in.readLong();
@@ -99,7 +105,14 @@ public final class MetadataFormat {
                     case 2 -> new StateHandle.InFile(in.readUTF(), in.readLong());
                     default -> throw new IOException(where + " is corrupt: unknown state handle kind " + kind);
                 };
-                subtasks.add(new CheckpointMetadata.SubtaskState(index, range, handle));
+                List<StateHandle.InFile> shared = new ArrayList<>();
+                if (version >= 2) {
+                    int numShared = in.readInt();
+                    for (int k = 0; k < numShared; k++) {
+                        shared.add(new StateHandle.InFile(in.readUTF(), in.readLong()));
+                    }
+                }
+                subtasks.add(new CheckpointMetadata.SubtaskState(index, range, handle, shared, 0));
             }
             ops.put(uid, new CheckpointMetadata.OperatorState(uid, parallelism, maxParallelism, subtasks));
         }

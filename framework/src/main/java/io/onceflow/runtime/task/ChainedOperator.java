@@ -1,7 +1,7 @@
 package io.onceflow.runtime.task;
 
 import io.onceflow.api.functions.KeySelector;
-import io.onceflow.runtime.state.HeapKeyedStateBackend;
+import io.onceflow.runtime.state.KeyedStateBackend;
 import io.onceflow.runtime.state.KeyGroupRange;
 import io.onceflow.runtime.state.OperatorStateBackend;
 
@@ -11,13 +11,13 @@ public final class ChainedOperator {
     final String uid;
     final StreamOperator<Object, Object> operator;
     final OperatorStateBackend operatorState;
-    final HeapKeyedStateBackend keyedState;
+    final KeyedStateBackend keyedState;
     final KeySelector<Object, Object> keySelector;
     final KeyGroupRange keyGroups;
 
     @SuppressWarnings("unchecked")
     public ChainedOperator(String uid, StreamOperator<?, ?> operator, OperatorStateBackend operatorState,
-                           HeapKeyedStateBackend keyedState, KeySelector<Object, Object> keySelector,
+                           KeyedStateBackend keyedState, KeySelector<Object, Object> keySelector,
                            KeyGroupRange keyGroups) {
         this.uid = uid;
         this.operator = (StreamOperator<Object, Object>) operator;

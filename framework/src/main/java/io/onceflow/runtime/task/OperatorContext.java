@@ -13,9 +13,9 @@ import io.onceflow.api.state.ReducingStateDescriptor;
 import io.onceflow.api.state.StateDescriptor;
 import io.onceflow.api.state.ValueState;
 import io.onceflow.api.state.ValueStateDescriptor;
-import io.onceflow.runtime.state.HeapKeyedStateBackend;
+import io.onceflow.runtime.state.KeyedStateBackend;
 import io.onceflow.runtime.state.OperatorStateBackend;
-import io.onceflow.testing.FaultInjector;
+import io.onceflow.runtime.fault.FaultInjector;
 import java.util.OptionalLong;
 
 /** What the runtime hands an operator of one subtask. */
@@ -28,13 +28,18 @@ public final class OperatorContext<OUT> implements RuntimeContext, SourceReaderC
     private final int attempt;
     private final Output<OUT> output;
     private final OperatorStateBackend operatorState;
-    private final HeapKeyedStateBackend keyedState;
+    private final KeyedStateBackend keyedState;
     private final OptionalLong restoredCheckpointId;
     private final FaultInjector faults;
+    private final io.onceflow.api.metrics.MetricGroup metrics;
+    private final SideOutputs sideOutputs;
+    private final io.onceflow.runtime.storage.JobCheckpointStore store;
 
     public OperatorContext(String jobName, String uid, int subtaskIndex, int parallelism, int attempt,
-                           Output<OUT> output, OperatorStateBackend operatorState, HeapKeyedStateBackend keyedState,
-                           OptionalLong restoredCheckpointId, FaultInjector faults) {
+                           Output<OUT> output, OperatorStateBackend operatorState, KeyedStateBackend keyedState,
+                           OptionalLong restoredCheckpointId, FaultInjector faults,
+                           io.onceflow.api.metrics.MetricGroup metrics, SideOutputs sideOutputs,
+                           io.onceflow.runtime.storage.JobCheckpointStore store) {
         this.jobName = jobName;
         this.uid = uid;
         this.subtaskIndex = subtaskIndex;
@@ -45,6 +50,84 @@ public final class OperatorContext<OUT> implements RuntimeContext, SourceReaderC
         this.keyedState = keyedState;
         this.restoredCheckpointId = restoredCheckpointId;
         this.faults = faults;
+        this.metrics = metrics;
+        this.sideOutputs = sideOutputs;
+        this.store = store;
+    }
+
+    /** The job's checkpoint storage, as files a sink may keep there; names are prefixed by this operator's uid. */
+    @Override
+    public io.onceflow.api.sink.CheckpointFiles getCheckpointFiles() {
+        if (store == null) {
+            return io.onceflow.api.sink.SinkInitContext.super.getCheckpointFiles();
+        }
+        return new io.onceflow.api.sink.CheckpointFiles() {
+            @Override
+            public String describe() {
+                return store.describe();
+            }
+
+            @Override
+            public CheckpointFile upload(String name, java.nio.file.Path localFile) throws java.io.IOException {
+                io.onceflow.runtime.storage.StateHandle.InFile f = store.uploadShared(name, localFile);
+                return new CheckpointFile(f.path(), f.size());
+            }
+
+            @Override
+            public java.io.InputStream open(CheckpointFile file) throws java.io.IOException {
+                return store.openState(new io.onceflow.runtime.storage.StateHandle.InFile(file.path(), file.size()));
+            }
+
+            @Override
+            public OptionalLong readCommitMark(String name) throws java.io.IOException {
+                return store.readCommitMark(name);
+            }
+
+            @Override
+            public void writeCommitMark(String name, long checkpointId) throws java.io.IOException {
+                store.writeCommitMark(name, checkpointId);
+            }
+        };
+    }
+
+    private io.onceflow.runtime.metrics.EndToEndLatency latency;
+    private io.onceflow.runtime.metrics.EndToEndLatency.Source latencySource;
+
+    /** The job's end-to-end latency bookkeeping (none in a harness). */
+    public void setEndToEndLatency(io.onceflow.runtime.metrics.EndToEndLatency latency) {
+        this.latency = latency;
+    }
+
+    /** The job's end-to-end latency bookkeeping, or null. */
+    public io.onceflow.runtime.metrics.EndToEndLatency endToEndLatency() {
+        return latency;
+    }
+
+    @Override
+    public void recordInputTimestamp(long epochMillis) {
+        if (latency != null) {
+            if (latencySource == null) {
+                latencySource = latency.source();
+            }
+            latencySource.record(epochMillis);
+        }
+    }
+
+    /** At a source's barrier: the input timestamps seen so far belong to {@code checkpointId}. */
+    public void sealInputTimestamps(long checkpointId) {
+        if (latencySource != null) {
+            latencySource.seal(checkpointId);
+        }
+    }
+
+    /** Where this operator's side-output records go. */
+    public SideOutputs sideOutputs() {
+        return sideOutputs;
+    }
+
+    @Override
+    public io.onceflow.api.metrics.MetricGroup getMetricGroup() {
+        return metrics;
     }
 
     public Output<OUT> output() {
@@ -56,7 +139,7 @@ public final class OperatorContext<OUT> implements RuntimeContext, SourceReaderC
     }
 
     /** Null unless the operator reads a keyed stream. */
-    public HeapKeyedStateBackend keyedState() {
+    public KeyedStateBackend keyedState() {
         return keyedState;
     }
 
@@ -108,7 +191,7 @@ public final class OperatorContext<OUT> implements RuntimeContext, SourceReaderC
         return attempt;
     }
 
-    private HeapKeyedStateBackend keyed(StateDescriptor<?, ?> d) {
+    private KeyedStateBackend keyed(StateDescriptor<?, ?> d) {
         if (keyedState == null) {
             throw new IllegalStateException("Operator '" + uid + "' asked for keyed " + d
                     + ", but keyed state is only available on a keyed stream: call keyBy(...) before this "

@@ -15,7 +15,7 @@ import io.onceflow.api.state.ListState;
 import io.onceflow.api.functions.CheckpointListener;
 import io.onceflow.runtime.state.Bytes;
 import io.onceflow.runtime.state.VersionedTypeSerializer;
-import io.onceflow.testing.FaultPoint;
+import io.onceflow.runtime.fault.FaultPoint;
 import java.io.DataInput;
 import java.io.DataOutput;
 import java.io.IOException;
@@ -115,6 +115,11 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
         if (!endOfInput) {
             writer.flush(false);
         }
+        if (committer == null && context.endToEndLatency() != null) {
+            // a sink without a committer (idempotent writes) makes its output visible here, at the barrier
+            context.endToEndLatency().committed(context.getOperatorUid(), context.getParallelism(), checkpointId,
+                    System.currentTimeMillis(), endToEndLatency());
+        }
         if (committer != null) {
             Collection<C> committables = ((CommittingSinkWriter<T, C>) writer).prepareCommit(checkpointId);
             if (committables != null && !committables.isEmpty()) {
@@ -134,6 +139,26 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
         if (writerState != null) {
             writerState.update(((StatefulSinkWriter<T, S>) writer).snapshotState(checkpointId));
         }
+    }
+
+    /** The checkpoint files of every pending committable that refers to some. */
+    @Override
+    public ReferencedFiles referencedFiles(long checkpointId) {
+        List<io.onceflow.runtime.storage.StateHandle.InFile> files = new ArrayList<>();
+        long uploaded = 0;
+        for (Map.Entry<Long, List<TrackedCommitRequest<C>>> e : pending.entrySet()) {
+            for (TrackedCommitRequest<C> r : e.getValue()) {
+                if (r.getCommittable() instanceof io.onceflow.api.sink.ReferencesCheckpointFiles refs) {
+                    for (io.onceflow.api.sink.CheckpointFiles.CheckpointFile f : refs.checkpointFiles()) {
+                        files.add(new io.onceflow.runtime.storage.StateHandle.InFile(f.path(), f.size()));
+                        if (e.getKey() == checkpointId) {
+                            uploaded += f.size();
+                        }
+                    }
+                }
+            }
+        }
+        return files.isEmpty() ? ReferencedFiles.NONE : new ReferencedFiles(files, uploaded);
     }
 
     @Override
@@ -164,6 +189,29 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
         }
     }
 
+    private io.onceflow.api.metrics.Histogram commitLatency;
+
+    /**
+     * How long the committer took for one checkpoint's committables: the time from the completion notice to
+     * the output being visible (a transaction's commit, a write-ahead batch written).
+     */
+    private io.onceflow.api.metrics.Histogram commitLatency() {
+        if (commitLatency == null) {
+            commitLatency = context.getMetricGroup().histogram("commitLatency");
+        }
+        return commitLatency;
+    }
+
+    private io.onceflow.api.metrics.Histogram endToEndLatency;
+
+    /** From an input record's timestamp to the commit that made its output visible (see EndToEndLatency). */
+    private io.onceflow.api.metrics.Histogram endToEndLatency() {
+        if (endToEndLatency == null) {
+            endToEndLatency = context.getMetricGroup().histogram("endToEndLatency");
+        }
+        return endToEndLatency;
+    }
+
     private void commitUpTo(long checkpointId) throws Exception {
         Iterator<Map.Entry<Long, List<TrackedCommitRequest<C>>>> it = pending.headMap(checkpointId, true).entrySet().iterator();
         while (it.hasNext()) {
@@ -174,7 +222,13 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
             for (TrackedCommitRequest<C> r : requests) {
                 r.beginAttempt(false);
             }
+            long commitStart = System.nanoTime();
             committer.commit(new ArrayList<>(requests));
+            commitLatency().record((System.nanoTime() - commitStart) / 1_000_000);
+            if (context.endToEndLatency() != null && requests.stream().noneMatch(r -> r.outcome() == TrackedCommitRequest.Outcome.RETRY)) {
+                context.endToEndLatency().committed(context.getOperatorUid(), context.getParallelism(), id,
+                        System.currentTimeMillis(), endToEndLatency());
+            }
             context.faults().at(FaultPoint.AFTER_COMMIT, context.getOperatorUid(), context.getIndexOfThisSubtask(), id);
             List<TrackedCommitRequest<C>> retry = new ArrayList<>();
             for (TrackedCommitRequest<C> r : requests) {

@@ -50,9 +50,17 @@ public final class SourceOperator<T, S extends SourceSplit> extends AbstractStre
             splitsState.get().forEach(splits::add);
         }
         reader = source.createReader(context);
-        readerOutput = record -> {
-            emitted++;
-            output.collect(record);
+        readerOutput = new ReaderOutput<>() {
+            @Override
+            public void collect(T record) {
+                emitted++;
+                output.collect(record);
+            }
+
+            @Override
+            public <X> void output(io.onceflow.api.OutputTag<X> tag, X value) {
+                context.sideOutputs().emit(tag, value);
+            }
         };
         reader.addSplits(splits);
         reader.start();
@@ -74,6 +82,7 @@ public final class SourceOperator<T, S extends SourceSplit> extends AbstractStre
 
     @Override
     public void snapshotState(long checkpointId) throws Exception {
+        context.sealInputTimestamps(checkpointId);
         splitsState.update(reader.snapshotState(checkpointId));
     }
 

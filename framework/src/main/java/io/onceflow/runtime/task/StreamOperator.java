@@ -32,6 +32,20 @@ public interface StreamOperator<IN, OUT> {
     default void snapshotState(long checkpointId) throws Exception {
     }
 
+    /**
+     * Files in checkpoint storage the state just snapshotted refers to (a write-ahead sink's pending
+     * batches), asked right after {@link #snapshotState}: the checkpoint lists them, so they are kept as
+     * long as it is. {@code uploadedBytes} of them were uploaded for this checkpoint.
+     */
+    default ReferencedFiles referencedFiles(long checkpointId) {
+        return ReferencedFiles.NONE;
+    }
+
+    /** See {@link #referencedFiles}. */
+    record ReferencedFiles(java.util.List<io.onceflow.runtime.storage.StateHandle.InFile> files, long uploadedBytes) {
+        public static final ReferencedFiles NONE = new ReferencedFiles(java.util.List.of(), 0);
+    }
+
     default void notifyCheckpointComplete(long checkpointId) throws Exception {
     }
 

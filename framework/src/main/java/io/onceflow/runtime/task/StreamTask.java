@@ -10,7 +10,9 @@ import io.onceflow.runtime.io.RecordWriter;
 import io.onceflow.runtime.state.SubtaskStateFormat;
 import io.onceflow.runtime.storage.CheckpointMetadata;
 import io.onceflow.runtime.storage.StateHandle;
-import io.onceflow.testing.FaultPoint;
+import io.onceflow.runtime.fault.FaultPoint;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -42,18 +44,26 @@ public final class StreamTask implements Runnable {
     public enum State { CREATED, RUNNING, END_OF_INPUT, FINISHED, FAILED, CANCELED }
 
     private final int taskIndex;
+    private final String chainName;
     private final String name;
     private final int subtaskIndex;
     private final int parallelism;
     private final TaskInfo info;
     private final List<ChainedOperator> chain;
     private final InputGate gate;
+    /** Every writer: barriers, end of input and flushes go to all of them. */
     private final List<RecordWriter> writers;
+    /** The writers of the main output. */
+    private final List<RecordWriter> mainWriters;
+    /** The writers of side outputs, by {@link #sideOutputKey}. */
+    private final Map<String, List<RecordWriter>> sideWriters;
     private final boolean isSource;
     private final Runnable flusher;
 
     private volatile State state = State.CREATED;
     private volatile boolean finishRequested;
+    // a source that took the last checkpoint of a graceful stop reads nothing more (task thread only)
+    private boolean suspended;
     private Thread thread;
 
     // alignment (task thread only)
@@ -64,21 +74,31 @@ public final class StreamTask implements Runnable {
     private long lastCheckpointId = -1;
     private int endedChannels;
     private final boolean[] channelEnded;
+    /** Asynchronous snapshot parts waiting for this task's running one; guards {@link #snapshotRunning}. */
+    private final ArrayDeque<PendingSnapshot> snapshotQueue = new ArrayDeque<>();
+    private boolean snapshotRunning;
 
     // metrics: written by the task thread, read racily by reporters
     private long numRecordsIn;
     private long numRecordsOut;
+    /** Records each chained operator handed to the next one (the last one's are numRecordsOut). */
+    private long[] operatorRecordsOut = new long[0];
 
     public StreamTask(int taskIndex, String name, int subtaskIndex, int parallelism, TaskInfo info,
-                      List<ChainedOperator> chain, InputGate gate, List<RecordWriter> writers, boolean isSource) {
+                      List<ChainedOperator> chain, InputGate gate, List<RecordWriter> mainWriters,
+                      Map<String, List<RecordWriter>> sideWriters, boolean isSource) {
         this.taskIndex = taskIndex;
+        this.chainName = name;
         this.name = name + " (" + (subtaskIndex + 1) + "/" + parallelism + ")";
         this.subtaskIndex = subtaskIndex;
         this.parallelism = parallelism;
         this.info = info;
         this.chain = chain;
         this.gate = gate;
-        this.writers = writers;
+        this.mainWriters = mainWriters;
+        this.sideWriters = sideWriters;
+        this.writers = new java.util.ArrayList<>(mainWriters);
+        sideWriters.values().forEach(this.writers::addAll);
         this.isSource = isSource;
         this.channelEnded = new boolean[isSource ? 0 : gate.numberOfChannels()];
         this.flusher = this::flushOutputs;
@@ -87,6 +107,15 @@ public final class StreamTask implements Runnable {
 
     public String getName() {
         return name;
+    }
+
+    /** The chain's name, without the subtask. */
+    public String getChainName() {
+        return chainName;
+    }
+
+    public int getSubtaskIndex() {
+        return subtaskIndex;
     }
 
     public InputGate getGate() {
@@ -120,12 +149,15 @@ public final class StreamTask implements Runnable {
     }
 
     private void wireChain() {
+        operatorRecordsOut = new long[chain.size()];
         for (int i = 0; i < chain.size(); i++) {
             ChainedOperator op = chain.get(i);
             Output<Object> out;
             if (i + 1 < chain.size()) {
                 StreamOperator<Object, Object> next = chain.get(i + 1).operator;
+                int index = i;
                 out = record -> {
+                    operatorRecordsOut[index]++;
                     try {
                         next.processElement(record);
                     } catch (Throwable t) {
@@ -136,12 +168,43 @@ public final class StreamTask implements Runnable {
                 out = tailOutput();
             }
             OperatorContext<Object> ctx = new OperatorContext<>(info.jobName(), op.uid, subtaskIndex, parallelism,
-                    info.attempt(), out, op.operatorState, op.keyedState, info.restoredCheckpointId(), info.faults());
+                    info.attempt(), out, op.operatorState, op.keyedState, info.restoredCheckpointId(), info.faults(),
+                    info.metrics().group(op.uid, subtaskIndex), sideOutputsOf(op.uid), info.store());
+            ctx.setEndToEndLatency(info.metrics().endToEndLatency());
+            int index = i;
+            // read racily by the metrics endpoint, written by this task's thread only
+            ctx.getMetricGroup().gauge("recordsOut", java.util.Map.of(),
+                    () -> index + 1 < operatorRecordsOut.length ? operatorRecordsOut[index] : numRecordsOut);
             op.operator.setup(ctx);
         }
     }
 
+    /** Identifies the side output {@code tagId} of operator {@code operatorUid} among a task's writers. */
+    public static String sideOutputKey(String operatorUid, String tagId) {
+        return operatorUid + "\u0000" + tagId;
+    }
+
+    private SideOutputs sideOutputsOf(String uid) {
+        if (sideWriters.isEmpty()) {
+            return SideOutputs.NONE;
+        }
+        return (tag, record) -> {
+            List<RecordWriter> targets = sideWriters.get(sideOutputKey(uid, tag.getId()));
+            if (targets == null) {
+                return; // nobody reads this side output
+            }
+            try {
+                for (RecordWriter w : targets) {
+                    w.emit(record);
+                }
+            } catch (Throwable t) {
+                throw Sneaky.rethrow(t);
+            }
+        };
+    }
+
     private Output<Object> tailOutput() {
+        List<RecordWriter> writers = mainWriters;
         if (writers.isEmpty()) {
             return record -> numRecordsOut++;
         }
@@ -218,6 +281,10 @@ public final class StreamTask implements Runnable {
                     LOG.debug("Closing operator '{}' of task {} after failure/cancel failed: {}", op.uid, name, t.toString());
                 }
             }
+            if (op.keyedState != null) {
+                // a snapshot still being written keeps what it reads open until it is done
+                op.keyedState.close();
+            }
         }
     }
 
@@ -235,7 +302,7 @@ public final class StreamTask implements Runnable {
             if (gate.isCancelled()) {
                 throw new CancelledException();
             }
-            if (ended) {
+            if (ended || suspended) {
                 flushOutputs();
                 gate.awaitMail(100, TimeUnit.MILLISECONDS);
                 continue;
@@ -358,12 +425,18 @@ public final class StreamTask implements Runnable {
     // ---------------------------------------------------------------- checkpoints
 
     /** Mailbox action: the coordinator triggers checkpoint {@code id} at this source subtask. */
-    public void triggerCheckpoint(long id, long timestamp) {
+    public void triggerCheckpoint(long id, long timestamp, boolean stop) {
         gate.addMail(mail(() -> {
             if (id > lastCheckpointId) {
                 performCheckpoint(new CheckpointBarrier(id, timestamp), 0);
+                suspended |= stop;
             }
         }));
+    }
+
+    /** Mailbox action: a graceful stop was given up, so a source reads on. */
+    public void resumeAfterStop() {
+        gate.addMail(() -> suspended = false);
     }
 
     public void notifyCheckpointComplete(long id) {
@@ -426,48 +499,169 @@ public final class StreamTask implements Runnable {
         for (RecordWriter w : writers) {
             w.broadcastEvent(barrier);
         }
-        Map<String, byte[]> snapshots = new LinkedHashMap<>();
         for (ChainedOperator op : chain) {
             info.faults().at(FaultPoint.BEFORE_SNAPSHOT, op.uid, subtaskIndex, id);
         }
+        // the synchronous part, the task's pause: operator state is small and serialized here; keyed
+        // state is only frozen (a new copy-on-write generation, a RocksDB snapshot) and written later
+        long syncStart = System.nanoTime();
+        Map<String, OperatorSnapshot> snapshots = new LinkedHashMap<>();
         try {
             for (ChainedOperator op : chain) {
                 op.operator.snapshotState(id);
                 if (!op.operatorState.isEmpty() || op.keyedState != null) {
-                    snapshots.put(op.uid, SubtaskStateFormat.write(op.operatorState, op.keyedState));
-                } else {
-                    snapshots.put(op.uid, null);
+                    snapshots.put(op.uid, new OperatorSnapshot(SubtaskStateFormat.operatorState(op.operatorState),
+                            op.keyedState != null ? op.keyedState.snapshot(id) : null, op.operator.referencedFiles(id)));
                 }
             }
         } catch (Exception e) {
+            snapshots.values().forEach(OperatorSnapshot::release);
             LOG.warn("Task {} declines checkpoint {}: snapshot failed: {}", name, id, e.toString());
             info.gateway().declineCheckpoint(taskIndex, id, e);
             return;
         }
-        for (ChainedOperator op : chain) {
-            info.faults().at(FaultPoint.AFTER_SNAPSHOT, op.uid, subtaskIndex, id);
+        long syncNanos = System.nanoTime() - syncStart;
+        try {
+            for (ChainedOperator op : chain) {
+                info.faults().at(FaultPoint.AFTER_SNAPSHOT, op.uid, subtaskIndex, id);
+            }
+        } catch (Exception e) {
+            snapshots.values().forEach(OperatorSnapshot::release);
+            throw e;
         }
-        info.snapshotExecutor().execute(() -> writeAndAcknowledge(id, snapshots, alignmentNanos));
+        PendingSnapshot pending = new PendingSnapshot(id, snapshots, alignmentNanos, syncNanos);
+        synchronized (snapshotQueue) {
+            if (snapshotRunning) {
+                snapshotQueue.add(pending);
+                return;
+            }
+            snapshotRunning = true;
+        }
+        submit(pending);
     }
 
-    private void writeAndAcknowledge(long id, Map<String, byte[]> snapshots, long alignmentNanos) {
+    /**
+     * Hands a task's asynchronous parts to the snapshot executor one at a time, in checkpoint order: a
+     * task acknowledges checkpoints in the order of their barriers (so a later checkpoint never completes
+     * and subsumes an earlier one still being written, such as a stop's), and an incremental snapshot sees
+     * every file the one before it uploaded.
+     */
+    private void submit(PendingSnapshot pending) {
+        try {
+            info.snapshotExecutor().execute(pending);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            pending.abandon();
+            throw e;
+        }
+    }
+
+    /** After one asynchronous part: starts the next queued one of this task, if any. */
+    private void snapshotDone() {
+        PendingSnapshot next;
+        synchronized (snapshotQueue) {
+            next = snapshotQueue.poll();
+            if (next == null) {
+                snapshotRunning = false;
+                return;
+            }
+        }
+        try {
+            submit(next);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            LOG.debug("Task {}: the job ended before checkpoint {} was written", name, next.id);
+        }
+    }
+
+    /** The asynchronous part of one checkpoint of this task, queued on the snapshot executor. */
+    public final class PendingSnapshot implements Runnable {
+        private final long id;
+        private final Map<String, OperatorSnapshot> snapshots;
+        private final long alignmentNanos;
+        private final long syncNanos;
+
+        PendingSnapshot(long id, Map<String, OperatorSnapshot> snapshots, long alignmentNanos, long syncNanos) {
+            this.id = id;
+            this.snapshots = snapshots;
+            this.alignmentNanos = alignmentNanos;
+            this.syncNanos = syncNanos;
+        }
+
+        @Override
+        public void run() {
+            try {
+                writeAndAcknowledge(id, snapshots, alignmentNanos, syncNanos);
+            } finally {
+                snapshotDone();
+            }
+        }
+
+        /** Never run (the job ended first): releases what this and the task's later snapshots hold. */
+        public void abandon() {
+            snapshots.values().forEach(OperatorSnapshot::release);
+            List<PendingSnapshot> later;
+            synchronized (snapshotQueue) {
+                later = new ArrayList<>(snapshotQueue);
+                snapshotQueue.clear();
+                snapshotRunning = false;
+            }
+            later.forEach(p -> p.snapshots.values().forEach(OperatorSnapshot::release));
+        }
+    }
+
+    /** What one operator's synchronous snapshot part produced. */
+    private record OperatorSnapshot(byte[] operatorState, io.onceflow.runtime.state.KeyedStateSnapshot keyed,
+                                    StreamOperator.ReferencedFiles operatorFiles) {
+        void release() {
+            if (keyed != null) {
+                keyed.release();
+            }
+        }
+    }
+
+    /** The asynchronous part, on a snapshot thread: streams each operator's state to storage, then acknowledges. */
+    private void writeAndAcknowledge(long id, Map<String, OperatorSnapshot> snapshots, long alignmentNanos,
+                                     long syncNanos) {
         try {
             Map<String, CheckpointMetadata.SubtaskState> states = new LinkedHashMap<>();
             for (ChainedOperator op : chain) {
-                byte[] bytes = snapshots.get(op.uid);
+                OperatorSnapshot snapshot = snapshots.get(op.uid);
                 StateHandle handle = null;
-                if (bytes != null) {
-                    handle = bytes.length <= info.inlineStateThreshold()
-                            ? new StateHandle.Inline(bytes)
-                            : info.store().writeState(id, op.uid + "-" + subtaskIndex, bytes);
+                List<StateHandle.InFile> shared = List.of();
+                long uploaded = 0;
+                if (snapshot != null) {
+                    String stateName = op.uid + "-" + subtaskIndex;
+                    io.onceflow.runtime.storage.CheckpointStateOutput out = io.onceflow.runtime.storage.CheckpointStateOutput
+                            .inlineUpTo(info.inlineStateThreshold(), () -> info.store().openStateOutput(id, stateName));
+                    try {
+                        java.io.DataOutputStream data = new java.io.DataOutputStream(
+                                new io.onceflow.runtime.storage.UnsynchronizedBufferedOutputStream(out, 64 * 1024));
+                        SubtaskStateFormat.write(data, snapshot.operatorState(), snapshot.keyed(),
+                                info.store()::uploadShared);
+                        handle = out.closeAndGetHandle();
+                        if (snapshot.keyed() != null) {
+                            shared = snapshot.keyed().sharedFiles();
+                            uploaded = snapshot.keyed().uploadedSharedBytes();
+                        }
+                        if (!snapshot.operatorFiles().files().isEmpty()) {
+                            shared = new ArrayList<>(shared);
+                            shared.addAll(snapshot.operatorFiles().files());
+                            uploaded += snapshot.operatorFiles().uploadedBytes();
+                        }
+                    } catch (Throwable t) {
+                        out.discard();
+                        throw t;
+                    }
                 }
                 states.put(op.uid, new CheckpointMetadata.SubtaskState(subtaskIndex,
-                        op.keyGroups != null ? op.keyGroups : io.onceflow.runtime.state.KeyGroupRange.EMPTY, handle));
+                        op.keyGroups != null ? op.keyGroups : io.onceflow.runtime.state.KeyGroupRange.EMPTY, handle,
+                        shared, uploaded));
             }
-            info.gateway().acknowledgeCheckpoint(taskIndex, id, states, alignmentNanos);
+            info.gateway().acknowledgeCheckpoint(taskIndex, id, states, alignmentNanos, syncNanos);
         } catch (Throwable t) {
             LOG.warn("Task {} declines checkpoint {}: writing its state failed: {}", name, id, t.toString());
             info.gateway().declineCheckpoint(taskIndex, id, t);
+        } finally {
+            snapshots.values().forEach(OperatorSnapshot::release);
         }
     }
 

@@ -6,9 +6,12 @@ import java.util.Map;
 /** How a subtask reports to the job: checkpoint acknowledgements, declines, end of input, failure. */
 public interface TaskGateway {
 
-    /** Called from a snapshot thread once the subtask's state for {@code checkpointId} is durable. */
+    /**
+     * Called from a snapshot thread once the subtask's state for {@code checkpointId} is durable.
+     * {@code syncNanos} is how long the synchronous part paused the task.
+     */
     void acknowledgeCheckpoint(int taskIndex, long checkpointId, Map<String, CheckpointMetadata.SubtaskState> states,
-                               long alignmentNanos);
+                               long alignmentNanos, long syncNanos);
 
     void declineCheckpoint(int taskIndex, long checkpointId, Throwable cause);
 

@@ -44,6 +44,8 @@ public final class KafkaSink<T> implements Sink<T>, ValidatesConfiguration {
     final DeliveryGuarantee guarantee;
     final String transactionalIdPrefix;
     final Properties properties;
+    final Duration recoveryTime;
+    final boolean ignoreFailuresAfterTransactionTimeout;
     private volatile Duration transactionTimeout;
 
     KafkaSink(KafkaSinkBuilder<T> b) {
@@ -52,6 +54,8 @@ public final class KafkaSink<T> implements Sink<T>, ValidatesConfiguration {
         this.guarantee = b.guarantee;
         this.transactionalIdPrefix = b.transactionalIdPrefix;
         this.transactionTimeout = b.transactionTimeout;
+        this.recoveryTime = b.recoveryTime;
+        this.ignoreFailuresAfterTransactionTimeout = b.ignoreFailuresAfterTransactionTimeout;
         this.properties = new Properties();
         this.properties.putAll(b.properties);
     }
@@ -114,15 +118,22 @@ public final class KafkaSink<T> implements Sink<T>, ValidatesConfiguration {
         }
         CheckpointConfig checkpoints = context.checkpointConfig();
         if (checkpoints.isCheckpointingEnabled()) {
-            Duration needed = checkpoints.getCheckpointInterval().plus(checkpoints.getCheckpointTimeout()).plus(RECOVERY_MARGIN);
+            // a transaction pre-committed at checkpoint n waits for the first later checkpoint that completes:
+            // through every tolerable failed one, each taking up to an interval plus the checkpoint timeout
+            int attempts = checkpoints.getTolerableCheckpointFailureNumber() + 1;
+            Duration needed = checkpoints.getCheckpointInterval().plus(checkpoints.getCheckpointTimeout())
+                    .multipliedBy(attempts).plus(recoveryTime);
             if (transactionTimeout.compareTo(needed) < 0) {
                 throw new IllegalArgumentException("Kafka sink '" + context.operatorUid() + "': the transaction timeout "
                         + millis(transactionTimeout) + " is not comfortably larger than the checkpoint interval ("
                         + millis(checkpoints.getCheckpointInterval()) + ") plus the checkpoint timeout ("
-                        + millis(checkpoints.getCheckpointTimeout()) + "): a pre-committed transaction could be aborted "
-                        + "by the broker before its checkpoint completes and its records would be lost. Make the "
-                        + "transaction timeout at least " + millis(needed) + " (interval + timeout + "
-                        + millis(RECOVERY_MARGIN) + " to recover), or shorten the checkpoint timeout");
+                        + millis(checkpoints.getCheckpointTimeout()) + ")" + (attempts > 1 ? ", for each of "
+                        + attempts + " checkpoints in a row (" + (attempts - 1) + " tolerable failed ones and the one "
+                        + "that completes)" : "") + ", plus the recovery time (" + millis(recoveryTime) + "): a "
+                        + "pre-committed transaction could be aborted by the broker before a checkpoint completes and "
+                        + "commits it, and its records would be lost. Make the transaction timeout at least "
+                        + millis(needed) + ", or shorten the checkpoint timeout, tolerate fewer failed checkpoints, or "
+                        + "lower setRecoveryTime(...)");
             }
         } else {
             LOG.warn("Kafka sink '{}' is EXACTLY_ONCE but checkpointing is off: its transactions commit only at the "

@@ -17,6 +17,8 @@ public final class KafkaSinkBuilder<T> {
     DeliveryGuarantee guarantee = DeliveryGuarantee.EXACTLY_ONCE;
     String transactionalIdPrefix;
     Duration transactionTimeout;
+    Duration recoveryTime = KafkaSink.RECOVERY_MARGIN;
+    boolean ignoreFailuresAfterTransactionTimeout;
     final Properties properties = new Properties();
 
     KafkaSinkBuilder() {
@@ -58,6 +60,33 @@ public final class KafkaSinkBuilder<T> {
         return this;
     }
 
+    /**
+     * How long the job may take to come back after a failure; the transaction timeout must cover a
+     * checkpoint interval, the checkpoint timeout (once per tolerable failed checkpoint, plus one) and
+     * this. Default 1 minute. A pre-committed transaction still open when a restart takes longer is
+     * aborted by the broker.
+     */
+    public KafkaSinkBuilder<T> setRecoveryTime(Duration recoveryTime) {
+        Objects.requireNonNull(recoveryTime, "recoveryTime");
+        if (recoveryTime.isNegative()) {
+            throw new IllegalArgumentException("The recovery time must not be negative, was " + recoveryTime);
+        }
+        this.recoveryTime = recoveryTime;
+        return this;
+    }
+
+    /**
+     * Accepts data loss instead of stopping the job: when the commit of a pre-committed transaction fails
+     * because the broker aborted it after the transaction timeout (typically after the job was down for
+     * longer than that), the loss is logged at ERROR with the records lost, counted in
+     * {@code <sink uid>.recordsLostAfterTransactionTimeout}, and the job goes on. Without it the job stops
+     * with a message naming the checkpoint, the transactional id and the records lost.
+     */
+    public KafkaSinkBuilder<T> ignoreFailuresAfterTransactionTimeout() {
+        this.ignoreFailuresAfterTransactionTimeout = true;
+        return this;
+    }
+
     /** Any producer property; serializers, idempotence and transactional settings are managed by the sink. */
     public KafkaSinkBuilder<T> setProperty(String key, String value) {
         properties.put(Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"));
@@ -84,6 +113,9 @@ public final class KafkaSinkBuilder<T> {
             }
         } else if (transactionalIdPrefix != null) {
             problems.append("\n - a transactional id prefix is only used with EXACTLY_ONCE; remove it or choose EXACTLY_ONCE");
+        }
+        if (ignoreFailuresAfterTransactionTimeout && guarantee != DeliveryGuarantee.EXACTLY_ONCE) {
+            problems.append("\n - ignoreFailuresAfterTransactionTimeout() only applies to EXACTLY_ONCE; remove it");
         }
         if (transactionTimeout != null && (transactionTimeout.isNegative() || transactionTimeout.toMillis() < 1000)) {
             problems.append("\n - the transaction timeout must be at least 1 s, was ").append(transactionTimeout);

@@ -141,7 +141,15 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             recoverAndCommit(transaction);
             return;
         }
-        transaction.producer.commitTransaction();
+        try {
+            transaction.producer.commitTransaction();
+        } catch (org.apache.kafka.common.errors.ProducerFencedException
+                 | org.apache.kafka.common.errors.InvalidProducerEpochException e) {
+            throw new io.onceflow.twophase.TransactionLostException("the broker no longer accepts transactional id "
+                    + transaction.transactionalId + " (" + e.getClass().getSimpleName() + "): another process of this "
+                    + "job took it over, or the transaction timeout of " + sink.transactionTimeout().toMillis()
+                    + " ms passed before the commit", e);
+        }
         Subtask st = owner(transaction.transactionalId);
         if (st != null) {
             st.cool(transaction.transactionalId, transaction.producer, st.lastSnapshot);
@@ -157,9 +165,9 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         CommitResult result = TransactionalProducer.resumeAndCommit(transaction.resumable,
                 producerProperties(-1));
         if (result.outcome() == CommitResult.Outcome.FENCED_OR_EXPIRED) {
-            throw new IllegalStateException(result.message() + ". The sink's transaction timeout is "
-                    + sink.transactionTimeout().toMillis() + " ms: make it longer than the longest time between a "
-                    + "checkpoint and the restart that commits it");
+            throw new io.onceflow.twophase.TransactionLostException(result.message() + "; the broker most likely "
+                    + "aborted it when the sink's transaction timeout of " + sink.transactionTimeout().toMillis()
+                    + " ms passed while the job was down (transactional id " + transaction.transactionalId + ")");
         }
         LOG.info("Committed {} restored from a checkpoint: {}", transaction, result.outcome());
         recovered.add(transaction.transactionalId);

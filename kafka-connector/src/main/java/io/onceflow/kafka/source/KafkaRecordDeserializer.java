@@ -18,7 +18,23 @@ public interface KafkaRecordDeserializer<T> extends Serializable {
         return record -> deserializer.deserialize(record.topic(), record.headers(), record.value());
     }
 
-    /** The value as a UTF-8 string. */
+    /**
+     * The value as UTF-8 text, refusing what is not: bytes that are not valid UTF-8, or a null value,
+     * throw, so the record fails the job or goes to the dead letters instead of becoming garbage text.
+     */
+    static KafkaRecordDeserializer<String> strictUtf8Values() {
+        return record -> {
+            if (record.value() == null) {
+                throw new IllegalArgumentException("the record has no value (null)");
+            }
+            return java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+                    .decode(java.nio.ByteBuffer.wrap(record.value())).toString();
+        };
+    }
+
+    /** The value as a UTF-8 string (invalid bytes become U+FFFD). */
     static KafkaRecordDeserializer<String> utf8Values() {
         return record -> record.value() == null ? null
                 : new String(record.value(), java.nio.charset.StandardCharsets.UTF_8);

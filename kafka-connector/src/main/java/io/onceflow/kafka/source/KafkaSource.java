@@ -36,9 +36,20 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
  * monitoring only; correctness never depends on them.</li>
  * <li>{@link KafkaSourceBuilder#setBounded()} stops at the offsets that were the end of each partition
  * (the last stable offset under read_committed) when the job started.</li>
+ * <li>An offset that is no longer in the log (records deleted by retention before they were read) stops
+ * the job with a message saying how many records are gone, unless
+ * {@link KafkaSourceBuilder#setOffsetOutOfRangePolicy} accepts the loss; never a silent jump to the end.</li>
  * </ul>
  */
-public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit> {
+public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit>, io.onceflow.api.ValidatesConfiguration {
+
+    /**
+     * The side output of records the deserializer could not handle, when dead letters are enabled
+     * ({@link KafkaSourceBuilder#enableDeadLetters()}): read it with
+     * {@code stream.getSideOutput(KafkaSource.DEAD_LETTERS)} and write it with an EXACTLY_ONCE KafkaSink
+     * and {@link DeadLetter#toTopic(String)}.
+     */
+    public static final io.onceflow.api.OutputTag<DeadLetter> DEAD_LETTERS = new io.onceflow.api.OutputTag<>("kafka-dead-letters");
 
     private final String bootstrapServers;
     private final List<String> topics;
@@ -48,9 +59,13 @@ public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit> {
     private final boolean bounded;
     private final Properties properties;
     private final boolean commitOffsetsOnCheckpoint;
+    private final OffsetOutOfRangePolicy outOfRangePolicy;
+    private final DeadLetterLimits deadLetterLimits;
 
     KafkaSource(String bootstrapServers, List<String> topics, Pattern topicPattern, KafkaRecordDeserializer<T> deserializer,
-                OffsetsInitializer startingOffsets, boolean bounded, Properties properties, boolean commitOffsetsOnCheckpoint) {
+                OffsetsInitializer startingOffsets, boolean bounded, Properties properties, boolean commitOffsetsOnCheckpoint,
+                OffsetOutOfRangePolicy outOfRangePolicy, DeadLetterLimits deadLetterLimits) {
+        this.deadLetterLimits = deadLetterLimits;
         this.bootstrapServers = bootstrapServers;
         this.topics = topics;
         this.topicPattern = topicPattern;
@@ -59,6 +74,7 @@ public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit> {
         this.bounded = bounded;
         this.properties = properties;
         this.commitOffsetsOnCheckpoint = commitOffsetsOnCheckpoint;
+        this.outOfRangePolicy = outOfRangePolicy;
     }
 
     public static <T> KafkaSourceBuilder<T> builder() {
@@ -77,7 +93,8 @@ public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit> {
 
     @Override
     public SourceReader<T, KafkaPartitionSplit> createReader(SourceReaderContext context) {
-        return new KafkaSourceReader<>(consumerProperties(context), deserializer, commitOffsetsOnCheckpoint);
+        return new KafkaSourceReader<>(consumerProperties(context), deserializer, commitOffsetsOnCheckpoint,
+                outOfRangePolicy, context, bounded, deadLetterLimits);
     }
 
     @Override
@@ -90,11 +107,24 @@ public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit> {
         p.putAll(properties);
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        // positions come from checkpoints; an offset out of range is handled by OffsetOutOfRangePolicy
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
         p.putIfAbsent(ConsumerConfig.CLIENT_ID_CONFIG, "onceflow-" + context.getJobName() + "-" + context.getOperatorUid()
                 + "-" + context.getIndexOfSubtask());
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, "org.apache.kafka.common.serialization.ByteArrayDeserializer");
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, "org.apache.kafka.common.serialization.ByteArrayDeserializer");
         return p;
+    }
+
+    /** Refuses dead letters that nobody reads: they would vanish. */
+    @Override
+    public void validate(Context context) {
+        if (deadLetterLimits != null && !context.consumedSideOutputs().contains(DEAD_LETTERS.getId())) {
+            throw new IllegalArgumentException("Kafka source '" + context.operatorUid() + "' sends records it cannot "
+                    + "deserialize to dead letters, but nothing reads them, so they would be lost: add "
+                    + "stream.getSideOutput(KafkaSource.DEAD_LETTERS).sinkTo(<an EXACTLY_ONCE KafkaSink with "
+                    + "DeadLetter.toTopic(\"your-dead-letter-topic\")>), or remove enableDeadLetters()");
+        }
     }
 
     /** The topics read, when given by name. */

@@ -17,6 +17,8 @@ public final class KafkaSourceBuilder<T> {
     private boolean bounded;
     private final Properties properties = new Properties();
     private Boolean commitOffsetsOnCheckpoint;
+    private OffsetOutOfRangePolicy outOfRangePolicy = OffsetOutOfRangePolicy.FAIL;
+    private DeadLetterLimits deadLetterLimits;
 
     KafkaSourceBuilder() {
         properties.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
@@ -71,6 +73,33 @@ public final class KafkaSourceBuilder<T> {
         return this;
     }
 
+    /**
+     * What to do when a partition's next offset is no longer in the log (records deleted before they
+     * were read). Default {@link OffsetOutOfRangePolicy#FAIL}: the job stops and says how many records
+     * are gone; {@link OffsetOutOfRangePolicy#EARLIEST} accepts the loss, logs and counts it.
+     */
+    public KafkaSourceBuilder<T> setOffsetOutOfRangePolicy(OffsetOutOfRangePolicy policy) {
+        this.outOfRangePolicy = Objects.requireNonNull(policy, "policy");
+        return this;
+    }
+
+    /**
+     * Records the deserializer cannot handle go to the side output {@link KafkaSource#DEAD_LETTERS} (with
+     * where they came from and why) instead of stopping the job, within {@link DeadLetterLimits#DEFAULT}.
+     * The job must read that side output (checked when it starts), typically into a dead-letter topic
+     * with an EXACTLY_ONCE KafkaSink and {@link DeadLetter#toTopic(String)}. Counted in
+     * {@code <source uid>.deadLetters}. Without it, such a record stops the job.
+     */
+    public KafkaSourceBuilder<T> enableDeadLetters() {
+        return setDeadLetterLimits(DeadLetterLimits.DEFAULT);
+    }
+
+    /** {@link #enableDeadLetters()} with other limits. */
+    public KafkaSourceBuilder<T> setDeadLetterLimits(DeadLetterLimits limits) {
+        this.deadLetterLimits = Objects.requireNonNull(limits, "limits");
+        return this;
+    }
+
     /** Any consumer property; bootstrap servers, deserializers and auto commit are managed by the source. */
     public KafkaSourceBuilder<T> setProperty(String key, String value) {
         properties.put(Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"));
@@ -101,6 +130,11 @@ public final class KafkaSourceBuilder<T> {
         if (Boolean.TRUE.equals(commitOffsetsOnCheckpoint) && !hasGroup) {
             problems.append("\n - committing offsets on checkpoints needs a group id: call setGroupId(...)");
         }
+        if (properties.containsKey(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG)) {
+            problems.append("\n - auto.offset.reset is managed by the source (it must never jump to the end on its "
+                    + "own): remove it, and use setStartingOffsets(...) for where a new job starts and "
+                    + "setOffsetOutOfRangePolicy(...) for records deleted before they were read");
+        }
         Object isolation = properties.get(ConsumerConfig.ISOLATION_LEVEL_CONFIG);
         if (!"read_committed".equals(isolation) && !"read_uncommitted".equals(isolation)) {
             problems.append("\n - isolation.level must be read_committed or read_uncommitted, was ").append(isolation);
@@ -111,6 +145,7 @@ public final class KafkaSourceBuilder<T> {
         boolean commit = commitOffsetsOnCheckpoint != null ? commitOffsetsOnCheckpoint : hasGroup;
         Properties copy = new Properties();
         copy.putAll(properties);
-        return new KafkaSource<>(bootstrapServers, topics, topicPattern, deserializer, startingOffsets, bounded, copy, commit);
+        return new KafkaSource<>(bootstrapServers, topics, topicPattern, deserializer, startingOffsets, bounded, copy, commit,
+                outOfRangePolicy, deadLetterLimits);
     }
 }

@@ -16,6 +16,10 @@ import java.util.TreeMap;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.consumer.OffsetOutOfRangeException;
+import io.onceflow.api.NonRecoverableException;
+import io.onceflow.api.metrics.Counter;
+import io.onceflow.api.source.SourceReaderContext;
 import org.apache.kafka.common.TopicPartition;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,7 +39,21 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     private final Properties properties;
     private final KafkaRecordDeserializer<T> deserializer;
     private final boolean commitOffsets;
+    private final OffsetOutOfRangePolicy outOfRangePolicy;
+    private final SourceReaderContext context;
+    private final boolean bounded;
+    private final DeadLetterLimits deadLetterLimits;
+    private final Counter deadLetters;
+    // for the limits (task thread only): since this reader started, and within the checkpoint interval
+    private long totalRecords;
+    private long totalDeadLetters;
+    private long intervalRecords;
+    private long intervalDeadLetters;
+    private DeadLetter firstOfInterval;
+    private final Counter lostToOffsetReset;
     private final Map<TopicPartition, Position> positions = new LinkedHashMap<>();
+    /** Records behind the log end per partition, as the consumer last knew it (read by metrics threads). */
+    private final Map<TopicPartition, Long> lag = new java.util.concurrent.ConcurrentHashMap<>();
     private final TreeMap<Long, Map<TopicPartition, OffsetAndMetadata>> offsetsToCommit = new TreeMap<>();
     private KafkaConsumer<byte[], byte[]> consumer;
     private Iterator<ConsumerRecord<byte[], byte[]>> buffered = Collections.emptyIterator();
@@ -60,10 +78,18 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         }
     }
 
-    KafkaSourceReader(Properties properties, KafkaRecordDeserializer<T> deserializer, boolean commitOffsets) {
+    KafkaSourceReader(Properties properties, KafkaRecordDeserializer<T> deserializer, boolean commitOffsets,
+                      OffsetOutOfRangePolicy outOfRangePolicy, SourceReaderContext context, boolean bounded,
+                      DeadLetterLimits deadLetterLimits) {
+        this.bounded = bounded;
+        this.deadLetterLimits = deadLetterLimits;
+        this.deadLetters = context.getMetricGroup().counter("deadLetters");
         this.properties = properties;
         this.deserializer = deserializer;
         this.commitOffsets = commitOffsets;
+        this.outOfRangePolicy = outOfRangePolicy;
+        this.context = context;
+        this.lostToOffsetReset = context.getMetricGroup().counter("recordsLostToOffsetReset");
     }
 
     @Override
@@ -85,6 +111,11 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         consumer.assign(active);
         for (TopicPartition tp : active) {
             consumer.seek(tp, positions.get(tp).next);
+            // records the consumer has not fetched yet; unknown (NaN) until its first fetch of the partition
+            context.getMetricGroup().gauge("recordsLag", Map.of("partition", tp.toString()), () -> {
+                Long l = lag.get(tp);
+                return l == null ? Double.NaN : l;
+            });
         }
         LOG.info("Kafka source reader {} reads {} from {}", properties.get("client.id"), active,
                 positions.isEmpty() ? "(no partitions)" : describe());
@@ -107,7 +138,19 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                 Thread.sleep(POLL_TIMEOUT.toMillis());
                 return InputStatus.NOTHING_AVAILABLE;
             }
-            buffered = consumer.poll(POLL_TIMEOUT).iterator();
+            try {
+                buffered = consumer.poll(POLL_TIMEOUT).iterator();
+                for (TopicPartition tp : consumer.assignment()) {
+                    java.util.OptionalLong l = consumer.currentLag(tp); // from the last fetch: no request
+                    if (l.isPresent()) {
+                        lag.put(tp, l.getAsLong());
+                    }
+                }
+            } catch (OffsetOutOfRangeException e) {
+                // auto.offset.reset=none: the consumer never jumps on its own, least of all to the end
+                onOutOfRange(e.offsetOutOfRangePartitions());
+                return InputStatus.MORE_AVAILABLE;
+            }
         }
         int emitted = 0;
         while (emitted < MAX_RECORDS_PER_CALL && buffered.hasNext()) {
@@ -117,15 +160,25 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                 continue;
             }
             T value;
+            intervalRecords++;
+            totalRecords++;
             try {
                 value = deserializer.deserialize(r);
             } catch (Exception e) {
-                throw new IllegalStateException("Cannot deserialize the Kafka record at " + r.topic() + "-" + r.partition()
-                        + " offset " + r.offset() + ": " + e + ". The job stops rather than skip it: fix the "
-                        + "deserializer or the data, then start the job again (it resumes at this record)", e);
+                if (deadLetterLimits == null) {
+                    throw new NonRecoverableException("Cannot deserialize the Kafka record at " + r.topic() + "-"
+                            + r.partition() + " offset " + r.offset() + ": " + e + ". The job stops rather than skip "
+                            + "it: fix the deserializer or the data, then start the job again (it resumes at this "
+                            + "record), or send such records to a dead-letter topic (KafkaSource builder: "
+                            + "enableDeadLetters(); command line: --dead-letter-topic)", e);
+                }
+                deadLetter(DeadLetter.of(r, e, context.getJobName(), context.getOperatorUid()), output);
+                p.next = r.offset() + 1;
+                continue;
             }
             p.next = r.offset() + 1;
             output.collect(value);
+            context.recordInputTimestamp(r.timestamp()); // for the job's end-to-end latency
             emitted++;
         }
         if (!buffered.hasNext()) {
@@ -135,6 +188,75 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             return InputStatus.END_OF_INPUT;
         }
         return emitted > 0 || buffered.hasNext() ? InputStatus.MORE_AVAILABLE : InputStatus.NOTHING_AVAILABLE;
+    }
+
+    private void deadLetter(DeadLetter letter, ReaderOutput<T> output) {
+        intervalDeadLetters++;
+        totalDeadLetters++;
+        if (firstOfInterval == null) {
+            firstOfInterval = letter;
+        }
+        boolean tooMany = intervalDeadLetters > deadLetterLimits.maxPerCheckpoint();
+        boolean tooLarge = totalRecords >= DeadLetterLimits.MIN_RECORDS_FOR_RATIO
+                && totalDeadLetters > deadLetterLimits.maxRatio() * totalRecords;
+        if (tooMany || tooLarge) {
+            // a restart would read the same records again: the data or the deserializer must change first
+            throw new NonRecoverableException("Kafka source '" + context.getOperatorUid() + "' subtask "
+                    + context.getIndexOfSubtask() + ": " + (tooMany ? intervalDeadLetters + " of the " + intervalRecords
+                    + " records read since the last checkpoint" : totalDeadLetters + " of the " + totalRecords
+                    + " records read since it started") + " could not be deserialized, more than the dead-letter "
+                    + "limits allow (" + deadLetterLimits.maxPerCheckpoint() + " per checkpoint, "
+                    + Math.round(deadLetterLimits.maxRatio() * 100) + " % of the records). The first of this interval was at "
+                    + firstOfInterval.origin() + " (" + firstOfInterval.exceptionClass() + ": "
+                    + firstOfInterval.exceptionMessage() + "), the latest at " + letter.origin() + ". The deserializer "
+                    + "or the data is broken: fix it and start the job again (it resumes at its latest checkpoint; "
+                    + "nothing of this interval was committed), or raise the limits with setDeadLetterLimits(...)");
+        }
+        deadLetters.inc();
+        output.output(KafkaSource.DEAD_LETTERS, letter);
+    }
+
+    private void onOutOfRange(Map<TopicPartition, Long> partitions) {
+        Map<TopicPartition, Long> starts = consumer.beginningOffsets(partitions.keySet());
+        Map<TopicPartition, Long> ends = consumer.endOffsets(partitions.keySet());
+        String from = context.getRestoredCheckpointId().isPresent()
+                ? "from checkpoint " + context.getRestoredCheckpointId().getAsLong()
+                        + " or the reading since" : "from its starting offsets or the reading since";
+        for (Map.Entry<TopicPartition, Long> e : partitions.entrySet()) {
+            TopicPartition tp = e.getKey();
+            Position p = positions.get(tp);
+            long next = p != null ? p.next : e.getValue();
+            long start = starts.getOrDefault(tp, 0L);
+            long end = ends.getOrDefault(tp, 0L);
+            if (next >= start && next <= end) {
+                // in range again by now (the log moved between the fetch and this look): just retry
+                consumer.seek(tp, next);
+                continue;
+            }
+            boolean deleted = next < start;
+            long lost = deleted ? start - next : 0;
+            String what = deleted
+                    ? "the log now starts at offset " + start + " (ends at " + end + "): " + lost + " record(s) were "
+                            + "deleted before this job read them (retention, or deleteRecords)"
+                    : "the log ends at offset " + end + " (starts at " + start + "): the topic was deleted and created "
+                            + "again, or truncated, and the records this job read up to there no longer exist";
+            if (outOfRangePolicy == OffsetOutOfRangePolicy.FAIL) {
+                throw new NonRecoverableException("Kafka source '" + context.getOperatorUid() + "' subtask "
+                        + context.getIndexOfSubtask() + ": partition " + tp + " must resume at offset " + next + " ("
+                        + from + "), but " + what + ". The job stops rather than skip them. To accept the loss and "
+                        + "go on from offset " + start + ", set setOffsetOutOfRangePolicy(OffsetOutOfRangePolicy.EARLIEST) "
+                        + "on the KafkaSource builder (command line: --offset-out-of-range earliest); the records "
+                        + "lost are then logged and counted. Otherwise restore the topic's records and start again");
+            }
+            LOG.error("Kafka source '{}' subtask {}: DATA LOSS: partition {} had to resume at offset {} ({}), but {}. "
+                            + "Continuing from offset {} as configured (OffsetOutOfRangePolicy.EARLIEST)",
+                    context.getOperatorUid(), context.getIndexOfSubtask(), tp, next, from, what, start);
+            lostToOffsetReset.inc(lost);
+            consumer.seek(tp, start);
+            if (p != null) {
+                p.next = start;
+            }
+        }
     }
 
     private void checkBoundedEnds() {
@@ -152,7 +274,9 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
 
     private boolean allFinished() {
         if (positions.isEmpty()) {
-            return false;
+            // a subtask without partitions (more subtasks than partitions, or after a rescale): a bounded
+            // one has nothing to read and must end, or the job's final checkpoint would never come
+            return bounded;
         }
         for (Position p : positions.values()) {
             if (!p.finished) {
@@ -164,6 +288,9 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
 
     @Override
     public List<KafkaPartitionSplit> snapshotState(long checkpointId) {
+        intervalRecords = 0;
+        intervalDeadLetters = 0;
+        firstOfInterval = null;
         List<KafkaPartitionSplit> splits = new ArrayList<>(positions.size());
         Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
         positions.forEach((tp, p) -> {

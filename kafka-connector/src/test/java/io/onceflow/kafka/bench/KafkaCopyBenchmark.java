@@ -236,6 +236,7 @@ public final class KafkaCopyBenchmark {
         StreamEnvironment env = StreamEnvironment.create();
         env.setParallelism(PARALLELISM);
         env.enableCheckpointing(interval);
+        env.getCheckpointConfig().setCheckpointStorage("memory:"); // repeats output only after a process restart
         env.getCheckpointConfig().setCheckpointTimeout(Duration.ofMinutes(1));
         var source = KafkaSource.<byte[]>builder().setBootstrapServers(bootstrap).setTopics(input)
                 .setDeserializer(r -> r.value());

@@ -24,15 +24,34 @@ final class CountPipeline {
 
     static StreamEnvironment build(String bootstrap, String input, String output, int parallelism,
                                    DeliveryGuarantee guarantee, String prefix, Duration interval) {
+        return build(bootstrap, input, output, parallelism, guarantee, prefix, interval, null);
+    }
+
+    /**
+     * With a dead-letter topic, input that is not valid UTF-8 goes there, exactly once, in the same
+     * checkpoints as the counts.
+     */
+    static StreamEnvironment build(String bootstrap, String input, String output, int parallelism,
+                                   DeliveryGuarantee guarantee, String prefix, Duration interval, String deadLetterTopic) {
         StreamEnvironment env = StreamEnvironment.create();
         env.setParallelism(parallelism);
         env.enableCheckpointing(interval);
+        env.getCheckpointConfig().setCheckpointStorage("memory:"); // repeats output only after a process restart
         env.getCheckpointConfig().setCheckpointTimeout(Duration.ofSeconds(30));
         env.setRestartStrategy(RestartStrategies.fixedDelay(20, Duration.ofMillis(50)));
-        KafkaSource<String> source = KafkaSource.<String>builder().setBootstrapServers(bootstrap).setTopics(input)
-                .setDeserializer(KafkaRecordDeserializer.utf8Values()).setBounded().build();
-        env.fromSource(source, "input").uid("input")
-                .flatMap(new SlowSplit()).uid("split")
+        var source = KafkaSource.<String>builder().setBootstrapServers(bootstrap).setTopics(input)
+                .setDeserializer(KafkaRecordDeserializer.strictUtf8Values()).setBounded();
+        if (deadLetterTopic != null) {
+            source.enableDeadLetters();
+        }
+        var lines = env.fromSource(source.build(), "input").uid("input");
+        if (deadLetterTopic != null) {
+            lines.getSideOutput(KafkaSource.DEAD_LETTERS)
+                    .sinkTo(KafkaSink.<io.onceflow.kafka.source.DeadLetter>builder().setBootstrapServers(bootstrap)
+                            .setRecordSerializer(io.onceflow.kafka.source.DeadLetter.toTopic(deadLetterTopic))
+                            .setTransactionalIdPrefix(prefix + "-dlq").build()).uid("dead-letters");
+        }
+        lines.flatMap(new SlowSplit()).uid("split")
                 .keyBy(w -> w)
                 .process(new RunningCount()).uid("count")
                 .sinkTo(sink(bootstrap, output, guarantee, prefix)).uid("output");

@@ -9,7 +9,8 @@ import java.time.Duration;
  * The Kafka count pipeline as a program of its own, for {@link KafkaKillDashNineTest}: file-system
  * checkpoints, so a new process resumes after {@code kill -9}.
  *
- * <p>Arguments: bootstrap servers, input topic, output topic, checkpoint directory, parallelism.
+ * <p>Arguments: bootstrap servers, input topic, output topic, checkpoint directory, parallelism, and
+ * optionally {@code take-over} and {@code dead-letters=<topic>}.
  */
 public final class KafkaCountJobMain {
 
@@ -17,9 +18,13 @@ public final class KafkaCountJobMain {
     }
 
     public static void main(String[] args) throws Exception {
+        java.util.List<String> flags = java.util.Arrays.asList(args).subList(5, args.length);
+        String deadLetters = flags.stream().filter(f -> f.startsWith("dead-letters=")).map(f -> f.substring(13))
+                .findFirst().orElse(null);
         StreamEnvironment env = CountPipeline.build(args[0], args[1], args[2], Integer.parseInt(args[4]),
-                DeliveryGuarantee.EXACTLY_ONCE, "kill-" + args[2], Duration.ofMillis(200));
+                DeliveryGuarantee.EXACTLY_ONCE, "kill-" + args[2], Duration.ofMillis(200), deadLetters);
         env.getCheckpointConfig().setCheckpointStorage(Path.of(args[3]).toUri().toString());
+        env.getCheckpointConfig().setTakeOver(flags.contains("take-over"));
         JobMetrics metrics = env.execute("kafka-count");
         System.out.println("FINISHED " + metrics);
     }

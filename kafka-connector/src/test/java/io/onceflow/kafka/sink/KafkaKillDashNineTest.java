@@ -1,11 +1,12 @@
 package io.onceflow.kafka.sink;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.onceflow.kafka.testing.KafkaTestCluster;
+import io.onceflow.testing.KillDashNine;
 import io.onceflow.testing.SequenceChecker;
+import io.onceflow.testing.ChildJvm;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -21,7 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The Kafka → count → Kafka pipeline in a child JVM, killed with SIGKILL at random moments and started
  * again on the same checkpoint directory, then left to finish: an independent read_committed consumer
- * must find every key's counts exactly once, and no transaction left hanging.
+ * must find every key's counts exactly once, every poison record (not UTF-8) exactly once in the
+ * dead-letter topic, and no transaction left hanging.
  */
 @Timeout(value = 240, unit = TimeUnit.SECONDS)
 class KafkaKillDashNineTest {
@@ -36,13 +38,13 @@ class KafkaKillDashNineTest {
     @TempDir
     Path dir;
 
-    private Process start(String input, String output, Path log) throws Exception {
+    private Process start(String input, String output, String deadLetters, Path log) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = List.of(java, "-Xmx384m", "-Dslf4j.provider=org.slf4j.simple.SimpleServiceProvider",
                 "-Dorg.slf4j.simpleLogger.log.org.apache.kafka=warn", "-Dorg.slf4j.simpleLogger.showDateTime=true",
                 "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS", "-cp", System.getProperty("java.class.path"),
                 KafkaCountJobMain.class.getName(), kafka.bootstrapServers(), input, output,
-                dir.resolve("checkpoints").toString(), "2");
+                dir.resolve("checkpoints").toString(), "2", "dead-letters=" + deadLetters);
         return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
                 .start();
     }
@@ -51,45 +53,33 @@ class KafkaKillDashNineTest {
     void killedAtRandomMomentsTheOutputIsExact() throws Exception {
         String input = Pipelines.createTopic(kafka, "in", 4);
         String output = Pipelines.createTopic(kafka, "out", 4);
-        Map<String, Long> expected = Pipelines.writeWords(kafka, input, TOTAL, KEYS);
+        String deadLetters = Pipelines.createTopic(kafka, "dlq", 2);
+        java.util.Set<String> poison = new java.util.HashSet<>();
+        Map<String, Long> expected = Pipelines.writeWordsWithPoison(kafka, input, TOTAL, KEYS, 499, poison);
+        long goodRecords = expected.values().stream().mapToLong(Long::longValue).sum();
         Path log = dir.resolve("child.log");
         Random random = new Random(7);
         List<Integer> visibleAtKill = new ArrayList<>();
         for (int i = 0; i < KILLS; i++) {
-            long before = Pipelines.committedCount(kafka, output);
-            Process p = start(input, output, log);
-            // kill at a random moment after this run committed output of its own, so every run makes progress
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (Pipelines.committedCount(kafka, output) <= before && p.isAlive() && System.nanoTime() < deadline) {
-                Thread.sleep(50);
-            }
-            boolean exited = p.waitFor(random.nextInt(1000), TimeUnit.MILLISECONDS);
-            assertFalse(exited, "run " + i + " ended before it was killed:\n" + tail(log));
-            p.destroyForcibly();
-            assertTrue(p.waitFor(30, TimeUnit.SECONDS));
-            assertEquals(137, p.exitValue(), "killed with SIGKILL");
+            // at a random moment after this run committed output of its own
+            KillDashNine.killAfterProgress(() -> start(input, output, deadLetters, log),
+                    () -> Pipelines.committedCount(kafka, output), random, 1000, "run " + i, () -> ChildJvm.tail(log));
             visibleAtKill.add((int) Pipelines.committedCount(kafka, output));
         }
         System.out.println("committed offsets at each kill: " + visibleAtKill);
-        Process last = start(input, output, log);
-        assertTrue(last.waitFor(180, TimeUnit.SECONDS), "the last run did not finish:\n" + tail(log));
-        assertEquals(0, last.exitValue(), "the last run failed:\n" + tail(log));
+        Process last = start(input, output, deadLetters, log);
+        assertTrue(last.waitFor(180, TimeUnit.SECONDS), "the last run did not finish:\n" + ChildJvm.tail(log));
+        assertEquals(0, last.exitValue(), "the last run failed:\n" + ChildJvm.tail(log));
 
-        assertTrue(visibleAtKill.get(0) > 0 && visibleAtKill.get(KILLS - 1) < TOTAL,
-                "the kills hit mid-run: " + visibleAtKill + "\n" + tail(log));
+        assertTrue(visibleAtKill.get(0) > 0 && visibleAtKill.get(KILLS - 1) < goodRecords,
+                "the kills hit mid-run: " + visibleAtKill + "\n" + ChildJvm.tail(log));
         long resumed = Files.readAllLines(log).stream().filter(l -> l.contains("resumes from checkpoint")).count();
         assertTrue(resumed >= KILLS - 1, "restarted processes resumed from checkpoints only " + resumed + " times");
         SequenceChecker.Result result = SequenceChecker.check(Pipelines.readCommitted(kafka, output), expected);
         assertTrue(result.exact(), "after " + KILLS + " kill -9 (committed at each kill: " + visibleAtKill + "): " + result);
-        assertEquals(TOTAL, result.records());
+        assertEquals(goodRecords, result.records());
+        Pipelines.assertEachPoisonRecordOnce(kafka, deadLetters, input, poison);
         Pipelines.assertMarkersVisible(kafka, output);
-    }
-
-    private static String tail(Path log) throws Exception {
-        if (!Files.exists(log)) {
-            return "(no output)";
-        }
-        List<String> lines = Files.readAllLines(log);
-        return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+        Pipelines.assertMarkersVisible(kafka, deadLetters);
     }
 }

@@ -3,6 +3,7 @@ package io.onceflow.kafka.sink;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.onceflow.kafka.testing.KafkaTestCluster;
+import io.onceflow.kafka.testing.TestInput;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -24,6 +25,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -41,21 +43,49 @@ final class Pipelines {
         return name;
     }
 
-    /** Writes {@code total} words "key-(i % keys)" and returns how often each occurs. */
+    /**
+     * Writes {@code total} words "key-(i % keys)" and returns how often each occurs in the topic, read back
+     * (see {@link TestInput}: a send that failed is made again, and may then land twice).
+     */
     static Map<String, Long> writeWords(KafkaTestCluster kafka, String topic, int total, int keys) {
-        Properties p = kafka.clientProperties();
-        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-        p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
-        Map<String, Long> expected = new HashMap<>();
-        try (KafkaProducer<String, String> producer = new KafkaProducer<>(p)) {
+        try (TestInput input = TestInput.to(kafka.bootstrapServers())) {
             for (int i = 0; i < total; i++) {
-                String word = "key-" + (i % keys);
-                producer.send(new ProducerRecord<>(topic, null, word));
-                expected.merge(word, 1L, Long::sum);
+                input.send(topic, "key-" + (i % keys));
             }
         }
-        return expected;
+        return TestInput.wordCounts(TestInput.readAll(kafka.bootstrapServers(), topic, Duration.ofSeconds(60)));
+    }
+
+    /** Poison records written among the words: not valid UTF-8. */
+    static final byte[] POISON = {(byte) 0xff, (byte) 0xfe, (byte) 0xfd};
+
+    /**
+     * Writes {@code total} records: mostly the words "key-(i % keys)", but every {@code poisonEvery}-th one a
+     * record that is not valid UTF-8, without a key (so it lands among the words), with headers "origin"="test"
+     * and "poison"="poison-i". Returns how often each word occurs; the poison ids are added to {@code poisonKeys}.
+     */
+    static Map<String, Long> writeWordsWithPoison(KafkaTestCluster kafka, String topic, int total, int keys, int poisonEvery,
+                                                  java.util.Set<String> poisonKeys) {
+        try (TestInput input = TestInput.to(kafka.bootstrapServers())) {
+            for (int i = 0; i < total; i++) {
+                if (i % poisonEvery == poisonEvery - 1) {
+                    ProducerRecord<byte[], byte[]> r = new ProducerRecord<>(topic, null, POISON);
+                    r.headers().add("origin", "test".getBytes(StandardCharsets.UTF_8));
+                    r.headers().add("poison", ("poison-" + i).getBytes(StandardCharsets.UTF_8));
+                    input.send(r);
+                } else {
+                    input.send(topic, "key-" + (i % keys));
+                }
+            }
+        }
+        List<ConsumerRecord<byte[], byte[]>> written = TestInput.readAll(kafka.bootstrapServers(), topic, Duration.ofSeconds(60));
+        for (ConsumerRecord<byte[], byte[]> r : written) {
+            Header poison = r.headers().lastHeader("poison");
+            if (poison != null) {
+                poisonKeys.add(new String(poison.value(), StandardCharsets.UTF_8));
+            }
+        }
+        return TestInput.wordCounts(written);
     }
 
     /**
@@ -63,6 +93,15 @@ final class Pipelines {
      * read up to the last stable offset.
      */
     static List<String> readCommitted(KafkaTestCluster kafka, String topic) throws Exception {
+        List<String> out = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : readCommittedRecords(kafka, topic)) {
+            out.add(text(r.key()) + "," + text(r.value()));
+        }
+        return out;
+    }
+
+    /** Every record a fresh {@code read_committed} consumer finds in {@code topic}, up to the last stable offset. */
+    static List<ConsumerRecord<byte[], byte[]>> readCommittedRecords(KafkaTestCluster kafka, String topic) throws Exception {
         Map<TopicPartition, Long> end = new HashMap<>();
         try (Admin admin = kafka.createAdmin()) {
             var d = admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic);
@@ -71,7 +110,7 @@ final class Pipelines {
             admin.listOffsets(request, new ListOffsetsOptions(IsolationLevel.READ_COMMITTED)).all()
                     .get(30, TimeUnit.SECONDS).forEach((tp, i) -> end.put(tp, i.offset()));
         }
-        List<String> out = new ArrayList<>();
+        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
         try (KafkaConsumer<byte[], byte[]> consumer = consumer(kafka)) {
             consumer.assign(end.keySet());
             consumer.seekToBeginning(end.keySet());
@@ -81,7 +120,7 @@ final class Pipelines {
                     throw new AssertionError("could not read " + topic + " to its end within 60 s");
                 }
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-                    out.add(text(r.key()) + "," + text(r.value()));
+                    out.add(r);
                 }
             }
         }
@@ -99,7 +138,7 @@ final class Pipelines {
         }
     }
 
-    private static String text(byte[] b) {
+    static String text(byte[] b) {
         return b == null ? "" : new String(b, StandardCharsets.UTF_8);
     }
 
@@ -149,5 +188,31 @@ final class Pipelines {
         }
         assertEquals(partitions, seen, "markers visible to a new read_committed consumer within 10 s "
                 + "(a hanging transaction holds back the last stable offset)");
+    }
+
+    static String header(ConsumerRecord<byte[], byte[]> r, String name) {
+        org.apache.kafka.common.header.Header h = r.headers().lastHeader(name);
+        return h == null ? null : new String(h.value(), StandardCharsets.UTF_8);
+    }
+
+    /** Checks the dead-letter topic holds each poison record exactly once, with its origin and error. */
+    static void assertEachPoisonRecordOnce(KafkaTestCluster kafka, String deadLetterTopic, String input, java.util.Set<String> poisonKeys) throws Exception {
+        List<ConsumerRecord<byte[], byte[]>> letters = readCommittedRecords(kafka, deadLetterTopic);
+        Map<String, Integer> seen = new HashMap<>();
+        java.util.Set<String> origins = new java.util.HashSet<>();
+        for (ConsumerRecord<byte[], byte[]> r : letters) {
+            seen.merge(header(r, "poison"), 1, Integer::sum);
+            origins.add(header(r, io.onceflow.kafka.source.DeadLetter.HEADER_PREFIX + "partition") + "@" + header(r, io.onceflow.kafka.source.DeadLetter.HEADER_PREFIX + "offset"));
+            org.junit.jupiter.api.Assertions.assertArrayEquals(POISON, r.value(), "the original value");
+            assertEquals("test", header(r, "origin"), "the original headers");
+            assertEquals(input, header(r, io.onceflow.kafka.source.DeadLetter.HEADER_PREFIX + "topic"));
+            assertEquals("input", header(r, io.onceflow.kafka.source.DeadLetter.HEADER_PREFIX + "operator"));
+            org.junit.jupiter.api.Assertions.assertTrue(header(r, io.onceflow.kafka.source.DeadLetter.HEADER_PREFIX + "exception.class").contains("MalformedInput"),
+                    header(r, io.onceflow.kafka.source.DeadLetter.HEADER_PREFIX + "exception.class"));
+            org.junit.jupiter.api.Assertions.assertTrue(header(r, io.onceflow.kafka.source.DeadLetter.HEADER_PREFIX + "job") != null);
+        }
+        assertEquals(poisonKeys, seen.keySet(), "every poison record is in the dead-letter topic");
+        org.junit.jupiter.api.Assertions.assertTrue(seen.values().stream().allMatch(n -> n == 1), "none twice: " + seen);
+        assertEquals(poisonKeys.size(), origins.size(), "each from its own partition and offset");
     }
 }

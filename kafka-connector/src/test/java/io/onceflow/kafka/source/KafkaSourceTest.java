@@ -10,8 +10,8 @@ import io.onceflow.api.RestartStrategies;
 import io.onceflow.api.StreamEnvironment;
 import io.onceflow.kafka.testing.KafkaTestCluster;
 import io.onceflow.testing.CommittedStore;
-import io.onceflow.testing.FaultInjector;
-import io.onceflow.testing.FaultPoint;
+import io.onceflow.runtime.fault.FaultInjector;
+import io.onceflow.runtime.fault.FaultPoint;
 import io.onceflow.testing.InjectedFailure;
 import io.onceflow.testing.RunningCount;
 import io.onceflow.testing.SequenceChecker;
@@ -191,6 +191,7 @@ class KafkaSourceTest {
         StreamEnvironment env = StreamEnvironment.create();
         env.setParallelism(2);
         env.enableCheckpointing(Duration.ofMillis(30));
+        env.getCheckpointConfig().setCheckpointStorage("memory:"); // repeats output only after a process restart
         env.setRestartStrategy(RestartStrategies.fixedDelay(10, Duration.ZERO));
         env.setChannelBuffers(16, 2);
         env.setFaultInjector(new FaultInjector() {
@@ -223,6 +224,140 @@ class KafkaSourceTest {
         assertTrue(result.exact(), "after " + metrics.numRestarts() + " restarts: " + result);
     }
 
+    private static void deleteBefore(String topic, long offset) throws Exception {
+        try (Admin admin = kafka.createAdmin()) {
+            admin.deleteRecords(Map.of(new TopicPartition(topic, 0),
+                    org.apache.kafka.clients.admin.RecordsToDelete.beforeOffset(offset))).all().get(30, TimeUnit.SECONDS);
+        }
+    }
+
+    private static StreamEnvironment copyJob(KafkaSource<String> source, CommittedStore store, java.nio.file.Path checkpoints) {
+        StreamEnvironment env = StreamEnvironment.create();
+        env.setParallelism(1);
+        env.enableCheckpointing(Duration.ofSeconds(30));
+        env.getCheckpointConfig().setCheckpointStorage(checkpoints.toUri().toString());
+        env.setRestartStrategy(RestartStrategies.fixedDelay(3, Duration.ZERO));
+        env.fromSource(source, "kafka").uid("kafka").sinkTo(new TransactionalTestSink(store)).uid("sink");
+        return env;
+    }
+
+    private static void await(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting until " + what);
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    @Test
+    void inputDeletedWhileTheJobWasDownStopsItWithHowManyRecordsAreGoneUnlessTheLossIsAccepted(
+            @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        String topic = topic(1);
+        try (KafkaProducer<String, String> p = producer(null)) {
+            write(p, topic, 0, 100, 100);
+        }
+        java.nio.file.Path checkpoints = dir.resolve("checkpoints");
+        // one store for all runs: a restore commits the restored checkpoint's transactions again (idempotently)
+        CommittedStore store = CommittedStore.inMemory();
+        io.onceflow.api.JobClient job = copyJob(source(topic).build(), store, checkpoints).executeAsync("deleted-" + topic);
+        await(() -> job.getMetrics().numRecordsIn() >= 100, "the first 100 records read");
+        long checkpoint = job.stop(Duration.ofSeconds(30));
+        assertEquals(100, store.readAll().size());
+
+        // while the job is down, 100 more arrive and retention removes everything below offset 150
+        try (KafkaProducer<String, String> p = producer(null)) {
+            write(p, topic, 100, 200, 100);
+        }
+        deleteBefore(topic, 150);
+
+        io.onceflow.api.JobClient failing = copyJob(source(topic).build(), store, checkpoints)
+                .executeAsync("deleted-" + topic);
+        JobExecutionException e = assertThrows(JobExecutionException.class, () -> failing.awaitTermination(Duration.ofSeconds(60)));
+        assertEquals(0, failing.getMetrics().numRestarts(), "no restart loop: a restart would meet the same gap");
+        assertTrue(e.getMessage().contains("partition " + topic + "-0 must resume at offset 100 (from checkpoint " + checkpoint)
+                        && e.getMessage().contains("the log now starts at offset 150")
+                        && e.getMessage().contains("50 record(s) were deleted before this job read them")
+                        && e.getMessage().contains("setOffsetOutOfRangePolicy(OffsetOutOfRangePolicy.EARLIEST)"),
+                e.getMessage());
+
+        io.onceflow.api.JobClient going = copyJob(source(topic).setOffsetOutOfRangePolicy(OffsetOutOfRangePolicy.EARLIEST)
+                .build(), store, checkpoints).executeAsync("deleted-" + topic);
+        await(() -> going.getMetrics().numRecordsIn() >= 50, "the 50 records still on the broker read");
+        going.stop(Duration.ofSeconds(30));
+        List<String> expected = new java.util.ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            if (i < 100 || i >= 150) {
+                expected.add("key-" + (i % 100));
+            }
+        }
+        List<String> read = new java.util.ArrayList<>(store.readAll());
+        java.util.Collections.sort(read);
+        java.util.Collections.sort(expected);
+        assertEquals(expected, read, "went on from the log start (offset 150), never from the end");
+        assertEquals(50L, going.getCounters().get("kafka.recordsLostToOffsetReset"), going.getCounters().toString());
+    }
+
+    @Test
+    void aStartingOffsetBelowTheLogStartFailsTooAndIsNeverReplacedByTheEnd() throws Exception {
+        String topic = topic(1);
+        try (KafkaProducer<String, String> p = producer(null)) {
+            write(p, topic, 0, 100, 100);
+        }
+        deleteBefore(topic, 60);
+        TopicPartition tp = new TopicPartition(topic, 0);
+        KafkaSourceBuilder<String> from10 = source(topic).setBounded()
+                .setStartingOffsets(OffsetsInitializer.offsets(Map.of(tp, 10L), OffsetsInitializer.ResetStrategy.NONE));
+        JobExecutionException e = assertThrows(JobExecutionException.class, () -> runToList(from10.build(), 1));
+        assertTrue(e.getMessage().contains("must resume at offset 10 (from its starting offsets")
+                && e.getMessage().contains("50 record(s) were deleted"), e.getMessage());
+        List<String> read = runToList(from10.setOffsetOutOfRangePolicy(OffsetOutOfRangePolicy.EARLIEST).build(), 1);
+        assertEquals(40, read.size(), "offsets 60..99, all that is left: " + read);
+        assertEquals("key-60", read.get(0));
+    }
+
+    @Test
+    void autoOffsetResetIsManagedByTheSource() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> source("t").setProperty("auto.offset.reset", "latest").build());
+        assertTrue(e.getMessage().contains("auto.offset.reset is managed by the source"), e.getMessage());
+    }
+
+    @Test
+    void aBoundedReadWithMoreSubtasksThanPartitionsEnds() throws Exception {
+        String topic = topic(2);
+        try (KafkaProducer<String, String> p = producer(null)) {
+            write(p, topic, 0, 1_000, 10);
+        }
+        assertEquals(1_000, runToList(source(topic).setBounded().build(), 4).size(),
+                "the two subtasks without a partition end at once, so the final checkpoint can come");
+    }
+
+    @Test
+    void aBoundedReadResumedAtAHigherParallelismEnds(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        String topic = topic(2);
+        try (KafkaProducer<String, String> p = producer(null)) {
+            write(p, topic, 0, 4_000, 40);
+        }
+        java.nio.file.Path checkpoints = dir.resolve("checkpoints");
+        CommittedStore store = CommittedStore.inMemory();
+        StreamEnvironment first = copyJob(source(topic).setBounded().build(), store, checkpoints);
+        first.setParallelism(2);
+        // slow enough to stop midway
+        io.onceflow.api.JobClient job = first.executeAsync("rescaled-" + topic);
+        await(() -> job.getMetrics().numRecordsIn() > 0, "some records read");
+        job.stop(Duration.ofSeconds(30));
+        long firstRun = store.readAll().size();
+
+        StreamEnvironment second = copyJob(source(topic).setBounded().build(), store, checkpoints);
+        second.setParallelism(4);
+        io.onceflow.api.JobClient resumed = second.executeAsync("rescaled-" + topic);
+        assertEquals(io.onceflow.api.JobStatus.FINISHED, resumed.awaitTermination(Duration.ofSeconds(60)),
+                "subtasks 2 and 3 restore no partition and end");
+        assertEquals(4_000, store.readAll().size(), "first run " + firstRun + ", then the rest");
+    }
+
     @Test
     void builderSaysWhatIsMissing() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
@@ -232,6 +367,29 @@ class KafkaSourceTest {
         assertTrue(e.getMessage().contains("no topics"), e.getMessage());
         assertTrue(e.getMessage().contains("no deserializer"), e.getMessage());
         assertTrue(e.getMessage().contains("needs a group id"), e.getMessage());
+    }
+
+    @Test
+    void aTopicPatternReadsEveryMatchingTopicAndNoOther() throws Exception {
+        String prefix = "pattern-" + UUID.randomUUID().toString().substring(0, 8);
+        try (Admin admin = kafka.createAdmin()) {
+            admin.createTopics(List.of(new NewTopic(prefix + "-a", 2, (short) 1), new NewTopic(prefix + "-b", 1, (short) 1),
+                    new NewTopic(prefix + "x-c", 1, (short) 1))).all().get(30, TimeUnit.SECONDS);
+        }
+        try (KafkaProducer<String, String> p = producer(null)) {
+            write(p, prefix + "-a", 0, 30, 3);
+            write(p, prefix + "-b", 100, 120, 200);
+            write(p, prefix + "x-c", 500, 510, 1000);
+        }
+        List<String> read = runToList(KafkaSource.<String>builder().setBootstrapServers(kafka.bootstrapServers())
+                .setTopicPattern(java.util.regex.Pattern.compile(java.util.regex.Pattern.quote(prefix) + "-.*"))
+                .setDeserializer(KafkaRecordDeserializer.utf8Values()).setBounded().build(), 2);
+        assertEquals(50, read.size(), "30 from -a and 20 from -b, none from x-c: " + read);
+        assertTrue(read.stream().noneMatch(w -> w.startsWith("key-5")), read.toString());
+        JobExecutionException none = assertThrows(JobExecutionException.class, () -> runToList(KafkaSource.<String>builder()
+                .setBootstrapServers(kafka.bootstrapServers()).setTopicPattern(java.util.regex.Pattern.compile(prefix + "-none-.*"))
+                .setDeserializer(KafkaRecordDeserializer.utf8Values()).setBounded().build(), 1));
+        assertTrue(none.getMessage().contains("No topic matches the pattern"), none.getMessage());
     }
 
     @Test

@@ -1,21 +1,11 @@
 package io.onceflow.twophase.file;
 
-import io.onceflow.api.ValidatesConfiguration;
-import io.onceflow.api.serialization.VersionedSerializer;
-import io.onceflow.api.sink.Committer;
-import io.onceflow.api.sink.Sink;
-import io.onceflow.api.sink.SinkInitContext;
-import io.onceflow.api.sink.SinkWriter;
-import io.onceflow.api.sink.StatefulSinkWriter;
-import io.onceflow.api.sink.SupportsCommitter;
-import io.onceflow.api.sink.SupportsWriterState;
-import io.onceflow.twophase.TransactionHolder;
+import io.onceflow.twophase.ForwardingTwoPhaseCommitSink;
 import io.onceflow.twophase.TwoPhaseCommitSink;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Collection;
 import java.util.Objects;
 
 /**
@@ -36,17 +26,15 @@ import java.util.Objects;
  *
  * @param <IN> the records written
  */
-public final class TransactionalFileSink<IN> implements Sink<IN>, SupportsCommitter<TransactionHolder<FileTransaction>>,
-        SupportsWriterState<IN, TransactionHolder<FileTransaction>>, ValidatesConfiguration {
+public final class TransactionalFileSink<IN> extends ForwardingTwoPhaseCommitSink<IN, FileTransaction> {
 
     private final Path directory;
     private final FileTransactionHandler<IN> handler;
-    private final TwoPhaseCommitSink<IN, FileTransaction> sink;
 
     private TransactionalFileSink(Path directory, FileTransactionHandler<IN> handler) {
+        super(TwoPhaseCommitSink.builder(handler).build());
         this.directory = directory;
         this.handler = handler;
-        this.sink = TwoPhaseCommitSink.builder(handler).build();
     }
 
     public static <IN> Builder<IN> builder(Path directory, LineEncoder<IN> encoder) {
@@ -65,8 +53,8 @@ public final class TransactionalFileSink<IN> implements Sink<IN>, SupportsCommit
      * destroy the other sink's pending transactions.
      */
     @Override
-    public void validate(Context context) {
-        sink.validate(context);
+    public void validate(Context context) throws Exception {
+        super.validate(context);
         String prefix = handler.prefixFor(context.operatorUid());
         Object other = context.shared().putIfAbsent("onceflow.file-sink " + directory.resolve(prefix),
                 context.operatorUid());
@@ -75,32 +63,6 @@ public final class TransactionalFileSink<IN> implements Sink<IN>, SupportsCommit
                     + "write files named " + prefix + "-* into " + directory + ": give one of them another filePrefix(...) "
                     + "or directory");
         }
-    }
-
-    @Override
-    public SinkWriter<IN> createWriter(SinkInitContext context) throws Exception {
-        return sink.createWriter(context);
-    }
-
-    @Override
-    public StatefulSinkWriter<IN, TransactionHolder<FileTransaction>> restoreWriter(SinkInitContext context,
-            Collection<TransactionHolder<FileTransaction>> recoveredState) throws Exception {
-        return sink.restoreWriter(context, recoveredState);
-    }
-
-    @Override
-    public VersionedSerializer<TransactionHolder<FileTransaction>> getWriterStateSerializer() {
-        return sink.getWriterStateSerializer();
-    }
-
-    @Override
-    public Committer<TransactionHolder<FileTransaction>> createCommitter(SinkInitContext context) throws Exception {
-        return sink.createCommitter(context);
-    }
-
-    @Override
-    public VersionedSerializer<TransactionHolder<FileTransaction>> getCommittableSerializer() {
-        return sink.getCommittableSerializer();
     }
 
     /** Configures a {@link TransactionalFileSink}. */

@@ -1,8 +1,8 @@
 package io.onceflow.twophase.file;
 
 import io.onceflow.api.functions.MapFunction;
-import io.onceflow.testing.FaultInjector;
-import io.onceflow.testing.FaultPoint;
+import io.onceflow.runtime.fault.FaultInjector;
+import io.onceflow.runtime.fault.FaultPoint;
 import io.onceflow.testing.InjectedFailure;
 import java.util.ArrayList;
 import java.util.Collections;

@@ -10,8 +10,8 @@ import io.onceflow.api.JobStatus;
 import io.onceflow.api.RestartStrategies;
 import io.onceflow.api.StreamEnvironment;
 import io.onceflow.api.functions.MapFunction;
-import io.onceflow.testing.FaultInjector;
-import io.onceflow.testing.FaultPoint;
+import io.onceflow.runtime.fault.FaultInjector;
+import io.onceflow.runtime.fault.FaultPoint;
 import io.onceflow.testing.InjectedFailure;
 import io.onceflow.testing.RunningCount;
 import io.onceflow.testing.SequenceChecker;
@@ -115,6 +115,7 @@ class TransactionalFileSinkJobTest {
         StreamEnvironment env = StreamEnvironment.create();
         env.setParallelism(parallelism);
         env.enableCheckpointing(Duration.ofMillis(40));
+        env.getCheckpointConfig().setCheckpointStorage("memory:"); // repeats output only after a process restart
         env.setRestartStrategy(RestartStrategies.fixedDelay(100, Duration.ZERO));
         env.setFaultInjector(faults);
         // about 2.5 s of input, so that failures land in the middle of the run

@@ -192,6 +192,45 @@ class TransactionalProducerTest {
         assertExactlyOnce(expected, readAllCommitted(props(), admin, topic, 2, Duration.ofSeconds(15)));
     }
 
+    /**
+     * Under transactions v2 every commit bumps the epoch; after epoch 32766 the coordinator moves the
+     * transactional id to a new producer id at epoch 0. A transaction pre-committed at 32766 must still be
+     * committed on resume, and a second resume must see that it was (the new producer id is ours).
+     */
+    @Test
+    @org.junit.jupiter.api.Tag("slow") // 32,766 transactions: minutes; in the long form (README, "Slow tests")
+    @org.junit.jupiter.api.Timeout(value = 15, unit = TimeUnit.MINUTES)
+    void aTransactionPreCommittedAtTheLastEpochBeforeTheRolloverCommitsOnceOnResume() throws Exception {
+        String topic = newTopic(2);
+        TransactionalProducer a = TransactionalProducer.create("rollover-0-0", props());
+        long start = System.nanoTime();
+        int transactions = 0;
+        while (a.producerState().epoch() < Short.MAX_VALUE - 1) {
+            a.beginTransaction();
+            a.send(record(topic, 0, "filler"));
+            a.commitTransaction();
+            transactions++;
+        }
+        System.out.printf("%d transactions to epoch %d in %d ms%n", transactions, a.producerState().epoch(),
+                (System.nanoTime() - start) / 1_000_000);
+        List<String> expected = writeTransaction(a, topic, "last", 3);
+        ResumableTransaction last = a.preCommit();
+        abandoned.add(a);
+        assertEquals(Short.MAX_VALUE - 1, last.epoch());
+
+        CommitResult result = TransactionalProducer.resumeAndCommit(last, props());
+        assertEquals(CommitResult.Outcome.COMMITTED, result.outcome(), result.message());
+        TransactionDescription after = describe(admin, last.transactionalId());
+        assertTrue(after.producerId() != last.producerId() && after.producerEpoch() == 0,
+                "the commit at epoch 32766 rolled over to a new producer id: " + after);
+        CommitResult again = TransactionalProducer.resumeAndCommit(last, props());
+        assertEquals(CommitResult.Outcome.ALREADY_COMMITTED, again.outcome(), again.message());
+        List<String> read = new ArrayList<>(readAllCommitted(props(), admin, topic, 2, Duration.ofSeconds(60)));
+        assertEquals(transactions, read.stream().filter("0:filler"::equals).count());
+        read.removeIf("0:filler"::equals);
+        assertExactlyOnce(expected, read);
+    }
+
     @Test
     void resumesTheLastOfSeveralTransactionsAfterEpochBumps() throws Exception {
         // FLINK-40689: with transactions v2 every commit bumps the epoch, so the committable must carry the epoch
@@ -316,14 +355,18 @@ class TransactionalProducerTest {
 
     /**
      * Runs the adapter in a child JVM on another kafka-clients jar, given with
-     * {@code -Donceflow.kafka.compat.clientsJar=/path/kafka-clients-X.jar} (skipped without): without
+     * {@code -Donceflow.kafka.compat.clientsJar=/path/kafka-clients-X.jar} (Maven passes the one it copied; the test
+     * fails rather than skips without it): without
      * {@code -Donceflow.kafka.clients.allowUntestedVersion=true} it must refuse with a clear message; with it, the
      * whole resume / re-commit / lingering-abort cycle must work.
      */
     @Test
     void worksWithAnotherKafkaClientsVersion() throws Exception {
+        // never skipped: the build copies the jar (maven-dependency-plugin, generate-test-resources) and passes its path
         String jar = System.getProperty("onceflow.kafka.compat.clientsJar", "");
-        org.junit.jupiter.api.Assumptions.assumeFalse(jar.isBlank(), "no -Donceflow.kafka.compat.clientsJar");
+        assertTrue(!jar.isBlank() && Files.isRegularFile(Path.of(jar)), "the kafka-clients jar to test against is missing ("
+                + jar + "): run the tests through Maven (mvn -pl kafka-connector test), which copies it to target/compat, "
+                + "or pass -Donceflow.kafka.compat.clientsJar=/path/kafka-clients-X.jar");
         String topic = newTopic(2);
         List<Path> cp = new ArrayList<>();
         for (Path p : TestClients.classpath()) {

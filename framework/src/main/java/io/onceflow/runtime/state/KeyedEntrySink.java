@@ -1,0 +1,30 @@
+package io.onceflow.runtime.state;
+
+import io.onceflow.api.state.StateDescriptor;
+import java.io.IOException;
+
+/**
+ * Receives keyed state read back from a checkpoint, entry by entry, so a restore never needs the whole
+ * state in memory at once (a RocksDB backend writes each entry straight into its database).
+ */
+public interface KeyedEntrySink {
+
+    /**
+     * A named state of the snapshot being read; its entries refer to it by {@code index}. Each snapshot read
+     * (several after a change of parallelism) numbers its states from 0 again, before its entries.
+     */
+    void state(int index, String name, StateDescriptor.Kind kind) throws IOException;
+
+    /** One serialized key and value of state {@code index}, in a key group the receiver owns. */
+    void entry(int index, int keyGroup, byte[] key, byte[] value) throws IOException;
+
+    /**
+     * A RocksDB native snapshot (an incremental checkpoint) to restore, for the key groups in
+     * {@code keyGroups}. By default its rows are read from a temporary copy of the database and passed on
+     * as canonical entries; a RocksDB backend takes its files as they are where it can.
+     */
+    default void restoreNative(io.onceflow.runtime.state.rocksdb.NativeSnapshot snapshot, KeyGroupRange keyGroups,
+                               SharedFileReader files) throws IOException {
+        io.onceflow.runtime.state.rocksdb.NativeSnapshot.readEntries(snapshot, keyGroups, files, this);
+    }
+}

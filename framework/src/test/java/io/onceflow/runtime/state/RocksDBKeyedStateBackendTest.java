@@ -1,0 +1,258 @@
+package io.onceflow.runtime.state;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.onceflow.api.RocksDBStateBackend;
+import io.onceflow.api.serialization.Serializers;
+import io.onceflow.api.state.ListState;
+import io.onceflow.api.state.ListStateDescriptor;
+import io.onceflow.api.state.MapState;
+import io.onceflow.api.state.MapStateDescriptor;
+import io.onceflow.api.state.ReducingState;
+import io.onceflow.api.state.ReducingStateDescriptor;
+import io.onceflow.api.state.ValueState;
+import io.onceflow.api.state.ValueStateDescriptor;
+import io.onceflow.runtime.state.rocksdb.RocksDBKeyedStateBackend;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataOutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The RocksDB backend: every state kind, snapshots (full and incremental) that hold the moment they
+ * were taken, and checkpoints that the heap backend restores and the other way round, also for a part
+ * of the key groups (a rescale); incremental checkpoints upload only new SST files.
+ */
+class RocksDBKeyedStateBackendTest {
+
+    private static final KeyGroupRange ALL = new KeyGroupRange(0, 127);
+
+    @TempDir
+    Path dir;
+
+    private boolean incremental = true;
+
+    private RocksDBKeyedStateBackend rocks(KeyGroupRange range) {
+        return new RocksDBKeyedStateBackend("job", "op", 0, null, 128, range,
+                RocksDBStateBackend.create().withLocalDirectory(dir.resolve("work")).withIncrementalCheckpoints(incremental));
+    }
+
+    /** Shared state files, in a directory of the test. */
+    private KeyedStateSnapshot.SharedFiles shared() {
+        return (name, file) -> {
+            Path target = dir.resolve("shared").resolve(name);
+            Files.createDirectories(target.getParent());
+            Files.copy(file, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            return new io.onceflow.runtime.storage.StateHandle.InFile("shared/" + name, Files.size(target));
+        };
+    }
+
+    private SharedFileReader reader() {
+        return (handle, file) -> Files.copy(dir.resolve(handle.path()), file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    private static final ValueStateDescriptor<Long> COUNT = new ValueStateDescriptor<>("count", Long.class);
+    private static final ListStateDescriptor<String> SEEN = new ListStateDescriptor<>("seen", Serializers.STRING);
+    private static final MapStateDescriptor<String, Long> LAST =
+            new MapStateDescriptor<>("last", Serializers.STRING, Serializers.LONG);
+    private static final ReducingStateDescriptor<Long> SUM = new ReducingStateDescriptor<>("sum", Long::sum, Serializers.LONG);
+
+    /** Fills every kind of state for keys key-0..key-(n-1). */
+    private static void fill(KeyedStateBackend b, int n, String tag) throws Exception {
+        ValueState<Long> count = b.getState(COUNT);
+        ListState<String> seen = b.getListState(SEEN);
+        MapState<String, Long> last = b.getMapState(LAST);
+        ReducingState<Long> sum = b.getReducingState(SUM);
+        for (int k = 0; k < n; k++) {
+            b.setCurrentKey("key-" + k);
+            count.update((long) k);
+            seen.add(tag + k);
+            seen.add(tag + "!");
+            last.put("a", (long) k);
+            last.put("b" + (k % 3), -1L);
+            sum.add((long) k);
+            sum.add(1L);
+        }
+    }
+
+    /** Everything a backend holds for keys key-0..key-(n-1), as text, for comparisons. */
+    private static Map<String, String> dump(KeyedStateBackend b, int n) throws Exception {
+        ValueState<Long> count = b.getState(COUNT);
+        ListState<String> seen = b.getListState(SEEN);
+        MapState<String, Long> last = b.getMapState(LAST);
+        ReducingState<Long> sum = b.getReducingState(SUM);
+        Map<String, String> all = new TreeMap<>();
+        for (int k = 0; k < n; k++) {
+            String key = "key-" + k;
+            b.setCurrentKey(key);
+            List<String> list = new ArrayList<>();
+            seen.get().forEach(list::add);
+            Map<String, Long> map = new TreeMap<>();
+            last.entries().forEach(e -> map.put(e.getKey(), e.getValue()));
+            if (count.value() != null || !list.isEmpty() || !map.isEmpty() || sum.get() != null) {
+                all.put(key, count.value() + " " + list + " " + map + " " + sum.get());
+            }
+        }
+        return all;
+    }
+
+    private byte[] checkpoint(KeyedStateSnapshot snapshot) throws Exception {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        SubtaskStateFormat.write(new DataOutputStream(bytes), SubtaskStateFormat.operatorState(
+                new OperatorStateBackend(Map.of())), snapshot, shared());
+        snapshot.release();
+        return bytes.toByteArray();
+    }
+
+    private void restore(byte[] checkpoint, KeyGroupRange range, KeyedEntrySink into) throws Exception {
+        SubtaskStateFormat.read(new ByteArrayInputStream(checkpoint), "test", new HashMap<>(), range, into, reader());
+    }
+
+    @Test
+    void fullSnapshotsToo() throws Exception {
+        incremental = false;
+        aSnapshotHoldsTheMomentItWasTakenAndEitherBackendRestoresIt();
+        aRescaledRestoreKeepsOnlyItsKeyGroups();
+    }
+
+    @Test
+    void anIncrementalCheckpointUploadsOnlyTheSstFilesThatAreNew() throws Exception {
+        try (RocksDBKeyedStateBackend b = rocks(ALL)) {
+            fill(b, 20_000, "first");
+            KeyedStateSnapshot one = b.snapshot(1);
+            checkpoint(one);
+            assertTrue(one.uploadedSharedBytes() > 0 && one.uploadedSharedBytes() == one.sharedFiles().stream()
+                    .mapToLong(f -> f.size()).sum(), "the first checkpoint uploads everything");
+
+            b.setCurrentKey("key-1");
+            b.getState(COUNT).update(-1L);
+            KeyedStateSnapshot two = b.snapshot(2);
+            checkpoint(two);
+            long total = two.sharedFiles().stream().mapToLong(f -> f.size()).sum();
+            assertTrue(two.uploadedSharedBytes() < total / 10, "the second uploads only its small new file: "
+                    + two.uploadedSharedBytes() + " of " + total + " bytes");
+            assertTrue(two.sharedFiles().containsAll(one.sharedFiles()), "and refers to the first one's files");
+
+            Map<String, String> now = dump(b, 20_000);
+            byte[] three = checkpoint(b.snapshot(3));
+            try (RocksDBKeyedStateBackend restored = rocks(ALL)) {
+                restore(three, ALL, restored);
+                assertEquals(now, dump(restored, 20_000), "restored from the chain of shared files");
+            }
+        }
+    }
+
+    @Test
+    void everyStateKindWorks() throws Exception {
+        try (RocksDBKeyedStateBackend b = rocks(ALL)) {
+            fill(b, 50, "x");
+            b.setCurrentKey("key-7");
+            assertEquals(7L, b.getState(COUNT).value());
+            assertEquals(8L, b.getReducingState(SUM).get());
+            MapState<String, Long> last = b.getMapState(LAST);
+            assertTrue(last.contains("b1") && !last.contains("b0"));
+            last.remove("b1");
+            assertEquals(Map.of("a", 7L), toMap(last));
+            last.clear();
+            assertTrue(last.isEmpty());
+            b.getListState(SEEN).update(List.of("only"));
+            assertEquals(List.of("only"), toList(b.getListState(SEEN)));
+            b.getState(COUNT).clear();
+            assertNull(b.getState(COUNT).value());
+            b.setCurrentKey("key-8");
+            assertEquals(Map.of("a", 8L, "b2", -1L), toMap(b.getMapState(LAST)), "another key's map is untouched");
+        }
+    }
+
+    @Test
+    void aSnapshotHoldsTheMomentItWasTakenAndEitherBackendRestoresIt() throws Exception {
+        byte[] fromRocks;
+        Map<String, String> atSnapshot;
+        try (RocksDBKeyedStateBackend b = rocks(ALL)) {
+            fill(b, 300, "x");
+            atSnapshot = dump(b, 300);
+            KeyedStateSnapshot snapshot = b.snapshot(1);
+            fill(b, 400, "later");  // the task goes on before the snapshot is written
+            Map<String, String> later = dump(b, 400);
+            fromRocks = checkpoint(snapshot);
+            assertEquals(later, dump(b, 400), "the task's own writes meanwhile are all there after the snapshot");
+            b.setCurrentKey("key-3");
+            b.getMapState(LAST).clear();
+            assertTrue(b.getMapState(LAST).isEmpty());
+        }
+        HeapKeyedStateBackend heap = new HeapKeyedStateBackend("op", null, 128, ALL);
+        restore(fromRocks, ALL, heap);
+        assertEquals(atSnapshot, dump(heap, 400), "heap restores what RocksDB checkpointed");
+
+        byte[] fromHeap = checkpoint(heap.snapshot(2));
+        try (RocksDBKeyedStateBackend b = rocks(ALL)) {
+            restore(fromHeap, ALL, b);
+            assertEquals(atSnapshot, dump(b, 400), "RocksDB restores what the heap checkpointed (maps included)");
+            byte[] again = checkpoint(b.snapshot(3));
+            try (RocksDBKeyedStateBackend c = rocks(ALL)) {
+                restore(again, ALL, c);
+                assertEquals(atSnapshot, dump(c, 400), "and what it checkpointed itself");
+            }
+        }
+    }
+
+    @Test
+    void aRescaledRestoreKeepsOnlyItsKeyGroups() throws Exception {
+        byte[] checkpoint;
+        Map<String, String> all;
+        try (RocksDBKeyedStateBackend b = rocks(ALL)) {
+            fill(b, 500, "x");
+            all = dump(b, 500);
+            checkpoint = checkpoint(b.snapshot(1));
+        }
+        Map<String, String> union = new TreeMap<>();
+        for (int subtask = 0; subtask < 3; subtask++) {
+            KeyGroupRange range = KeyGroups.rangeFor(128, 3, subtask);
+            try (RocksDBKeyedStateBackend part = rocks(range)) {
+                restore(checkpoint, range, part);
+                Map<String, String> mine = dump(part, 500);
+                mine.keySet().forEach(k -> assertTrue(range.contains(KeyGroups.keyGroupFor(k, 128)), k));
+                union.putAll(mine);
+            }
+        }
+        assertEquals(all, union, "the three parts together hold everything, once");
+    }
+
+    @Test
+    void closingWhileASnapshotIsWrittenWaitsForIt() throws Exception {
+        RocksDBKeyedStateBackend b = rocks(ALL);
+        fill(b, 100, "x");
+        Map<String, String> expected = dump(b, 100);
+        KeyedStateSnapshot snapshot = b.snapshot(1);
+        b.close();
+        assertTrue(Files.exists(b.directory()), "the database outlives close() while a snapshot needs it");
+        byte[] checkpoint = checkpoint(snapshot);
+        assertFalse(Files.exists(b.directory()), "and is deleted once the snapshot is written");
+        HeapKeyedStateBackend heap = new HeapKeyedStateBackend("op", null, 128, ALL);
+        restore(checkpoint, ALL, heap);
+        assertEquals(expected, dump(heap, 100));
+    }
+
+    private static List<String> toList(ListState<String> s) throws Exception {
+        List<String> l = new ArrayList<>();
+        s.get().forEach(l::add);
+        return l;
+    }
+
+    private static Map<String, Long> toMap(MapState<String, Long> s) throws Exception {
+        Map<String, Long> m = new TreeMap<>();
+        s.entries().forEach(e -> m.put(e.getKey(), e.getValue()));
+        return m;
+    }
+}

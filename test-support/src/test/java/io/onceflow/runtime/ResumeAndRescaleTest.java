@@ -1,0 +1,263 @@
+package io.onceflow.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.onceflow.api.CheckpointRetention;
+import io.onceflow.api.JobClient;
+import io.onceflow.api.JobMetrics;
+import io.onceflow.api.JobStatus;
+import io.onceflow.api.RestartStrategies;
+import io.onceflow.api.StreamEnvironment;
+import io.onceflow.runtime.storage.FileSystemCheckpointStorage;
+import io.onceflow.testing.CommittedStore;
+import io.onceflow.testing.FailingCheckpointStorage;
+import io.onceflow.testing.RunningCount;
+import io.onceflow.testing.SequenceChecker;
+import io.onceflow.testing.SequenceSource;
+import io.onceflow.testing.TransactionalTestSink;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A job started again with the same name and checkpoint directory resumes from its latest completed
+ * checkpoint, as a restarted process would; also at another parallelism.
+ */
+class ResumeAndRescaleTest {
+
+    private static final long TOTAL = 24_000;
+    private static final int KEYS = 200;
+
+    @TempDir
+    Path dir;
+
+    private StreamEnvironment env(int parallelism, CommittedStore store) {
+        StreamEnvironment env = StreamEnvironment.create();
+        env.setParallelism(parallelism);
+        env.enableCheckpointing(Duration.ofMillis(50));
+        env.getCheckpointConfig().setCheckpointStorage(dir.resolve("checkpoints").toUri().toString());
+        env.setRestartStrategy(RestartStrategies.noRestart());
+        env.fromSource(SequenceSource.bounded(4, TOTAL, KEYS).throttled(2_000), "sequence").uid("source")
+                .keyBy(w -> w)
+                .process(new RunningCount()).uid("count")
+                .sinkTo(new TransactionalTestSink(store)).uid("sink");
+        return env;
+    }
+
+    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting until " + what);
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    /**
+     * A stop asked for while the job's input has just ended and its own final checkpoint is completing: the
+     * stop's checkpoint cannot happen (the job is ending), but the final one covers everything, so the stop
+     * succeeds with it instead of failing.
+     */
+    @Test
+    void aStopThatRacesTheEndOfABoundedInputSucceedsWithTheFinalCheckpoint() throws Exception {
+        CommittedStore store = CommittedStore.inMemory();
+        StreamEnvironment env = StreamEnvironment.create();
+        env.setParallelism(2);
+        env.enableCheckpointing(Duration.ofHours(1)); // only the final checkpoint
+        env.getCheckpointConfig().setCheckpointStorage(dir.resolve("checkpoints").toUri().toString());
+        env.fromSource(SequenceSource.bounded(2, 2_000, 20), "sequence").uid("source")
+                .keyBy(w -> w)
+                .process(new RunningCount()).uid("count")
+                .sinkTo(new TransactionalTestSink(store)).uid("sink");
+        java.util.concurrent.CountDownLatch finalCompleted = new java.util.concurrent.CountDownLatch(1);
+        env.setFaultInjector((point, uid, subtask, checkpointId) -> {
+            if (point == io.onceflow.runtime.fault.FaultPoint.AFTER_CHECKPOINT_COMPLETE_BEFORE_NOTIFY) {
+                finalCompleted.countDown();
+                Thread.sleep(300); // the stop comes in now
+            }
+        });
+        JobClient job = env.executeAsync("stop-at-the-end");
+        assertTrue(finalCompleted.await(60, TimeUnit.SECONDS), "the final checkpoint completed");
+        long stoppedAt = job.stop(Duration.ofSeconds(30));
+        assertEquals(1, stoppedAt, "stopped with the final checkpoint");
+        SequenceChecker.Result result = SequenceChecker.check(store.readAll(), SequenceChecker.expectedForSequence(2_000, 20));
+        assertTrue(result.exact(), result.toString());
+    }
+
+    @Test
+    void aNewRunResumesFromTheLatestCheckpointAtAnotherParallelism() throws Exception {
+        CommittedStore store = CommittedStore.inDirectory(dir.resolve("out"));
+        JobClient first = env(2, store).executeAsync("resume");
+        await(() -> first.getMetrics().numberOfCompletedCheckpoints() >= 3, "3 checkpoints completed");
+        first.cancel();
+        assertEquals(JobStatus.CANCELED, first.awaitTermination(Duration.ofSeconds(30)));
+        long committedBefore = store.readAll().size();
+        assertTrue(committedBefore > 0 && committedBefore < TOTAL, "the first run stopped midway: " + committedBefore);
+        assertTrue(Files.exists(dir.resolve("checkpoints/resume")), "checkpoints are retained on cancel by default");
+
+        JobMetrics second = env(3, store).execute("resume");
+        assertEquals(JobStatus.FINISHED, second.status());
+        assertTrue(second.numRecordsIn() < TOTAL, "the second run read only what the first had not: " + second.numRecordsIn());
+
+        SequenceChecker.Result result = SequenceChecker.check(store.readAll(), SequenceChecker.expectedForSequence(TOTAL, KEYS));
+        assertTrue(result.exact(), "after resuming at parallelism 3: " + result);
+    }
+
+    @Test
+    void stopTakesACheckpointAndTheNextRunContinuesFromIt() throws Exception {
+        CommittedStore store = CommittedStore.inDirectory(dir.resolve("out"));
+        JobClient first = env(2, store).executeAsync("stop");
+        await(() -> first.getMetrics().numberOfCompletedCheckpoints() >= 2, "2 checkpoints completed");
+        long stoppedAt = first.stop(Duration.ofSeconds(30));
+        assertTrue(stoppedAt > 0);
+        assertEquals(JobStatus.CANCELED, first.getStatus());
+
+        JobMetrics second = env(2, store).execute("stop");
+        assertEquals(JobStatus.FINISHED, second.status());
+        SequenceChecker.Result result = SequenceChecker.check(store.readAll(), SequenceChecker.expectedForSequence(TOTAL, KEYS));
+        assertTrue(result.exact(), "after stop and start: " + result);
+    }
+
+    @Test
+    void stopReturnsOnlyAfterTheSinksCommittedEverythingReadSoFar() throws Exception {
+        CommittedStore store = CommittedStore.inDirectory(dir.resolve("out"));
+        StreamEnvironment env = StreamEnvironment.create();
+        env.setParallelism(2);
+        env.enableCheckpointing(Duration.ofSeconds(30)); // never periodic within this test: only the stop's checkpoint
+        env.getCheckpointConfig().setCheckpointStorage(dir.resolve("checkpoints").toUri().toString());
+        env.fromSource(SequenceSource.idleAfter(4, TOTAL, KEYS), "sequence").uid("source")
+                .keyBy(w -> w)
+                .process(new RunningCount()).uid("count")
+                .sinkTo(new TransactionalTestSink(store)).uid("sink");
+        JobClient job = env.executeAsync("stop-commits");
+        await(() -> job.getMetrics().numRecordsIn() >= TOTAL, "all input read");
+        assertEquals(0, store.readAll().size(), "nothing committed before the first checkpoint");
+        long id = job.stop(Duration.ofSeconds(30));
+        assertEquals(1, id, "the stop took the first checkpoint");
+        assertEquals(JobStatus.CANCELED, job.getStatus());
+        SequenceChecker.Result result = SequenceChecker.check(store.readAll(), SequenceChecker.expectedForSequence(TOTAL, KEYS));
+        assertTrue(result.exact() && result.records() == TOTAL, "everything read is committed when stop returns: " + result);
+    }
+
+    @Test
+    void aStopWhoseCheckpointFailsTakesAnother() throws Exception {
+        CommittedStore store = CommittedStore.inDirectory(dir.resolve("out"));
+        StreamEnvironment env = StreamEnvironment.create();
+        env.setParallelism(2);
+        env.enableCheckpointing(Duration.ofSeconds(30)); // only the stop's checkpoints
+        env.getCheckpointConfig().setTolerableCheckpointFailureNumber(5);
+        // the first stop checkpoint cannot write its state, the second not its metadata
+        env.getCheckpointConfig().setCheckpointStorage(FailingCheckpointStorage
+                .wrap(new FileSystemCheckpointStorage(dir.resolve("checkpoints")))
+                .failStateOf(id -> id == 1).failMetadataOf(id -> id == 2));
+        env.fromSource(SequenceSource.idleAfter(4, TOTAL, KEYS), "sequence").uid("source")
+                .keyBy(w -> w)
+                .process(new RunningCount()).uid("count")
+                .sinkTo(new TransactionalTestSink(store)).uid("sink");
+        JobClient job = env.executeAsync("stop-retries");
+        await(() -> job.getMetrics().numRecordsIn() >= TOTAL, "all input read");
+        long id = job.stop(Duration.ofSeconds(30));
+        assertEquals(3, id, "the third stop checkpoint is the first that could complete");
+        assertEquals(JobStatus.CANCELED, job.getStatus());
+        assertEquals(2, job.getMetrics().numberOfFailedCheckpoints());
+        SequenceChecker.Result result = SequenceChecker.check(store.readAll(), SequenceChecker.expectedForSequence(TOTAL, KEYS));
+        assertTrue(result.exact() && result.records() == TOTAL, "everything read is committed: " + result);
+    }
+
+    @Test
+    void aStopThatCannotCheckpointIsGivenUpAndTheJobReadsOn() throws Exception {
+        CommittedStore store = CommittedStore.inDirectory(dir.resolve("out"));
+        java.util.concurrent.atomic.AtomicBoolean storageBroken = new java.util.concurrent.atomic.AtomicBoolean(true);
+        StreamEnvironment env = StreamEnvironment.create();
+        env.setParallelism(2);
+        env.enableCheckpointing(Duration.ofMillis(100));
+        env.getCheckpointConfig().setTolerableCheckpointFailureNumber(1_000);
+        env.getCheckpointConfig().setCheckpointStorage(FailingCheckpointStorage
+                .wrap(new FileSystemCheckpointStorage(dir.resolve("checkpoints")))
+                .failStateOf(id -> storageBroken.get()).failMetadataOf(id -> storageBroken.get()));
+        env.setRestartStrategy(RestartStrategies.noRestart());
+        env.fromSource(SequenceSource.bounded(4, TOTAL, KEYS).throttled(4_000), "sequence").uid("source")
+                .keyBy(w -> w)
+                .process(new RunningCount()).uid("count")
+                .sinkTo(new TransactionalTestSink(store)).uid("sink");
+        JobClient job = env.executeAsync("stop-given-up");
+        await(() -> job.getMetrics().numRecordsIn() > 0, "the job reads");
+        Exception e = org.junit.jupiter.api.Assertions.assertThrows(Exception.class,
+                () -> job.stop(Duration.ofSeconds(1)));
+        assertTrue(e.getMessage().contains("the job reads on"), e.getMessage());
+        assertEquals(JobStatus.RUNNING, job.getStatus());
+        long readAtStop = job.getMetrics().numRecordsIn();
+        await(() -> job.getMetrics().numRecordsIn() > readAtStop, "the sources read on after the stop was given up");
+        storageBroken.set(false);
+        assertEquals(JobStatus.FINISHED, job.awaitTermination(Duration.ofSeconds(60)),
+                "periodic checkpoints resumed, so the bounded job could finish");
+        SequenceChecker.Result result = SequenceChecker.check(store.readAll(), SequenceChecker.expectedForSequence(TOTAL, KEYS));
+        assertTrue(result.exact() && result.records() == TOTAL, "exact after the stop was given up: " + result);
+    }
+
+    @Test
+    void retainedCheckpointsSurviveAResume() throws Exception {
+        CommittedStore store = CommittedStore.inDirectory(dir.resolve("out"));
+        StreamEnvironment env = env(2, store);
+        env.getCheckpointConfig().setNumRetainedCheckpoints(3);
+        JobClient first = env.executeAsync("retained");
+        await(() -> first.getMetrics().numberOfCompletedCheckpoints() >= 5, "5 checkpoints completed");
+        first.cancel();
+        first.awaitTermination(Duration.ofSeconds(30));
+        java.util.List<String> before = completedCheckpoints("retained");
+        assertEquals(3, before.size(), "3 retained: " + before);
+
+        StreamEnvironment again = env(2, store);
+        again.getCheckpointConfig().setNumRetainedCheckpoints(3);
+        JobClient second = again.executeAsync("retained");
+        try {
+            java.util.List<String> after = completedCheckpoints("retained");
+            assertTrue(after.containsAll(before), "the resume kept every retained checkpoint: " + before + " -> " + after);
+        } finally {
+            second.cancel();
+            second.awaitTermination(Duration.ofSeconds(30));
+        }
+    }
+
+    private java.util.List<String> completedCheckpoints(String job) throws Exception {
+        try (var s = Files.list(dir.resolve("checkpoints").resolve(job))) {
+            return s.filter(p -> Files.exists(p.resolve("_metadata"))).map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    @Test
+    void startingFreshIgnoresOldCheckpoints() throws Exception {
+        CommittedStore oldStore = CommittedStore.inDirectory(dir.resolve("old"));
+        JobClient first = env(2, oldStore).executeAsync("fresh");
+        await(() -> first.getMetrics().numberOfCompletedCheckpoints() >= 2, "2 checkpoints completed");
+        first.cancel();
+        first.awaitTermination(Duration.ofSeconds(30));
+
+        CommittedStore newStore = CommittedStore.inDirectory(dir.resolve("new"));
+        StreamEnvironment env = env(2, newStore);
+        env.getCheckpointConfig().setResumeFromLatestCheckpoint(false);
+        JobMetrics second = env.execute("fresh");
+        assertEquals(TOTAL, second.numRecordsIn(), "a fresh start reads everything again");
+        assertTrue(SequenceChecker.check(newStore.readAll(), SequenceChecker.expectedForSequence(TOTAL, KEYS)).exact(),
+                "a fresh start counts from 1 again");
+    }
+
+    @Test
+    void deleteOnCancellationRemovesTheCheckpoints() throws Exception {
+        StreamEnvironment env = env(2, CommittedStore.inMemory());
+        env.getCheckpointConfig().setCheckpointRetention(CheckpointRetention.DELETE_ON_CANCELLATION);
+        JobClient job = env.executeAsync("delete");
+        await(() -> job.getMetrics().numberOfCompletedCheckpoints() >= 2, "2 checkpoints completed");
+        assertTrue(Files.exists(dir.resolve("checkpoints/delete")));
+        job.cancel();
+        job.awaitTermination(Duration.ofSeconds(30));
+        assertFalse(Files.exists(dir.resolve("checkpoints/delete")), "checkpoints deleted on cancel");
+    }
+}

@@ -1,0 +1,238 @@
+package io.onceflow.twophase.jdbc;
+
+import io.onceflow.api.serialization.VersionedSerializer;
+import io.onceflow.api.sink.SinkInitContext;
+import io.onceflow.twophase.TransactionContext;
+import io.onceflow.twophase.TransactionHandler;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.util.Locale;
+import java.util.Properties;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The database's side of a {@link JdbcXaSink}: one prepared transaction per subtask and checkpoint. */
+final class XaTransactionHandler<IN> implements TransactionHandler<IN, XaTransaction> {
+    private static final Logger LOG = LoggerFactory.getLogger(XaTransactionHandler.class);
+
+    private final String url;
+    private final String user;
+    private final String password;
+    private final String sql;
+    private final JdbcStatementFiller<IN> filler;
+    private final int batchSize;
+    private final int maxBuffered;
+    private final XaDialect dialect;
+    /** Different in every writer of every attempt: no two transactions ever get the same id. */
+    private final String nonce = UUID.randomUUID().toString().substring(0, 6);
+
+    XaTransactionHandler(String url, String user, String password, String sql, JdbcStatementFiller<IN> filler,
+                         int batchSize, int maxBuffered) {
+        this.url = url;
+        this.user = user;
+        this.password = password;
+        this.sql = sql;
+        this.filler = filler;
+        this.batchSize = batchSize;
+        this.maxBuffered = maxBuffered;
+        this.dialect = XaDialect.of(url);
+    }
+
+    XaDialect dialect() {
+        return dialect;
+    }
+
+    Connection connect() throws SQLException {
+        Properties p = new Properties();
+        if (user != null) {
+            p.setProperty("user", user);
+        }
+        if (password != null) {
+            p.setProperty("password", password);
+        }
+        return DriverManager.getConnection(url, p);
+    }
+
+    /**
+     * The start of every id of one sink subtask: {@code of<hash of job and operator>-<subtask>-}, short enough
+     * for MySQL's 64-byte global transaction ids whatever the names.
+     */
+    static String prefix(String jobName, String operatorUid, int subtask) {
+        return "of" + String.format(Locale.ROOT, "%08x", (jobName + "\u0000" + operatorUid).hashCode()) + "-" + subtask + "-";
+    }
+
+    @Override
+    public XaTransaction beginTransaction(TransactionContext context) {
+        // the database transaction starts with the first record: an empty one costs nothing
+        return new XaTransaction(prefix(context.jobName(), context.operatorUid(), context.subtaskIndex())
+                + context.restoredCheckpointId() + "-" + context.sequenceNumber() + "-" + nonce);
+    }
+
+    /**
+     * Keeps the record until the barrier, up to {@code maxBuffered} records: the previous checkpoint's
+     * prepared transaction may still hold locks on the same rows (a running count updates the same key
+     * again) until that checkpoint's completion is handled, on this same thread. Writing at once would wait
+     * for those locks, and the commit that releases them could never run: the database's lock wait timeout
+     * would fail the job at every checkpoint. At the barrier that commit has normally happened.
+     */
+    @Override
+    public void write(XaTransaction t, IN value) throws Exception {
+        t.buffered.add(value);
+        t.written++;
+        if (t.buffered.size() >= maxBuffered) {
+            drain(t);
+        }
+    }
+
+    /** Executes the buffered records in the transaction, starting it on the first. */
+    @SuppressWarnings("unchecked")
+    private void drain(XaTransaction t) throws SQLException {
+        if (t.buffered.isEmpty()) {
+            return;
+        }
+        if (t.connection == null) {
+            t.connection = connect();
+            dialect.begin(t.connection, t.xid());
+            t.statement = t.connection.prepareStatement(sql);
+        }
+        for (Object value : t.buffered) {
+            filler.accept(t.statement, (IN) value);
+            t.statement.addBatch();
+            if (++t.batched >= batchSize) {
+                t.statement.executeBatch();
+                t.batched = 0;
+            }
+        }
+        t.buffered.clear();
+    }
+
+    @Override
+    public XaTransaction preCommit(XaTransaction t, long checkpointId) throws Exception {
+        try {
+            drain(t);
+            if (t.batched > 0) {
+                t.statement.executeBatch();
+                t.batched = 0;
+            }
+            t.statement.close();
+            dialect.prepare(t.connection, t.xid());
+        } finally {
+            closeQuietly(t);
+        }
+        return new XaTransaction(t.xid(), checkpointId, t.written);
+    }
+
+    @Override
+    public void commit(XaTransaction t) throws Exception {
+        try (Connection c = connect()) {
+            dialect.commitPrepared(c, t.xid());
+        } catch (SQLException e) {
+            if (dialect.unknownTransaction(e)) {
+                // committed before a crash: the checkpoint that stored it completed, nothing else rolls it back
+                LOG.info("{} was committed before; nothing to do", t);
+                return;
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public void abort(XaTransaction t) throws Exception {
+        t.buffered.clear();
+        if (t.connection != null) {
+            try {
+                dialect.rollbackOpen(t.connection, t.xid());
+            } finally {
+                closeQuietly(t);
+            }
+        } else if (t.checkpointId() >= 0) {
+            rollbackPrepared(t.xid());
+        }
+    }
+
+    @Override
+    public void recoverAndAbort(XaTransaction t) throws Exception {
+        // an open transaction of the restored checkpoint was never prepared: its connection died with the process
+    }
+
+    @Override
+    public void abortLingeringTransactions(SinkInitContext context) throws Exception {
+        String prefix = prefix(context.getJobName(), context.getOperatorUid(), context.getIndexOfSubtask());
+        try (Connection c = connect()) {
+            for (String xid : dialect.prepared(c)) {
+                if (xid.startsWith(prefix)) {
+                    LOG.info("XA sink '{}' subtask {}: rolling back prepared transaction '{}', which no checkpoint refers to",
+                            context.getOperatorUid(), context.getIndexOfSubtask(), xid);
+                    try {
+                        dialect.rollbackPrepared(c, xid);
+                    } catch (SQLException e) {
+                        if (!dialect.unknownTransaction(e)) {
+                            throw e;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private void rollbackPrepared(String xid) throws SQLException {
+        try (Connection c = connect()) {
+            dialect.rollbackPrepared(c, xid);
+        } catch (SQLException e) {
+            if (!dialect.unknownTransaction(e)) {
+                throw e;
+            }
+        }
+    }
+
+    private static void closeQuietly(XaTransaction t) {
+        if (t.connection != null) {
+            try {
+                t.connection.close();
+            } catch (SQLException e) {
+                // closing only
+            }
+            t.connection = null;
+            t.statement = null;
+        }
+    }
+
+    @Override
+    public VersionedSerializer<XaTransaction> getTransactionSerializer() {
+        return new VersionedSerializer<>() {
+            @Override
+            public int getVersion() {
+                return 1;
+            }
+
+            @Override
+            public byte[] serialize(XaTransaction t) throws IOException {
+                ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+                try (DataOutputStream out = new DataOutputStream(bytes)) {
+                    out.writeUTF(t.xid());
+                    out.writeLong(t.checkpointId());
+                    out.writeLong(t.checkpointId() >= 0 ? t.records() : t.written);
+                }
+                return bytes.toByteArray();
+            }
+
+            @Override
+            public XaTransaction deserialize(int version, byte[] serialized) throws IOException {
+                if (version != 1) {
+                    throw new IOException("An XA transaction handle of version " + version + " is newer than this "
+                            + "Onceflow reads (1)");
+                }
+                try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(serialized))) {
+                    return new XaTransaction(in.readUTF(), in.readLong(), in.readLong());
+                }
+            }
+        };
+    }
+}
