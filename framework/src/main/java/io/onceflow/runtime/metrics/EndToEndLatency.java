@@ -86,13 +86,17 @@ public final class EndToEndLatency {
      */
     public synchronized void committed(String sinkUid, int parallelism, long checkpointId, long nowMillis,
                                        Histogram histogram) {
+        long from = recordedUpTo.getOrDefault(sinkUid, Long.MIN_VALUE);
+        if (checkpointId <= from) {
+            // a restart commits the restored committables again, of checkpoints recorded before it
+            return;
+        }
         TreeMap<Long, Integer> byCheckpoint = commits.computeIfAbsent(sinkUid, s -> new TreeMap<>());
         int done = byCheckpoint.merge(checkpointId, 1, Integer::sum);
         if (done < parallelism) {
             return;
         }
         byCheckpoint.headMap(checkpointId, true).clear();
-        long from = recordedUpTo.getOrDefault(sinkUid, Long.MIN_VALUE);
         for (Map.Entry<Long, Map<Long, Long>> e : sealed.subMap(from, false, checkpointId, true).entrySet()) {
             record(e.getValue(), nowMillis, histogram);
         }

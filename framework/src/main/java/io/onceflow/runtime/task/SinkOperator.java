@@ -115,10 +115,9 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
         if (!endOfInput) {
             writer.flush(false);
         }
-        if (committer == null && context.endToEndLatency() != null) {
+        if (committer == null) {
             // a sink without a committer (idempotent writes) makes its output visible here, at the barrier
-            context.endToEndLatency().committed(context.getOperatorUid(), context.getParallelism(), checkpointId,
-                    System.currentTimeMillis(), endToEndLatency());
+            recordVisible(checkpointId);
         }
         if (committer != null) {
             Collection<C> committables = ((CommittingSinkWriter<T, C>) writer).prepareCommit(checkpointId);
@@ -212,6 +211,26 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
         return endToEndLatency;
     }
 
+    private boolean latencyBroken;
+
+    /**
+     * The output of {@code checkpointId} became visible now: the end-to-end latency histogram learns of it. A
+     * metric never fails the job: should the bookkeeping throw, it is logged once and switched off.
+     */
+    private void recordVisible(long checkpointId) {
+        if (context.endToEndLatency() == null || latencyBroken) {
+            return;
+        }
+        try {
+            context.endToEndLatency().committed(context.getOperatorUid(), context.getParallelism(), checkpointId,
+                    System.currentTimeMillis(), endToEndLatency());
+        } catch (RuntimeException e) {
+            latencyBroken = true;
+            LOG.warn("Sink '{}' subtask {}: end-to-end latency is no longer recorded after an error at checkpoint {}",
+                    context.getOperatorUid(), context.getIndexOfThisSubtask(), checkpointId, e);
+        }
+    }
+
     private void commitUpTo(long checkpointId) throws Exception {
         Iterator<Map.Entry<Long, List<TrackedCommitRequest<C>>>> it = pending.headMap(checkpointId, true).entrySet().iterator();
         while (it.hasNext()) {
@@ -225,9 +244,8 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
             long commitStart = System.nanoTime();
             committer.commit(new ArrayList<>(requests));
             commitLatency().record((System.nanoTime() - commitStart) / 1_000_000);
-            if (context.endToEndLatency() != null && requests.stream().noneMatch(r -> r.outcome() == TrackedCommitRequest.Outcome.RETRY)) {
-                context.endToEndLatency().committed(context.getOperatorUid(), context.getParallelism(), id,
-                        System.currentTimeMillis(), endToEndLatency());
+            if (requests.stream().noneMatch(r -> r.outcome() == TrackedCommitRequest.Outcome.RETRY)) {
+                recordVisible(id);
             }
             context.faults().at(FaultPoint.AFTER_COMMIT, context.getOperatorUid(), context.getIndexOfThisSubtask(), id);
             List<TrackedCommitRequest<C>> retry = new ArrayList<>();

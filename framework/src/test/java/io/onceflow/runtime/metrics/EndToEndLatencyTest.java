@@ -64,4 +64,28 @@ class EndToEndLatencyTest {
         double share = (double) fast / values.size();
         assertTrue(share > 0.07 && share < 0.13, "the shares stay: " + share);
     }
+    @Test
+    void commitsOfCheckpointsAlreadyRecordedAreIgnored() {
+        // a restart restores committables of checkpoints 27 and 28 and commits them again, after 28 was
+        // recorded before the failure: nothing to record, and nothing to fail the sink's task with
+        EndToEndLatency latency = new EndToEndLatency();
+        EndToEndLatency.Source s = latency.source();
+        s.record(1_000);
+        s.seal(27);
+        s.record(2_000);
+        s.seal(28);
+        List<Long> values = new ArrayList<>();
+        Histogram h = keeping(values);
+        latency.committed("sink", 1, 28, 3_005, h);
+        assertEquals(2, values.size(), values.toString());
+
+        latency.committed("sink", 1, 27, 4_000, h);
+        latency.committed("sink", 1, 28, 4_000, h);
+        assertEquals(2, values.size(), "re-commits after a restore record nothing: " + values);
+
+        s.record(3_500);
+        s.seal(29);
+        latency.committed("sink", 1, 29, 4_005, h);
+        assertEquals(List.of(2_000L, 1_000L, 500L), values, "the next checkpoint is recorded as usual");
+    }
 }
