@@ -1,0 +1,664 @@
+package io.onceflow.benchmarks;
+
+import io.onceflow.kafka.audit.ExactlyOnceAudit;
+import io.onceflow.kafka.broker.RunningKafkaBroker;
+import io.onceflow.testing.ChildJvm;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.function.ToDoubleFunction;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * Runs the same running word count on each system, one after another, on one broker and one input, and
+ * measures each from outside: the system's process is started, a {@code read_committed} consumer waits
+ * for all of its output, the process's CPU time and peak RSS are read from {@code /proc}, the process is
+ * killed, and the output is audited ({@link ExactlyOnceAudit}: every word's counts exactly 1..n) before
+ * the figures count.
+ */
+public final class Comparison {
+
+    /** What to run. */
+    public record Settings(int lines, int vocabulary, int rounds, long intervalMillis, int parallelism,
+                           List<BenchSystem> systems, int partitions, Duration runTimeout, List<String> childJvmOptions) {
+        public Settings {
+            if (lines < 1 || vocabulary < 1 || rounds < 1 || intervalMillis < 1 || parallelism < 1 || partitions < 1) {
+                throw new IllegalArgumentException("lines, vocabulary, rounds, interval, parallelism and partitions must "
+                        + "be positive");
+            }
+            if (systems.isEmpty()) {
+                throw new IllegalArgumentException("no system to run");
+            }
+        }
+    }
+
+    /** The input every system reads. */
+    public record Input(String topic, int lines, long words, Map<String, Long> expected) {
+    }
+
+    /**
+     * One run. Times are seconds from the process start; {@code failure} says why a run has no figures.
+     * Words per second are over the time from the first input to the last output committed.
+     */
+    public record Run(BenchSystem system, int round, boolean exact, String audit, double firstInput, double firstOutput,
+                      double allOutput, double wordsPerSecond, double jobCpu, double brokerCpu, double peakRssMb,
+                      String failure) {
+        static Run failed(BenchSystem system, int round, String failure) {
+            return new Run(system, round, false, "", 0, 0, 0, 0, 0, 0, 0, failure);
+        }
+    }
+
+    private static final String INPUT = "bench-in";
+    /** Linux's USER_HZ: the unit of the CPU times in /proc/PID/stat. */
+    private static final double CLOCK_TICKS_PER_SECOND = 100;
+
+    private final Settings settings;
+    private final RunningKafkaBroker broker;
+    private final PrintStream progress;
+
+    public Comparison(Settings settings, RunningKafkaBroker broker, PrintStream progress) {
+        this.settings = settings;
+        this.broker = broker;
+        this.progress = progress;
+    }
+
+    /** Writes the input: lines of 3 to 6 words drawn from the vocabulary, the same for a given size. */
+    public Input writeInput() throws Exception {
+        createTopic(INPUT);
+        Properties p = client();
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
+        p.put(ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(128 * 1024));
+        Map<String, Long> counts = new HashMap<>();
+        Random random = new Random(42);
+        long words = 0;
+        try (KafkaProducer<byte[], String> producer = new KafkaProducer<>(p)) {
+            StringBuilder line = new StringBuilder();
+            for (int i = 0; i < settings.lines(); i++) {
+                line.setLength(0);
+                int n = 3 + random.nextInt(4);
+                for (int w = 0; w < n; w++) {
+                    String word = "w" + Integer.toString(random.nextInt(settings.vocabulary()), 36);
+                    counts.merge(word, 1L, Long::sum);
+                    line.append(w == 0 ? "" : " ").append(word);
+                }
+                words += n;
+                producer.send(new ProducerRecord<>(INPUT, i % settings.partitions(), null, line.toString()), (m, e) -> {
+                    if (e != null) {
+                        throw new IllegalStateException("Writing the input failed: " + e, e);
+                    }
+                });
+            }
+            producer.flush();
+        }
+        long written = endOffsets(INPUT).values().stream().mapToLong(Long::longValue).sum();
+        if (written != settings.lines()) {
+            throw new IllegalStateException("The input topic holds " + written + " lines, not " + settings.lines());
+        }
+        return new Input(INPUT, settings.lines(), words, counts);
+    }
+
+    /** Every round runs every system once, in the given order (rounds interleave the systems). */
+    public List<Run> runAll(Input input) throws Exception {
+        List<Run> runs = new ArrayList<>();
+        int total = settings.rounds() * settings.systems().size();
+        for (int round = 1; round <= settings.rounds(); round++) {
+            for (BenchSystem system : settings.systems()) {
+                Run r = runOnce(system, round, input);
+                runs.add(r);
+                progress.printf(Locale.ROOT, "[%d/%d] round %d %-12s %s%n", runs.size(), total, round, system.id(),
+                        r.failure() != null ? "FAILED: " + r.failure()
+                                : String.format(Locale.ROOT, "first input %.1f s, first output %.1f s, all output %.1f s, "
+                                        + "%,.0f words/s, %s", r.firstInput(), r.firstOutput(), r.allOutput(),
+                                r.wordsPerSecond(), r.exact() ? "exact" : "NOT EXACT: " + r.audit()));
+            }
+        }
+        return runs;
+    }
+
+    Run runOnce(BenchSystem system, int round, Input input) throws Exception {
+        try (Started s = start(system, round, input.topic())) {
+            long brokerTicks = cpuTicks(broker.pid());
+            s.awaitOutput(input.words());
+            long allOutput = System.currentTimeMillis();
+            double jobCpu = cpuTicks(s.process.pid()) / CLOCK_TICKS_PER_SECOND;
+            double rssMb = peakRssKb(s.process.pid()) / 1024.0;
+            double brokerCpu = (cpuTicks(broker.pid()) - brokerTicks) / CLOCK_TICKS_PER_SECOND;
+            s.kill();
+            long firstInput = s.firstInput();
+            ExactlyOnceAudit.Report audit = s.audit(input.expected());
+            boolean exact = audit.exact() && audit.records() == input.words();
+            double seconds = (allOutput - firstInput) / 1000.0;
+            return new Run(system, round, exact, audit.toString(), (firstInput - s.started) / 1000.0,
+                    (s.firstOutput - s.started) / 1000.0, (allOutput - s.started) / 1000.0, input.words() / seconds, jobCpu,
+                    brokerCpu, rssMb, null);
+        } catch (RunFailed e) {
+            return Run.failed(system, round, e.getMessage());
+        }
+    }
+
+    /**
+     * Recovery: the system runs on live input and is killed with {@code kill -9} half-way, then started again on
+     * what it left (checkpoints, state directory, transactional ids) while the input goes on. Measured: the
+     * time from the new process's start to its first newly committed output, and to all output committed;
+     * the whole output is audited after. Times in seconds.
+     */
+    public record Recovery(BenchSystem system, int round, boolean exact, String audit, double killedAfter,
+                           double toFirstNewOutput, double toAllOutput, String failure) {
+    }
+
+    public List<Recovery> recoverAll(double linesPerSecond, Duration duration) throws Exception {
+        List<Recovery> all = new ArrayList<>();
+        List<BenchSystem> systems = settings.systems().stream().filter(BenchSystem::restores).toList();
+        int total = settings.rounds() * systems.size();
+        for (int round = 1; round <= settings.rounds(); round++) {
+            for (BenchSystem system : systems) {
+                Recovery r;
+                try {
+                    r = recoverOnce(system, round, linesPerSecond, duration);
+                } catch (RunFailed e) {
+                    r = new Recovery(system, round, false, "", 0, 0, 0, e.getMessage());
+                }
+                all.add(r);
+                progress.printf(Locale.ROOT, "[%d/%d] recovery round %d %-12s %s%n", all.size(), total, round, system.id(),
+                        r.failure() != null ? "FAILED: " + r.failure()
+                                : String.format(Locale.ROOT, "killed after %.1f s; restarted: first new output after %.2f s,"
+                                        + " all after %.1f s; %s", r.killedAfter(), r.toFirstNewOutput(), r.toAllOutput(),
+                                r.exact() ? "exact" : "NOT EXACT: " + r.audit()));
+            }
+        }
+        return all;
+    }
+
+    /**
+     * Input written at a steady rate for {@code duration}; when half of it has passed the system is killed,
+     * the output committed before the kill is read, and the system is started again while the input goes on.
+     */
+    Recovery recoverOnce(BenchSystem system, int round, double linesPerSecond, Duration duration) throws Exception {
+        String inputTopic = runName(system, round) + "-in";
+        createTopic(inputTopic);
+        try (Started s = start(system, round, inputTopic);
+             KafkaProducer<byte[], String> producer = new KafkaProducer<>(latencyProducer())) {
+            SteadyInput.Words in = SteadyInput.words(producer, inputTopic, linesPerSecond, duration.toNanos(),
+                    settings.vocabulary(), round);
+            long inputStart = System.currentTimeMillis();
+            in.input().start();
+            long deadline = inputStart + settings.runTimeout().toMillis();
+            while (System.currentTimeMillis() - inputStart < duration.toMillis() / 2 || s.seen == 0) {
+                s.checkAlive();
+                if (System.currentTimeMillis() > deadline) {
+                    throw new RunFailed("no output within " + settings.runTimeout().toSeconds() + " s:\n"
+                            + ChildJvm.tail(s.log));
+                }
+                s.poll(50, null);
+            }
+            double killedAfter = (System.currentTimeMillis() - s.started) / 1000.0;
+            s.kill();
+            s.drain();
+            long before = s.seen;
+            double toFirst;
+            double toAll;
+            try {
+                s.restart();
+                s.awaitOutput(before + 1);
+                toFirst = (System.currentTimeMillis() - s.started) / 1000.0;
+                in.input().join();
+                s.awaitOutput(in.words());
+                toAll = (System.currentTimeMillis() - s.started) / 1000.0;
+            } catch (RunFailed e) {
+                throw new RunFailed("after the restart (" + before + " records had been committed before the kill): "
+                        + e.getMessage() + "\nthe output so far: " + s.audit(in.expected()));
+            }
+            s.kill();
+            ExactlyOnceAudit.Report audit = s.audit(in.expected());
+            return new Recovery(system, round, audit.exact() && audit.records() == in.words(), audit.toString(),
+                    killedAfter, toFirst, toAll, null);
+        }
+    }
+
+    /**
+     * Latency: lines of three words never seen before, each word carrying the time its line was sent, at
+     * a steady rate after a warm-up; every output record's latency is the time it became visible to a
+     * read_committed consumer minus that send time.
+     */
+    public record Latency(BenchSystem system, int round, double linesPerSecond, long samples, double p50, double p99,
+                          double max, boolean exact, String audit, String failure) {
+    }
+
+    public List<Latency> latencyAll(double linesPerSecond, Duration duration) throws Exception {
+        List<Latency> all = new ArrayList<>();
+        int total = settings.rounds() * settings.systems().size();
+        for (int round = 1; round <= settings.rounds(); round++) {
+            for (BenchSystem system : settings.systems()) {
+                Latency r;
+                try {
+                    r = latencyOnce(system, round, linesPerSecond, duration);
+                } catch (RunFailed e) {
+                    r = new Latency(system, round, linesPerSecond, 0, 0, 0, 0, false, "", e.getMessage());
+                }
+                all.add(r);
+                progress.printf(Locale.ROOT, "[%d/%d] latency round %d %-12s %s%n", all.size(), total, round, system.id(),
+                        r.failure() != null ? "FAILED: " + r.failure()
+                                : String.format(Locale.ROOT, "%,.0f lines/s: p50 %.0f ms, p99 %.0f ms, max %.0f ms over "
+                                        + "%,d records; %s", r.linesPerSecond(), r.p50(), r.p99(), r.max(), r.samples(),
+                                r.exact() ? "exact" : "NOT EXACT: " + r.audit()));
+            }
+        }
+        return all;
+    }
+
+    Latency latencyOnce(BenchSystem system, int round, double linesPerSecond, Duration duration) throws Exception {
+        String inputTopic = runName(system, round) + "-in";
+        createTopic(inputTopic);
+        try (Started s = start(system, round, inputTopic);
+             KafkaProducer<byte[], String> producer = new KafkaProducer<>(latencyProducer())) {
+            int warmups = 0;
+            // warm-up: one line every 200 ms until the first output is visible, so start-up is not measured
+            long deadline = System.currentTimeMillis() + settings.runTimeout().toMillis();
+            for (int k = 0; s.seen == 0; k++) {
+                if (System.currentTimeMillis() > deadline) {
+                    throw new RunFailed("no output within " + settings.runTimeout().toSeconds() + " s of warm-up:\n"
+                            + ChildJvm.tail(s.log));
+                }
+                warmups++;
+                producer.send(new ProducerRecord<>(inputTopic, "warmup" + k));
+                producer.flush();
+                s.poll(200, null);
+                s.checkAlive();
+            }
+            LongArrayList latencies = new LongArrayList();
+            SteadyInput in = SteadyInput.timestamped(producer, inputTopic, linesPerSecond, duration.toNanos());
+            long before = s.seen;
+            in.start();
+            while (in.isAlive()) {
+                s.poll(10, latencies);
+                s.checkAlive();
+            }
+            long lines = in.join();
+            long outputDeadline = System.currentTimeMillis() + 120_000;
+            while (s.seen < before + 3 * lines) {
+                if (System.currentTimeMillis() > outputDeadline) {
+                    throw new RunFailed("only " + (s.seen - before) + " of " + 3 * lines + " output records within 120 s "
+                            + "after the input ended:\n" + ChildJvm.tail(s.log));
+                }
+                s.poll(10, latencies);
+                s.checkAlive();
+            }
+            s.kill();
+            // every word is new: exact is each of them once, with count 1
+            ExactlyOnceAudit.Report audit = s.audit(null);
+            boolean exact = audit.exact() && audit.records() == warmups + 3 * lines && audit.keys() == audit.records();
+            long[] sorted = latencies.sorted();
+            return new Latency(system, round, linesPerSecond, sorted.length, percentile(sorted, 0.50),
+                    percentile(sorted, 0.99), sorted.length == 0 ? 0 : sorted[sorted.length - 1], exact, audit.toString(),
+                    null);
+        }
+    }
+
+    private static double percentile(long[] sorted, double q) {
+        if (sorted.length == 0) {
+            return 0;
+        }
+        return sorted[Math.min(sorted.length - 1, (int) Math.ceil(q * sorted.length) - 1)];
+    }
+
+    private Properties latencyProducer() {
+        Properties p = client();
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "1");
+        return p;
+    }
+
+    /** A run that cannot give figures, and why. */
+    static final class RunFailed extends Exception {
+        RunFailed(String message) {
+            super(message);
+        }
+    }
+
+    /** A growable list of longs: the latency of every output record of a run. */
+    static final class LongArrayList {
+        private long[] values = new long[1024];
+        private int size;
+
+        void add(long v) {
+            if (size == values.length) {
+                values = java.util.Arrays.copyOf(values, size * 2);
+            }
+            values[size++] = v;
+        }
+
+        long[] sorted() {
+            long[] copy = java.util.Arrays.copyOf(values, size);
+            java.util.Arrays.sort(copy);
+            return copy;
+        }
+    }
+
+    private static String runName(BenchSystem system, int round) {
+        return "bench-" + system.id() + "-" + round;
+    }
+
+    private Started start(BenchSystem system, int round, String inputTopic) throws Exception {
+        return new Started(system, runName(system, round) + "-" + Long.toString(System.nanoTime() % 1_000_000, 36),
+                inputTopic);
+    }
+
+    /**
+     * One system's process on a fresh output topic and work directory, and a read_committed consumer
+     * following that topic. Closing it kills the process and deletes the topics and the directory.
+     */
+    private final class Started implements AutoCloseable {
+        final BenchSystem system;
+        final String run;
+        final String input;
+        final String output;
+        final Path work;
+        final Path log;
+        final KafkaConsumer<byte[], byte[]> consumer;
+        Process process;
+        long started;
+        long firstOutput = -1;
+        long seen;
+
+        Started(BenchSystem system, String run, String input) throws Exception {
+            this.system = system;
+            this.run = run;
+            this.input = input;
+            this.output = run + "-out";
+            createTopic(output);
+            this.work = Files.createTempDirectory("onceflow-bench-");
+            this.log = work.resolve("system.log");
+            this.consumer = new KafkaConsumer<>(readCommitted());
+            List<TopicPartition> partitions = new ArrayList<>(endOffsets(output).keySet());
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            restart();
+        }
+
+        /** Starts the system's process (again, after a kill: on the same topics, directory and names). */
+        void restart() throws IOException {
+            ProcessBuilder command = system.command(broker.bootstrapServers(), input, output, run,
+                    settings.intervalMillis(), settings.parallelism(), work, settings.childJvmOptions());
+            started = System.currentTimeMillis();
+            process = command.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                    .start();
+        }
+
+        void checkAlive() throws RunFailed {
+            if (!process.isAlive()) {
+                throw new RunFailed("the process ended with exit code " + process.exitValue() + " after " + seen
+                        + " output records:\n" + ChildJvm.tail(log));
+            }
+        }
+
+        /** Polls once; with {@code latencies}, records each output word's latency from the send time in its key. */
+        void poll(long millis, LongArrayList latencies) {
+            var records = consumer.poll(Duration.ofMillis(millis));
+            if (records.isEmpty()) {
+                return;
+            }
+            long now = System.currentTimeMillis();
+            if (firstOutput < 0) {
+                firstOutput = now;
+            }
+            seen += records.count();
+            if (latencies != null) {
+                for (var r : records) {
+                    String key = new String(r.key(), java.nio.charset.StandardCharsets.UTF_8);
+                    int x = key.indexOf('x');
+                    if (key.startsWith("t") && x > 1) {
+                        latencies.add(now - Long.parseLong(key.substring(1, x)));
+                    }
+                }
+            }
+        }
+
+        /** Waits until {@code records} output records in all are visible. */
+        void awaitOutput(long records) throws RunFailed {
+            long deadline = System.currentTimeMillis() + settings.runTimeout().toMillis();
+            while (seen < records) {
+                checkAlive();
+                if (System.currentTimeMillis() > deadline) {
+                    throw new RunFailed("only " + seen + " of " + records + " output records within "
+                            + settings.runTimeout().toSeconds() + " s:\n" + ChildJvm.tail(log));
+                }
+                poll(50, null);
+            }
+        }
+
+        /** After a kill: reads what was committed before it, until a second passes with nothing new. */
+        void drain() {
+            long quietSince = System.currentTimeMillis();
+            while (System.currentTimeMillis() - quietSince < 1000) {
+                long before = seen;
+                poll(100, null);
+                if (seen > before) {
+                    quietSince = System.currentTimeMillis();
+                }
+            }
+        }
+
+        /** {@code kill -9}. */
+        void kill() throws InterruptedException {
+            process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+        }
+
+        /** When the system saw its first input line (the first run's, if it was restarted). */
+        long firstInput() throws IOException, RunFailed {
+            return Files.readAllLines(log).stream().filter(l -> l.startsWith(FirstInput.MARKER))
+                    .map(l -> Long.parseLong(l.substring(FirstInput.MARKER.length()).trim())).findFirst()
+                    .orElseThrow(() -> new RunFailed("the system never reported its first input:\n" + ChildJvm.tail(log)));
+        }
+
+        ExactlyOnceAudit.Report audit(Map<String, Long> expected) {
+            return ExactlyOnceAudit.verify(client(), output, expected, Duration.ofMinutes(10));
+        }
+
+        @Override
+        public void close() throws Exception {
+            try {
+                if (process != null && process.isAlive()) {
+                    kill();
+                }
+                consumer.close();
+            } finally {
+                deleteTopicsOf(run);
+                if (!input.equals(INPUT)) {
+                    deleteTopicsOf(input);
+                }
+                ChildJvm.deleteRecursively(work);
+            }
+        }
+    }
+
+    /**
+     * The table of all rounds: per system, the median and (in brackets) the range of each figure over its
+     * exact runs. Markdown, to paste into the README.
+     */
+    public static String table(Settings settings, Input input, List<Run> runs) {
+        StringBuilder out = new StringBuilder();
+        out.append(String.format(Locale.ROOT, "%,d lines, %,d words, %,d distinct; %d partitions, parallelism %d, "
+                        + "%d ms checkpoint or commit interval; median (min-max) of %d round(s); times from process start%n%n",
+                input.lines(), input.words(), input.expected().size(), settings.partitions(), settings.parallelism(),
+                settings.intervalMillis(), settings.rounds()));
+        out.append("| system | exact runs | first input s | first output s | all output s | words/s | job CPU s "
+                + "| broker CPU s | peak RSS MB |\n");
+        out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+        for (BenchSystem system : settings.systems()) {
+            List<Run> mine = runs.stream().filter(r -> r.system() == system).toList();
+            List<Run> good = mine.stream().filter(Run::exact).toList();
+            out.append("| ").append(system.label()).append(" | ").append(good.size()).append('/').append(mine.size());
+            if (good.isEmpty()) {
+                out.append(" | - | - | - | - | - | - | - |\n");
+                continue;
+            }
+            out.append(" | ").append(cell(good, Run::firstInput, "%.1f"))
+                    .append(" | ").append(cell(good, Run::firstOutput, "%.1f"))
+                    .append(" | ").append(cell(good, Run::allOutput, "%.1f"))
+                    .append(" | ").append(cell(good, Run::wordsPerSecond, "%,.0f"))
+                    .append(" | ").append(cell(good, Run::jobCpu, "%.1f"))
+                    .append(" | ").append(cell(good, Run::brokerCpu, "%.1f"))
+                    .append(" | ").append(cell(good, Run::peakRssMb, "%.0f"))
+                    .append(" |\n");
+        }
+        return out.toString();
+    }
+
+    /** Recovery per system: median (range) of its exact runs. */
+    public static String recoveryTable(Settings settings, List<Recovery> runs) {
+        StringBuilder out = new StringBuilder();
+        out.append("| system | exact runs | killed after s | restart to first new output s | restart to all output s |\n");
+        out.append("| --- | --- | --- | --- | --- |\n");
+        for (BenchSystem system : settings.systems()) {
+            List<Recovery> mine = runs.stream().filter(r -> r.system() == system).toList();
+            if (mine.isEmpty()) {
+                continue;
+            }
+            List<Recovery> good = mine.stream().filter(Recovery::exact).toList();
+            out.append("| ").append(system.label()).append(" | ").append(good.size()).append('/').append(mine.size());
+            if (good.isEmpty()) {
+                out.append(" | - | - | - |\n");
+                continue;
+            }
+            out.append(" | ").append(cell(good, Recovery::killedAfter, "%.1f"))
+                    .append(" | ").append(cell(good, Recovery::toFirstNewOutput, "%.2f"))
+                    .append(" | ").append(cell(good, Recovery::toAllOutput, "%.1f")).append(" |\n");
+        }
+        return out.toString();
+    }
+
+    /** Latency per system: median (range) over its exact runs of each run's p50, p99 and max. */
+    public static String latencyTable(Settings settings, List<Latency> runs) {
+        StringBuilder out = new StringBuilder();
+        out.append("| system | exact runs | lines/s | p50 ms | p99 ms | max ms |\n");
+        out.append("| --- | --- | --- | --- | --- | --- |\n");
+        for (BenchSystem system : settings.systems()) {
+            List<Latency> mine = runs.stream().filter(r -> r.system() == system).toList();
+            if (mine.isEmpty()) {
+                continue;
+            }
+            List<Latency> good = mine.stream().filter(Latency::exact).toList();
+            out.append("| ").append(system.label()).append(" | ").append(good.size()).append('/').append(mine.size());
+            if (good.isEmpty()) {
+                out.append(" | - | - | - | - |\n");
+                continue;
+            }
+            out.append(" | ").append(cell(good, Latency::linesPerSecond, "%,.0f"))
+                    .append(" | ").append(cell(good, Latency::p50, "%.0f"))
+                    .append(" | ").append(cell(good, Latency::p99, "%.0f"))
+                    .append(" | ").append(cell(good, Latency::max, "%.0f")).append(" |\n");
+        }
+        return out.toString();
+    }
+
+    /**
+     * The rate the latency phase runs at unless one is given: half of the slowest system's median words
+     * per second, in lines of three words.
+     */
+    public static double halfOfSlowest(List<Run> runs) {
+        Map<BenchSystem, List<Double>> rates = new HashMap<>();
+        runs.stream().filter(Run::exact).forEach(r -> rates.computeIfAbsent(r.system(), k -> new ArrayList<>())
+                .add(r.wordsPerSecond()));
+        double slowest = rates.values().stream().mapToDouble(v -> v.stream().sorted().toList().get(v.size() / 2))
+                .min().orElseThrow(() -> new IllegalStateException("no exact throughput run to take a rate from"));
+        return slowest / 2 / 3;
+    }
+
+    private static <R> String cell(List<R> runs, ToDoubleFunction<R> figure, String format) {
+        double[] v = runs.stream().mapToDouble(figure).sorted().toArray();
+        double median = v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+        String m = String.format(Locale.ROOT, format, median);
+        return v.length == 1 ? m : m + " (" + String.format(Locale.ROOT, format, v[0]) + "-"
+                + String.format(Locale.ROOT, format, v[v.length - 1]) + ")";
+    }
+
+    private Properties client() {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        return p;
+    }
+
+    private Properties readCommitted() {
+        Properties p = client();
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "5000");
+        return p;
+    }
+
+    private void createTopic(String topic) throws Exception {
+        try (Admin admin = Admin.create(client())) {
+            admin.createTopics(List.of(new NewTopic(topic, settings.partitions(), (short) 1))).all().get(30, TimeUnit.SECONDS);
+        }
+    }
+
+    private Map<TopicPartition, Long> endOffsets(String topic) {
+        Properties p = readCommitted();
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_uncommitted");
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p)) {
+            List<TopicPartition> partitions = new ArrayList<>();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            // a topic created a moment ago may not be in this client's metadata yet
+            while (partitions.size() < settings.partitions() && System.nanoTime() < deadline) {
+                partitions.clear();
+                consumer.partitionsFor(topic, Duration.ofSeconds(30))
+                        .forEach(pi -> partitions.add(new TopicPartition(topic, pi.partition())));
+            }
+            if (partitions.size() < settings.partitions()) {
+                throw new IllegalStateException("Topic '" + topic + "' has " + partitions.size() + " partitions, not "
+                        + settings.partitions() + ", 30 s after it was created");
+            }
+            return consumer.endOffsets(partitions, Duration.ofSeconds(30));
+        }
+    }
+
+    /** The run's output and whatever topics the system made for itself (Kafka Streams' repartition and changelog). */
+    private void deleteTopicsOf(String run) {
+        try (Admin admin = Admin.create(client())) {
+            List<String> mine = admin.listTopics().names().get(30, TimeUnit.SECONDS).stream()
+                    .filter(t -> t.startsWith(run)).toList();
+            admin.deleteTopics(mine).all().get(60, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            progress.println("  (could not delete the topics of " + run + ": " + e + ")");
+        }
+    }
+
+    /** User plus system CPU time of a process so far, in clock ticks (fields 14 and 15 of /proc/PID/stat). */
+    static long cpuTicks(long pid) throws IOException {
+        String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+    }
+
+    /** The peak resident set of a process (VmHWM), in kB. */
+    static long peakRssKb(long pid) throws IOException {
+        return Files.readAllLines(Path.of("/proc", Long.toString(pid), "status")).stream()
+                .filter(l -> l.startsWith("VmHWM:")).mapToLong(l -> Long.parseLong(l.replaceAll("[^0-9]", "")))
+                .findFirst().orElse(0);
+    }
+}
