@@ -16,6 +16,8 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.function.Predicate;
 import java.util.function.ToDoubleFunction;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -164,8 +166,12 @@ public final class Comparison {
      * time from the new process's start to its first newly committed output, and to all output committed;
      * the whole output is audited after. Times in seconds.
      */
-    public record Recovery(BenchSystem system, int round, boolean exact, String audit, double killedAfter,
-                           double toFirstNewOutput, double toAllOutput, String failure) {
+    public record Recovery(BenchSystem system, int round, boolean exact, long duplicates, long lost, String audit,
+                           double killedAfter, double toFirstNewOutput, double toAllOutput, String failure) {
+        /** What the system promises: exact, or for an at-least-once one, nothing lost. */
+        public boolean keptItsPromise() {
+            return failure == null && (exact || !system.exactlyOnce() && lost == 0);
+        }
     }
 
     public List<Recovery> recoverAll(double linesPerSecond, Duration duration) throws Exception {
@@ -178,14 +184,15 @@ public final class Comparison {
                 try {
                     r = recoverOnce(system, round, linesPerSecond, duration);
                 } catch (RunFailed e) {
-                    r = new Recovery(system, round, false, "", 0, 0, 0, e.getMessage());
+                    r = new Recovery(system, round, false, 0, 0, "", 0, 0, 0, e.getMessage());
                 }
                 all.add(r);
                 progress.printf(Locale.ROOT, "[%d/%d] recovery round %d %-12s %s%n", all.size(), total, round, system.id(),
                         r.failure() != null ? "FAILED: " + r.failure()
                                 : String.format(Locale.ROOT, "killed after %.1f s; restarted: first new output after %.2f s,"
                                         + " all after %.1f s; %s", r.killedAfter(), r.toFirstNewOutput(), r.toAllOutput(),
-                                r.exact() ? "exact" : "NOT EXACT: " + r.audit()));
+                                r.exact() ? "exact" : r.keptItsPromise() ? "at-least-once: " + r.duplicates()
+                                        + " duplicate(s), nothing lost" : "NOT EXACT: " + r.audit()));
             }
         }
         return all;
@@ -232,8 +239,8 @@ public final class Comparison {
             }
             s.kill();
             ExactlyOnceAudit.Report audit = s.audit(in.expected());
-            return new Recovery(system, round, audit.exact() && audit.records() == in.words(), audit.toString(),
-                    killedAfter, toFirst, toAll, null);
+            return new Recovery(system, round, audit.exact() && audit.records() == in.words(), audit.duplicates()
+                    + audit.unexpected(), audit.gaps(), audit.toString(), killedAfter, toFirst, toAll, null);
         }
     }
 
@@ -499,77 +506,68 @@ public final class Comparison {
      * exact runs. Markdown, to paste into the README.
      */
     public static String table(Settings settings, Input input, List<Run> runs) {
-        StringBuilder out = new StringBuilder();
-        out.append(String.format(Locale.ROOT, "%,d lines, %,d words, %,d distinct; %d partitions, parallelism %d, "
+        return String.format(Locale.ROOT, "%,d lines, %,d words, %,d distinct; %d partitions, parallelism %d, "
                         + "%d ms checkpoint or commit interval; median (min-max) of %d round(s); times from process start%n%n",
                 input.lines(), input.words(), input.expected().size(), settings.partitions(), settings.parallelism(),
-                settings.intervalMillis(), settings.rounds()));
-        out.append("| system | exact runs | first input s | first output s | all output s | words/s | job CPU s "
-                + "| broker CPU s | peak RSS MB |\n");
-        out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
-        for (BenchSystem system : settings.systems()) {
-            List<Run> mine = runs.stream().filter(r -> r.system() == system).toList();
-            List<Run> good = mine.stream().filter(Run::exact).toList();
-            out.append("| ").append(system.label()).append(" | ").append(good.size()).append('/').append(mine.size());
-            if (good.isEmpty()) {
-                out.append(" | - | - | - | - | - | - | - |\n");
-                continue;
-            }
-            out.append(" | ").append(cell(good, Run::firstInput, "%.1f"))
-                    .append(" | ").append(cell(good, Run::firstOutput, "%.1f"))
-                    .append(" | ").append(cell(good, Run::allOutput, "%.1f"))
-                    .append(" | ").append(cell(good, Run::wordsPerSecond, "%,.0f"))
-                    .append(" | ").append(cell(good, Run::jobCpu, "%.1f"))
-                    .append(" | ").append(cell(good, Run::brokerCpu, "%.1f"))
-                    .append(" | ").append(cell(good, Run::peakRssMb, "%.0f"))
-                    .append(" |\n");
-        }
-        return out.toString();
+                settings.intervalMillis(), settings.rounds())
+                + markdown(settings.systems(), runs, Run::system, Run::exact, List.of(
+                        new Column<>("first input s", Run::firstInput, "%.1f"),
+                        new Column<>("first output s", Run::firstOutput, "%.1f"),
+                        new Column<>("all output s", Run::allOutput, "%.1f"),
+                        new Column<>("words/s", Run::wordsPerSecond, "%,.0f"),
+                        new Column<>("job CPU s", Run::jobCpu, "%.1f"),
+                        new Column<>("broker CPU s", Run::brokerCpu, "%.1f"),
+                        new Column<>("peak RSS MB", Run::peakRssMb, "%.0f")));
     }
 
-    /** Recovery per system: median (range) of its exact runs. */
+    /**
+     * Recovery per system: median (range) of the runs that kept the system's promise (exact; for an
+     * at-least-once system, nothing lost, and its duplicates counted).
+     */
     public static String recoveryTable(Settings settings, List<Recovery> runs) {
-        StringBuilder out = new StringBuilder();
-        out.append("| system | exact runs | killed after s | restart to first new output s | restart to all output s |\n");
-        out.append("| --- | --- | --- | --- | --- |\n");
-        for (BenchSystem system : settings.systems()) {
-            List<Recovery> mine = runs.stream().filter(r -> r.system() == system).toList();
-            if (mine.isEmpty()) {
-                continue;
-            }
-            List<Recovery> good = mine.stream().filter(Recovery::exact).toList();
-            out.append("| ").append(system.label()).append(" | ").append(good.size()).append('/').append(mine.size());
-            if (good.isEmpty()) {
-                out.append(" | - | - | - |\n");
-                continue;
-            }
-            out.append(" | ").append(cell(good, Recovery::killedAfter, "%.1f"))
-                    .append(" | ").append(cell(good, Recovery::toFirstNewOutput, "%.2f"))
-                    .append(" | ").append(cell(good, Recovery::toAllOutput, "%.1f")).append(" |\n");
-        }
-        return out.toString();
+        return markdown(settings.systems(), runs, Recovery::system, Recovery::keptItsPromise, "runs as promised", List.of(
+                new Column<>("killed after s", Recovery::killedAfter, "%.1f"),
+                new Column<>("duplicates", Recovery::duplicates, "%,.0f"),
+                new Column<>("restart to first new output s", Recovery::toFirstNewOutput, "%.2f"),
+                new Column<>("restart to all output s", Recovery::toAllOutput, "%.1f")));
     }
 
     /** Latency per system: median (range) over its exact runs of each run's p50, p99 and max. */
     public static String latencyTable(Settings settings, List<Latency> runs) {
-        StringBuilder out = new StringBuilder();
-        out.append("| system | exact runs | lines/s | p50 ms | p99 ms | max ms |\n");
-        out.append("| --- | --- | --- | --- | --- | --- |\n");
-        for (BenchSystem system : settings.systems()) {
-            List<Latency> mine = runs.stream().filter(r -> r.system() == system).toList();
+        return markdown(settings.systems(), runs, Latency::system, Latency::exact, List.of(
+                new Column<>("lines/s", Latency::linesPerSecond, "%,.0f"),
+                new Column<>("p50 ms", Latency::p50, "%.0f"),
+                new Column<>("p99 ms", Latency::p99, "%.0f"),
+                new Column<>("max ms", Latency::max, "%.0f")));
+    }
+
+    /** One figure of a table: its title, how to get it from a run, how to print it. */
+    private record Column<R>(String title, ToDoubleFunction<R> figure, String format) {
+    }
+
+    /** A row per system that has runs: how many were exact, then each column's median (range) over those. */
+    private static <R> String markdown(List<BenchSystem> systems, List<R> runs, Function<R, BenchSystem> systemOf,
+                                       Predicate<R> exact, List<Column<R>> columns) {
+        return markdown(systems, runs, systemOf, exact, "exact runs", columns);
+    }
+
+    private static <R> String markdown(List<BenchSystem> systems, List<R> runs, Function<R, BenchSystem> systemOf,
+                                       Predicate<R> exact, String promise, List<Column<R>> columns) {
+        StringBuilder out = new StringBuilder("| system | " + promise + " |");
+        columns.forEach(c -> out.append(' ').append(c.title()).append(" |"));
+        out.append("\n| --- | --- |").append(" --- |".repeat(columns.size())).append('\n');
+        for (BenchSystem system : systems) {
+            List<R> mine = runs.stream().filter(r -> systemOf.apply(r) == system).toList();
             if (mine.isEmpty()) {
                 continue;
             }
-            List<Latency> good = mine.stream().filter(Latency::exact).toList();
-            out.append("| ").append(system.label()).append(" | ").append(good.size()).append('/').append(mine.size());
-            if (good.isEmpty()) {
-                out.append(" | - | - | - | - |\n");
-                continue;
+            List<R> good = mine.stream().filter(exact).toList();
+            out.append("| ").append(system.label()).append(" | ").append(good.size()).append('/').append(mine.size())
+                    .append(" |");
+            for (Column<R> c : columns) {
+                out.append(' ').append(good.isEmpty() ? "-" : cell(good, c.figure(), c.format())).append(" |");
             }
-            out.append(" | ").append(cell(good, Latency::linesPerSecond, "%,.0f"))
-                    .append(" | ").append(cell(good, Latency::p50, "%.0f"))
-                    .append(" | ").append(cell(good, Latency::p99, "%.0f"))
-                    .append(" | ").append(cell(good, Latency::max, "%.0f")).append(" |\n");
+            out.append('\n');
         }
         return out.toString();
     }
