@@ -200,21 +200,24 @@ public final class Comparison {
 
     /**
      * Input written at a steady rate for {@code duration}; when half of it has passed the system is killed,
-     * the output committed before the kill is read, and the system is started again while the input goes on.
+     * the output committed before the kill is read, and the system is started again while the input goes on
+     * — for the whole duration and at least until the restarted system's first output, so that a system
+     * slow to start still has new input to show it is back.
      */
     Recovery recoverOnce(BenchSystem system, int round, double linesPerSecond, Duration duration) throws Exception {
         String inputTopic = runName(system, round) + "-in";
         createTopic(inputTopic);
         try (Started s = start(system, round, inputTopic);
              KafkaProducer<byte[], String> producer = new KafkaProducer<>(latencyProducer())) {
-            SteadyInput.Words in = SteadyInput.words(producer, inputTopic, linesPerSecond, duration.toNanos(),
+            SteadyInput.Words in = SteadyInput.words(producer, inputTopic, linesPerSecond, Long.MAX_VALUE,
                     settings.vocabulary(), round);
             long inputStart = System.currentTimeMillis();
             in.input().start();
             long deadline = inputStart + settings.runTimeout().toMillis();
             while (System.currentTimeMillis() - inputStart < duration.toMillis() / 2 || s.seen == 0) {
-                s.checkAlive();
-                if (System.currentTimeMillis() > deadline) {
+                if (!s.process.isAlive() || System.currentTimeMillis() > deadline) {
+                    in.input().stop();
+                    s.checkAlive();
                     throw new RunFailed("no output within " + settings.runTimeout().toSeconds() + " s:\n"
                             + ChildJvm.tail(s.log));
                 }
@@ -222,7 +225,7 @@ public final class Comparison {
             }
             double killedAfter = (System.currentTimeMillis() - s.started) / 1000.0;
             s.kill();
-            s.drain();
+            s.awaitQuiet(1_000);
             long before = s.seen;
             double toFirst;
             double toAll;
@@ -230,12 +233,29 @@ public final class Comparison {
                 s.restart();
                 s.awaitOutput(before + 1);
                 toFirst = (System.currentTimeMillis() - s.started) / 1000.0;
+                while (System.currentTimeMillis() - inputStart < duration.toMillis()) {
+                    s.poll(50, null);
+                    s.checkAlive();
+                }
+                in.input().stop();
                 in.input().join();
                 s.awaitOutput(in.words());
-                toAll = (System.currentTimeMillis() - s.started) / 1000.0;
+                if (!system.exactlyOnce()) {
+                    // its duplicates made up the count before the rest came: wait until nothing more comes
+                    s.awaitQuiet(Math.max(2_000, 3 * settings.intervalMillis()));
+                }
+                toAll = (s.lastOutput - s.started) / 1000.0;
             } catch (RunFailed e) {
+                in.input().stop();
+                try {
+                    in.input().join();
+                } catch (RunFailed ignored) {
+                    // the run failed already; what it failed of says more
+                }
                 throw new RunFailed("after the restart (" + before + " records had been committed before the kill): "
                         + e.getMessage() + "\nthe output so far: " + s.audit(in.expected()));
+            } finally {
+                in.input().stop();
             }
             s.kill();
             ExactlyOnceAudit.Report audit = s.audit(in.expected());
@@ -388,6 +408,7 @@ public final class Comparison {
         Process process;
         long started;
         long firstOutput = -1;
+        long lastOutput = -1;
         long seen;
 
         Started(BenchSystem system, String run, String input) throws Exception {
@@ -431,6 +452,7 @@ public final class Comparison {
             if (firstOutput < 0) {
                 firstOutput = now;
             }
+            lastOutput = now;
             seen += records.count();
             if (latencies != null) {
                 for (var r : records) {
@@ -456,10 +478,10 @@ public final class Comparison {
             }
         }
 
-        /** After a kill: reads what was committed before it, until a second passes with nothing new. */
-        void drain() {
+        /** Reads on until {@code quietMillis} pass with nothing new (after a kill: what was committed before it). */
+        void awaitQuiet(long quietMillis) {
             long quietSince = System.currentTimeMillis();
-            while (System.currentTimeMillis() - quietSince < 1000) {
+            while (System.currentTimeMillis() - quietSince < quietMillis) {
                 long before = seen;
                 poll(100, null);
                 if (seen > before) {

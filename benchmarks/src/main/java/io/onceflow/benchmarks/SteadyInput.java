@@ -22,6 +22,7 @@ final class SteadyInput {
     private final AtomicLong sent = new AtomicLong();
     private final AtomicReference<Exception> failure = new AtomicReference<>();
     private final Thread thread;
+    private volatile boolean stopRequested;
 
     private SteadyInput(KafkaProducer<byte[], String> producer, String topic, double linesPerSecond, long durationNanos,
                         LongFunction<String> line) {
@@ -75,6 +76,11 @@ final class SteadyInput {
         thread.start();
     }
 
+    /** Ends the input now, before its duration is over. */
+    void stop() {
+        stopRequested = true;
+    }
+
     boolean isAlive() {
         return thread.isAlive();
     }
@@ -92,7 +98,7 @@ final class SteadyInput {
         long start = System.nanoTime();
         long i = 0;
         try {
-            for (long now = start; now - start < durationNanos; now = System.nanoTime()) {
+            for (long now = start; now - start < durationNanos && !stopRequested; now = System.nanoTime()) {
                 long due = (long) ((now - start) / 1e9 * linesPerSecond);
                 for (; i < due; i++) {
                     producer.send(new ProducerRecord<>(topic, line.apply(i)), (m, e) -> {
