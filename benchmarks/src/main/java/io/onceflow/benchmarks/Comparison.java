@@ -14,7 +14,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
-import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.Predicate;
@@ -92,21 +91,10 @@ public final class Comparison {
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
         p.put(ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(128 * 1024));
-        Map<String, Long> counts = new HashMap<>();
-        Random random = new Random(42);
-        long words = 0;
+        RandomLines lines = new RandomLines(settings.vocabulary(), 42);
         try (KafkaProducer<byte[], String> producer = new KafkaProducer<>(p)) {
-            StringBuilder line = new StringBuilder();
             for (int i = 0; i < settings.lines(); i++) {
-                line.setLength(0);
-                int n = 3 + random.nextInt(4);
-                for (int w = 0; w < n; w++) {
-                    String word = "w" + Integer.toString(random.nextInt(settings.vocabulary()), 36);
-                    counts.merge(word, 1L, Long::sum);
-                    line.append(w == 0 ? "" : " ").append(word);
-                }
-                words += n;
-                producer.send(new ProducerRecord<>(INPUT, i % settings.partitions(), null, line.toString()), (m, e) -> {
+                producer.send(new ProducerRecord<>(INPUT, i % settings.partitions(), null, lines.next()), (m, e) -> {
                     if (e != null) {
                         throw new IllegalStateException("Writing the input failed: " + e, e);
                     }
@@ -118,25 +106,38 @@ public final class Comparison {
         if (written != settings.lines()) {
             throw new IllegalStateException("The input topic holds " + written + " lines, not " + settings.lines());
         }
-        return new Input(INPUT, settings.lines(), words, counts);
+        return new Input(INPUT, settings.lines(), lines.words(), lines.counts());
     }
 
-    /** Every round runs every system once, in the given order (rounds interleave the systems). */
+    /** Throughput: every system on the same input, rounds interleaving the systems. */
     public List<Run> runAll(Input input) throws Exception {
-        List<Run> runs = new ArrayList<>();
-        int total = settings.rounds() * settings.systems().size();
+        return everyRound("", settings.systems(), (system, round) -> runOnce(system, round, input),
+                r -> r.failure() != null ? "FAILED: " + r.failure()
+                        : String.format(Locale.ROOT, "first input %.1f s, first output %.1f s, all output %.1f s, "
+                                + "%,.0f words/s, %s", r.firstInput(), r.firstOutput(), r.allOutput(),
+                        r.wordsPerSecond(), r.exact() ? "exact" : "NOT EXACT: " + r.audit()));
+    }
+
+    /** One run of one system; a run that cannot give figures returns them with its failure. */
+    @FunctionalInterface
+    private interface OneRun<R> {
+        R run(BenchSystem system, int round) throws Exception;
+    }
+
+    /** Every round runs every system once, in the given order, and prints a line for each run. */
+    private <R> List<R> everyRound(String phase, List<BenchSystem> systems, OneRun<R> one, Function<R, String> line)
+            throws Exception {
+        List<R> all = new ArrayList<>();
+        int total = settings.rounds() * systems.size();
         for (int round = 1; round <= settings.rounds(); round++) {
-            for (BenchSystem system : settings.systems()) {
-                Run r = runOnce(system, round, input);
-                runs.add(r);
-                progress.printf(Locale.ROOT, "[%d/%d] round %d %-12s %s%n", runs.size(), total, round, system.id(),
-                        r.failure() != null ? "FAILED: " + r.failure()
-                                : String.format(Locale.ROOT, "first input %.1f s, first output %.1f s, all output %.1f s, "
-                                        + "%,.0f words/s, %s", r.firstInput(), r.firstOutput(), r.allOutput(),
-                                r.wordsPerSecond(), r.exact() ? "exact" : "NOT EXACT: " + r.audit()));
+            for (BenchSystem system : systems) {
+                R r = one.run(system, round);
+                all.add(r);
+                progress.printf(Locale.ROOT, "[%d/%d] %sround %d %-12s %s%n", all.size(), total, phase, round,
+                        system.id(), line.apply(r));
             }
         }
-        return runs;
+        return all;
     }
 
     Run runOnce(BenchSystem system, int round, Input input) throws Exception {
@@ -175,27 +176,19 @@ public final class Comparison {
     }
 
     public List<Recovery> recoverAll(double linesPerSecond, Duration duration) throws Exception {
-        List<Recovery> all = new ArrayList<>();
-        List<BenchSystem> systems = settings.systems().stream().filter(BenchSystem::restores).toList();
-        int total = settings.rounds() * systems.size();
-        for (int round = 1; round <= settings.rounds(); round++) {
-            for (BenchSystem system : systems) {
-                Recovery r;
-                try {
-                    r = recoverOnce(system, round, linesPerSecond, duration);
-                } catch (RunFailed e) {
-                    r = new Recovery(system, round, false, 0, 0, "", 0, 0, 0, e.getMessage());
-                }
-                all.add(r);
-                progress.printf(Locale.ROOT, "[%d/%d] recovery round %d %-12s %s%n", all.size(), total, round, system.id(),
-                        r.failure() != null ? "FAILED: " + r.failure()
-                                : String.format(Locale.ROOT, "killed after %.1f s; restarted: first new output after %.2f s,"
+        return everyRound("recovery ", settings.systems().stream().filter(BenchSystem::restores).toList(),
+                (system, round) -> {
+                    try {
+                        return recoverOnce(system, round, linesPerSecond, duration);
+                    } catch (RunFailed e) {
+                        return new Recovery(system, round, false, 0, 0, "", 0, 0, 0, e.getMessage());
+                    }
+                },
+                r -> r.failure() != null ? "FAILED: " + r.failure()
+                        : String.format(Locale.ROOT, "killed after %.1f s; restarted: first new output after %.2f s,"
                                         + " all after %.1f s; %s", r.killedAfter(), r.toFirstNewOutput(), r.toAllOutput(),
                                 r.exact() ? "exact" : r.keptItsPromise() ? "at-least-once: " + r.duplicates()
                                         + " duplicate(s), nothing lost" : "NOT EXACT: " + r.audit()));
-            }
-        }
-        return all;
     }
 
     /**
@@ -274,25 +267,17 @@ public final class Comparison {
     }
 
     public List<Latency> latencyAll(double linesPerSecond, Duration duration) throws Exception {
-        List<Latency> all = new ArrayList<>();
-        int total = settings.rounds() * settings.systems().size();
-        for (int round = 1; round <= settings.rounds(); round++) {
-            for (BenchSystem system : settings.systems()) {
-                Latency r;
-                try {
-                    r = latencyOnce(system, round, linesPerSecond, duration);
-                } catch (RunFailed e) {
-                    r = new Latency(system, round, linesPerSecond, 0, 0, 0, 0, false, "", e.getMessage());
-                }
-                all.add(r);
-                progress.printf(Locale.ROOT, "[%d/%d] latency round %d %-12s %s%n", all.size(), total, round, system.id(),
-                        r.failure() != null ? "FAILED: " + r.failure()
-                                : String.format(Locale.ROOT, "%,.0f lines/s: p50 %.0f ms, p99 %.0f ms, max %.0f ms over "
+        return everyRound("latency ", settings.systems(), (system, round) -> {
+                    try {
+                        return latencyOnce(system, round, linesPerSecond, duration);
+                    } catch (RunFailed e) {
+                        return new Latency(system, round, linesPerSecond, 0, 0, 0, 0, false, "", e.getMessage());
+                    }
+                },
+                r -> r.failure() != null ? "FAILED: " + r.failure()
+                        : String.format(Locale.ROOT, "%,.0f lines/s: p50 %.0f ms, p99 %.0f ms, max %.0f ms over "
                                         + "%,d records; %s", r.linesPerSecond(), r.p50(), r.p99(), r.max(), r.samples(),
                                 r.exact() ? "exact" : "NOT EXACT: " + r.audit()));
-            }
-        }
-        return all;
     }
 
     Latency latencyOnce(BenchSystem system, int round, double linesPerSecond, Duration duration) throws Exception {

@@ -1,8 +1,6 @@
 package io.onceflow.benchmarks;
 
-import java.util.HashMap;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongFunction;
@@ -44,31 +42,23 @@ final class SteadyInput {
     }
 
     /**
-     * Lines of 3 to 6 words drawn from {@code vocabulary}; {@link #expected()} then says how often each word
-     * was written.
+     * Lines of 3 to 6 words drawn from {@code vocabulary} ({@link RandomLines}); {@link Words#expected()} says
+     * how often each word was written.
      */
     static Words words(KafkaProducer<byte[], String> producer, String topic, double linesPerSecond, long durationNanos,
                        int vocabulary, long seed) {
-        Random random = new Random(seed);
-        Map<String, Long> counts = new HashMap<>();
-        StringBuilder b = new StringBuilder();
-        SteadyInput input = new SteadyInput(producer, topic, linesPerSecond, durationNanos, i -> {
-            b.setLength(0);
-            int n = 3 + random.nextInt(4);
-            for (int w = 0; w < n; w++) {
-                String word = "w" + Integer.toString(random.nextInt(vocabulary), 36);
-                counts.merge(word, 1L, Long::sum);
-                b.append(w == 0 ? "" : " ").append(word);
-            }
-            return b.toString();
-        });
-        return new Words(input, counts);
+        RandomLines lines = new RandomLines(vocabulary, seed);
+        return new Words(new SteadyInput(producer, topic, linesPerSecond, durationNanos, i -> lines.next()), lines);
     }
 
-    /** Random-word input and the counts it wrote (complete once {@link SteadyInput#join()} returned). */
-    record Words(SteadyInput input, Map<String, Long> expected) {
+    /** Random-word input and what it wrote (complete once {@link SteadyInput#join()} returned). */
+    record Words(SteadyInput input, RandomLines lines) {
+        Map<String, Long> expected() {
+            return lines.counts();
+        }
+
         long words() {
-            return expected.values().stream().mapToLong(Long::longValue).sum();
+            return lines.words();
         }
     }
 
