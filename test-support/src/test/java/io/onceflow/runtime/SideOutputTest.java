@@ -50,12 +50,11 @@ class SideOutputTest {
         return word;
     }
 
-    @Test
-    void recordsAUserFunctionThrowsOnGoToItsFailureOutputExactlyOnce() throws Exception {
-        long total = 40_000;
-        int keys = 40;
-        CommittedStore good = CommittedStore.inMemory();
-        CommittedStore failed = CommittedStore.inMemory();
+    /**
+     * Parallelism 2, checkpoints every 30 ms in memory, and three failures right after a checkpoint
+     * completed, before its notice: each restore must neither lose nor repeat a committed record.
+     */
+    private static StreamEnvironment restoringThreeTimes() {
         AtomicInteger failures = new AtomicInteger();
         StreamEnvironment env = StreamEnvironment.create();
         env.setParallelism(2);
@@ -68,6 +67,16 @@ class SideOutputTest {
                 throw new InjectedFailure("restore from checkpoint " + checkpointId);
             }
         });
+        return env;
+    }
+
+    @Test
+    void recordsAUserFunctionThrowsOnGoToItsFailureOutputExactlyOnce() throws Exception {
+        long total = 40_000;
+        int keys = 40;
+        CommittedStore good = CommittedStore.inMemory();
+        CommittedStore failed = CommittedStore.inMemory();
+        StreamEnvironment env = restoringThreeTimes();
         DataStream<String> parsed = env.fromSource(SequenceSource.bounded(2, total, keys).throttled(10_000), "words")
                 .uid("source")
                 .map(SideOutputTest::picky).uid("picky")
@@ -128,18 +137,7 @@ class SideOutputTest {
         int keys = 40;
         CommittedStore even = CommittedStore.inMemory();
         CommittedStore odd = CommittedStore.inMemory();
-        AtomicInteger failures = new AtomicInteger();
-        StreamEnvironment env = StreamEnvironment.create();
-        env.setParallelism(2);
-        env.enableCheckpointing(Duration.ofMillis(30));
-        env.getCheckpointConfig().setCheckpointStorage("memory:");
-        env.setRestartStrategy(RestartStrategies.fixedDelay(10, Duration.ZERO));
-        env.setFaultInjector((point, uid, subtask, checkpointId) -> {
-            if (point == FaultPoint.AFTER_CHECKPOINT_COMPLETE_BEFORE_NOTIFY && checkpointId % 5 == 0
-                    && failures.incrementAndGet() <= 3) {
-                throw new InjectedFailure("restore from checkpoint " + checkpointId);
-            }
-        });
+        StreamEnvironment env = restoringThreeTimes();
         DataStream<String> split = env.fromSource(SequenceSource.bounded(2, total, keys).throttled(10_000), "words")
                 .uid("source")
                 .process(new SplitOdd()).uid("split");
