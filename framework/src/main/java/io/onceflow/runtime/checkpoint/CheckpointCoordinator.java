@@ -82,6 +82,8 @@ public final class CheckpointCoordinator {
     private long lastCompleteTime = Long.MIN_VALUE / 2;
     private int consecutiveFailures;
     private boolean deferred;
+    /** Checkpoints asked for now (a final one, a stop's) while {@link #maxConcurrent} were pending. */
+    private final ArrayDeque<Requested> requested = new ArrayDeque<>();
     private ScheduledFuture<?> nextTrigger;
     private boolean shutdown;
     private boolean periodicSuspended;
@@ -142,6 +144,11 @@ public final class CheckpointCoordinator {
             p.future.completeExceptionally(new CheckpointException(p.id, "the job attempt ended"));
         }
         pending.clear();
+        for (Requested r : requested) {
+            r.future.completeExceptionally(new IllegalStateException("the job attempt ended before the checkpoint "
+                    + "asked for could be triggered"));
+        }
+        requested.clear();
     }
 
     public synchronized void shutdown() {
@@ -194,7 +201,7 @@ public final class CheckpointCoordinator {
         if (attempt == null) {
             return CompletableFuture.failedFuture(new IllegalStateException("the job is not running"));
         }
-        return trigger(false);
+        return triggerOrQueue(false);
     }
 
     /**
@@ -210,7 +217,44 @@ public final class CheckpointCoordinator {
             nextTrigger.cancel(false);
             nextTrigger = null;
         }
-        return trigger(true);
+        return triggerOrQueue(true);
+    }
+
+    /**
+     * A checkpoint asked for now still waits for a pending one when {@link #maxConcurrent} are pending, as a
+     * periodic one does: a checkpoint overlapping the one before it would reach the sinks before that one's
+     * completion notice, and a sink whose pre-committed transaction still locks what the next one writes
+     * (prepared XA transactions) would wait on itself.
+     */
+    private CompletableFuture<Long> triggerOrQueue(boolean stop) {
+        if (pending.size() < maxConcurrent()) {
+            return trigger(stop);
+        }
+        Requested r = new Requested(stop, new CompletableFuture<>());
+        requested.add(r);
+        LOG.debug("Checkpoint of job {} asked for while {} pending: it follows them", jobName, pending.size());
+        return r.future;
+    }
+
+    /** After a pending checkpoint ended: the checkpoints asked for meanwhile go first, then a deferred periodic one. */
+    private void triggerWaiting() {
+        while (attempt != null && !requested.isEmpty() && pending.size() < maxConcurrent()) {
+            Requested r = requested.poll();
+            trigger(r.stop).whenComplete((id, err) -> {
+                if (err == null) {
+                    r.future.complete(id);
+                } else {
+                    r.future.completeExceptionally(err);
+                }
+            });
+        }
+        if (deferred && attempt != null && requested.isEmpty()) {
+            deferred = false;
+            schedule(0);
+        }
+    }
+
+    private record Requested(boolean stop, CompletableFuture<Long> future) {
     }
 
     /**
@@ -353,10 +397,7 @@ public final class CheckpointCoordinator {
         }
         attempt.notifyComplete(p.id);
         p.future.complete(p.id);
-        if (deferred) {
-            deferred = false;
-            schedule(0);
-        }
+        triggerWaiting();
     }
 
     private synchronized void abort(long checkpointId, String reason) {
@@ -382,10 +423,7 @@ public final class CheckpointCoordinator {
                     + ", exceeding the tolerable number of consecutive checkpoint failures ("
                     + config.getTolerableCheckpointFailureNumber() + ")"));
         }
-        if (deferred && attempt != null) {
-            deferred = false;
-            schedule(0);
-        }
+        triggerWaiting();
     }
 
     private void discardQuietly(long id) {

@@ -156,6 +156,47 @@ class CheckpointCoordinatorTest {
         assertEquals(2, coordinator.getPendingCount());
     }
 
+    /**
+     * The final checkpoint of a bounded job and a stop's are asked for at once, but a checkpoint overlapping
+     * a pending one would reach a sink before that one's completion notice; it waits, as a periodic one does.
+     */
+    @Test
+    void aCheckpointAskedForNowWaitsForThePendingOne() throws Exception {
+        FakeJob job = start(new CheckpointConfig(), new MemoryCheckpointStorage().forJob("job"), -1);
+        java.util.concurrent.CompletableFuture<Long> first = coordinator.triggerNow();
+        java.util.concurrent.CompletableFuture<Long> stop = coordinator.triggerStop();
+        assertEquals(1, job.triggers.size(), "the stop's checkpoint is not triggered while checkpoint 1 is pending");
+        acknowledgeBoth(1);
+        assertEquals(1L, first.get(10, TimeUnit.SECONDS));
+        assertEquals(2, job.triggers.size(), "checkpoint 1 completed, so the stop's is triggered");
+        assertEquals(1L, job.completions.get(0)[0]);
+        assertFalse(stop.isDone());
+        acknowledgeBoth(2);
+        assertEquals(2L, stop.get(10, TimeUnit.SECONDS));
+    }
+
+    @Test
+    void aCheckpointAskedForNowFollowsAnAbortedOneAndFailsWhenTheAttemptEnds() throws Exception {
+        FakeJob job = start(new CheckpointConfig(), new MemoryCheckpointStorage().forJob("job"), -1);
+        coordinator.triggerNow();
+        java.util.concurrent.CompletableFuture<Long> second = coordinator.triggerNow();
+        coordinator.decline(0, 1, new RuntimeException("declined on purpose"));
+        assertEquals(List.of(1L), job.aborted);
+        assertEquals(2, job.triggers.size(), "checkpoint 1 was aborted, so the one asked for next is triggered");
+        java.util.concurrent.CompletableFuture<Long> third = coordinator.triggerNow();
+        coordinator.stopAttempt();
+        assertTrue(second.isCompletedExceptionally());
+        assertTrue(third.isCompletedExceptionally(), "a checkpoint still waiting when the attempt ends fails");
+        assertEquals(2, job.triggers.size());
+    }
+
+    private void acknowledgeBoth(long id) {
+        for (int task = 0; task < 2; task++) {
+            coordinator.acknowledge(task, id, Map.of("op", new CheckpointMetadata.SubtaskState(task,
+                    KeyGroupRange.EMPTY, new StateHandle.Inline(new byte[] {1}))), 0, 0);
+        }
+    }
+
     @Test
     void minPauseSeparatesACompletionFromTheNextTrigger() throws Exception {
         CheckpointConfig c = config(10);
