@@ -117,6 +117,17 @@ public interface TransactionHandler<IN, TXN> {
     }
 
     /**
+     * Called on the subtask's thread when checkpoint {@code checkpointId}, for which this subtask pre-committed
+     * {@code transaction}, was aborted. By default the transaction stays pending and the next completed
+     * checkpoint commits it. A handler whose pre-committed transactions keep the next ones from writing (a
+     * prepared XA transaction holds its row locks until committed) throws instead: the subtask fails, and the
+     * job restarts from its last completed checkpoint, which rolls the transaction back and writes its records
+     * again.
+     */
+    default void preCommittedCheckpointAborted(TXN transaction, long checkpointId) throws Exception {
+    }
+
+    /**
      * Called on the subtask's thread when its writer closes, after the open transaction was aborted:
      * release what the handler keeps for that subtask (connections, pooled producers). Pre-committed
      * transactions must stay committable by whoever restores them.

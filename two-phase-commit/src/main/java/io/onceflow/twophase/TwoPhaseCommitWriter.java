@@ -33,6 +33,8 @@ final class TwoPhaseCommitWriter<IN, TXN>
     private boolean endOfInput;
     private Exception beginFailure;
     private long beginFailureCheckpoint;
+    /** Pre-committed by this writer, checkpoint id → transaction, until a completion notice covers it. */
+    private final java.util.TreeMap<Long, TXN> preCommittedByCheckpoint = new java.util.TreeMap<>();
 
     private TwoPhaseCommitWriter(TransactionHandler<IN, TXN> handler, SinkInitContext context, Clock clock) {
         this.handler = handler;
@@ -146,6 +148,7 @@ final class TwoPhaseCommitWriter<IN, TXN>
         }
         TransactionHolder<TXN> prepared = current;
         prepared.preCommitted(handler.preCommit(prepared.handle(), checkpointId), checkpointId);
+        preCommittedByCheckpoint.put(checkpointId, prepared.handle());
         preCommitted.inc();
         // from here on it belongs to checkpoint n: close() must not abort it even if begin() fails, and it
         // goes into the checkpoint whatever happens next
@@ -178,7 +181,17 @@ final class TwoPhaseCommitWriter<IN, TXN>
     /** Called by the runtime after the committer committed what checkpoint {@code checkpointId} covers. */
     @Override
     public void notifyCheckpointComplete(long checkpointId) throws Exception {
+        preCommittedByCheckpoint.headMap(checkpointId, true).clear();
         handler.checkpointCompleted(context.getIndexOfSubtask(), checkpointId);
+    }
+
+    /** The transaction pre-committed for an aborted checkpoint stays pending, unless its handler says it cannot. */
+    @Override
+    public void notifyCheckpointAborted(long checkpointId) throws Exception {
+        TXN stranded = preCommittedByCheckpoint.get(checkpointId);
+        if (stranded != null) {
+            handler.preCommittedCheckpointAborted(stranded, checkpointId);
+        }
     }
 
     /**

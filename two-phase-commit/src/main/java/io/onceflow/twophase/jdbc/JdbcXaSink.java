@@ -18,7 +18,9 @@ import java.sql.SQLException;
  * 0); the job refuses to start where it is 0 and says so. A prepared transaction holds its row locks until
  * committed: a subtask therefore keeps the records of a checkpoint until its barrier (up to
  * {@link Builder#setMaxBufferedRecords}) and writes them then, when the previous checkpoint's transaction has
- * normally been committed, so a key updated in every checkpoint does not wait on its own earlier lock.
+ * been committed, so a key updated in every checkpoint does not wait on its own earlier lock. For the same
+ * reason the sink needs one checkpoint at a time (the default), and a checkpoint that fails after the sink
+ * prepared its transaction restarts the job from the last completed one, which rolls that transaction back.
  *
  * <pre>{@code
  * counts.sinkTo(JdbcXaSink.<String>builder()
@@ -57,6 +59,13 @@ public final class JdbcXaSink<IN> extends ForwardingTwoPhaseCommitSink<IN, XaTra
     @Override
     public void validate(Context context) throws Exception {
         super.validate(context);
+        if (context.checkpointConfig().getMaxConcurrentCheckpoints() > 1
+                && context.checkpointConfig().getMinPauseBetweenCheckpoints().isZero()) {
+            throw new IllegalArgumentException("XA sink '" + context.operatorUid() + "' needs one checkpoint at a time, "
+                    + "but max concurrent checkpoints is " + context.checkpointConfig().getMaxConcurrentCheckpoints()
+                    + ": a checkpoint's prepared transaction locks its rows until that checkpoint completes, and the "
+                    + "next one's writes to the same rows would wait on them. Leave setMaxConcurrentCheckpoints at 1");
+        }
         try (Connection c = handler.connect()) {
             String cannot = handler.dialect().cannotPrepare(c);
             if (cannot != null) {
@@ -152,8 +161,9 @@ public final class JdbcXaSink<IN> extends ForwardingTwoPhaseCommitSink<IN, XaTra
 
         /**
          * Records a subtask keeps in memory until the barrier (default 100,000); beyond, it writes them into
-         * the open transaction at once. Writes wait until the barrier because the previous checkpoint's
-         * prepared transaction may still lock the same rows until its commit, which runs on the same thread.
+         * the open transaction at once, as soon as the previous checkpoint's transaction is committed (until
+         * then it keeps buffering). Writes wait because that prepared transaction may still lock the same
+         * rows until its commit, which runs on the same thread.
          */
         public Builder<IN> setMaxBufferedRecords(int maxBuffered) {
             if (maxBuffered < 1) {

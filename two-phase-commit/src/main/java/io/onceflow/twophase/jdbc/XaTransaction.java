@@ -8,6 +8,7 @@ import java.sql.PreparedStatement;
  * a checkpoint stores), the checkpoint it was prepared for, and while it is open, its connection.
  */
 public final class XaTransaction {
+    private final int subtask;
     private final String xid;
     private final long checkpointId;
     private final long records;
@@ -18,14 +19,20 @@ public final class XaTransaction {
     int batched;
     long written;
 
-    XaTransaction(String xid) {
-        this(xid, -1, 0);
+    XaTransaction(int subtask, String xid) {
+        this(subtask, xid, -1, 0);
     }
 
-    XaTransaction(String xid, long checkpointId, long records) {
+    XaTransaction(int subtask, String xid, long checkpointId, long records) {
+        this.subtask = subtask;
         this.xid = xid;
         this.checkpointId = checkpointId;
         this.records = records;
+    }
+
+    /** The sink subtask that wrote it. */
+    int subtask() {
+        return subtask;
     }
 
     /** The XA transaction id (the global transaction id, no branch qualifier). */

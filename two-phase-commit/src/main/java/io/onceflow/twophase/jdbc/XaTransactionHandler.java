@@ -32,6 +32,11 @@ final class XaTransactionHandler<IN> implements TransactionHandler<IN, XaTransac
     private final XaDialect dialect;
     /** Different in every writer of every attempt: no two transactions ever get the same id. */
     private final String nonce = UUID.randomUUID().toString().substring(0, 6);
+    /**
+     * Subtask → the checkpoint whose prepared transaction it still has to commit: until then the subtask
+     * writes nothing into the database, even beyond {@code maxBuffered}, since those rows may be locked.
+     */
+    private final java.util.Map<Integer, Long> awaitingCommit = new java.util.concurrent.ConcurrentHashMap<>();
 
     XaTransactionHandler(String url, String user, String password, String sql, JdbcStatementFiller<IN> filler,
                          int batchSize, int maxBuffered) {
@@ -70,8 +75,12 @@ final class XaTransactionHandler<IN> implements TransactionHandler<IN, XaTransac
 
     @Override
     public XaTransaction beginTransaction(TransactionContext context) {
+        if (context.sequenceNumber() == 0) {
+            // a new writer: what its subtask prepared before was committed or rolled back when it started
+            awaitingCommit.remove(context.subtaskIndex());
+        }
         // the database transaction starts with the first record: an empty one costs nothing
-        return new XaTransaction(prefix(context.jobName(), context.operatorUid(), context.subtaskIndex())
+        return new XaTransaction(context.subtaskIndex(), prefix(context.jobName(), context.operatorUid(), context.subtaskIndex())
                 + context.restoredCheckpointId() + "-" + context.sequenceNumber() + "-" + nonce);
     }
 
@@ -80,13 +89,14 @@ final class XaTransactionHandler<IN> implements TransactionHandler<IN, XaTransac
      * prepared transaction may still hold locks on the same rows (a running count updates the same key
      * again) until that checkpoint's completion is handled, on this same thread. Writing at once would wait
      * for those locks, and the commit that releases them could never run: the database's lock wait timeout
-     * would fail the job at every checkpoint. At the barrier that commit has normally happened.
+     * would fail the job at every checkpoint. At the barrier that commit has happened: checkpoints do not
+     * overlap (the sink refuses more than one at a time), and a failed one restarts the job.
      */
     @Override
     public void write(XaTransaction t, IN value) throws Exception {
         t.buffered.add(value);
         t.written++;
-        if (t.buffered.size() >= maxBuffered) {
+        if (t.buffered.size() >= maxBuffered && !awaitingCommit.containsKey(t.subtask())) {
             drain(t);
         }
     }
@@ -126,7 +136,29 @@ final class XaTransactionHandler<IN> implements TransactionHandler<IN, XaTransac
         } finally {
             closeQuietly(t);
         }
-        return new XaTransaction(t.xid(), checkpointId, t.written);
+        awaitingCommit.put(t.subtask(), checkpointId);
+        return new XaTransaction(t.subtask(), t.xid(), checkpointId, t.written);
+    }
+
+    @Override
+    public void checkpointCompleted(int subtaskIndex, long checkpointId) {
+        awaitingCommit.computeIfPresent(subtaskIndex, (k, awaiting) -> awaiting <= checkpointId ? null : awaiting);
+    }
+
+    /**
+     * A prepared transaction keeps its row locks until committed, and only a later checkpoint could commit
+     * this one: that checkpoint's writes to the same rows (a running count updates its key again) would
+     * wait on them, on the thread that would have to commit them, until the database's lock wait timeout.
+     * Failing now restarts the job from its last completed checkpoint, which rolls the transaction back.
+     */
+    @Override
+    public void preCommittedCheckpointAborted(XaTransaction t, long checkpointId) {
+        throw new IllegalStateException("Checkpoint " + checkpointId + " failed after this XA sink subtask prepared "
+                + t + ". A prepared transaction locks its rows until it is committed, and only a later checkpoint "
+                + "could commit it, while that checkpoint's writes to the same rows would wait on those locks; so the "
+                + "subtask fails and the job restarts from its last completed checkpoint, which rolls the transaction "
+                + "back and writes its records again. Why the checkpoint failed is logged just before; with an XA "
+                + "sink every failed checkpoint costs a restart");
     }
 
     @Override
@@ -204,6 +236,12 @@ final class XaTransactionHandler<IN> implements TransactionHandler<IN, XaTransac
         }
     }
 
+    /** The subtask in an id made by {@link #prefix}: {@code of<hash>-<subtask>-…}. */
+    static int subtaskOf(String xid) {
+        int start = xid.indexOf('-') + 1;
+        return Integer.parseInt(xid, start, xid.indexOf('-', start), 10);
+    }
+
     @Override
     public VersionedSerializer<XaTransaction> getTransactionSerializer() {
         return new VersionedSerializer<>() {
@@ -230,7 +268,8 @@ final class XaTransactionHandler<IN> implements TransactionHandler<IN, XaTransac
                             + "Onceflow reads (1)");
                 }
                 try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(serialized))) {
-                    return new XaTransaction(in.readUTF(), in.readLong(), in.readLong());
+                    String xid = in.readUTF();
+                    return new XaTransaction(subtaskOf(xid), xid, in.readLong(), in.readLong());
                 }
             }
         };

@@ -8,7 +8,9 @@ import io.onceflow.api.JobMetrics;
 import io.onceflow.api.RestartStrategies;
 import io.onceflow.api.StreamEnvironment;
 import io.onceflow.runtime.fault.FaultPoint;
+import io.onceflow.runtime.storage.MemoryCheckpointStorage;
 import io.onceflow.testing.ChildJvm;
+import io.onceflow.testing.FailingCheckpointStorage;
 import io.onceflow.testing.InjectedFailure;
 import io.onceflow.testing.KillDashNine;
 import io.onceflow.testing.RunningCount;
@@ -29,6 +31,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The XA sink on the real MariaDB (prepared transactions work out of the box) and PostgreSQL (only with
@@ -145,20 +149,64 @@ class JdbcXaSinkTest {
     /**
      * Upserts of running counts: every checkpoint updates rows the previous checkpoint's prepared transaction
      * locked until its commit. Written at once, each subtask would wait on its own lock until MariaDB's lock
-     * wait timeout failed the job; held until the barrier, they never wait.
+     * wait timeout failed the job; held until the barrier, they never wait. With room for only 5 records, a
+     * subtask buffers on until the previous transaction is committed, then writes as they come.
+     */
+    @ParameterizedTest(name = "buffering up to {0} records")
+    @ValueSource(ints = {100_000, 5})
+    void keysUpdatedInEveryCheckpointDoNotWaitOnTheirOwnPreparedLocks(int maxBuffered) throws Exception {
+        upsertCounts("xa-upsert", maxBuffered, env -> {
+            env.setRestartStrategy(RestartStrategies.noRestart());
+        }, metrics -> assertEquals(0, metrics.numRestarts(), "no write failed on a lock: " + metrics));
+    }
+
+    /**
+     * A checkpoint that fails after the sinks prepared leaves transactions only a later checkpoint could
+     * commit, while that checkpoint's upserts would wait on their locks: the job restarts instead, at once,
+     * and the restart rolls them back (before, every statement of the next checkpoint waited out MariaDB's
+     * 50 s lock wait timeout, one after the other).
      */
     @Test
-    void keysUpdatedInEveryCheckpointDoNotWaitOnTheirOwnPreparedLocks() throws Exception {
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void aCheckpointFailingAfterThePrepareRestartsTheJobInsteadOfWaitingOnItsLocks() throws Exception {
+        FailingCheckpointStorage storage = FailingCheckpointStorage.wrap(new MemoryCheckpointStorage())
+                .failMetadataOf(id -> id == 5);
+        upsertCounts("xa-failed", 100_000, env -> {
+            env.getCheckpointConfig().setCheckpointStorage(storage);
+            env.getCheckpointConfig().setTolerableCheckpointFailureNumber(2);
+            env.setRestartStrategy(RestartStrategies.fixedDelay(3, Duration.ZERO));
+        }, metrics -> {
+            assertEquals(1, storage.injectedFailures());
+            assertEquals(1, metrics.numRestarts(), "checkpoint 5 failed after the prepare: one restart, " + metrics);
+        });
+    }
+
+    @Test
+    void moreThanOneCheckpointAtATimeIsRefused() {
+        StreamEnvironment env = StreamEnvironment.create();
+        env.enableCheckpointing(Duration.ofMillis(50));
+        env.getCheckpointConfig().setMaxConcurrentCheckpoints(2);
+        env.getCheckpointConfig().setCheckpointStorage("memory:");
+        env.fromSource(SequenceSource.bounded(1, 10, 2), "sequence").uid("source")
+                .sinkTo(appendOnlySink(TestDatabase.MARIADB, "never_written")).uid("xa");
+        Exception e = assertThrows(Exception.class, () -> env.execute("xa-concurrent"));
+        assertTrue(e.getMessage().contains("needs one checkpoint at a time")
+                && e.getMessage().contains("setMaxConcurrentCheckpoints"), e.getMessage());
+    }
+
+    /** The running counts of 20 keys upserted through the XA sink at parallelism 2, checked against the table. */
+    private void upsertCounts(String name, int maxBuffered, java.util.function.Consumer<StreamEnvironment> configure,
+                              java.util.function.Consumer<JobMetrics> check) throws Exception {
         TestDatabase db = TestDatabase.MARIADB;
-        String table = TestDatabase.freshTableName("xa_upsert");
-        String job = "xa-upsert-" + table;
+        String table = TestDatabase.freshTableName(name.replace('-', '_'));
+        String job = name + "-" + table;
         db.createCountsTable(table);
         try {
             StreamEnvironment env = StreamEnvironment.create();
             env.setParallelism(2);
             env.enableCheckpointing(Duration.ofMillis(50));
             env.getCheckpointConfig().setCheckpointStorage(dir.resolve("checkpoints").toUri().toString());
-            env.setRestartStrategy(RestartStrategies.noRestart());
+            configure.accept(env);
             env.fromSource(SequenceSource.bounded(4, TOTAL, 20).throttled(3_000), "sequence").uid("source")
                     .keyBy(w -> w)
                     .process(new RunningCount()).uid("count")
@@ -171,11 +219,12 @@ class JdbcXaSinkTest {
                                 ps.setLong(2, Long.parseLong(line.substring(comma + 1)));
                             })
                             .setBatchSize(10)
+                            .setMaxBufferedRecords(maxBuffered)
                             .build()).uid("xa");
             JobMetrics metrics = env.execute(job);
-            assertEquals(0, metrics.numRestarts(), "no write failed on a lock: " + metrics);
-            java.util.Map<String, Long> expected = SequenceChecker.expectedForSequence(TOTAL, 20);
-            assertEquals(expected, db.readCounts(table));
+            check.accept(metrics);
+            assertEquals(SequenceChecker.expectedForSequence(TOTAL, 20), db.readCounts(table));
+            assertEquals(List.of(), preparedOf(job, "xa"), "no prepared transaction is left behind");
         } finally {
             rollBackPrepared(job, "xa"); // after a failure, so that the table can be dropped
             db.drop(table);
