@@ -1,5 +1,6 @@
 package io.onceflow.apps;
 
+import io.onceflow.kafka.broker.Topics;
 import com.sun.management.OperatingSystemMXBean;
 import io.onceflow.api.CheckpointStats;
 import io.onceflow.api.HeapStateBackend;
@@ -26,7 +27,6 @@ import java.util.Properties;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -131,7 +131,7 @@ public final class WordCountBenchmark {
 
     private static void createTopic(String bootstrap, String topic) throws Exception {
         try (Admin admin = Admin.create(client(bootstrap))) {
-            admin.createTopics(List.of(new NewTopic(topic, PARTITIONS, (short) 1))).all().get(30, TimeUnit.SECONDS);
+            Topics.create(admin, PARTITIONS, topic);
         }
     }
 

@@ -1,5 +1,6 @@
 package io.onceflow.sinks.jdbc;
 
+import io.onceflow.kafka.broker.Topics;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -17,7 +18,6 @@ import java.util.Random;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -51,7 +51,7 @@ class JdbcUpsertKillDashNineTest {
     void killedAtRandomMomentsTheTableEndsExact(TestDatabase db) throws Exception {
         String input = "upsert-in-" + UUID.randomUUID().toString().substring(0, 8);
         try (Admin admin = kafka.createAdmin()) {
-            admin.createTopics(List.of(new NewTopic(input, 4, (short) 1))).all().get(30, TimeUnit.SECONDS);
+            Topics.create(admin, 4, input);
         }
         Map<String, Long> expected = writeWords(input);
         String table = TestDatabase.freshTableName("killed");

@@ -1,5 +1,6 @@
 package io.onceflow.sinks.redis;
 
+import io.onceflow.kafka.broker.Topics;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -17,7 +18,6 @@ import java.util.Random;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -46,7 +46,7 @@ class RedisKillDashNineTest {
     void killedAtRandomMomentsRedisEndsExact() throws Exception {
         String input = "redis-in-" + UUID.randomUUID().toString().substring(0, 8);
         try (Admin admin = kafka.createAdmin()) {
-            admin.createTopics(List.of(new NewTopic(input, 4, (short) 1))).all().get(30, TimeUnit.SECONDS);
+            Topics.create(admin, 4, input);
         }
         try (TestInput writer = TestInput.to(kafka.bootstrapServers())) {
             for (int i = 0; i < TOTAL; i++) {

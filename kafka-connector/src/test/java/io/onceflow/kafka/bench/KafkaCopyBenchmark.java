@@ -1,5 +1,6 @@
 package io.onceflow.kafka.bench;
 
+import io.onceflow.kafka.broker.Topics;
 import io.onceflow.api.JobClient;
 import io.onceflow.api.StreamEnvironment;
 import io.onceflow.kafka.broker.KafkaBrokerLauncher;
@@ -21,7 +22,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ListOffsetsOptions;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -112,7 +112,7 @@ public final class KafkaCopyBenchmark {
     private static void createTopic(String bootstrap, String topic) throws Exception {
         Properties p = props(bootstrap);
         try (Admin admin = Admin.create(p)) {
-            admin.createTopics(List.of(new NewTopic(topic, PARTITIONS, (short) 1))).all().get(30, TimeUnit.SECONDS);
+            Topics.create(admin, PARTITIONS, topic);
         }
     }
 

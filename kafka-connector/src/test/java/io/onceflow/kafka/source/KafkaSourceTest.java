@@ -1,5 +1,6 @@
 package io.onceflow.kafka.source;
 
+import io.onceflow.kafka.broker.Topics;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -25,7 +26,6 @@ import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -46,7 +46,7 @@ class KafkaSourceTest {
     private static String topic(int partitions) throws Exception {
         String name = "src-" + UUID.randomUUID().toString().substring(0, 8);
         try (Admin admin = kafka.createAdmin()) {
-            admin.createTopics(List.of(new NewTopic(name, partitions, (short) 1))).all().get(30, TimeUnit.SECONDS);
+            Topics.create(admin, partitions, name);
         }
         return name;
     }
@@ -373,8 +373,8 @@ class KafkaSourceTest {
     void aTopicPatternReadsEveryMatchingTopicAndNoOther() throws Exception {
         String prefix = "pattern-" + UUID.randomUUID().toString().substring(0, 8);
         try (Admin admin = kafka.createAdmin()) {
-            admin.createTopics(List.of(new NewTopic(prefix + "-a", 2, (short) 1), new NewTopic(prefix + "-b", 1, (short) 1),
-                    new NewTopic(prefix + "x-c", 1, (short) 1))).all().get(30, TimeUnit.SECONDS);
+            Topics.create(admin, 2, prefix + "-a");
+            Topics.create(admin, 1, prefix + "-b", prefix + "x-c");
         }
         try (KafkaProducer<String, String> p = producer(null)) {
             write(p, prefix + "-a", 0, 30, 3);

@@ -1,5 +1,6 @@
 package io.onceflow.kafka.torture;
 
+import io.onceflow.kafka.broker.Topics;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -29,7 +30,6 @@ import java.util.function.Function;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ListOffsetsOptions;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -101,8 +101,8 @@ class TortureTest {
         String output = "torture-out-" + suffix;
         String deadLetters = "torture-dlq-" + suffix;
         try (Admin admin = admin()) {
-            admin.createTopics(List.of(new NewTopic(input, 4, (short) 1), new NewTopic(output, 4, (short) 1),
-                    new NewTopic(deadLetters, 2, (short) 1))).all().get(30, TimeUnit.SECONDS);
+            Topics.create(admin, 4, input, output);
+            Topics.create(admin, 2, deadLetters);
         }
         Path log = dir.resolve("job.log");
         int kills = 0;

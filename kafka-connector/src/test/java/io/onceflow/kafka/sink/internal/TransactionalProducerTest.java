@@ -1,5 +1,6 @@
 package io.onceflow.kafka.sink.internal;
 
+import io.onceflow.kafka.broker.Topics;
 import static io.onceflow.kafka.sink.internal.TestClients.describe;
 import static io.onceflow.kafka.sink.internal.TestClients.millisUntilVisible;
 import static io.onceflow.kafka.sink.internal.TestClients.readAllCommitted;
@@ -23,7 +24,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import io.onceflow.kafka.testing.KafkaTestCluster;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TransactionDescription;
 import org.apache.kafka.clients.admin.TransactionState;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -91,7 +91,7 @@ class TransactionalProducerTest {
 
     private static String newTopic(int partitions) throws Exception {
         String topic = "txn-test-" + TOPICS.incrementAndGet();
-        admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1))).all().get(30, TimeUnit.SECONDS);
+        Topics.create(admin, partitions, topic);
         return topic;
     }
 

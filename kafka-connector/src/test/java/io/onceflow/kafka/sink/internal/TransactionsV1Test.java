@@ -1,5 +1,6 @@
 package io.onceflow.kafka.sink.internal;
 
+import io.onceflow.kafka.broker.Topics;
 import static io.onceflow.kafka.sink.internal.TestClients.describe;
 import static io.onceflow.kafka.sink.internal.TestClients.readAllCommitted;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -17,7 +18,6 @@ import java.util.concurrent.TimeUnit;
 import io.onceflow.kafka.testing.KafkaTestCluster;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.FeatureUpdate;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TransactionDescription;
 import org.apache.kafka.clients.admin.TransactionState;
 import org.apache.kafka.clients.admin.UpdateFeaturesOptions;
@@ -49,7 +49,7 @@ class TransactionsV1Test {
             admin.updateFeatures(Map.of("transaction.version", new FeatureUpdate((short) 1,
                     FeatureUpdate.UpgradeType.SAFE_DOWNGRADE)), new UpdateFeaturesOptions()).all()
                     .get(30, TimeUnit.SECONDS);
-            admin.createTopics(List.of(new NewTopic(topic, 2, (short) 1))).all().get(30, TimeUnit.SECONDS);
+            Topics.create(admin, 2, topic);
 
             TransactionalProducer a = TransactionalProducer.create("v1-0-0", props);
             List<String> expected = new ArrayList<>();

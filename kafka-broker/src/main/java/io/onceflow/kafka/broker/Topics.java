@@ -1,0 +1,51 @@
+package io.onceflow.kafka.broker;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.common.TopicPartition;
+
+/**
+ * Topics that can be written at once. A topic is created when the controller says so, a moment before its
+ * leader can take records: a producer that writes in that moment gets {@code NOT_LEADER_OR_FOLLOWER}, and an
+ * idempotent one has been seen to stay stuck after it, every retry rejected as out of sequence, until its
+ * records expire. So after creating, this waits until every partition's leader answers for it.
+ */
+public final class Topics {
+
+    private Topics() {
+    }
+
+    /** Creates the topics with {@code partitions} partitions each (replication 1), then waits until each can be written. */
+    public static void create(Admin admin, int partitions, String... topics)
+            throws ExecutionException, InterruptedException, TimeoutException {
+        List<NewTopic> create = new ArrayList<>();
+        for (String topic : topics) {
+            create.add(new NewTopic(topic, partitions, (short) 1));
+        }
+        admin.createTopics(create).all().get(30, TimeUnit.SECONDS);
+        awaitLeaders(admin, partitions, topics);
+    }
+
+    /**
+     * Waits until the leader of every partition of the topics answers a request for its end offset (the admin
+     * client retries while the leader is not ready), so the first records written to them are taken.
+     */
+    public static void awaitLeaders(Admin admin, int partitions, String... topics)
+            throws ExecutionException, InterruptedException, TimeoutException {
+        Map<TopicPartition, OffsetSpec> all = new HashMap<>();
+        for (String topic : topics) {
+            for (int p = 0; p < partitions; p++) {
+                all.put(new TopicPartition(topic, p), OffsetSpec.latest());
+            }
+        }
+        admin.listOffsets(all).all().get(60, TimeUnit.SECONDS);
+    }
+}
