@@ -335,8 +335,14 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
     @Override
     public void acknowledgeCheckpoint(int taskIndex, long checkpointId,
                                       Map<String, CheckpointMetadata.SubtaskState> states, long alignmentNanos,
-                                      long syncNanos) {
-        coordinator.acknowledge(taskIndex, checkpointId, states, alignmentNanos, syncNanos);
+                                      long syncNanos, long alignedAtNanos, long syncDoneAtNanos) {
+        coordinator.acknowledge(taskIndex, checkpointId, states, alignmentNanos, syncNanos, alignedAtNanos,
+                syncDoneAtNanos);
+    }
+
+    @Override
+    public void checkpointCompletionHandled(int taskIndex, long checkpointId) {
+        coordinator.completionHandled(taskIndex, checkpointId);
     }
 
     @Override

@@ -94,7 +94,7 @@ public final class CheckpointCoordinator {
     private long lastDuration;
     private long lastSize;
     private long lastAlignmentNanos;
-    private final ArrayDeque<CheckpointStats> history = new ArrayDeque<>();
+    private final ArrayDeque<Trace> history = new ArrayDeque<>();
 
     public CheckpointCoordinator(String jobName, CheckpointConfig config, JobCheckpointStore store, Clock clock,
                                  FaultInjector faults, CheckpointMetadata restoredFrom, List<Long> retainedIds,
@@ -305,6 +305,13 @@ public final class CheckpointCoordinator {
     public synchronized void acknowledge(int taskIndex, long checkpointId,
                                          Map<String, CheckpointMetadata.SubtaskState> states, long alignmentNanos,
                                          long syncNanos) {
+        acknowledge(taskIndex, checkpointId, states, alignmentNanos, syncNanos, -1, -1);
+    }
+
+    /** An acknowledgement with the times (System.nanoTime) its task's last barrier arrived and its sync part ended. */
+    public synchronized void acknowledge(int taskIndex, long checkpointId,
+                                         Map<String, CheckpointMetadata.SubtaskState> states, long alignmentNanos,
+                                         long syncNanos, long alignedAtNanos, long syncDoneAtNanos) {
         Pending p = pending.get(checkpointId);
         if (p == null || attempt == null) {
             return;
@@ -312,6 +319,7 @@ public final class CheckpointCoordinator {
         p.acks.put(taskIndex, states);
         p.maxAlignment = Math.max(p.maxAlignment, alignmentNanos);
         p.maxSync = Math.max(p.maxSync, syncNanos);
+        p.trace.taskReached(alignedAtNanos, syncDoneAtNanos, System.nanoTime());
         if (p.acks.size() == p.expectedAcks) {
             complete(p);
         }
@@ -347,6 +355,7 @@ public final class CheckpointCoordinator {
         }
         try {
             store.commitMetadata(metadata);
+            p.trace.durable = System.nanoTime();
         } catch (IOException e) {
             // it may be half there (renamed, not synced): it must not look complete to the next start
             discardQuietly(p.id);
@@ -363,8 +372,10 @@ public final class CheckpointCoordinator {
         lastDuration = now - p.triggerTime;
         lastSize = metadata.totalStateSize();
         lastAlignmentNanos = p.maxAlignment;
-        history.add(new CheckpointStats(p.id, p.triggerTime, lastDuration, lastSize, metadata.incrementalStateSize(),
-                p.maxAlignment / 1_000_000, p.maxSync / 1_000));
+        p.trace.stats = new CheckpointStats(p.id, p.triggerTime, lastDuration, lastSize, metadata.incrementalStateSize(),
+                p.maxAlignment / 1_000_000, p.maxSync / 1_000);
+        p.trace.tasksToHandle = p.expectedAcks;
+        history.add(p.trace);
         if (history.size() > 1000) {
             history.poll();
         }
@@ -381,13 +392,6 @@ public final class CheckpointCoordinator {
             o.future.completeExceptionally(new CheckpointException(older, "subsumed by checkpoint " + p.id));
             attempt.notifyAborted(older);
         }
-        Set<Long> keep = new HashSet<>(retained);
-        keep.addAll(pending.keySet());
-        try {
-            store.discardAllExcept(keep);
-        } catch (IOException e) {
-            LOG.warn("Could not remove old checkpoints of job {} from {}: {}", jobName, store.describe(), e.toString());
-        }
         try {
             faults.at(FaultPoint.AFTER_CHECKPOINT_COMPLETE_BEFORE_NOTIFY, null, -1, p.id);
         } catch (Throwable t) {
@@ -395,7 +399,16 @@ public final class CheckpointCoordinator {
             p.future.completeExceptionally(t);
             return;
         }
+        // the sinks commit first: the output waits for nothing but the durable metadata
+        p.trace.notified = System.nanoTime();
         attempt.notifyComplete(p.id);
+        Set<Long> keep = new HashSet<>(retained);
+        keep.addAll(pending.keySet());
+        try {
+            store.discardAllExcept(keep);
+        } catch (IOException e) {
+            LOG.warn("Could not remove old checkpoints of job {} from {}: {}", jobName, store.describe(), e.toString());
+        }
         p.future.complete(p.id);
         triggerWaiting();
     }
@@ -463,7 +476,56 @@ public final class CheckpointCoordinator {
     }
 
     public synchronized List<CheckpointStats> getHistory() {
-        return new ArrayList<>(history);
+        List<CheckpointStats> stats = new ArrayList<>(history.size());
+        for (Trace t : history) {
+            stats.add(t.toStats());
+        }
+        return stats;
+    }
+
+    /** A subtask handled the completion of {@code checkpointId} (its sinks committed). */
+    public synchronized void completionHandled(int taskIndex, long checkpointId) {
+        // the newest first: it is nearly always the last one
+        java.util.Iterator<Trace> it = history.descendingIterator();
+        for (int looked = 0; it.hasNext() && looked < 16; looked++) {
+            Trace t = it.next();
+            if (t.stats.checkpointId() == checkpointId) {
+                if (--t.tasksToHandle == 0) {
+                    t.handled = System.nanoTime();
+                }
+                return;
+            }
+        }
+    }
+
+    /** Where one checkpoint's time went: {@link System#nanoTime} at the end of each phase, 0 until reached. */
+    private static final class Trace {
+        final long triggered = System.nanoTime();
+        long aligned;
+        long syncDone;
+        long acknowledged;
+        long durable;
+        long notified;
+        long handled;
+        int tasksToHandle;
+        CheckpointStats stats;
+
+        void taskReached(long alignedAt, long syncDoneAt, long ackAt) {
+            aligned = Math.max(aligned, alignedAt);
+            syncDone = Math.max(syncDone, syncDoneAt);
+            acknowledged = Math.max(acknowledged, ackAt);
+        }
+
+        private long micros(long at) {
+            return at <= 0 ? -1 : Math.max(0, (at - triggered) / 1_000);
+        }
+
+        CheckpointStats toStats() {
+            return new CheckpointStats(stats.checkpointId(), stats.triggerTimestamp(), stats.durationMillis(),
+                    stats.stateSizeBytes(), stats.incrementalSizeBytes(), stats.maxAlignmentMillis(),
+                    stats.maxSyncPauseMicros(), new CheckpointStats.Phases(micros(aligned), micros(syncDone),
+                    micros(acknowledged), micros(durable), micros(notified), micros(handled)));
+        }
     }
 
     public synchronized List<Long> getRetainedIds() {
@@ -479,6 +541,7 @@ public final class CheckpointCoordinator {
         ScheduledFuture<?> timeout;
         long maxAlignment;
         long maxSync;
+        final Trace trace = new Trace();
 
         Pending(long id, long triggerTime, int expectedAcks) {
             this.id = id;

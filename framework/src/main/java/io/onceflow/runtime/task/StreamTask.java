@@ -445,6 +445,7 @@ public final class StreamTask implements Runnable {
                 info.faults().at(FaultPoint.DURING_NOTIFY, op.uid, subtaskIndex, id);
                 op.operator.notifyCheckpointComplete(id);
             }
+            info.gateway().checkpointCompletionHandled(taskIndex, id);
         }));
     }
 
@@ -495,6 +496,7 @@ public final class StreamTask implements Runnable {
 
     private void performCheckpoint(CheckpointBarrier barrier, long alignmentNanos) throws Exception {
         long id = barrier.id();
+        long alignedAt = System.nanoTime();
         lastCheckpointId = id;
         for (RecordWriter w : writers) {
             w.broadcastEvent(barrier);
@@ -520,7 +522,8 @@ public final class StreamTask implements Runnable {
             info.gateway().declineCheckpoint(taskIndex, id, e);
             return;
         }
-        long syncNanos = System.nanoTime() - syncStart;
+        long syncDoneAt = System.nanoTime();
+        long syncNanos = syncDoneAt - syncStart;
         try {
             for (ChainedOperator op : chain) {
                 info.faults().at(FaultPoint.AFTER_SNAPSHOT, op.uid, subtaskIndex, id);
@@ -529,7 +532,7 @@ public final class StreamTask implements Runnable {
             snapshots.values().forEach(OperatorSnapshot::release);
             throw e;
         }
-        PendingSnapshot pending = new PendingSnapshot(id, snapshots, alignmentNanos, syncNanos);
+        PendingSnapshot pending = new PendingSnapshot(id, snapshots, alignmentNanos, syncNanos, alignedAt, syncDoneAt);
         synchronized (snapshotQueue) {
             if (snapshotRunning) {
                 snapshotQueue.add(pending);
@@ -578,18 +581,23 @@ public final class StreamTask implements Runnable {
         private final Map<String, OperatorSnapshot> snapshots;
         private final long alignmentNanos;
         private final long syncNanos;
+        private final long alignedAt;
+        private final long syncDoneAt;
 
-        PendingSnapshot(long id, Map<String, OperatorSnapshot> snapshots, long alignmentNanos, long syncNanos) {
+        PendingSnapshot(long id, Map<String, OperatorSnapshot> snapshots, long alignmentNanos, long syncNanos,
+                        long alignedAt, long syncDoneAt) {
             this.id = id;
             this.snapshots = snapshots;
             this.alignmentNanos = alignmentNanos;
             this.syncNanos = syncNanos;
+            this.alignedAt = alignedAt;
+            this.syncDoneAt = syncDoneAt;
         }
 
         @Override
         public void run() {
             try {
-                writeAndAcknowledge(id, snapshots, alignmentNanos, syncNanos);
+                writeAndAcknowledge(id, snapshots, alignmentNanos, syncNanos, alignedAt, syncDoneAt);
             } finally {
                 snapshotDone();
             }
@@ -620,7 +628,7 @@ public final class StreamTask implements Runnable {
 
     /** The asynchronous part, on a snapshot thread: streams each operator's state to storage, then acknowledges. */
     private void writeAndAcknowledge(long id, Map<String, OperatorSnapshot> snapshots, long alignmentNanos,
-                                     long syncNanos) {
+                                     long syncNanos, long alignedAt, long syncDoneAt) {
         try {
             Map<String, CheckpointMetadata.SubtaskState> states = new LinkedHashMap<>();
             for (ChainedOperator op : chain) {
@@ -656,7 +664,7 @@ public final class StreamTask implements Runnable {
                         op.keyGroups != null ? op.keyGroups : io.onceflow.runtime.state.KeyGroupRange.EMPTY, handle,
                         shared, uploaded));
             }
-            info.gateway().acknowledgeCheckpoint(taskIndex, id, states, alignmentNanos, syncNanos);
+            info.gateway().acknowledgeCheckpoint(taskIndex, id, states, alignmentNanos, syncNanos, alignedAt, syncDoneAt);
         } catch (Throwable t) {
             LOG.warn("Task {} declines checkpoint {}: writing its state failed: {}", name, id, t.toString());
             info.gateway().declineCheckpoint(taskIndex, id, t);

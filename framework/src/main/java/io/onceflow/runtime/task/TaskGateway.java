@@ -8,10 +8,15 @@ public interface TaskGateway {
 
     /**
      * Called from a snapshot thread once the subtask's state for {@code checkpointId} is durable.
-     * {@code syncNanos} is how long the synchronous part paused the task.
+     * {@code syncNanos} is how long the synchronous part paused the task; {@code alignedAtNanos} and
+     * {@code syncDoneAtNanos} ({@link System#nanoTime}) when its last barrier arrived and when that part ended.
      */
     void acknowledgeCheckpoint(int taskIndex, long checkpointId, Map<String, CheckpointMetadata.SubtaskState> states,
-                               long alignmentNanos, long syncNanos);
+                               long alignmentNanos, long syncNanos, long alignedAtNanos, long syncDoneAtNanos);
+
+    /** Called on the subtask's thread once its operators handled the completion of {@code checkpointId}. */
+    default void checkpointCompletionHandled(int taskIndex, long checkpointId) {
+    }
 
     void declineCheckpoint(int taskIndex, long checkpointId, Throwable cause);
 
