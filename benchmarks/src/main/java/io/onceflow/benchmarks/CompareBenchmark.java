@@ -143,6 +143,12 @@ public final class CompareBenchmark implements Callable<Integer> {
                 System.out.printf(Locale.ROOT, "Latency: send -> visible to read_committed, %d s per run at a steady rate "
                         + "after a warm-up, every word new%n%n", latencySeconds);
                 System.out.print(Comparison.latencyTable(settings, latencies));
+                String phases = Comparison.checkpointPhaseTable(settings, latencies);
+                if (phases != null) {
+                    System.out.printf(Locale.ROOT, "%nWhere a checkpoint's time goes during those runs: when each phase "
+                            + "ended, ms after the trigger (median over checkpoints; the last column their p99)%n%n");
+                    System.out.print(phases);
+                }
             }
             return allExact ? 0 : 1;
         }

@@ -1,5 +1,6 @@
 package io.onceflow.benchmarks;
 
+import io.onceflow.kafka.broker.Topics;
 import io.onceflow.kafka.audit.ExactlyOnceAudit;
 import io.onceflow.kafka.broker.RunningKafkaBroker;
 import io.onceflow.testing.ChildJvm;
@@ -19,7 +20,6 @@ import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.function.ToDoubleFunction;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -258,12 +258,12 @@ public final class Comparison {
     }
 
     /**
-     * Latency: lines of three words never seen before, each word carrying the time its line was sent, at
-     * a steady rate after a warm-up; every output record's latency is the time it became visible to a
-     * read_committed consumer minus that send time.
+     * Latency: lines of three words from the vocabulary at a steady rate after a warm-up, each word read from
+     * one partition ({@link SteadyInput#recurring}); every output record's latency is the time it became
+     * visible to a read_committed consumer minus the time its input occurrence was sent.
      */
     public record Latency(BenchSystem system, int round, double linesPerSecond, long samples, double p50, double p99,
-                          double max, boolean exact, String audit, String failure) {
+                          double max, boolean exact, String audit, String failure, CheckpointPhases.Summary phases) {
     }
 
     public List<Latency> latencyAll(double linesPerSecond, Duration duration) throws Exception {
@@ -271,7 +271,7 @@ public final class Comparison {
                     try {
                         return latencyOnce(system, round, linesPerSecond, duration);
                     } catch (RunFailed e) {
-                        return new Latency(system, round, linesPerSecond, 0, 0, 0, 0, false, "", e.getMessage());
+                        return new Latency(system, round, linesPerSecond, 0, 0, 0, 0, false, "", e.getMessage(), null);
                     }
                 },
                 r -> r.failure() != null ? "FAILED: " + r.failure()
@@ -300,14 +300,19 @@ public final class Comparison {
                 s.checkAlive();
             }
             LongArrayList latencies = new LongArrayList();
-            SteadyInput in = SteadyInput.timestamped(producer, inputTopic, linesPerSecond, duration.toNanos());
+            SteadyInput.Recurring sent = SteadyInput.recurring(producer, inputTopic, linesPerSecond, duration.toNanos(),
+                    settings.vocabulary(), settings.partitions(), 7L * round + system.ordinal());
+            SteadyInput in = sent.input();
+            s.timed = sent;
             long before = s.seen;
+            long inputStart = System.currentTimeMillis();
             in.start();
             while (in.isAlive()) {
                 s.poll(10, latencies);
                 s.checkAlive();
             }
             long lines = in.join();
+            long inputEnd = System.currentTimeMillis();
             long outputDeadline = System.currentTimeMillis() + 120_000;
             while (s.seen < before + 3 * lines) {
                 if (System.currentTimeMillis() > outputDeadline) {
@@ -318,13 +323,17 @@ public final class Comparison {
                 s.checkAlive();
             }
             s.kill();
-            // every word is new: exact is each of them once, with count 1
-            ExactlyOnceAudit.Report audit = s.audit(null);
-            boolean exact = audit.exact() && audit.records() == warmups + 3 * lines && audit.keys() == audit.records();
+            CheckpointPhases.Summary phases = CheckpointPhases.read(s.log, inputStart, inputEnd);
+            Map<String, Long> expected = new HashMap<>(sent.expected());
+            for (int k = 0; k < warmups; k++) {
+                expected.put("warmup" + k, 1L);
+            }
+            ExactlyOnceAudit.Report audit = s.audit(expected);
+            boolean exact = audit.exact() && audit.records() == warmups + 3 * lines;
             long[] sorted = latencies.sorted();
             return new Latency(system, round, linesPerSecond, sorted.length, percentile(sorted, 0.50),
                     percentile(sorted, 0.99), sorted.length == 0 ? 0 : sorted[sorted.length - 1], exact, audit.toString(),
-                    null);
+                    null, phases);
         }
     }
 
@@ -427,7 +436,10 @@ public final class Comparison {
             }
         }
 
-        /** Polls once; with {@code latencies}, records each output word's latency from the send time in its key. */
+        /** The latency phase's input: when each occurrence of each word was sent. */
+        SteadyInput.Recurring timed;
+
+        /** Polls once; with {@code latencies}, records each output record's latency from its input's send time. */
         void poll(long millis, LongArrayList latencies) {
             var records = consumer.poll(Duration.ofMillis(millis));
             if (records.isEmpty()) {
@@ -441,10 +453,10 @@ public final class Comparison {
             seen += records.count();
             if (latencies != null) {
                 for (var r : records) {
-                    String key = new String(r.key(), java.nio.charset.StandardCharsets.UTF_8);
-                    int x = key.indexOf('x');
-                    if (key.startsWith("t") && x > 1) {
-                        latencies.add(now - Long.parseLong(key.substring(1, x)));
+                    long sentAt = timed.sentAt(new String(r.key(), java.nio.charset.StandardCharsets.UTF_8),
+                            Long.parseLong(new String(r.value(), java.nio.charset.StandardCharsets.UTF_8)));
+                    if (sentAt >= 0) {
+                        latencies.add(now - sentAt);
                     }
                 }
             }
@@ -548,6 +560,26 @@ public final class Comparison {
                 new Column<>("max ms", Latency::max, "%.0f")));
     }
 
+    /**
+     * Where the checkpoints of the systems that report them (Onceflow) spent their time during the latency
+     * runs: when each phase ended, in ms after the trigger, median over the checkpoints of a run (p99 for the
+     * last), then the median over runs; or null when no run reported any.
+     */
+    public static String checkpointPhaseTable(Settings settings, List<Latency> runs) {
+        List<Latency> reported = runs.stream().filter(r -> r.phases() != null).toList();
+        if (reported.isEmpty()) {
+            return null;
+        }
+        List<Column<Latency>> columns = new ArrayList<>();
+        columns.add(new Column<>("checkpoints", r -> r.phases().checkpoints(), "%,.0f"));
+        for (int i = 0; i < CheckpointPhases.NAMES.size(); i++) {
+            final int phase = i;
+            columns.add(new Column<>(CheckpointPhases.NAMES.get(i), r -> r.phases().p50(phase), "%,.1f"));
+        }
+        columns.add(new Column<>("committed p99", r -> r.phases().p99(CheckpointPhases.NAMES.size() - 1), "%,.1f"));
+        return markdown(settings.systems(), reported, Latency::system, Latency::exact, columns);
+    }
+
     /** One figure of a table: its title, how to get it from a run, how to print it. */
     private record Column<R>(String title, ToDoubleFunction<R> figure, String format) {
     }
@@ -618,7 +650,7 @@ public final class Comparison {
 
     private void createTopic(String topic) throws Exception {
         try (Admin admin = Admin.create(client())) {
-            admin.createTopics(List.of(new NewTopic(topic, settings.partitions(), (short) 1))).all().get(30, TimeUnit.SECONDS);
+            Topics.create(admin, settings.partitions(), topic);
         }
     }
 

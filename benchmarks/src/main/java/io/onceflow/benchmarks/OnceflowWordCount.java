@@ -2,6 +2,7 @@ package io.onceflow.benchmarks;
 
 import io.onceflow.api.CheckpointingMode;
 import io.onceflow.api.HeapStateBackend;
+import io.onceflow.api.JobClient;
 import io.onceflow.api.KeyedValue;
 import io.onceflow.api.StreamEnvironment;
 import io.onceflow.api.functions.Collector;
@@ -22,7 +23,7 @@ import java.time.Duration;
 /**
  * The benchmark's running word count in Onceflow: Kafka source, split on spaces, key by word, a running
  * count in heap keyed state, Kafka sink; checkpoints every interval to a local directory. Runs until
- * killed. Arguments: {@code exactly-once|at-least-once}, bootstrap servers, input topic, output topic, run
+ * killed, printing each checkpoint's phases (see {@link CheckpointPhases}). Arguments: {@code exactly-once|at-least-once}, bootstrap servers, input topic, output topic, run
  * name, interval ms, parallelism, checkpoint directory.
  */
 public final class OnceflowWordCount {
@@ -66,7 +67,9 @@ public final class OnceflowWordCount {
                 .keyBy(w -> w)
                 .process(new Count()).uid("count")
                 .sinkTo(sink.build()).uid("output");
-        env.execute(run);
+        try (JobClient job = env.executeAsync(run)) {
+            CheckpointPhases.printUntilEnd(job);
+        }
     }
 
     static final class Split implements FlatMapFunction<String, String> {

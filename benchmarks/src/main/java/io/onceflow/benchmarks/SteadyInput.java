@@ -16,29 +16,87 @@ final class SteadyInput {
     private final String topic;
     private final double linesPerSecond;
     private final long durationNanos;
-    private final LongFunction<String> line;
+    private final LongFunction<ProducerRecord<byte[], String>> record;
     private final AtomicLong sent = new AtomicLong();
     private final AtomicReference<Exception> failure = new AtomicReference<>();
     private final Thread thread;
     private volatile boolean stopRequested;
 
     private SteadyInput(KafkaProducer<byte[], String> producer, String topic, double linesPerSecond, long durationNanos,
-                        LongFunction<String> line) {
+                        LongFunction<ProducerRecord<byte[], String>> record) {
         this.producer = producer;
         this.topic = topic;
         this.linesPerSecond = linesPerSecond;
         this.durationNanos = durationNanos;
-        this.line = line;
+        this.record = record;
         this.thread = new Thread(this::send, "steady-input-" + topic);
     }
 
-    /** Lines of three words never seen before, each carrying the time it was sent: {@code t<epoch ms>x<i>a}. */
-    static SteadyInput timestamped(KafkaProducer<byte[], String> producer, String topic, double linesPerSecond,
-                                   long durationNanos) {
-        return new SteadyInput(producer, topic, linesPerSecond, durationNanos, i -> {
-            String t = "t" + System.currentTimeMillis() + "x" + i;
-            return t + "a " + t + "b " + t + "c";
+    /**
+     * Lines of three words drawn from {@code vocabulary}, which is split into one class per input partition:
+     * a line's words all come from one class and the line goes to that class's partition, so every occurrence
+     * of a word is read from one partition, in the order it was sent. A running count's n-th output for a word
+     * is then that word's n-th occurrence, whose send time {@link Recurring#sentAt} knows: latency without
+     * unbounded state (every word new would make the state, and so every checkpoint, grow all along).
+     */
+    static Recurring recurring(KafkaProducer<byte[], String> producer, String topic, double linesPerSecond,
+                               long durationNanos, int vocabulary, int partitions, long seed) {
+        Recurring sent = new Recurring();
+        java.util.Random random = new java.util.Random(seed);
+        int perClass = Math.max(1, vocabulary / partitions);
+        SteadyInput input = new SteadyInput(producer, topic, linesPerSecond, durationNanos, i -> {
+            int partition = (int) (i % partitions);
+            long now = System.currentTimeMillis();
+            StringBuilder line = new StringBuilder();
+            for (int w = 0; w < 3; w++) {
+                String word = "w" + Integer.toString(partition + partitions * random.nextInt(perClass), 36);
+                sent.add(word, now);
+                line.append(w == 0 ? "" : " ").append(word);
+            }
+            return new ProducerRecord<>(topic, partition, null, line.toString());
         });
+        sent.input = input;
+        return sent;
+    }
+
+    /** Recurring-word input, and when each occurrence of each word was sent (safe to read while it is written). */
+    static final class Recurring {
+        private final Map<String, long[]> times = new java.util.concurrent.ConcurrentHashMap<>();
+        private final Map<String, Integer> sizes = new java.util.concurrent.ConcurrentHashMap<>();
+        private SteadyInput input;
+
+        SteadyInput input() {
+            return input;
+        }
+
+        private void add(String word, long now) {
+            times.compute(word, (w, t) -> {
+                int n = sizes.getOrDefault(w, 0);
+                long[] grown = t == null ? new long[4] : n == t.length ? java.util.Arrays.copyOf(t, 2 * n) : t;
+                grown[n] = now;
+                sizes.put(w, n + 1);
+                return grown;
+            });
+        }
+
+        /** When the {@code n}-th occurrence (from 1) of {@code word} was sent, or -1 if it was not. */
+        long sentAt(String word, long n) {
+            long[] at = new long[] {-1};
+            times.computeIfPresent(word, (w, t) -> {
+                if (n >= 1 && n <= sizes.getOrDefault(w, 0)) {
+                    at[0] = t[(int) (n - 1)];
+                }
+                return t;
+            });
+            return at[0];
+        }
+
+        /** How often each word was sent (complete once the input was joined). */
+        Map<String, Long> expected() {
+            Map<String, Long> counts = new java.util.HashMap<>();
+            sizes.forEach((w, n) -> counts.put(w, (long) n));
+            return counts;
+        }
     }
 
     /**
@@ -48,7 +106,8 @@ final class SteadyInput {
     static Words words(KafkaProducer<byte[], String> producer, String topic, double linesPerSecond, long durationNanos,
                        int vocabulary, long seed) {
         RandomLines lines = new RandomLines(vocabulary, seed);
-        return new Words(new SteadyInput(producer, topic, linesPerSecond, durationNanos, i -> lines.next()), lines);
+        return new Words(new SteadyInput(producer, topic, linesPerSecond, durationNanos,
+                i -> new ProducerRecord<>(topic, lines.next())), lines);
     }
 
     /** Random-word input and what it wrote (complete once {@link SteadyInput#join()} returned). */
@@ -91,7 +150,7 @@ final class SteadyInput {
             for (long now = start; now - start < durationNanos && !stopRequested; now = System.nanoTime()) {
                 long due = (long) ((now - start) / 1e9 * linesPerSecond);
                 for (; i < due; i++) {
-                    producer.send(new ProducerRecord<>(topic, line.apply(i)), (m, e) -> {
+                    producer.send(record.apply(i), (m, e) -> {
                         if (e != null) {
                             failure.compareAndSet(null, e);
                         }

@@ -85,6 +85,16 @@ class CompareBenchmarkTest {
                 assertTrue(r.samples() >= 2_940 && r.samples() <= 3_000, r.system().id() + ": " + r.samples() + " samples");
                 assertTrue(r.p50() > 0 && r.p50() <= r.p99() && r.p99() <= r.max(), r.toString());
             }
+            // Onceflow says where its checkpoints' time went: 200 ms checkpoints over 5 s, each committed
+            Comparison.Latency onceflow = runs.stream().filter(r -> r.system() == BenchSystem.ONCEFLOW_EXACTLY_ONCE)
+                    .findFirst().orElseThrow();
+            assertTrue(onceflow.phases() != null && onceflow.phases().checkpoints() >= 10, String.valueOf(onceflow.phases()));
+            for (int phase = 1; phase < CheckpointPhases.NAMES.size(); phase++) {
+                assertTrue(onceflow.phases().p50(phase) >= onceflow.phases().p50(phase - 1), CheckpointPhases.NAMES.get(phase)
+                        + " ends after " + CheckpointPhases.NAMES.get(phase - 1));
+            }
+            String table = Comparison.checkpointPhaseTable(settings, runs);
+            assertTrue(table.contains("| Onceflow") && !table.contains("| raw"), table);
         }
     }
 }
