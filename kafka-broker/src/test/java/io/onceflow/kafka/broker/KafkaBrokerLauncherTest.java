@@ -32,7 +32,6 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.FinalizedVersionRange;
 import org.apache.kafka.clients.admin.ListOffsetsOptions;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -82,7 +81,7 @@ class KafkaBrokerLauncherTest {
     void readCommittedConsumerSeesCommittedRecordsAndNoneOfTheAbortedOnes() throws Exception {
         assertTrue(broker.bootstrapServers().matches("127\\.0\\.0\\.1:\\d+"), broker.bootstrapServers());
         String topic = "tx-" + UUID.randomUUID();
-        admin.createTopics(List.of(new NewTopic(topic, 4, (short) 1))).all().get(30, TimeUnit.SECONDS);
+        Topics.create(admin, 4, topic);
         assertEquals(4, admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic).partitions().size());
 
         try (KafkaProducer<String, String> producer = transactionalProducer(broker.bootstrapServers())) {
@@ -150,7 +149,7 @@ class KafkaBrokerLauncherTest {
             firstPort = first.port();
             assertFalse(first.deletesDataDirectoryOnStop());
             try (Admin a = admin(first)) {
-                a.createTopics(List.of(new NewTopic(topic, 2, (short) 1))).all().get(30, TimeUnit.SECONDS);
+                Topics.create(a, 2, topic);
             }
             try (KafkaProducer<String, String> producer = transactionalProducer(first.bootstrapServers())) {
                 producer.initTransactions();

@@ -1,5 +1,6 @@
 package io.onceflow.kafka.testing;
 
+import io.onceflow.kafka.broker.Topics;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,7 +12,6 @@ import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -43,7 +43,7 @@ class KafkaTestClusterTest {
         String topic = "cluster-test-" + System.nanoTime();
         try (Admin admin = kafka.createAdmin()) {
             assertEquals(1, admin.describeCluster().nodes().get(30, TimeUnit.SECONDS).size());
-            admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1))).all().get(30, TimeUnit.SECONDS);
+            Topics.create(admin, 1, topic);
         }
 
         Properties pp = kafka.clientProperties();
