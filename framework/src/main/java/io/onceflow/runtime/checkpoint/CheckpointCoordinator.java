@@ -263,6 +263,14 @@ public final class CheckpointCoordinator {
      */
     public synchronized void resumeAfterStop() {
         periodicSuspended = false;
+        // a stop's checkpoint still waiting for a pending one must not stop the sources later
+        requested.removeIf(r -> {
+            if (r.stop) {
+                r.future.completeExceptionally(new IllegalStateException("the stop was given up before its checkpoint "
+                        + "could be triggered"));
+            }
+            return r.stop;
+        });
         if (attempt != null) {
             attempt.resumeSources();
             if (periodic) {

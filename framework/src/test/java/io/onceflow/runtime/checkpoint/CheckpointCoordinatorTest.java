@@ -190,6 +190,17 @@ class CheckpointCoordinatorTest {
         assertEquals(2, job.triggers.size());
     }
 
+    @Test
+    void aStopGivenUpWhileItsCheckpointWaitedNeverStopsTheSourcesLater() throws Exception {
+        FakeJob job = start(new CheckpointConfig(), new MemoryCheckpointStorage().forJob("job"), -1);
+        coordinator.triggerNow();
+        java.util.concurrent.CompletableFuture<Long> stop = coordinator.triggerStop();
+        coordinator.resumeAfterStop();
+        assertTrue(stop.isCompletedExceptionally(), "the waiting stop fails with the stop given up");
+        acknowledgeBoth(1);
+        assertEquals(1, job.triggers.size(), "no stop checkpoint after checkpoint 1 completed");
+    }
+
     private void acknowledgeBoth(long id) {
         for (int task = 0; task < 2; task++) {
             coordinator.acknowledge(task, id, Map.of("op", new CheckpointMetadata.SubtaskState(task,
