@@ -141,7 +141,7 @@ public final class CompareBenchmark implements Callable<Integer> {
             if (!latencies.isEmpty()) {
                 System.out.println();
                 System.out.printf(Locale.ROOT, "Latency: send -> visible to read_committed, %d s per run at a steady rate "
-                        + "after a warm-up, every word new%n%n", latencySeconds);
+                        + "after a warm-up, words of the vocabulary recurring%n%n", latencySeconds);
                 System.out.print(Comparison.latencyTable(settings, latencies));
                 String phases = Comparison.checkpointPhaseTable(settings, latencies);
                 if (phases != null) {
