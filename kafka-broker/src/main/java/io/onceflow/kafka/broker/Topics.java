@@ -35,8 +35,9 @@ public final class Topics {
     }
 
     /**
-     * Waits until the leader of every partition of the topics answers a request for its end offset (the admin
-     * client retries while the leader is not ready), so the first records written to them are taken.
+     * Waits until the leader of every partition of the topics answers a request for its end offset (asking
+     * again while the topic is not yet in the metadata or its leader not ready, up to a minute), so the first
+     * records written to them are taken.
      */
     public static void awaitLeaders(Admin admin, int partitions, String... topics)
             throws ExecutionException, InterruptedException, TimeoutException {
@@ -46,6 +47,19 @@ public final class Topics {
                 all.put(new TopicPartition(topic, p), OffsetSpec.latest());
             }
         }
-        admin.listOffsets(all).all().get(60, TimeUnit.SECONDS);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            try {
+                admin.listOffsets(all).all().get(60, TimeUnit.SECONDS);
+                return;
+            } catch (ExecutionException e) {
+                // a topic created a moment ago may be unknown to the metadata the admin client fetches
+                if (!(e.getCause() instanceof org.apache.kafka.common.errors.RetriableException)
+                        || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(50);
+            }
+        }
     }
 }
