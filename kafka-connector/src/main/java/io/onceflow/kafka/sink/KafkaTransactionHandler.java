@@ -3,6 +3,7 @@ package io.onceflow.kafka.sink;
 import io.onceflow.api.serialization.VersionedSerializer;
 import io.onceflow.api.sink.SinkInitContext;
 import io.onceflow.kafka.sink.internal.CommitResult;
+import io.onceflow.kafka.sink.internal.HangingTransactionCheck;
 import io.onceflow.kafka.sink.internal.LingeringTransactionAborter;
 import io.onceflow.kafka.sink.internal.TransactionalIdPool;
 import io.onceflow.kafka.sink.internal.TransactionalProducer;
@@ -62,6 +63,15 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         final List<TransactionalProducer> all = new ArrayList<>();
         long lastSnapshot = -1;
         boolean swept;
+        /** For the hanging-transaction check at every pre-commit; created on first use. */
+        private Admin admin;
+
+        Admin admin() {
+            if (admin == null) {
+                admin = Admin.create(TransactionalProducer.adminProperties(producerProperties(index)));
+            }
+            return admin;
+        }
 
         Subtask(int index, int parallelism) {
             this.index = index;
@@ -84,6 +94,10 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             }
             all.clear();
             idle.clear();
+            if (admin != null) {
+                admin.close(java.time.Duration.ofSeconds(5));
+                admin = null;
+            }
         }
     }
 
@@ -132,6 +146,11 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
     @Override
     public KafkaTransaction preCommit(KafkaTransaction transaction, long checkpointId) {
         transaction.resumable = transaction.producer.preCommit();
+        Subtask st = owner(transaction.transactionalId);
+        if (st != null) {
+            HangingTransactionCheck.verify(st.admin(), transaction.resumable, transaction.producer.firstOffsets(),
+                    producerProperties(st.index));
+        }
         return transaction;
     }
 

@@ -103,6 +103,9 @@ public final class TransactionalProducer implements AutoCloseable {
     private final long maxBlockMs;
     private final AtomicReference<Throwable> sendError = new AtomicReference<>();
     private final AtomicLong recordsInTransaction = new AtomicLong();
+    /** Per partition, the lowest offset of a record of the open transaction the broker acknowledged. */
+    private final java.util.concurrent.ConcurrentHashMap<org.apache.kafka.common.TopicPartition, Long> firstOffsets =
+            new java.util.concurrent.ConcurrentHashMap<>();
     private volatile State state = State.READY;
 
     private TransactionalProducer(String transactionalId, KafkaProducer<byte[], byte[]> producer, long maxBlockMs) {
@@ -140,6 +143,7 @@ public final class TransactionalProducer implements AutoCloseable {
         requireState(State.READY, "begin a transaction");
         sendError.set(null);
         recordsInTransaction.set(0);
+        firstOffsets.clear();
         producer.beginTransaction();
         state = State.IN_TRANSACTION;
     }
@@ -158,6 +162,9 @@ public final class TransactionalProducer implements AutoCloseable {
             Future<RecordMetadata> f = producer.send(record, (metadata, exception) -> {
                 if (exception != null) {
                     sendError.compareAndSet(null, exception);
+                } else if (metadata != null && metadata.hasOffset()) {
+                    firstOffsets.merge(new org.apache.kafka.common.TopicPartition(metadata.topic(), metadata.partition()),
+                            metadata.offset(), Math::min);
                 }
                 if (callback != null) {
                     callback.onCompletion(metadata, exception);
@@ -169,6 +176,15 @@ public final class TransactionalProducer implements AutoCloseable {
             sendError.compareAndSet(null, e);
             throw e;
         }
+    }
+
+    /**
+     * Per partition written in the open transaction, the offset of its first record there (complete after
+     * {@link #flush()}): what {@link HangingTransactionCheck} compares with where the broker says the
+     * transaction begins.
+     */
+    public Map<org.apache.kafka.common.TopicPartition, Long> firstOffsets() {
+        return Map.copyOf(firstOffsets);
     }
 
     /** Records sent in the open transaction so far (0 outside a transaction). */
@@ -241,6 +257,7 @@ public final class TransactionalProducer implements AutoCloseable {
         producer.commitTransaction();
         state = State.READY;
         recordsInTransaction.set(0);
+        firstOffsets.clear();
     }
 
     /** Aborts the open transaction (pre-committed or not). */
@@ -252,6 +269,7 @@ public final class TransactionalProducer implements AutoCloseable {
         producer.abortTransaction();
         state = State.READY;
         recordsInTransaction.set(0);
+        firstOffsets.clear();
         sendError.set(null);
     }
 

@@ -115,6 +115,43 @@ class TransactionalProducerTest {
         assertEquals(Set.copyOf(expected), Set.copyOf(read), "read_committed saw other records than expected");
     }
 
+    // ------------------------------------------------------------------ hanging transactions
+
+    /**
+     * A partition that counts records of this producer id from before the transaction's own first record as
+     * part of its open transaction (what a hanging transaction of an earlier epoch looks like there, its abort
+     * marker never written) makes the pre-commit check fail, so they are aborted rather than committed with
+     * it; a clean transaction passes. The records "from before" are written here through the producer
+     * underneath, which the adapter does not track: the broker cannot be made to skip a marker on purpose.
+     */
+    @Test
+    void aTransactionThatWouldCommitRecordsBeforeItsOwnIsRefused() throws Exception {
+        String topic = newTopic(2);
+        TransactionalProducer p = TransactionalProducer.create("hanging-0-0", props());
+        List<String> expected = writeTransaction(p, topic, "clean", 4);
+        ResumableTransaction clean = p.preCommit();
+        HangingTransactionCheck.verify(admin, clean, p.firstOffsets(), props());
+        p.commitTransaction();
+
+        p.beginTransaction();
+        java.lang.reflect.Field raw = TransactionalProducer.class.getDeclaredField("producer");
+        raw.setAccessible(true);
+        @SuppressWarnings("unchecked")
+        org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]> underneath =
+                (org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]>) raw.get(p);
+        underneath.send(record(topic, 0, "left-open")).get(30, TimeUnit.SECONDS);
+        p.send(record(topic, 0, "ours-0"));
+        p.send(record(topic, 0, "ours-1"));
+        ResumableTransaction t = p.preCommit();
+        KafkaException refused = assertThrows(KafkaException.class,
+                () -> HangingTransactionCheck.verify(admin, t, p.firstOffsets(), props()));
+        assertTrue(refused.getMessage().contains("hanging transaction") && refused.getMessage().contains(topic + "-0 from offset 3"),
+                refused.getMessage());
+        p.abortTransaction();
+        p.close(Duration.ofSeconds(5));
+        assertExactlyOnce(expected, readAllCommitted(props(), admin, topic, 2, Duration.ofSeconds(15)));
+    }
+
     // ------------------------------------------------------------------ resume and commit
 
     @Test

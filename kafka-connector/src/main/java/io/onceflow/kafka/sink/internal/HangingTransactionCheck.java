@@ -1,0 +1,86 @@
+package io.onceflow.kafka.sink.internal;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.DescribeProducersOptions;
+import org.apache.kafka.clients.admin.DescribeProducersResult.PartitionProducerState;
+import org.apache.kafka.clients.admin.ProducerState;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+
+/**
+ * Refuses to commit a transaction that would also commit records of a <em>hanging</em> transaction: records an
+ * earlier epoch of the same producer id wrote to a partition whose abort marker was never written. The broker
+ * has been seen to skip those markers when the partition had no leader at that moment (a broker paused long
+ * enough to be fenced by its controller: "Couldn't find leader endpoint … these partitions are likely deleted
+ * already and hence can be skipped"). The partition then still counts the old records as part of the
+ * producer's open transaction, and the next commit by that producer id — a later epoch, the same transactional
+ * id — makes them visible: a duplicate of output that was meant to be aborted.
+ *
+ * <p>At the pre-commit, once every record is acknowledged, each partition the transaction wrote to is asked
+ * where this producer's open transaction begins ({@code DescribeProducers}); if that is before the
+ * transaction's own first record there, the pre-commit fails. The transaction is then aborted with the records
+ * before it (the abort marker covers everything the producer id wrote since the transaction began), and the
+ * job restarts from its last completed checkpoint. One request per broker per checkpoint and subtask.
+ */
+public final class HangingTransactionCheck {
+
+    private HangingTransactionCheck() {
+    }
+
+    /**
+     * @param firstOffsets per partition, the offset of the transaction's first record there
+     * @throws KafkaException when a partition holds records of the transaction's producer id in its open
+     *                        transaction from before {@code firstOffsets}, or when the partitions cannot be asked
+     *                        within the producer's {@code max.block.ms}
+     */
+    public static void verify(Admin admin, ResumableTransaction transaction, Map<TopicPartition, Long> firstOffsets,
+                              java.util.Properties producerProperties) {
+        if (firstOffsets.isEmpty()) {
+            return;
+        }
+        String transactionalId = transaction.transactionalId();
+        long producerId = transaction.producerId();
+        long timeoutMs = TransactionalProducer.maxBlockMs(producerProperties);
+        Map<TopicPartition, PartitionProducerState> states;
+        try {
+            states = admin.describeProducers(firstOffsets.keySet(),
+                    new DescribeProducersOptions().timeoutMs((int) Math.min(Integer.MAX_VALUE, timeoutMs)))
+                    .all().get(timeoutMs, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            throw new KafkaException("transaction " + transactionalId + " cannot be pre-committed: the partitions it "
+                    + "wrote to could not be checked for hanging transactions (" + e.getCause() + ")", e.getCause());
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new KafkaException("transaction " + transactionalId + " cannot be pre-committed: checking the "
+                    + "partitions it wrote to for hanging transactions took more than " + timeoutMs + " ms", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new org.apache.kafka.common.errors.InterruptException(e);
+        }
+        List<String> hanging = new ArrayList<>();
+        for (Map.Entry<TopicPartition, Long> e : firstOffsets.entrySet()) {
+            PartitionProducerState state = states.get(e.getKey());
+            if (state == null) {
+                continue;
+            }
+            for (ProducerState p : state.activeProducers()) {
+                if (p.producerId() == producerId && p.currentTransactionStartOffset().isPresent()
+                        && p.currentTransactionStartOffset().getAsLong() < e.getValue()) {
+                    hanging.add(e.getKey() + " from offset " + p.currentTransactionStartOffset().getAsLong()
+                            + " (this transaction's first record there: " + e.getValue() + ")");
+                }
+            }
+        }
+        if (!hanging.isEmpty()) {
+            throw new KafkaException("transaction " + transactionalId + " (producerId " + producerId + ") cannot be "
+                    + "committed: its partitions hold records an earlier transaction of the same producer left open, "
+                    + "whose abort the broker never wrote there (a hanging transaction): " + String.join(", ", hanging)
+                    + ". Committing would make them visible a second time; the transaction is aborted with them and "
+                    + "the job restarts from its last completed checkpoint");
+        }
+    }
+}
