@@ -24,7 +24,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
-import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -142,22 +141,13 @@ public final class WordCountBenchmark {
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
         p.put(ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(128 * 1024));
-        Map<String, Long> counts = new HashMap<>();
-        Random random = new Random(42);
+        io.onceflow.testing.RandomLines text = new io.onceflow.testing.RandomLines(vocabulary, 42);
         try (KafkaProducer<byte[], String> producer = new KafkaProducer<>(p)) {
-            StringBuilder line = new StringBuilder();
             for (int i = 0; i < lines; i++) {
-                line.setLength(0);
-                int n = 3 + random.nextInt(4);
-                for (int w = 0; w < n; w++) {
-                    String word = "w" + Integer.toString(random.nextInt(vocabulary), 36);
-                    counts.merge(word, 1L, Long::sum);
-                    line.append(w == 0 ? "" : " ").append(word);
-                }
-                producer.send(new ProducerRecord<>(INPUT, i % PARTITIONS, null, line.toString()));
+                producer.send(new ProducerRecord<>(INPUT, i % PARTITIONS, null, text.next()));
             }
         }
-        return counts;
+        return text.counts();
     }
 
     /** Runs one system in a child JVM; returns seconds, CPU seconds, peak RSS kB, checkpoints, full, incremental, pause µs. */

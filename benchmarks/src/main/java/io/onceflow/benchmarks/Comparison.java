@@ -1,5 +1,6 @@
 package io.onceflow.benchmarks;
 
+import io.onceflow.testing.RandomLines;
 import io.onceflow.kafka.broker.Topics;
 import io.onceflow.kafka.audit.ExactlyOnceAudit;
 import io.onceflow.kafka.broker.RunningKafkaBroker;

@@ -1,5 +1,6 @@
 package io.onceflow.benchmarks;
 
+import io.onceflow.testing.RandomLines;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -61,8 +62,7 @@ final class SteadyInput {
 
     /** Recurring-word input, and when each occurrence of each word was sent (safe to read while it is written). */
     static final class Recurring {
-        private final Map<String, long[]> times = new java.util.concurrent.ConcurrentHashMap<>();
-        private final Map<String, Integer> sizes = new java.util.concurrent.ConcurrentHashMap<>();
+        private final Map<String, Occurrences> words = new java.util.concurrent.ConcurrentHashMap<>();
         private SteadyInput input;
 
         SteadyInput input() {
@@ -70,32 +70,41 @@ final class SteadyInput {
         }
 
         private void add(String word, long now) {
-            times.compute(word, (w, t) -> {
-                int n = sizes.getOrDefault(w, 0);
-                long[] grown = t == null ? new long[4] : n == t.length ? java.util.Arrays.copyOf(t, 2 * n) : t;
-                grown[n] = now;
-                sizes.put(w, n + 1);
-                return grown;
-            });
+            words.computeIfAbsent(word, w -> new Occurrences()).add(now);
         }
 
         /** When the {@code n}-th occurrence (from 1) of {@code word} was sent, or -1 if it was not. */
         long sentAt(String word, long n) {
-            long[] at = new long[] {-1};
-            times.computeIfPresent(word, (w, t) -> {
-                if (n >= 1 && n <= sizes.getOrDefault(w, 0)) {
-                    at[0] = t[(int) (n - 1)];
-                }
-                return t;
-            });
-            return at[0];
+            Occurrences o = words.get(word);
+            return o == null ? -1 : o.get(n);
         }
 
         /** How often each word was sent (complete once the input was joined). */
         Map<String, Long> expected() {
             Map<String, Long> counts = new java.util.HashMap<>();
-            sizes.forEach((w, n) -> counts.put(w, (long) n));
+            words.forEach((w, o) -> counts.put(w, o.count()));
             return counts;
+        }
+    }
+
+    /** The send times of one word's occurrences, in order. */
+    private static final class Occurrences {
+        private long[] times = new long[4];
+        private int size;
+
+        synchronized void add(long time) {
+            if (size == times.length) {
+                times = java.util.Arrays.copyOf(times, 2 * size);
+            }
+            times[size++] = time;
+        }
+
+        synchronized long get(long n) {
+            return n >= 1 && n <= size ? times[(int) (n - 1)] : -1;
+        }
+
+        synchronized long count() {
+            return size;
         }
     }
 
