@@ -44,8 +44,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * <ul>
  * <li>the baseline, a raw transactional kafka-clients loop: one thread, the counts in a {@code HashMap},
  * a transaction (with the input offsets) committed every second, no checkpoints of its state;</li>
- * <li>the {@code wordcount} pipeline, EXACTLY_ONCE, 1 s checkpoints, parallelism 2, with the heap and
- * with the RocksDB state backend.</li>
+ * <li>the {@code wordcount} pipeline, EXACTLY_ONCE, 1 s checkpoints, parallelism 2, with the heap state
+ * backend (incremental checkpoints, the default, and full ones) and with the RocksDB state backend.</li>
  * </ul>
  * Prints, per system: total time (JVM start to the last commit), CPU time, peak RSS, checkpoints and
  * the last checkpoint's full and incremental size, and the longest task-thread pause.
@@ -82,7 +82,7 @@ public final class WordCountBenchmark {
 
             List<String> rows = new ArrayList<>();
             double raw = 0;
-            for (String system : System.getProperty("wc.systems", "raw,heap,rocksdb").split(",")) {
+            for (String system : System.getProperty("wc.systems", "raw,heap,heap-full,rocksdb").split(",")) {
                 String output = "wc-bench-out-" + system;
                 createTopic(bootstrap, output);
                 String[] r = runChild(system, bootstrap, output);
@@ -114,6 +114,7 @@ public final class WordCountBenchmark {
         return switch (system) {
             case "raw" -> "raw transactional loop (1 thread)";
             case "heap" -> "onceflow EXACTLY_ONCE, heap";
+            case "heap-full" -> "onceflow EXACTLY_ONCE, heap, full chks";
             default -> "onceflow EXACTLY_ONCE, rocksdb";
         };
     }
@@ -180,8 +181,11 @@ public final class WordCountBenchmark {
         if (system.equals("raw")) {
             rawLoop(bootstrap, output);
         } else {
-            StateBackend backend = system.equals("heap") ? new HeapStateBackend()
-                    : RocksDBStateBackend.create().withLocalDirectory(dir.resolve("rocksdb"));
+            StateBackend backend = switch (system) {
+                case "heap" -> new HeapStateBackend();
+                case "heap-full" -> new HeapStateBackend().withIncrementalCheckpoints(false);
+                default -> RocksDBStateBackend.create().withLocalDirectory(dir.resolve("rocksdb"));
+            };
             WordCountJob.Settings s = new WordCountJob.Settings(bootstrap, INPUT, output, dir.resolve("checkpoints"),
                     Duration.ofMillis(Long.getLong("wc.interval", 1000)), 2, DeliveryGuarantee.EXACTLY_ONCE, "wc-bench-" + system, true, false, null,
                     OffsetOutOfRangePolicy.FAIL, false, backend);

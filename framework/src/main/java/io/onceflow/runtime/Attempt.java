@@ -283,7 +283,9 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
             keyed = spec.stateBackend() instanceof io.onceflow.api.RocksDBStateBackend rocks
                     ? new io.onceflow.runtime.state.rocksdb.RocksDBKeyedStateBackend(spec.jobName(), uid, subtask,
                             t.getKeySerializer(), spec.maxParallelism(), range, rocks)
-                    : new HeapKeyedStateBackend(uid, t.getKeySerializer(), spec.maxParallelism(), range);
+                    : new HeapKeyedStateBackend(uid, t.getKeySerializer(), spec.maxParallelism(), range,
+                            !(spec.stateBackend() instanceof io.onceflow.api.HeapStateBackend heap)
+                                    || heap.incrementalCheckpoints());
             backends.add(keyed);
         }
         StateAssignment.Restored restored = assignment.assign(uid, subtask, p, range, (KeyedEntrySink) keyed);

@@ -25,8 +25,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
-/** Whole jobs on the RocksDB backend: exact through restores, and a switch of backend at another parallelism. */
+/**
+ * Whole jobs with incremental checkpoints (RocksDB's shared SST files, the heap's chains of deltas):
+ * exact through restores, shared files kept exactly while referred to, and a switch of backend at
+ * another parallelism.
+ */
 class RocksDBJobTest {
 
     private static final long TOTAL = 40_000;
@@ -53,10 +59,15 @@ class RocksDBJobTest {
         return RocksDBStateBackend.create().withLocalDirectory(dir.resolve("rocksdb"));
     }
 
-    @Test
-    void exactThroughFailuresAtTheDangerousMoments() throws Exception {
+    private StateBackend backend(String name) {
+        return name.equals("rocksdb") ? rocks() : new HeapStateBackend();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"rocksdb", "heap"})
+    void exactThroughFailuresAtTheDangerousMoments(String backend) throws Exception {
         CommittedStore store = CommittedStore.inMemory();
-        StreamEnvironment env = countJob(3, rocks(), store, 5_000);
+        StreamEnvironment env = countJob(3, backend(backend), store, 5_000);
         java.util.Set<FaultPoint> fired = java.util.concurrent.ConcurrentHashMap.newKeySet();
         env.setFaultInjector((point, uid, subtask, checkpointId) -> {
             boolean fail = switch (point) {
@@ -73,16 +84,19 @@ class RocksDBJobTest {
         assertEquals(3, fired.size(), "every planned failure fired");
         assertTrue(metrics.numRestarts() >= 3, metrics.toString());
         SequenceChecker.Result result = SequenceChecker.check(store.readAll(), SequenceChecker.expectedForSequence(TOTAL, KEYS));
-        assertTrue(result.exact(), "after " + metrics.numRestarts() + " restores from RocksDB state: " + result);
-        try (var leftovers = Files.list(dir.resolve("rocksdb"))) {
-            assertEquals(0, leftovers.count(), "every working database was closed and deleted");
+        assertTrue(result.exact(), "after " + metrics.numRestarts() + " restores from " + backend + " state: " + result);
+        if (backend.equals("rocksdb")) {
+            try (var leftovers = Files.list(dir.resolve("rocksdb"))) {
+                assertEquals(0, leftovers.count(), "every working database was closed and deleted");
+            }
         }
     }
 
-    @Test
-    void incrementalCheckpointsShareFilesAndKeepOnlyWhatRetainedCheckpointsReferTo() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"rocksdb", "heap"})
+    void incrementalCheckpointsShareFilesAndKeepOnlyWhatRetainedCheckpointsReferTo(String backend) throws Exception {
         CommittedStore store = CommittedStore.inMemory();
-        StreamEnvironment env = countJob(2, rocks(), store, 10_000);
+        StreamEnvironment env = countJob(2, backend(backend), store, 10_000);
         env.getCheckpointConfig().setNumRetainedCheckpoints(2);
         JobClient job = env.executeAsync("incremental");
         assertEquals(JobStatus.FINISHED, job.awaitTermination(Duration.ofSeconds(60)));

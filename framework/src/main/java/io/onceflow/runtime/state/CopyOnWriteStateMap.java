@@ -58,13 +58,20 @@ final class CopyOnWriteStateMap<K, V> {
         return (V) root.find(0, hash(key), key);
     }
 
-    void put(K key, V value) {
+    /**
+     * Maps {@code key} to {@code value}.
+     *
+     * @return true if the key already held this very object (a value changed in place and put again),
+     *         which a diff of snapshots cannot see
+     */
+    boolean put(K key, V value) {
         Objects.requireNonNull(value, "value");
-        boolean[] added = new boolean[1];
-        root = root.put(edit, 0, hash(key), Objects.requireNonNull(key, "key"), value, added);
-        if (added[0]) {
+        boolean[] result = new boolean[2]; // [0] added, [1] the same object was there
+        root = root.put(edit, 0, hash(key), Objects.requireNonNull(key, "key"), value, result);
+        if (result[0]) {
             size++;
         }
+        return result[1];
     }
 
     void remove(K key) {
@@ -94,6 +101,144 @@ final class CopyOnWriteStateMap<K, V> {
         root.forEach((BiConsumer<Object, Object>) action);
     }
 
+    /** What changed between two snapshots of one map, entry by entry. */
+    interface DiffVisitor<K, V> {
+        /** {@code key} is new, or holds another value object than before. */
+        void changed(K key, V value) throws java.io.IOException;
+
+        /** {@code key} was removed. */
+        void removed(K key) throws java.io.IOException;
+    }
+
+    /**
+     * Reports every entry that differs between {@code from} and {@code to} (two snapshots of one map,
+     * {@code from} the older) without looking at what they share: a write copies the nodes on its path,
+     * so a subtree both snapshots hold by identity is unchanged and is skipped whole. Values are compared
+     * by identity: a value object changed in place and put again is not seen ({@link #put} tells).
+     */
+    static <K, V> void diff(Snapshot<K, V> from, Snapshot<K, V> to, DiffVisitor<K, V> visitor)
+            throws java.io.IOException {
+        @SuppressWarnings("unchecked")
+        DiffVisitor<Object, Object> v = (DiffVisitor<Object, Object>) visitor;
+        try {
+            diffNodes(from.root, to.root, 0, v);
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
+        }
+    }
+
+    private static void diffNodes(Node a, Node b, int shift, DiffVisitor<Object, Object> v) throws java.io.IOException {
+        if (a == b) {
+            return;
+        }
+        if (a instanceof BitmapNode x && b instanceof BitmapNode y) {
+            int union = x.bitmap | y.bitmap;
+            while (union != 0) {
+                int bit = union & -union;
+                union &= union - 1;
+                boolean inX = (x.bitmap & bit) != 0;
+                boolean inY = (y.bitmap & bit) != 0;
+                int i = inX ? 2 * x.index(bit) : -1;
+                int j = inY ? 2 * y.index(bit) : -1;
+                if (inX && inY) {
+                    diffSlots(x.array[i], x.array[i + 1], y.array[j], y.array[j + 1], shift + BITS, v);
+                } else if (inX) {
+                    forEachIn(x.array[i], x.array[i + 1], (k, val) -> removed(v, k));
+                } else {
+                    forEachIn(y.array[j], y.array[j + 1], (k, val) -> changed(v, k, val));
+                }
+            }
+            return;
+        }
+        // a collision node on either side: few entries, compared by lookups
+        a.forEach((k, val) -> {
+            Object now = b.find(shift, hash(k), k);
+            if (now == null) {
+                removed(v, k);
+            } else if (now != val) {
+                changed(v, k, now);
+            }
+        });
+        b.forEach((k, val) -> {
+            if (a.find(shift, hash(k), k) == null) {
+                changed(v, k, val);
+            }
+        });
+    }
+
+    /** One slot of a bitmap node in both snapshots: each is a (key, value) entry or a (null, subtree). */
+    private static void diffSlots(Object ak, Object av, Object bk, Object bv, int shift, DiffVisitor<Object, Object> v)
+            throws java.io.IOException {
+        if (ak == null && bk == null) {
+            diffNodes((Node) av, (Node) bv, shift, v);
+        } else if (ak != null && bk != null) {
+            if (ak.equals(bk)) {
+                if (av != bv) {
+                    v.changed(bk, bv);
+                }
+            } else {
+                v.removed(ak);
+                v.changed(bk, bv);
+            }
+        } else if (ak != null) {
+            // an entry became a subtree holding it and others, or not
+            boolean[] found = new boolean[1];
+            ((Node) bv).forEach((k, val) -> {
+                if (k.equals(ak)) {
+                    found[0] = true;
+                    if (val != av) {
+                        changed(v, k, val);
+                    }
+                } else {
+                    changed(v, k, val);
+                }
+            });
+            if (!found[0]) {
+                v.removed(ak);
+            }
+        } else {
+            // a subtree shrank to one entry
+            boolean[] found = new boolean[1];
+            ((Node) av).forEach((k, val) -> {
+                if (k.equals(bk)) {
+                    found[0] = true;
+                    if (val != bv) {
+                        changed(v, bk, bv);
+                    }
+                } else {
+                    removed(v, k);
+                }
+            });
+            if (!found[0]) {
+                v.changed(bk, bv);
+            }
+        }
+    }
+
+    private static void forEachIn(Object key, Object valueOrNode, BiConsumer<Object, Object> action) {
+        if (key == null) {
+            ((Node) valueOrNode).forEach(action);
+        } else {
+            action.accept(key, valueOrNode);
+        }
+    }
+
+    private static void changed(DiffVisitor<Object, Object> v, Object key, Object value) {
+        try {
+            v.changed(key, value);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static void removed(DiffVisitor<Object, Object> v, Object key) {
+        try {
+            v.removed(key);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     private static int hash(Object key) {
         int h = key.hashCode();
         return h ^ (h >>> 16);
@@ -108,6 +253,7 @@ final class CopyOnWriteStateMap<K, V> {
 
         abstract Object find(int shift, int hash, Object key);
 
+        /** {@code added[0]}: the key was new; {@code added[1]}: it held this very value already. */
         abstract Node put(Object edit, int shift, int hash, Object key, Object value, boolean[] added);
 
         /** Returns the node without the key, or null when it became empty. */
@@ -183,6 +329,7 @@ final class CopyOnWriteStateMap<K, V> {
             }
             if (key.equals(k)) {
                 if (v == value) {
+                    added[1] = true;
                     return this;
                 }
                 BitmapNode n = editable(e);
@@ -291,6 +438,7 @@ final class CopyOnWriteStateMap<K, V> {
             int i = indexOf(key);
             if (i >= 0) {
                 if (array[i + 1] == value) {
+                    added[1] = true;
                     return this;
                 }
                 CollisionNode n = editable(e);

@@ -33,6 +33,15 @@ import java.util.Map;
  *
  * <p>Restored entries stay serialized until their state is registered, and are carried into later
  * snapshots as they are if it never is.
+ *
+ * <h2>Incremental checkpoints</h2>
+ * With shared state storage and incremental checkpoints on, a snapshot is written as a chain of files
+ * ({@link HeapStateChain}): a full base, then per checkpoint a delta of the entries that changed and
+ * the keys removed since the last snapshot this backend wrote. The delta comes from comparing the
+ * frozen maps of the two snapshots ({@link CopyOnWriteStateMap#diff}), which skips every subtree they
+ * share. A new base is written when the deltas together outgrow it, after {@value #MAX_DELTAS} deltas,
+ * when the set of states changed, and when a value object was changed in place and put again (a diff
+ * cannot see that).
  */
 public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntrySink {
 
@@ -43,12 +52,24 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
     private final LinkedHashMap<String, StateTable<?>> tables = new LinkedHashMap<>();
     private final Map<String, RestoredKeyedState> restored = new LinkedHashMap<>();
     private final List<RestoredKeyedState> reading = new ArrayList<>();
+    private final boolean incremental;
+    // names this backend's files in the shared state
+    private final String chainId = "heap-" + java.util.UUID.randomUUID();
+    // the last snapshot written, which the next one is a delta of (set by the snapshot threads, in order)
+    private volatile Written lastWritten;
     // the key as the user gave it, and as state tables hold it (a byte[] by content)
     private Object currentKey;
     private Object currentStoredKey;
 
     public HeapKeyedStateBackend(String operatorUid, TypeSerializer<Object> keySerializer, int maxParallelism,
                                  KeyGroupRange keyGroupRange) {
+        this(operatorUid, keySerializer, maxParallelism, keyGroupRange, false);
+    }
+
+    /** @param incremental whether checkpoints with shared state storage are written as chains of deltas */
+    public HeapKeyedStateBackend(String operatorUid, TypeSerializer<Object> keySerializer, int maxParallelism,
+                                 KeyGroupRange keyGroupRange, boolean incremental) {
+        this.incremental = incremental;
         this.operatorUid = operatorUid;
         this.keySerializer = keySerializer != null ? keySerializer : Serializers.dynamic();
         this.maxParallelism = maxParallelism;
@@ -159,8 +180,8 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
             public void update(T value) {
                 if (value == null) {
                     table.map.remove(key());
-                } else {
-                    table.map.put(key(), value);
+                } else if (table.map.put(key(), value) && !immutable(value)) {
+                    table.inPlaceUpdates++;
                 }
             }
 
@@ -307,7 +328,10 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
             public void add(T value) throws Exception {
                 Object k = key();
                 T current = table.map.get(k);
-                table.map.put(k, current == null ? value : reduce.reduce(current, value));
+                T reduced = current == null ? value : reduce.reduce(current, value);
+                if (table.map.put(k, reduced) && !immutable(reduced)) {
+                    table.inPlaceUpdates++; // the reduce function changed and returned its first argument
+                }
             }
 
             @Override
@@ -315,6 +339,17 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                 table.map.remove(key());
             }
         };
+    }
+
+    /**
+     * Whether a value put again as the same object cannot have been changed in place (a cached boxed
+     * number, a string): only other objects force the next checkpoint to be a full one.
+     */
+    private static boolean immutable(Object value) {
+        return value instanceof String || value instanceof Long || value instanceof Integer || value instanceof Boolean
+                || value instanceof Short || value instanceof Byte || value instanceof Character || value instanceof Double
+                || value instanceof Float || value instanceof Enum<?> || value instanceof java.math.BigInteger
+                || value instanceof java.math.BigDecimal;
     }
 
     @SuppressWarnings("unchecked")
@@ -382,15 +417,96 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
         for (RestoredKeyedState r : restored.values()) {
             leftovers.add(new RestoredKeyedState(r.name(), r.kind(), List.copyOf(r.entries())));
         }
-        return (out, shared) -> {
-            List<SubtaskStateFormat.StateInfo> states = new ArrayList<>();
-            frozen.forEach(f -> states.add(new SubtaskStateFormat.StateInfo(f.name, f.kind)));
-            leftovers.forEach(r -> states.add(new SubtaskStateFormat.StateInfo(r.name(), r.kind())));
-            SubtaskStateFormat.writeKeyedHeader(out, maxParallelism, states);
-            EntryBuffers buffers = new EntryBuffers();
+        return new HeapSnapshot(checkpointId, frozen, leftovers);
+    }
+
+    /** A few new deltas at most per base, so a restore reads a bounded number of files. */
+    static final int MAX_DELTAS = 50;
+
+    /** A new base once the deltas since the last one hold this many times its bytes. */
+    static final int MAX_DELTA_BYTES_PER_BASE_BYTE = 2;
+
+    /** What the last written snapshot was, for the next one's delta. */
+    private record Written(List<String> layout, Map<String, CopyOnWriteStateMap.Snapshot<Object, ?>> maps,
+                           List<io.onceflow.runtime.storage.StateHandle.InFile> chain, long baseBytes, long deltaBytes) {
+    }
+
+    private final class HeapSnapshot implements KeyedStateSnapshot {
+        private final long checkpointId;
+        private final List<FrozenTable<?>> frozen;
+        private final List<RestoredKeyedState> leftovers;
+        private final List<SubtaskStateFormat.StateInfo> states = new ArrayList<>();
+        // the states and how often each had a value changed in place: a delta needs both unchanged
+        private final List<String> layout = new ArrayList<>();
+        private List<io.onceflow.runtime.storage.StateHandle.InFile> chain = List.of();
+        private long uploaded;
+
+        HeapSnapshot(long checkpointId, List<FrozenTable<?>> frozen, List<RestoredKeyedState> leftovers) {
+            this.checkpointId = checkpointId;
+            this.frozen = frozen;
+            this.leftovers = leftovers;
+            for (FrozenTable<?> f : frozen) {
+                states.add(new SubtaskStateFormat.StateInfo(f.name, f.kind));
+                layout.add("table " + f.name + " " + f.kind + " " + f.inPlaceUpdates);
+            }
+            for (RestoredKeyedState r : leftovers) {
+                states.add(new SubtaskStateFormat.StateInfo(r.name(), r.kind()));
+                layout.add("restored " + r.name() + " " + r.kind());
+            }
+        }
+
+        @Override
+        public int format(SharedFiles shared) {
+            return incremental && shared != SharedFiles.NONE ? SubtaskStateFormat.KEYED_HEAP_CHAIN
+                    : SubtaskStateFormat.KEYED_CANONICAL;
+        }
+
+        @Override
+        public void write(DataOutputStream out, SharedFiles shared) throws IOException {
+            if (format(shared) == SubtaskStateFormat.KEYED_CANONICAL) {
+                SubtaskStateFormat.writeKeyedHeader(out, maxParallelism, states);
+                writeEntries(out, new EntryBuffers());
+                SubtaskStateFormat.writeKeyedEnd(out);
+                return;
+            }
+            Written base = lastWritten;
+            boolean full = base == null || !base.layout().equals(layout) || base.chain().size() > MAX_DELTAS
+                    || base.deltaBytes() > MAX_DELTA_BYTES_PER_BASE_BYTE * base.baseBytes();
+            java.nio.file.Path local = java.nio.file.Files.createTempFile("onceflow-heap-state-", ".chain");
+            try {
+                try (java.io.OutputStream target = java.nio.file.Files.newOutputStream(local)) {
+                    DataOutputStream file = new DataOutputStream(
+                            new io.onceflow.runtime.storage.UnsynchronizedBufferedOutputStream(target, 64 * 1024));
+                    HeapStateChain.writeFileHeader(file);
+                    if (full) {
+                        writeEntries(file, new EntryBuffers());
+                    } else {
+                        writeDelta(file, base);
+                    }
+                    HeapStateChain.writeFileEnd(file);
+                    file.flush();
+                }
+                io.onceflow.runtime.storage.StateHandle.InFile handle = shared.upload(
+                        chainId + "-" + checkpointId + (full ? "-base" : "-delta"), local);
+                List<io.onceflow.runtime.storage.StateHandle.InFile> files = new ArrayList<>(full ? List.of() : base.chain());
+                files.add(handle);
+                HeapStateChain.writeChain(out, maxParallelism, states, files);
+                chain = List.copyOf(files);
+                uploaded = handle.size();
+                Map<String, CopyOnWriteStateMap.Snapshot<Object, ?>> maps = new HashMap<>();
+                frozen.forEach(f -> maps.put(f.name, f.map));
+                lastWritten = full ? new Written(layout, maps, chain, handle.size(), 0)
+                        : new Written(layout, maps, chain, base.baseBytes(), base.deltaBytes() + handle.size());
+            } finally {
+                java.nio.file.Files.deleteIfExists(local);
+            }
+        }
+
+        /** Every entry of the snapshot, in the canonical entry format. */
+        private void writeEntries(DataOutputStream out, EntryBuffers buffers) throws IOException {
             int index = 0;
             for (FrozenTable<?> f : frozen) {
-                write(out, index++, f, buffers);
+                writeTable(out, index++, f, buffers);
             }
             for (RestoredKeyedState r : leftovers) {
                 for (RestoredKeyedEntry e : r.entries()) {
@@ -398,16 +514,54 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                 }
                 index++;
             }
-            SubtaskStateFormat.writeKeyedEnd(out);
-        };
+        }
+
+        /** What changed in each table since {@code base}; restored-but-unregistered entries cannot change. */
+        private void writeDelta(DataOutputStream out, Written base) throws IOException {
+            EntryBuffers b = new EntryBuffers();
+            int index = 0;
+            for (FrozenTable<?> f : frozen) {
+                writeDelta(out, index++, f, base.maps().get(f.name), b);
+            }
+        }
+
+        @SuppressWarnings("unchecked")
+        private <V> void writeDelta(DataOutputStream out, int index, FrozenTable<V> table,
+                                    CopyOnWriteStateMap.Snapshot<Object, ?> before, EntryBuffers b) throws IOException {
+            CopyOnWriteStateMap.diff((CopyOnWriteStateMap.Snapshot<Object, V>) before, table.map,
+                    new CopyOnWriteStateMap.DiffVisitor<>() {
+                        @Override
+                        public void changed(Object key, V value) throws IOException {
+                            writeEntry(out, index, table, key, value, b);
+                        }
+
+                        @Override
+                        public void removed(Object key) throws IOException {
+                            b.key.reset();
+                            keySerializer.serialize(StableKeys.original(key), b.keyOut);
+                            HeapStateChain.writeRemoval(out, index, KeyGroups.keyGroupFor(key, maxParallelism),
+                                    b.key.array(), b.key.size());
+                        }
+                    });
+        }
+
+        @Override
+        public List<io.onceflow.runtime.storage.StateHandle.InFile> sharedFiles() {
+            return chain;
+        }
+
+        @Override
+        public long uploadedSharedBytes() {
+            return uploaded;
+        }
     }
 
     private <V> FrozenTable<V> freeze(String name, StateTable<V> table) {
-        return new FrozenTable<>(name, table.kind, table.valueSerializer, table.map.snapshot());
+        return new FrozenTable<>(name, table.kind, table.valueSerializer, table.map.snapshot(), table.inPlaceUpdates);
     }
 
     private record FrozenTable<V>(String name, StateDescriptor.Kind kind, TypeSerializer<V> valueSerializer,
-                                  CopyOnWriteStateMap.Snapshot<Object, V> map) {
+                                  CopyOnWriteStateMap.Snapshot<Object, V> map, long inPlaceUpdates) {
     }
 
     /** Where one entry's key and value are serialized before it is written; reused for every entry. */
@@ -418,16 +572,11 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
         final DataOutputStream valueOut = new DataOutputStream(value);
     }
 
-    private <V> void write(DataOutputStream out, int index, FrozenTable<V> table, EntryBuffers b) throws IOException {
+    private <V> void writeTable(DataOutputStream out, int index, FrozenTable<V> table, EntryBuffers b) throws IOException {
         try {
             table.map.forEach((key, value) -> {
                 try {
-                    b.key.reset();
-                    keySerializer.serialize(StableKeys.original(key), b.keyOut);
-                    b.value.reset();
-                    table.valueSerializer.serialize(value, b.valueOut);
-                    SubtaskStateFormat.writeKeyedEntry(out, index, KeyGroups.keyGroupFor(key, maxParallelism),
-                            b.key.array(), b.key.size(), b.value.array(), b.value.size());
+                    writeEntry(out, index, table, key, value, b);
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }
@@ -435,6 +584,16 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
         } catch (UncheckedIOException e) {
             throw e.getCause();
         }
+    }
+
+    private <V> void writeEntry(DataOutputStream out, int index, FrozenTable<V> table, Object key, V value,
+                                EntryBuffers b) throws IOException {
+        b.key.reset();
+        keySerializer.serialize(StableKeys.original(key), b.keyOut);
+        b.value.reset();
+        table.valueSerializer.serialize(value, b.valueOut);
+        SubtaskStateFormat.writeKeyedEntry(out, index, KeyGroups.keyGroupFor(key, maxParallelism),
+                b.key.array(), b.key.size(), b.value.array(), b.value.size());
     }
 
     @Override
@@ -447,6 +606,8 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
         final StateDescriptor.Kind kind;
         final TypeSerializer<V> valueSerializer;
         final CopyOnWriteStateMap<Object, V> map = new CopyOnWriteStateMap<>();
+        // how often a value object was changed in place and put again: a delta cannot see that
+        long inPlaceUpdates;
 
         StateTable(StateDescriptor.Kind kind, TypeSerializer<V> valueSerializer) {
             this.kind = kind;

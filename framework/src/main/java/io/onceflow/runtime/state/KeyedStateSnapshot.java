@@ -14,9 +14,17 @@ import java.util.List;
  */
 public interface KeyedStateSnapshot {
 
-    /** How {@link #write} writes the state: {@link SubtaskStateFormat#KEYED_CANONICAL} or {@link SubtaskStateFormat#KEYED_ROCKSDB_NATIVE}. */
+    /**
+     * How {@link #write} writes the state: {@link SubtaskStateFormat#KEYED_CANONICAL},
+     * {@link SubtaskStateFormat#KEYED_ROCKSDB_NATIVE} or {@link SubtaskStateFormat#KEYED_HEAP_CHAIN}.
+     */
     default int format() {
         return SubtaskStateFormat.KEYED_CANONICAL;
+    }
+
+    /** The format {@link #write} will use with {@code shared} (an incremental heap snapshot needs shared storage). */
+    default int format(SharedFiles shared) {
+        return format();
     }
 
     /** Streams the state (never holding all of it in one array); big files may go to shared storage. */

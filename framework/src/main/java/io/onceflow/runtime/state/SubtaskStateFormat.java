@@ -18,7 +18,8 @@ import java.util.Map;
  * int   magic 0x4F465354 ("OFST")
  * int   format version (2; version 1 is still read)
  * ...   operator list state   ({@link OperatorStateBackend#snapshot})
- * byte  keyed state: 0 none, 1 canonical (below), 2 a RocksDB native snapshot ({@code NativeSnapshot})
+ * byte  keyed state: 0 none, 1 canonical (below), 2 a RocksDB native snapshot ({@code NativeSnapshot}),
+ *       3 an incremental heap checkpoint ({@link HeapStateChain})
  * int   max parallelism                                  ┐
  * int   number of states, then (UTF name, byte kind)*    │ keyed state, the same for
  * (short state index, int key group,                     │ every backend, so a job can
@@ -34,6 +35,7 @@ public final class SubtaskStateFormat {
     public static final int KEYED_NONE = 0;
     public static final int KEYED_CANONICAL = 1;
     public static final int KEYED_ROCKSDB_NATIVE = 2;
+    public static final int KEYED_HEAP_CHAIN = 3;
 
     /** A named keyed state of a snapshot, in the order its entries refer to it. */
     public record StateInfo(String name, StateDescriptor.Kind kind) {
@@ -57,7 +59,7 @@ public final class SubtaskStateFormat {
         out.writeInt(MAGIC);
         out.writeInt(VERSION);
         out.write(operatorState);
-        out.writeByte(keyed == null ? KEYED_NONE : keyed.format());
+        out.writeByte(keyed == null ? KEYED_NONE : keyed.format(shared));
         if (keyed != null) {
             keyed.write(out, shared);
         }
@@ -149,6 +151,9 @@ public final class SubtaskStateFormat {
                 keyed.restoreNative(snapshot, keyGroups, files);
             }
             return snapshot.maxParallelism();
+        }
+        if (keyedFormat == KEYED_HEAP_CHAIN) {
+            return HeapStateChain.read(in, what, keyGroups, keyed, files);
         }
         if (keyedFormat != KEYED_CANONICAL) {
             throw new IOException("State of " + what + " has an unknown keyed state format " + keyedFormat);

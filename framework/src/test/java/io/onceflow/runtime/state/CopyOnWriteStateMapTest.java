@@ -1,12 +1,16 @@
 package io.onceflow.runtime.state;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /** The copy-on-write map behaves like a HashMap, and a snapshot keeps what the map held when it was taken. */
@@ -55,5 +59,76 @@ class CopyOnWriteStateMapTest {
             assertEquals(s[1], frozen, "a snapshot holds exactly what the map held when it was taken");
             assertEquals(((Map<?, ?>) s[1]).size(), snapshot.size());
         }
+    }
+
+    @Test
+    void aDiffOfTwoSnapshotsTurnsTheOlderIntoTheNewerAndReportsOnlyWhatChanged() throws Exception {
+        Random random = new Random(7);
+        CopyOnWriteStateMap<Object, Object> map = new CopyOnWriteStateMap<>();
+        Map<Object, Object> expected = new HashMap<>();
+        List<CopyOnWriteStateMap.Snapshot<Object, Object>> snapshots = new ArrayList<>();
+        List<Map<Object, Object>> contents = new ArrayList<>();
+        List<Set<Object>> touched = new ArrayList<>(); // keys put or removed since the snapshot before
+        Set<Object> since = new HashSet<>();
+        for (int round = 0; round < 24; round++) {
+            // rounds of few and of many changes, on few and on many keys, with collisions and removals
+            int ops = round % 3 == 0 ? 20 : 3_000;
+            int keys = round % 4 == 0 ? 30 : 20_000;
+            for (int op = 0; op < ops; op++) {
+                Object key = random.nextInt(8) == 0 ? new Colliding(random.nextInt(60)) : (Object) random.nextInt(keys);
+                if (random.nextInt(4) == 0) {
+                    map.remove(key);
+                    expected.remove(key);
+                } else {
+                    Object value = new Object();
+                    map.put(key, value);
+                    expected.put(key, value);
+                }
+                since.add(key);
+            }
+            snapshots.add(map.snapshot());
+            contents.add(new HashMap<>(expected));
+            touched.add(since);
+            since = new HashSet<>();
+        }
+        for (int i = 0; i < snapshots.size(); i++) {
+            for (int j = i + 1; j < snapshots.size(); j = j + 1 + random.nextInt(5)) {
+                Map<Object, Object> applied = new HashMap<>(contents.get(i));
+                Set<Object> reported = new HashSet<>();
+                CopyOnWriteStateMap.diff(snapshots.get(i), snapshots.get(j), new CopyOnWriteStateMap.DiffVisitor<>() {
+                    @Override
+                    public void changed(Object key, Object value) {
+                        assertTrue(reported.add(key), "a key is reported once");
+                        applied.put(key, value);
+                    }
+
+                    @Override
+                    public void removed(Object key) {
+                        assertTrue(reported.add(key), "a key is reported once");
+                        assertTrue(applied.remove(key) != null, "only a key that was there is removed: " + key);
+                    }
+                });
+                assertEquals(contents.get(j), applied, "snapshot " + i + " with the diff to " + j);
+                Set<Object> mayChange = new HashSet<>();
+                for (int k = i + 1; k <= j; k++) {
+                    mayChange.addAll(touched.get(k));
+                }
+                assertTrue(mayChange.containsAll(reported),
+                        "only keys written between the snapshots are reported, not what they share");
+            }
+        }
+    }
+
+    @Test
+    void putTellsWhenTheKeyAlreadyHeldThatVeryObject() {
+        CopyOnWriteStateMap<Object, Object> map = new CopyOnWriteStateMap<>();
+        Object value = new Object();
+        assertFalse(map.put("a", value));
+        assertTrue(map.put("a", value), "the same object again: a change in place a diff cannot see");
+        assertFalse(map.put("a", new Object()));
+        Object colliding = new Object();
+        assertFalse(map.put(new Colliding(1), colliding));
+        assertFalse(map.put(new Colliding(8), colliding));
+        assertTrue(map.put(new Colliding(8), colliding));
     }
 }

@@ -1,0 +1,184 @@
+package io.onceflow.runtime.state;
+
+import io.onceflow.api.state.StateDescriptor;
+import io.onceflow.runtime.storage.StateHandle;
+import java.io.BufferedInputStream;
+import java.io.DataInput;
+import java.io.DataInputStream;
+import java.io.DataOutput;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * An incremental heap checkpoint: the keyed state of one subtask as a chain of files in the job's
+ * shared state, a full base followed by deltas, each delta holding the entries changed and the keys
+ * removed since the file before it. The chain's files are shared with the checkpoints that came
+ * before (reference-counted like RocksDB's SST files); the checkpoint's own stream holds only the list.
+ *
+ * <pre>
+ * in the checkpoint's stream (keyed format 3):
+ *   int   max parallelism
+ *   int   states, then (UTF name, byte kind)*          the same for every file of the chain
+ *   int   files, then (UTF shared path, long size)*    the base first, then the deltas in order
+ * each file:
+ *   int   magic 0x4F464843 ("OFHC"), int version 1
+ *   (short state index, int key group, int length + key bytes,
+ *    int length + value bytes | int -1 for a removed key)*
+ *   short -1
+ * </pre>
+ *
+ * A restore reads the files newest first and passes on, for each key, only its newest entry (nothing
+ * if that is a removal): the keys decided by a delta are remembered until the base is read.
+ */
+public final class HeapStateChain {
+
+    static final int FILE_MAGIC = 0x4F464843;
+    static final int FILE_VERSION = 1;
+    static final int REMOVED = -1;
+
+    private HeapStateChain() {
+    }
+
+    static void writeFileHeader(DataOutput out) throws IOException {
+        out.writeInt(FILE_MAGIC);
+        out.writeInt(FILE_VERSION);
+    }
+
+    static void writeRemoval(DataOutput out, int stateIndex, int keyGroup, byte[] key, int keyLength) throws IOException {
+        out.writeShort(stateIndex);
+        out.writeInt(keyGroup);
+        out.writeInt(keyLength);
+        out.write(key, 0, keyLength);
+        out.writeInt(REMOVED);
+    }
+
+    static void writeFileEnd(DataOutput out) throws IOException {
+        out.writeShort(-1);
+    }
+
+    /** The checkpoint's own part: the states and the chain's files. */
+    static void writeChain(DataOutput out, int maxParallelism, List<SubtaskStateFormat.StateInfo> states,
+                           List<StateHandle.InFile> files) throws IOException {
+        SubtaskStateFormat.writeKeyedHeader(out, maxParallelism, states);
+        out.writeInt(files.size());
+        for (StateHandle.InFile f : files) {
+            out.writeUTF(f.path());
+            out.writeLong(f.size());
+        }
+    }
+
+    /**
+     * Reads a chain (after its format byte) and passes the newest entry of every key within
+     * {@code keyGroups} to {@code keyed}.
+     *
+     * @return the max parallelism the state was written with
+     */
+    static int read(DataInputStream in, String what, KeyGroupRange keyGroups, KeyedEntrySink keyed,
+                    SharedFileReader files) throws IOException {
+        int maxParallelism = in.readInt();
+        int numStates = in.readInt();
+        StateDescriptor.Kind[] kinds = StateDescriptor.Kind.values();
+        for (int i = 0; i < numStates; i++) {
+            String name = in.readUTF();
+            int kind = in.readByte();
+            if (kind < 0 || kind >= kinds.length) {
+                throw new IOException("Unknown state kind " + kind + " for state '" + name + "' of " + what);
+            }
+            if (keyed != null) {
+                keyed.state(i, name, kinds[kind]);
+            }
+        }
+        int numFiles = in.readInt();
+        List<StateHandle.InFile> chain = new ArrayList<>(numFiles);
+        for (int i = 0; i < numFiles; i++) {
+            chain.add(new StateHandle.InFile(in.readUTF(), in.readLong()));
+        }
+        if (keyed == null) {
+            return maxParallelism;
+        }
+        Set<KeyRef> decided = new HashSet<>();
+        for (int i = chain.size() - 1; i >= 0; i--) {
+            StateHandle.InFile file = chain.get(i);
+            Path local = Files.createTempFile("onceflow-heap-state-", ".chain");
+            try {
+                files.download(file, local);
+                try (InputStream stream = Files.newInputStream(local)) {
+                    readFile(new DataInputStream(new BufferedInputStream(stream, 64 * 1024)), what, file, numStates,
+                            keyGroups, keyed, decided, i > 0);
+                }
+            } finally {
+                Files.deleteIfExists(local);
+            }
+        }
+        return maxParallelism;
+    }
+
+    private static void readFile(DataInputStream in, String what, StateHandle.InFile file, int numStates,
+                                 KeyGroupRange keyGroups, KeyedEntrySink keyed, Set<KeyRef> decided,
+                                 boolean olderFilesFollow) throws IOException {
+        try {
+            int magic = in.readInt();
+            int version = in.readInt();
+            if (magic != FILE_MAGIC || version != FILE_VERSION) {
+                throw new IOException("Shared state file " + file.path() + " of " + what + " is not an Onceflow heap "
+                        + "state file of version " + FILE_VERSION + " (magic " + Integer.toHexString(magic) + ", version "
+                        + version + "): the checkpoint is corrupt or was written by another Onceflow version");
+            }
+            while (true) {
+                int index = in.readShort();
+                if (index == -1) {
+                    return;
+                }
+                if (index < 0 || index >= numStates) {
+                    throw new IOException("Shared state file " + file.path() + " of " + what + " refers to state "
+                            + index + " of " + numStates + ": the checkpoint is corrupt");
+                }
+                int keyGroup = in.readInt();
+                byte[] key = Bytes.readBytes(in);
+                int valueLength = in.readInt();
+                byte[] value = null;
+                if (valueLength != REMOVED) {
+                    if (valueLength < 0) {
+                        throw new IOException("Shared state file " + file.path() + " of " + what
+                                + " holds a value of length " + valueLength + ": the checkpoint is corrupt");
+                    }
+                    value = new byte[valueLength];
+                    in.readFully(value);
+                }
+                if (!keyGroups.contains(keyGroup)) {
+                    continue;
+                }
+                // a newer file of the chain decided this key already
+                boolean first = olderFilesFollow ? decided.add(new KeyRef(index, key))
+                        : !decided.contains(new KeyRef(index, key));
+                if (first && value != null) {
+                    keyed.entry(index, keyGroup, key, value);
+                }
+            }
+        } catch (EOFException e) {
+            throw new IOException("Shared state file " + file.path() + " of " + what + " ends early (" + file.size()
+                    + " bytes expected): the checkpoint is corrupt", e);
+        }
+    }
+
+    /** A key of one state, by content. */
+    private record KeyRef(int state, byte[] key) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof KeyRef r && r.state == state && Arrays.equals(r.key, key);
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * state + Arrays.hashCode(key);
+        }
+    }
+}

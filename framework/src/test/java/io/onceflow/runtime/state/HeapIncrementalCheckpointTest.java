@@ -1,0 +1,265 @@
+package io.onceflow.runtime.state;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.onceflow.api.RocksDBStateBackend;
+import io.onceflow.api.serialization.Serializers;
+import io.onceflow.api.serialization.TypeSerializer;
+import io.onceflow.api.state.ListState;
+import io.onceflow.api.state.ListStateDescriptor;
+import io.onceflow.api.state.MapState;
+import io.onceflow.api.state.MapStateDescriptor;
+import io.onceflow.api.state.ReducingState;
+import io.onceflow.api.state.ReducingStateDescriptor;
+import io.onceflow.api.state.ValueState;
+import io.onceflow.api.state.ValueStateDescriptor;
+import io.onceflow.runtime.state.rocksdb.RocksDBKeyedStateBackend;
+import io.onceflow.runtime.storage.StateHandle;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInput;
+import java.io.DataOutput;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Incremental heap checkpoints: each checkpoint writes a delta of what changed since the one before,
+ * and a restore of any of them — into the heap or into RocksDB, whole or one key-group range —
+ * yields exactly the state at its barrier, through removals, every state kind, failed writes and
+ * values changed in place.
+ */
+class HeapIncrementalCheckpointTest {
+
+    private static final KeyGroupRange ALL = new KeyGroupRange(0, 127);
+
+    private static final ValueStateDescriptor<Long> COUNT = new ValueStateDescriptor<>("count", Long.class);
+    private static final ListStateDescriptor<String> SEEN = new ListStateDescriptor<>("seen", Serializers.STRING);
+    private static final MapStateDescriptor<String, Long> LAST =
+            new MapStateDescriptor<>("last", Serializers.STRING, Serializers.LONG);
+    private static final ReducingStateDescriptor<Long> SUM = new ReducingStateDescriptor<>("sum", Long::sum, Serializers.LONG);
+    /** A mutable value some user code changes in place and puts again. */
+    private static final ValueStateDescriptor<long[]> HOLDER = new ValueStateDescriptor<>("holder", new TypeSerializer<>() {
+        @Override
+        public void serialize(long[] value, DataOutput out) throws IOException {
+            out.writeLong(value[0]);
+        }
+
+        @Override
+        public long[] deserialize(DataInput in) throws IOException {
+            return new long[] {in.readLong()};
+        }
+    });
+
+    @TempDir
+    Path dir;
+
+    /** The shared state storage, in a directory of the test; fails an upload when told to. */
+    private final class Shared implements KeyedStateSnapshot.SharedFiles {
+        final List<StateHandle.InFile> uploaded = new ArrayList<>();
+        boolean failNext;
+
+        @Override
+        public StateHandle.InFile upload(String name, Path file) throws IOException {
+            if (failNext) {
+                failNext = false;
+                throw new IOException("No space left on device (injected)");
+            }
+            Path target = dir.resolve("shared").resolve(name);
+            Files.createDirectories(target.getParent());
+            Files.copy(file, target);
+            StateHandle.InFile handle = new StateHandle.InFile("shared/" + name, Files.size(target));
+            uploaded.add(handle);
+            return handle;
+        }
+    }
+
+    private SharedFileReader reader() {
+        return (handle, file) -> Files.copy(dir.resolve(handle.path()), file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    @Test
+    void everyCheckpointOfAChainRestoresExactlyTheStateAtItsBarrier() throws Exception {
+        Shared shared = new Shared();
+        HeapKeyedStateBackend backend = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        Random random = new Random(11);
+        Map<String, String> model = new TreeMap<>();
+        int keys = 3_000;
+        int deltas = 0;
+        int bases = 0;
+        StringBuilder kinds = new StringBuilder();
+        for (long checkpoint = 1; checkpoint <= 30; checkpoint++) {
+            // few changes in some rounds (a small delta), many in others (a new base)
+            int changes = checkpoint == 1 || checkpoint % 8 == 0 ? 6_000 : 150;
+            for (int i = 0; i < changes; i++) {
+                change(backend, "key-" + random.nextInt(keys), random, checkpoint == 12 || checkpoint == 13
+                        || checkpoint == 20);
+            }
+            Map<String, String> atBarrier = dump(backend, keys);
+            KeyedStateSnapshot snapshot = backend.snapshot(checkpoint);
+            // the task goes on before the snapshot is written
+            for (int i = 0; i < 200; i++) {
+                change(backend, "key-" + random.nextInt(keys), random, false);
+            }
+            if (checkpoint == 9 || checkpoint == 20) {
+                shared.failNext = true;
+                assertThrows(IOException.class, () -> checkpoint(snapshot, shared), "an upload that fails fails the write");
+                continue;
+            }
+            int before = shared.uploaded.size();
+            byte[] bytes = checkpoint(snapshot, shared);
+            assertEquals(before + 1, shared.uploaded.size(), "one file per checkpoint");
+            StateHandle.InFile file = shared.uploaded.get(before);
+            boolean delta = file.path().endsWith("-delta");
+            kinds.append(delta ? 'd' : 'B');
+            if (delta) {
+                deltas++;
+            } else {
+                bases++;
+            }
+            if (checkpoint == 1 || checkpoint == 12 || checkpoint == 13 || checkpoint == 21) {
+                assertTrue(!delta, "checkpoint " + checkpoint + " is a new base: the first one, or values were changed "
+                        + "in place since the last one written (21: in checkpoint 20, whose write failed)");
+            }
+            if (checkpoint == 2 || checkpoint == 3 || checkpoint == 10) {
+                assertTrue(delta, "a few changes make a delta (10: of 8, as 9's write failed)");
+            }
+            HeapKeyedStateBackend restored = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+            restore(bytes, ALL, restored);
+            assertSameState(atBarrier, dump(restored, keys), "checkpoint " + checkpoint + " restores the barrier's state");
+            model = atBarrier;
+            if (checkpoint % 10 == 0) {
+                // the same chain into RocksDB, and split into three key-group ranges
+                try (RocksDBKeyedStateBackend rocks = new RocksDBKeyedStateBackend("job", "op", 0, null, 128, ALL,
+                        RocksDBStateBackend.create().withLocalDirectory(dir.resolve("rocks-" + checkpoint)))) {
+                    restore(bytes, ALL, rocks);
+                    assertSameState(atBarrier, dump(rocks, keys), "RocksDB restores the heap's chain");
+                }
+                Map<String, String> union = new TreeMap<>();
+                for (int subtask = 0; subtask < 3; subtask++) {
+                    KeyGroupRange range = KeyGroups.rangeFor(128, 3, subtask);
+                    HeapKeyedStateBackend part = new HeapKeyedStateBackend("op", null, 128, range, true);
+                    restore(bytes, range, part);
+                    Map<String, String> mine = dump(part, keys);
+                    mine.keySet().forEach(k -> assertTrue(range.contains(KeyGroups.keyGroupFor(k, 128)), k));
+                    union.putAll(mine);
+                }
+                assertSameState(atBarrier, union, "three key-group ranges together hold everything once");
+            }
+        }
+        assertTrue(deltas >= 15 && bases >= 5, "deltas " + deltas + ", bases " + bases + ": " + kinds);
+        assertTrue(!model.isEmpty());
+    }
+
+    @Test
+    void aDeltaHoldsOnlyWhatChanged() throws Exception {
+        Shared shared = new Shared();
+        HeapKeyedStateBackend backend = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        ValueState<Long> count = backend.getState(COUNT);
+        for (int k = 0; k < 100_000; k++) {
+            backend.setCurrentKey("key-" + k);
+            count.update((long) k);
+        }
+        checkpoint(backend.snapshot(1), shared);
+        for (int k = 0; k < 100; k++) {
+            backend.setCurrentKey("key-" + (k * 997));
+            count.update(-1L);
+        }
+        backend.setCurrentKey("key-5");
+        count.clear();
+        checkpoint(backend.snapshot(2), shared);
+        long base = shared.uploaded.get(0).size();
+        long delta = shared.uploaded.get(1).size();
+        assertTrue(shared.uploaded.get(1).path().endsWith("-delta"));
+        assertTrue(delta * 500 < base, "101 changed keys of 100,000: delta " + delta + " bytes, base " + base);
+    }
+
+    /** One random change of every kind of state for {@code key}; {@code inPlace}: change the holder in place. */
+    private static void change(KeyedStateBackend b, String key, Random random, boolean inPlace) throws Exception {
+        b.setCurrentKey(key);
+        ValueState<Long> count = b.getState(COUNT);
+        ListState<String> seen = b.getListState(SEEN);
+        MapState<String, Long> last = b.getMapState(LAST);
+        ReducingState<Long> sum = b.getReducingState(SUM);
+        ValueState<long[]> holder = b.getState(HOLDER);
+        switch (random.nextInt(9)) {
+            case 0 -> count.clear();
+            case 1 -> seen.clear();
+            case 2 -> last.remove("m" + random.nextInt(3));
+            case 3 -> last.clear();
+            case 4 -> sum.clear();
+            default -> {
+                count.update(count.value() == null ? 1 : count.value() + 1);
+                seen.add("s" + random.nextInt(100));
+                last.put("m" + random.nextInt(3), random.nextLong());
+                sum.add((long) random.nextInt(10));
+            }
+        }
+        long[] h = holder.value();
+        if (h != null && inPlace) {
+            h[0]++;
+            holder.update(h); // the same object, changed: only a full snapshot sees it
+        } else {
+            holder.update(new long[] {h == null ? 0 : h[0] + 1});
+        }
+    }
+
+    /** Fails naming the first keys that differ, not printing thousands of them. */
+    private static void assertSameState(Map<String, String> expected, Map<String, String> actual, String what) {
+        List<String> differ = new ArrayList<>();
+        java.util.Set<String> keys = new java.util.TreeSet<>(expected.keySet());
+        keys.addAll(actual.keySet());
+        for (String k : keys) {
+            if (!java.util.Objects.equals(expected.get(k), actual.get(k))) {
+                differ.add(k + ": expected " + expected.get(k) + ", was " + actual.get(k));
+            }
+        }
+        assertTrue(differ.isEmpty(), what + ": " + differ.size() + " of " + keys.size() + " keys differ, first "
+                + differ.subList(0, Math.min(5, differ.size())));
+    }
+
+    private static Map<String, String> dump(KeyedStateBackend b, int keys) throws Exception {
+        Map<String, String> all = new TreeMap<>();
+        for (int k = 0; k < keys; k++) {
+            String key = "key-" + k;
+            b.setCurrentKey(key);
+            List<String> list = new ArrayList<>();
+            b.getListState(SEEN).get().forEach(list::add);
+            Map<String, Long> map = new TreeMap<>();
+            b.getMapState(LAST).entries().forEach(e -> map.put(e.getKey(), e.getValue()));
+            Long count = b.getState(COUNT).value();
+            Long sum = b.getReducingState(SUM).get();
+            long[] holder = b.getState(HOLDER).value();
+            if (count != null || !list.isEmpty() || !map.isEmpty() || sum != null || holder != null) {
+                all.put(key, count + " " + list + " " + map + " " + sum + " " + (holder == null ? null : holder[0]));
+            }
+        }
+        return all;
+    }
+
+    private static byte[] checkpoint(KeyedStateSnapshot snapshot, KeyedStateSnapshot.SharedFiles shared) throws Exception {
+        try {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            SubtaskStateFormat.write(new DataOutputStream(bytes), SubtaskStateFormat.operatorState(
+                    new OperatorStateBackend(Map.of())), snapshot, shared);
+            return bytes.toByteArray();
+        } finally {
+            snapshot.release();
+        }
+    }
+
+    private void restore(byte[] checkpoint, KeyGroupRange range, KeyedEntrySink into) throws Exception {
+        SubtaskStateFormat.read(new ByteArrayInputStream(checkpoint), "test", new HashMap<>(), range, into, reader());
+    }
+}
