@@ -14,6 +14,8 @@ public enum BenchSystem {
     RAW_TRANSACTIONAL("raw-tx", "raw loop, transactions (1 thread)"),
     ONCEFLOW_EXACTLY_ONCE("onceflow-eo", "Onceflow EXACTLY_ONCE"),
     ONCEFLOW_AT_LEAST_ONCE("onceflow-alo", "Onceflow AT_LEAST_ONCE"),
+    /** Exactly-once with the heap's full checkpoints instead of incremental ones: not run unless asked for. */
+    ONCEFLOW_EXACTLY_ONCE_FULL("onceflow-eo-full", "Onceflow EXACTLY_ONCE, full heap checkpoints"),
     FLINK_EXACTLY_ONCE("flink-eo", "Flink 2.2 EXACTLY_ONCE"),
     KAFKA_STREAMS_EXACTLY_ONCE("kstreams-eo", "Kafka Streams exactly_once_v2");
 
@@ -61,6 +63,11 @@ public enum BenchSystem {
         return this != RAW_AT_LEAST_ONCE && this != ONCEFLOW_AT_LEAST_ONCE;
     }
 
+    /** Whether the benchmark runs it when no systems are named. */
+    public boolean byDefault() {
+        return this != ONCEFLOW_EXACTLY_ONCE_FULL;
+    }
+
     /** Whether a restart resumes from what the killed process left (checkpoints, changelog); raw loops do not. */
     public boolean restores() {
         return this != RAW_AT_LEAST_ONCE && this != RAW_TRANSACTIONAL;
@@ -94,9 +101,12 @@ public enum BenchSystem {
                     run, interval);
             case RAW_TRANSACTIONAL -> ChildJvm.of(RawLoop.class, jvmOptions, "transactional", bootstrap, input, output,
                     run, interval);
-            case ONCEFLOW_EXACTLY_ONCE, ONCEFLOW_AT_LEAST_ONCE -> ChildJvm.of(OnceflowWordCount.class, jvmOptions,
-                    this == ONCEFLOW_EXACTLY_ONCE ? "exactly-once" : "at-least-once", bootstrap, input, output, run,
-                    interval, p, work.resolve("checkpoints").toString());
+            case ONCEFLOW_EXACTLY_ONCE, ONCEFLOW_AT_LEAST_ONCE, ONCEFLOW_EXACTLY_ONCE_FULL -> ChildJvm.of(
+                    OnceflowWordCount.class, jvmOptions, switch (this) {
+                        case ONCEFLOW_EXACTLY_ONCE -> "exactly-once";
+                        case ONCEFLOW_EXACTLY_ONCE_FULL -> "exactly-once-full";
+                        default -> "at-least-once";
+                    }, bootstrap, input, output, run, interval, p, work.resolve("checkpoints").toString());
             case KAFKA_STREAMS_EXACTLY_ONCE -> ChildJvm.of(KafkaStreamsWordCount.class, jvmOptions, bootstrap, input,
                     output, run, interval, p, work.resolve("state").toString());
             case FLINK_EXACTLY_ONCE -> flink(jvmOptions, bootstrap, input, output, run, interval, p,

@@ -23,7 +23,7 @@ import java.time.Duration;
 /**
  * The benchmark's running word count in Onceflow: Kafka source, split on spaces, key by word, a running
  * count in heap keyed state, Kafka sink; checkpoints every interval to a local directory. Runs until
- * killed, printing each checkpoint's phases (see {@link CheckpointPhases}). Arguments: {@code exactly-once|at-least-once}, bootstrap servers, input topic, output topic, run
+ * killed, printing each checkpoint's phases (see {@link CheckpointPhases}). Arguments: {@code exactly-once|exactly-once-full|at-least-once} (full: heap checkpoints in full, not incremental), bootstrap servers, input topic, output topic, run
  * name, interval ms, parallelism, checkpoint directory.
  */
 public final class OnceflowWordCount {
@@ -32,7 +32,8 @@ public final class OnceflowWordCount {
     }
 
     public static void main(String[] args) throws Exception {
-        boolean exactlyOnce = args[0].equals("exactly-once");
+        boolean exactlyOnce = args[0].startsWith("exactly-once");
+        boolean fullCheckpoints = args[0].equals("exactly-once-full");
         String bootstrap = args[1];
         String input = args[2];
         String output = args[3];
@@ -45,7 +46,7 @@ public final class OnceflowWordCount {
         env.setParallelism(parallelism);
         env.enableCheckpointing(interval, exactlyOnce ? CheckpointingMode.EXACTLY_ONCE : CheckpointingMode.AT_LEAST_ONCE);
         env.getCheckpointConfig().setCheckpointStorage(checkpoints.toUri().toString());
-        env.setStateBackend(new HeapStateBackend());
+        env.setStateBackend(new HeapStateBackend().withIncrementalCheckpoints(!fullCheckpoints));
 
         KafkaSource<String> source = KafkaSource.<String>builder()
                 .setBootstrapServers(bootstrap)
