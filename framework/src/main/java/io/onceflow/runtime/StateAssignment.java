@@ -96,7 +96,18 @@ final class StateAssignment {
         String what = "operator '" + op.uid() + "' subtask " + s.subtaskIndex() + " in checkpoint " + metadata.checkpointId();
         int writtenMax;
         try (java.io.InputStream in = store.openState(s.handle())) {
-            writtenMax = SubtaskStateFormat.read(in, what, lists, range, keyed, store::downloadShared);
+            writtenMax = SubtaskStateFormat.read(in, what, lists, range, keyed, new io.onceflow.runtime.state.SharedFileReader() {
+                @Override
+                public void download(io.onceflow.runtime.storage.StateHandle.InFile handle, java.nio.file.Path localFile)
+                        throws IOException {
+                    store.downloadShared(handle, localFile);
+                }
+
+                @Override
+                public java.io.InputStream open(io.onceflow.runtime.storage.StateHandle.InFile handle) throws IOException {
+                    return store.openShared(handle);
+                }
+            });
         } catch (IOException e) {
             throw new JobConfigurationException("Cannot restore " + what + " from " + store.describe() + ": "
                     + e.getMessage(), e);

@@ -24,7 +24,8 @@ import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Keyed state at scale, heap against RocksDB (incremental checkpoints), each run in a child JVM of its
+ * Keyed state at scale, heap against RocksDB (both with incremental checkpoints; {@code heap-full} in
+ * {@code -Dbench.backends=heap,heap-full,rocksdb} is the heap with full ones), each run in a child JVM of its
  * own: a keyed running count over N distinct keys (each key twice) at parallelism 2 with a checkpoint
  * every second. Prints, per backend and key count: throughput, checkpoint duration, full and
  * incremental checkpoint size, the longest pause of a task thread for a checkpoint (p99 and max),
@@ -76,7 +77,7 @@ public final class StateBenchmark {
             }
         }
         System.out.println();
-        System.out.printf(Locale.ROOT, "%-8s %11s %12s %10s %10s %12s %12s %10s %10s %9s %9s%n", "backend", "keys",
+        System.out.printf(Locale.ROOT, "%-9s %11s %12s %10s %10s %12s %12s %10s %10s %9s %9s%n", "backend", "keys",
                 "records/s", "chk p50 ms", "chk max ms", "full MB", "incr MB", "pause p99", "pause max", "RSS MB",
                 "restore s");
         rows.forEach(System.out::println);
@@ -94,7 +95,7 @@ public final class StateBenchmark {
     private static String runChild(String backend, long keys) throws Exception {
         Path dir = Files.createTempDirectory("onceflow-state-bench-");
         try {
-            String heap = backend.equals("heap") ? "-Xmx" + heapGigabytes(keys) + "g" : "-Xmx1g";
+            String heap = backend.startsWith("heap") ? "-Xmx" + heapGigabytes(keys) + "g" : "-Xmx1g";
             List<String> out = new ArrayList<>();
             for (String phase : List.of("run", "restore")) {
                 Process p = ChildJvm.of(StateBenchmark.class,
@@ -111,7 +112,7 @@ public final class StateBenchmark {
             }
             String[] run = out.get(0).split(" ");
             String[] restore = out.get(1).split(" ");
-            return String.format(Locale.ROOT, "%-8s %,11d %,12.0f %10s %10s %12.1f %12.1f %10.1f %10.1f %9d %9.1f", backend,
+            return String.format(Locale.ROOT, "%-9s %,11d %,12.0f %10s %10s %12.1f %12.1f %10.1f %10.1f %9d %9.1f", backend,
                     keys, Double.parseDouble(run[0]), run[1], run[2], Long.parseLong(run[3]) / 1e6,
                     Long.parseLong(run[4]) / 1e6, Long.parseLong(run[5]) / 1000.0, Long.parseLong(run[6]) / 1000.0,
                     Long.parseLong(run[7]) / 1024, Double.parseDouble(restore[8]));
@@ -123,7 +124,8 @@ public final class StateBenchmark {
     /** One run: prints RESULT rate p50 max full incr pauseP99 pauseMax rssKb seconds. */
     private static void child(String[] args) throws Exception {
         String phase = args[1];
-        StateBackend backend = args[2].equals("heap") ? new HeapStateBackend()
+        StateBackend backend = args[2].startsWith("heap")
+                ? new HeapStateBackend().withIncrementalCheckpoints(!args[2].equals("heap-full"))
                 : RocksDBStateBackend.create().withLocalDirectory(Path.of(args[4], "rocksdb"))
                         .withWriteBufferBytes(Long.getLong("bench.writeBuffer", 0));
         long keys = Long.parseLong(args[3]);

@@ -39,7 +39,7 @@ import java.util.Map;
  * ({@link HeapStateChain}): a full base, then per checkpoint a delta of the entries that changed and
  * the keys removed since the last snapshot this backend wrote. The delta comes from comparing the
  * frozen maps of the two snapshots ({@link CopyOnWriteStateMap#diff}), which skips every subtree they
- * share. A new base is written when the deltas together outgrow it, after {@value #MAX_DELTAS} deltas,
+ * share. A new base is written when the deltas together hold as many bytes as it, after {@value #MAX_DELTAS} deltas,
  * when the set of states changed, and when a value object was changed in place and put again (a diff
  * cannot see that).
  */
@@ -423,8 +423,8 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
     /** A few new deltas at most per base, so a restore reads a bounded number of files. */
     static final int MAX_DELTAS = 50;
 
-    /** A new base once the deltas since the last one hold this many times its bytes. */
-    static final int MAX_DELTA_BYTES_PER_BASE_BYTE = 2;
+    /** A new base once the deltas since the last one hold as many bytes as it: a restore reads at most twice the base. */
+    static final int MAX_DELTA_BYTES_PER_BASE_BYTE = 1;
 
     /** What the last written snapshot was, for the next one's delta. */
     private record Written(List<String> layout, Map<String, CopyOnWriteStateMap.Snapshot<Object, ?>> maps,

@@ -3,14 +3,11 @@ package io.onceflow.runtime.state;
 import io.onceflow.api.state.StateDescriptor;
 import io.onceflow.runtime.storage.StateHandle;
 import java.io.BufferedInputStream;
-import java.io.DataInput;
 import java.io.DataInputStream;
 import java.io.DataOutput;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -107,15 +104,9 @@ public final class HeapStateChain {
         Set<KeyRef> decided = new HashSet<>();
         for (int i = chain.size() - 1; i >= 0; i--) {
             StateHandle.InFile file = chain.get(i);
-            Path local = Files.createTempFile("onceflow-heap-state-", ".chain");
-            try {
-                files.download(file, local);
-                try (InputStream stream = Files.newInputStream(local)) {
-                    readFile(new DataInputStream(new BufferedInputStream(stream, 64 * 1024)), what, file, numStates,
-                            keyGroups, keyed, decided, i > 0);
-                }
-            } finally {
-                Files.deleteIfExists(local);
+            try (InputStream stream = files.open(file)) {
+                readFile(new DataInputStream(new BufferedInputStream(stream, 64 * 1024)), what, file, numStates,
+                        keyGroups, keyed, decided, i > 0);
             }
         }
         return maxParallelism;

@@ -13,4 +13,16 @@ public interface SharedFileReader {
     };
 
     void download(StateHandle.InFile handle, Path localFile) throws IOException;
+
+    /** Reads a shared file as a stream: by default from a local copy deleted when the stream is closed. */
+    default java.io.InputStream open(StateHandle.InFile handle) throws IOException {
+        Path local = java.nio.file.Files.createTempFile("onceflow-shared-", ".state");
+        try {
+            download(handle, local);
+            return java.nio.file.Files.newInputStream(local, java.nio.file.StandardOpenOption.DELETE_ON_CLOSE);
+        } catch (IOException | RuntimeException e) {
+            java.nio.file.Files.deleteIfExists(local);
+            throw e;
+        }
+    }
 }

@@ -372,6 +372,17 @@ public final class FileSystemCheckpointStorage implements CheckpointStorage {
         }
 
         @Override
+        public java.io.InputStream openShared(StateHandle.InFile handle) throws IOException {
+            Path file = jobDir.resolve(handle.path());
+            try {
+                return Files.newInputStream(file);
+            } catch (NoSuchFileException e) {
+                throw new IOException("Shared state file " + file + " of a completed checkpoint is missing: the "
+                        + "checkpoint directory was changed by hand or is on a file system that lost data", e);
+            }
+        }
+
+        @Override
         public void downloadShared(StateHandle.InFile handle, Path localFile) throws IOException {
             Path file = jobDir.resolve(handle.path());
             try {

@@ -307,6 +307,16 @@ public final class HadoopCheckpointStorage implements CheckpointStorage {
         }
 
         @Override
+        public InputStream openShared(StateHandle.InFile handle) throws IOException {
+            try {
+                return fs.open(new Path(jobDir, handle.path()));
+            } catch (java.io.FileNotFoundException e) {
+                throw new IOException("Shared state file " + handle.path() + " of a completed checkpoint is missing in "
+                        + jobDir, e);
+            }
+        }
+
+        @Override
         public void downloadShared(StateHandle.InFile handle, java.nio.file.Path localFile) throws IOException {
             try (InputStream in = fs.open(new Path(jobDir, handle.path()));
                  OutputStream out = java.nio.file.Files.newOutputStream(localFile)) {

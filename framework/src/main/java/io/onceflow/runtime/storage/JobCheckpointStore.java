@@ -95,6 +95,21 @@ public interface JobCheckpointStore {
         throw new IOException(describe() + " cannot hold shared state files (incremental checkpoints)");
     }
 
+    /**
+     * Reads a shared file as a stream. By default a local copy ({@link #downloadShared}) that is deleted
+     * when the stream is closed; storages that can read in place do.
+     */
+    default java.io.InputStream openShared(StateHandle.InFile handle) throws IOException {
+        java.nio.file.Path local = java.nio.file.Files.createTempFile("onceflow-shared-", ".state");
+        try {
+            downloadShared(handle, local);
+            return java.nio.file.Files.newInputStream(local, java.nio.file.StandardOpenOption.DELETE_ON_CLOSE);
+        } catch (IOException | RuntimeException e) {
+            java.nio.file.Files.deleteIfExists(local);
+            throw e;
+        }
+    }
+
     /** Copies a shared file back to a local file. */
     default void downloadShared(StateHandle.InFile handle, java.nio.file.Path localFile) throws IOException {
         throw new IOException(describe() + " cannot hold shared state files (incremental checkpoints)");

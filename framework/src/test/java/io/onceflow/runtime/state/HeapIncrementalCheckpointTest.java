@@ -101,7 +101,7 @@ class HeapIncrementalCheckpointTest {
         StringBuilder kinds = new StringBuilder();
         for (long checkpoint = 1; checkpoint <= 30; checkpoint++) {
             // few changes in some rounds (a small delta), many in others (a new base)
-            int changes = checkpoint == 1 || checkpoint % 8 == 0 ? 6_000 : 150;
+            int changes = checkpoint == 1 || checkpoint == 16 || checkpoint == 24 ? 6_000 : 150;
             for (int i = 0; i < changes; i++) {
                 change(backend, "key-" + random.nextInt(keys), random, checkpoint == 12 || checkpoint == 13
                         || checkpoint == 20);
