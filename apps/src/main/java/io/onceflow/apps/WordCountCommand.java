@@ -66,8 +66,10 @@ final class WordCountCommand implements Callable<Integer> {
                     + "missing. Default: ${DEFAULT-VALUE}.")
     String table;
 
-    @Option(names = "--checkpoint-dir", required = true, paramLabel = "DIR", description = "Where checkpoints are kept.")
-    Path checkpointDir;
+    @Option(names = "--checkpoint-dir", required = true, paramLabel = "DIR|URI",
+            description = "Where checkpoints are kept: a local directory, or a Hadoop file system URI such as "
+                    + "hdfs://namenode:8020/checkpoints.")
+    String checkpointDir;
 
     @Option(names = "--checkpoint-interval", defaultValue = "1s", paramLabel = "DURATION",
             description = "Time between checkpoints, e.g. 500ms, 1s, 1m (default: ${DEFAULT-VALUE}).")
@@ -197,7 +199,7 @@ final class WordCountCommand implements Callable<Integer> {
         if (interval.toMillis() < 10) {
             throw new UserError("--checkpoint-interval must be at least 10ms, was " + interval.toMillis() + "ms");
         }
-        requireWritable(checkpointDir);
+        String checkpointStorage = checkpointStorage(checkpointDir);
         try (KafkaChecks kafka = new KafkaChecks(bootstrapServers)) {
             kafka.requireReachable();
             int partitions = kafka.requireTopic(input, "input");
@@ -208,7 +210,7 @@ final class WordCountCommand implements Callable<Integer> {
                 System.out.println("Created dead-letter topic '" + deadLetterTopic + "'");
             }
         }
-        WordCountJob.Settings settings = new WordCountJob.Settings(bootstrapServers, input, output, checkpointDir,
+        WordCountJob.Settings settings = new WordCountJob.Settings(bootstrapServers, input, output, checkpointStorage,
                 interval, parallelism, guarantee, jobName, false, ignoreFailuresAfterTransactionTimeout, deadLetterTopic,
                 outOfRange, takeOver, backend);
         if (ignoreFailuresAfterTransactionTimeout) {
@@ -279,6 +281,31 @@ final class WordCountCommand implements Callable<Integer> {
                         + "%d restarts%s%n", m.numRecordsIn(), m.numRecordsOut(), m.numberOfCompletedCheckpoints(),
                 m.lastCheckpointDurationMillis(), lag == null ? "unknown" : String.format(Locale.ROOT, "%,.0f", lag),
                 m.numRestarts(), extra);
+    }
+
+    /**
+     * The checkpoint storage URI for {@code --checkpoint-dir}: a local directory is created and checked
+     * writable; a Hadoop URI must name a file system the class path has.
+     */
+    static String checkpointStorage(String dirOrUri) {
+        boolean local = dirOrUri.startsWith("file:") || !dirOrUri.contains("://");
+        if (local) {
+            Path dir;
+            try {
+                dir = dirOrUri.startsWith("file:") ? Path.of(java.net.URI.create(dirOrUri)) : Path.of(dirOrUri);
+            } catch (IllegalArgumentException e) { // a malformed URI or path
+                throw new UserError("--checkpoint-dir '" + dirOrUri + "' is neither a directory nor a URI ("
+                        + e.getMessage() + "): give a path, file:///path or hdfs://namenode:8020/path");
+            }
+            requireWritable(dir);
+            return dir.toUri().toString();
+        }
+        try {
+            io.onceflow.runtime.storage.CheckpointStorage.fromUri(dirOrUri);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new UserError("--checkpoint-dir: " + e.getMessage());
+        }
+        return dirOrUri;
     }
 
     static void requireWritable(Path dir) {

@@ -27,7 +27,7 @@ import java.time.Duration;
 final class WordCountJob {
 
     /** What the pipeline needs to know. */
-    record Settings(String bootstrapServers, String input, String output, Path checkpointDir, Duration interval,
+    record Settings(String bootstrapServers, String input, String output, String checkpointStorage, Duration interval,
                     int parallelism, DeliveryGuarantee delivery, String jobName, boolean bounded,
                     boolean ignoreFailuresAfterTransactionTimeout, String deadLetterTopic,
                     OffsetOutOfRangePolicy offsetOutOfRange, boolean takeOver, StateBackend stateBackend) {
@@ -35,7 +35,8 @@ final class WordCountJob {
         /** The settings of a bounded run with every edge option at its default. */
         static Settings of(String bootstrapServers, String input, String output, Path checkpointDir, Duration interval,
                            int parallelism, DeliveryGuarantee delivery, String jobName, boolean bounded) {
-            return new Settings(bootstrapServers, input, output, checkpointDir, interval, parallelism, delivery, jobName,
+            return new Settings(bootstrapServers, input, output, checkpointDir.toUri().toString(), interval, parallelism,
+                    delivery, jobName,
                     bounded, false, null, OffsetOutOfRangePolicy.FAIL, false, new HeapStateBackend());
         }
     }
@@ -168,7 +169,7 @@ final class WordCountJob {
         env.setParallelism(s.parallelism());
         env.enableCheckpointing(s.interval());
         env.getCheckpointConfig().setCheckpointTimeout(Duration.ofMinutes(1));
-        env.getCheckpointConfig().setCheckpointStorage(s.checkpointDir().toUri().toString());
+        env.getCheckpointConfig().setCheckpointStorage(s.checkpointStorage());
         env.getCheckpointConfig().setTakeOver(s.takeOver());
         env.setStateBackend(s.stateBackend());
 

@@ -84,8 +84,12 @@ class CommandLineIT {
     }
 
     private String[] wordcount(String bootstrap, String input, String output, Path checkpoints, String... extra) {
+        return wordcount(bootstrap, input, output, checkpoints.toString(), extra);
+    }
+
+    private String[] wordcount(String bootstrap, String input, String output, String checkpoints, String... extra) {
         List<String> args = new ArrayList<>(List.of("wordcount", "--bootstrap-servers", bootstrap, "--input", input,
-                "--output", output, "--checkpoint-dir", checkpoints.toString(), "--metrics-port", "0"));
+                "--output", output, "--checkpoint-dir", checkpoints, "--metrics-port", "0"));
         args.addAll(List.of(extra));
         return args.toArray(new String[0]);
     }
@@ -112,6 +116,8 @@ class CommandLineIT {
         Path file = Files.writeString(dir.resolve("a-file"), "x");
         assertOneLineError(run(wordcount(bootstrap, "errors-in", "errors-out", file.resolve("checkpoints"))),
                 "Cannot write to the checkpoint directory");
+        assertOneLineError(run(wordcount(bootstrap, "errors-in", "errors-out", "nosuch://host/checkpoints")),
+                "--checkpoint-dir: Checkpoint storage 'nosuch://host/checkpoints' uses the scheme 'nosuch', which no Hadoop");
         assertOneLineError(run(wordcount(bootstrap, "errors-in", "errors-out", dir.resolve("c4"), "--delivery", "maybe")),
                 "--delivery must be exactly-once or at-least-once");
         assertOneLineError(run(wordcount(bootstrap, "errors-in", "errors-out", dir.resolve("c5"), "--delivery", "write-ahead")),
@@ -205,6 +211,84 @@ class CommandLineIT {
         assertTrue(poison > 0);
         assertEquals(poison, audit(bootstrap, "wc-dlq", null).records(),
                 "every line that is not UTF-8 is in the dead-letter topic, once");
+    }
+
+    /**
+     * wordcount with {@code --checkpoint-dir hdfs://…} on a real in-process HDFS: it checkpoints there (the
+     * heap's incremental chains in the job's shared directory), is stopped, and a second start resumes from
+     * what HDFS holds alone (a fresh start would count every word from 1 again: duplicates).
+     */
+    @Test
+    void wordcountCheckpointsToHdfsAndResumesFromThere() throws Exception {
+        org.apache.hadoop.conf.Configuration conf = new org.apache.hadoop.conf.Configuration();
+        conf.set(org.apache.hadoop.hdfs.MiniDFSCluster.HDFS_MINIDFS_BASEDIR, dir.resolve("hdfs").toString());
+        org.apache.hadoop.hdfs.MiniDFSCluster hdfs = new org.apache.hadoop.hdfs.MiniDFSCluster.Builder(conf)
+                .numDataNodes(1).build();
+        try {
+            hdfs.waitActive();
+            String bootstrap = broker.bootstrapServers();
+            createTopic(bootstrap, "hdfs-in", 2);
+            createTopic(bootstrap, "hdfs-out", 2);
+            String checkpoints = hdfs.getURI() + "/onceflow/checkpoints";
+            String[] args = wordcount(bootstrap, "hdfs-in", "hdfs-out", checkpoints, "--checkpoint-interval", "300ms",
+                    "--dead-letter-topic", "hdfs-dlq");
+            org.apache.hadoop.fs.FileSystem fs = hdfs.getFileSystem();
+            org.apache.hadoop.fs.Path job = new org.apache.hadoop.fs.Path("/onceflow/checkpoints/wordcount");
+            Path log = dir.resolve("hdfs-wordcount.log");
+            AtomicBoolean writing = new AtomicBoolean(true);
+            Thread writer = new Thread(() -> writeLines(bootstrap, "hdfs-in", writing), "input writer");
+            writer.start();
+            for (int run = 0; run < 2; run++) {
+                long before = latestCheckpoint(fs, job);
+                Process p = onceflow(log, args);
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+                while (latestCheckpoint(fs, job) < before + 3 && p.isAlive() && System.nanoTime() < deadline) {
+                    Thread.sleep(200);
+                }
+                assertTrue(p.isAlive(), "wordcount runs on HDFS checkpoints:\n" + Files.readString(log));
+                if (run == 1) {
+                    writing.set(false);
+                    writer.join();
+                    Map<String, Long> expected = TestInput.wordCounts(
+                            TestInput.readAll(bootstrap, "hdfs-in", Duration.ofSeconds(60)));
+                    long total = expected.values().stream().mapToLong(Long::longValue).sum();
+                    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+                    while (audit(bootstrap, "hdfs-out", expected).records() < total && System.nanoTime() < until) {
+                        Thread.sleep(500);
+                    }
+                    p.destroy();
+                    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "SIGTERM stops wordcount");
+                    ExactlyOnceAudit.Report result = audit(bootstrap, "hdfs-out", expected);
+                    assertTrue(result.exact() && result.records() == total, "stopped, resumed from HDFS: " + result);
+                } else {
+                    p.destroy();
+                    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "SIGTERM stops wordcount");
+                }
+            }
+            String text = Files.readString(log);
+            assertTrue(text.contains("checkpoints every 300 ms in " + checkpoints), text);
+            org.apache.hadoop.fs.FileStatus[] shared = fs.listStatus(new org.apache.hadoop.fs.Path(job, "shared"));
+            assertTrue(java.util.Arrays.stream(shared).anyMatch(s -> s.getPath().getName().endsWith("-delta")),
+                    "the heap's incremental checkpoints are on HDFS: " + java.util.Arrays.toString(shared));
+        } finally {
+            hdfs.shutdown();
+        }
+    }
+
+    /** The newest checkpoint on HDFS with its metadata written, or 0. */
+    private static long latestCheckpoint(org.apache.hadoop.fs.FileSystem fs, org.apache.hadoop.fs.Path job)
+            throws IOException {
+        if (!fs.exists(job)) {
+            return 0;
+        }
+        long latest = 0;
+        for (org.apache.hadoop.fs.FileStatus s : fs.listStatus(job)) {
+            String name = s.getPath().getName();
+            if (name.startsWith("chk-") && fs.exists(new org.apache.hadoop.fs.Path(s.getPath(), "_metadata"))) {
+                latest = Math.max(latest, Long.parseLong(name.substring(4)));
+            }
+        }
+        return latest;
     }
 
     /** kill -9 of the word count into a database, each at a random moment once the table has grown. */
@@ -430,17 +514,21 @@ class CommandLineIT {
      * The test reads back what the topic holds; a send that fails is made again (see {@link TestInput}).
      */
     private static void writeLines(String bootstrap, AtomicBoolean writing) {
+        writeLines(bootstrap, "wc-in", writing);
+    }
+
+    private static void writeLines(String bootstrap, String topic, AtomicBoolean writing) {
         Random random = new Random(11);
         // one producer for words and poison, so the poison lands among the words
         try (TestInput input = TestInput.to(bootstrap)) {
             while (writing.get()) {
-                input.send("wc-in", new byte[] {(byte) 0xff, (byte) 0xfe});
+                input.send(topic, new byte[] {(byte) 0xff, (byte) 0xfe});
                 for (int i = 0; i < 50; i++) {
                     StringBuilder line = new StringBuilder();
                     for (int w = 0; w < 5; w++) {
                         line.append("w").append(random.nextInt(300)).append(' ');
                     }
-                    input.send("wc-in", line.toString());
+                    input.send(topic, line.toString());
                 }
                 input.flush();
                 try {

@@ -186,7 +186,7 @@ public final class WordCountBenchmark {
                 case "heap-full" -> new HeapStateBackend().withIncrementalCheckpoints(false);
                 default -> RocksDBStateBackend.create().withLocalDirectory(dir.resolve("rocksdb"));
             };
-            WordCountJob.Settings s = new WordCountJob.Settings(bootstrap, INPUT, output, dir.resolve("checkpoints"),
+            WordCountJob.Settings s = new WordCountJob.Settings(bootstrap, INPUT, output, dir.resolve("checkpoints").toUri().toString(),
                     Duration.ofMillis(Long.getLong("wc.interval", 1000)), 2, DeliveryGuarantee.EXACTLY_ONCE, "wc-bench-" + system, true, false, null,
                     OffsetOutOfRangePolicy.FAIL, false, backend);
             JobClient job = WordCountJob.build(s).executeAsync("wc-bench-" + system);
