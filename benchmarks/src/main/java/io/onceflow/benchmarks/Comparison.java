@@ -40,6 +40,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
  */
 public final class Comparison {
 
+    /** A directory to keep each run's process output in (its log, with the checkpoint phases), as {@code <run>.log}. */
+    public static final String KEEP_LOGS_PROPERTY = "onceflow.benchmarks.keepLogs";
+
     /** What to run. */
     public record Settings(int lines, int vocabulary, int rounds, long intervalMillis, int parallelism,
                            List<BenchSystem> systems, int partitions, Duration runTimeout, List<String> childJvmOptions) {
@@ -515,6 +518,11 @@ public final class Comparison {
                 deleteTopicsOf(run);
                 if (!input.equals(INPUT)) {
                     deleteTopicsOf(input);
+                }
+                String keep = System.getProperty(KEEP_LOGS_PROPERTY);
+                if (keep != null && Files.exists(log)) {
+                    Files.createDirectories(Path.of(keep));
+                    Files.copy(log, Path.of(keep, run + ".log"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
                 }
                 ChildJvm.deleteRecursively(work);
             }

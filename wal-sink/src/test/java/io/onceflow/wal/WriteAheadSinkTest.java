@@ -123,7 +123,9 @@ class WriteAheadSinkTest {
         store.discardUnreferencedSharedState();
         try (Stream<Path> files = Files.list(dir.resolve("checkpoints/wal-faults/shared"))) {
             List<String> left = files.map(p -> "shared/" + p.getFileName()).toList();
-            assertTrue(referenced.containsAll(left) && left.size() <= 2, "batch files left: " + left);
+            // (the keyed count's incremental heap checkpoints keep their chains there too)
+            long batches = left.stream().filter(f -> f.startsWith("shared/wal-")).count();
+            assertTrue(referenced.containsAll(left) && batches <= 2, "batch files left: " + left);
         }
     }
 
