@@ -271,9 +271,17 @@ public final class Comparison {
     }
 
     public List<Latency> latencyAll(double linesPerSecond, Duration duration) throws Exception {
+        return latencyAll(linesPerSecond, duration, Duration.ZERO);
+    }
+
+    /**
+     * As above; the first {@code warmup} of each run's live input is sent at the same rate but its records are
+     * not measured (nor the checkpoints triggered then): compilation and caches warm up at the real rate first.
+     */
+    public List<Latency> latencyAll(double linesPerSecond, Duration duration, Duration warmup) throws Exception {
         return everyRound("latency ", settings.systems(), (system, round) -> {
                     try {
-                        return latencyOnce(system, round, linesPerSecond, duration);
+                        return latencyOnce(system, round, linesPerSecond, duration, warmup);
                     } catch (RunFailed e) {
                         return new Latency(system, round, linesPerSecond, 0, 0, 0, 0, false, "", e.getMessage(), null);
                     }
@@ -284,7 +292,8 @@ public final class Comparison {
                                 r.exact() ? "exact" : "NOT EXACT: " + r.audit()));
     }
 
-    Latency latencyOnce(BenchSystem system, int round, double linesPerSecond, Duration duration) throws Exception {
+    Latency latencyOnce(BenchSystem system, int round, double linesPerSecond, Duration duration, Duration warmup)
+            throws Exception {
         String inputTopic = runName(system, round) + "-in";
         createTopic(inputTopic);
         try (Started s = start(system, round, inputTopic);
@@ -310,6 +319,7 @@ public final class Comparison {
             s.timed = sent;
             long before = s.seen;
             long inputStart = System.currentTimeMillis();
+            s.measureFrom = inputStart + warmup.toMillis();
             in.start();
             while (in.isAlive()) {
                 s.poll(10, latencies);
@@ -327,7 +337,7 @@ public final class Comparison {
                 s.checkAlive();
             }
             s.kill();
-            CheckpointPhases.Summary phases = CheckpointPhases.read(s.log, inputStart, inputEnd);
+            CheckpointPhases.Summary phases = CheckpointPhases.read(s.log, s.measureFrom, inputEnd);
             Map<String, Long> expected = new HashMap<>(sent.expected());
             for (int k = 0; k < warmups; k++) {
                 expected.put("warmup" + k, 1L);
@@ -407,6 +417,8 @@ public final class Comparison {
         long started;
         long firstOutput = -1;
         long lastOutput = -1;
+        // latencies are measured for input sent from then on (after the live input's warm-up)
+        long measureFrom;
         long seen;
 
         Started(BenchSystem system, String run, String input) throws Exception {
@@ -459,7 +471,7 @@ public final class Comparison {
                 for (var r : records) {
                     long sentAt = timed.sentAt(new String(r.key(), java.nio.charset.StandardCharsets.UTF_8),
                             Long.parseLong(new String(r.value(), java.nio.charset.StandardCharsets.UTF_8)));
-                    if (sentAt >= 0) {
+                    if (sentAt >= 0 && sentAt >= measureFrom) {
                         latencies.add(now - sentAt);
                     }
                 }

@@ -420,7 +420,7 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
         return new HeapSnapshot(checkpointId, frozen, leftovers);
     }
 
-    /** A few new deltas at most per base, so a restore reads a bounded number of files. */
+    /** At most this many deltas follow a base, so a restore reads a bounded number of files. */
     static final int MAX_DELTAS = 50;
 
     /** A new base once the deltas since the last one hold as many bytes as it: a restore reads at most twice the base. */

@@ -16,9 +16,14 @@ public interface SharedFileReader {
 
     /** Reads a shared file as a stream: by default from a local copy deleted when the stream is closed. */
     default java.io.InputStream open(StateHandle.InFile handle) throws IOException {
+        return openLocalCopy(this, handle);
+    }
+
+    /** A stream over a local copy of a shared file that {@code reader} downloads, deleted when the stream is closed. */
+    static java.io.InputStream openLocalCopy(SharedFileReader reader, StateHandle.InFile handle) throws IOException {
         Path local = java.nio.file.Files.createTempFile("onceflow-shared-", ".state");
         try {
-            download(handle, local);
+            reader.download(handle, local);
             return java.nio.file.Files.newInputStream(local, java.nio.file.StandardOpenOption.DELETE_ON_CLOSE);
         } catch (IOException | RuntimeException e) {
             java.nio.file.Files.deleteIfExists(local);

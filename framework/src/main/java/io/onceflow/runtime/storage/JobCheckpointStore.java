@@ -100,14 +100,7 @@ public interface JobCheckpointStore {
      * when the stream is closed; storages that can read in place do.
      */
     default java.io.InputStream openShared(StateHandle.InFile handle) throws IOException {
-        java.nio.file.Path local = java.nio.file.Files.createTempFile("onceflow-shared-", ".state");
-        try {
-            downloadShared(handle, local);
-            return java.nio.file.Files.newInputStream(local, java.nio.file.StandardOpenOption.DELETE_ON_CLOSE);
-        } catch (IOException | RuntimeException e) {
-            java.nio.file.Files.deleteIfExists(local);
-            throw e;
-        }
+        return io.onceflow.runtime.state.SharedFileReader.openLocalCopy(this::downloadShared, handle);
     }
 
     /** Copies a shared file back to a local file. */
