@@ -1,6 +1,5 @@
 package io.onceflow.runtime.state;
 
-import io.onceflow.api.state.StateDescriptor;
 import io.onceflow.runtime.storage.StateHandle;
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
@@ -81,18 +80,7 @@ public final class HeapStateChain {
     static int read(DataInputStream in, String what, KeyGroupRange keyGroups, KeyedEntrySink keyed,
                     SharedFileReader files) throws IOException {
         int maxParallelism = in.readInt();
-        int numStates = in.readInt();
-        StateDescriptor.Kind[] kinds = StateDescriptor.Kind.values();
-        for (int i = 0; i < numStates; i++) {
-            String name = in.readUTF();
-            int kind = in.readByte();
-            if (kind < 0 || kind >= kinds.length) {
-                throw new IOException("Unknown state kind " + kind + " for state '" + name + "' of " + what);
-            }
-            if (keyed != null) {
-                keyed.state(i, name, kinds[kind]);
-            }
-        }
+        int numStates = SubtaskStateFormat.readStates(in, what, keyed);
         int numFiles = in.readInt();
         List<StateHandle.InFile> chain = new ArrayList<>(numFiles);
         for (int i = 0; i < numFiles; i++) {

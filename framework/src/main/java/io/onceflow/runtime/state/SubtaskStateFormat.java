@@ -111,6 +111,28 @@ public final class SubtaskStateFormat {
     }
 
     /**
+     * Reads the named states of a keyed header (after its max parallelism, as {@link #writeKeyedHeader} wrote
+     * them) and announces each to {@code keyed}, if any.
+     *
+     * @return how many there are
+     */
+    static int readStates(java.io.DataInput in, String what, KeyedEntrySink keyed) throws IOException {
+        int numStates = in.readInt();
+        StateDescriptor.Kind[] kinds = StateDescriptor.Kind.values();
+        for (int i = 0; i < numStates; i++) {
+            String name = in.readUTF();
+            int kind = in.readByte();
+            if (kind < 0 || kind >= kinds.length) {
+                throw new IOException("Unknown state kind " + kind + " for state '" + name + "' of " + what);
+            }
+            if (keyed != null) {
+                keyed.state(i, name, kinds[kind]);
+            }
+        }
+        return numStates;
+    }
+
+    /**
      * Reads one subtask's state: its operator lists are added to {@code operatorLists}, and its keyed
      * entries within {@code keyGroups} go to {@code keyed} one by one.
      *
@@ -159,18 +181,7 @@ public final class SubtaskStateFormat {
             throw new IOException("State of " + what + " has an unknown keyed state format " + keyedFormat);
         }
         int maxParallelism = in.readInt();
-        int numStates = in.readInt();
-        StateDescriptor.Kind[] kinds = StateDescriptor.Kind.values();
-        for (int i = 0; i < numStates; i++) {
-            String name = in.readUTF();
-            int kind = in.readByte();
-            if (kind < 0 || kind >= kinds.length) {
-                throw new IOException("Unknown state kind " + kind + " for state '" + name + "' of " + what);
-            }
-            if (keyed != null) {
-                keyed.state(i, name, kinds[kind]);
-            }
-        }
+        readStates(in, what, keyed);
         long remaining = version == 1 ? in.readInt() : Long.MAX_VALUE;
         while (remaining-- > 0) {
             int index = in.readShort();
