@@ -317,7 +317,6 @@ public final class Comparison {
                     settings.vocabulary(), settings.partitions(), 7L * round + system.ordinal());
             SteadyInput in = sent.input();
             s.timed = sent;
-            long before = s.seen;
             long inputStart = System.currentTimeMillis();
             s.measureFrom = inputStart + warmup.toMillis();
             in.start();
@@ -328,9 +327,13 @@ public final class Comparison {
             long lines = in.join();
             long inputEnd = System.currentTimeMillis();
             long outputDeadline = System.currentTimeMillis() + 120_000;
-            while (s.seen < before + 3 * lines) {
+            // every output: each warm-up line's one word and three per line. (Not "3 per line more than were seen
+            // when the warm-up ended": warm-up outputs still on their way then would take the place of the last
+            // real ones, and the process be killed before those were committed.)
+            long total = warmups + 3 * lines;
+            while (s.seen < total) {
                 if (System.currentTimeMillis() > outputDeadline) {
-                    throw new RunFailed("only " + (s.seen - before) + " of " + 3 * lines + " output records within 120 s "
+                    throw new RunFailed("only " + s.seen + " of " + total + " output records within 120 s "
                             + "after the input ended:\n" + ChildJvm.tail(s.log));
                 }
                 s.poll(10, latencies);
