@@ -192,6 +192,10 @@ class TortureTest {
             long lostLetters = poison.stream().filter(p -> !seen.containsKey(p)).count();
             long storageFaults = text.lines().filter(l -> l.startsWith("STORAGE-FAULT")).count();
             long expectedRecords = expected.values().stream().mapToLong(Long::longValue).sum();
+            // after a graceful stop nothing may be left open: an open transaction holds back the partition's last
+            // stable offset, so read_committed consumers see nothing written after it
+            List<String> open = new ArrayList<>(openTransactions(output));
+            open.addAll(openTransactions(deadLetters));
 
             System.out.printf(Locale.ROOT, "%nTorture summary (seed %d, %.0f s)%n", SEED, (System.nanoTime() - started) / 1e9);
             System.out.printf(Locale.ROOT, "  job kill -9 survived       %d (%d aimed between metadata and commit)%n", kills, aimed);
@@ -203,6 +207,8 @@ class TortureTest {
             System.out.printf(Locale.ROOT, "  records checked            %d counts + %d dead letters%n", result.records(), letters.size());
             System.out.printf(Locale.ROOT, "  duplicates                 %d%n", result.duplicates() + duplicateLetters);
             System.out.printf(Locale.ROOT, "  lost                       %d%n", result.lost() + lostLetters);
+            System.out.printf(Locale.ROOT, "  transactions left open     %d %s%n", open.size(), open);
+            System.out.printf(Locale.ROOT, "  markers the broker skipped %d%n", skippedMarkers());
 
             assertEquals(KILLS + BROKER_KILLS + BROKER_PAUSES, kills);
             assertTrue(storageFaults > 0, "storage faults were injected");
@@ -210,8 +216,10 @@ class TortureTest {
                     + log + "):\n" + incidents(log));
             assertEquals(expectedRecords, result.records());
             assertEquals(0, duplicateLetters, "dead letters repeated");
-            assertEquals(0, lostLetters, "dead letters lost");
+            assertEquals(0, lostLetters, () -> "dead letters lost: " + lostLetterReport(deadLetters, poison, seen.keySet())
+                    + "\nwhat the job logged about failures and commits (" + log + "):\n" + incidents(log));
             assertEquals(poison.size(), letters.size());
+            assertEquals(List.of(), open, "transactions left open after the job stopped");
         } finally {
             if (running != null && running.isAlive()) {
                 running.destroyForcibly();
@@ -425,6 +433,75 @@ class TortureTest {
             }
         }
         return out;
+    }
+
+    /**
+     * How often the broker logged that it skipped transaction markers for a partition it did not know at that moment
+     * (after a restart or while fenced): each is a partition whose transaction may be left open or end wrongly.
+     */
+    private long skippedMarkers() throws Exception {
+        Path brokerLog = dir.resolve("kafka/broker.log");
+        if (!Files.exists(brokerLog)) {
+            return -1;
+        }
+        try (var lines = Files.lines(brokerLog, StandardCharsets.UTF_8)) {
+            return lines.filter(l -> l.contains("Couldn't find leader endpoint")).peek(System.out::println).count();
+        }
+    }
+
+    /** Per partition of {@code topic}, the producers whose transaction the partition still counts as open. */
+    private List<String> openTransactions(String topic) throws Exception {
+        try (Admin admin = admin()) {
+            var d = admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic);
+            List<TopicPartition> partitions = d.partitions().stream().map(pi -> new TopicPartition(topic, pi.partition()))
+                    .toList();
+            List<String> open = new ArrayList<>();
+            admin.describeProducers(partitions).all().get(30, TimeUnit.SECONDS).forEach((tp, state) ->
+                    state.activeProducers().stream().filter(p -> p.currentTransactionStartOffset().isPresent())
+                            .forEach(p -> open.add(tp + ": producerId " + p.producerId() + " epoch " + p.producerEpoch()
+                                    + " from offset " + p.currentTransactionStartOffset().getAsLong())));
+            return open;
+        }
+    }
+
+    /**
+     * What explains dead letters missing under read_committed: which ones, whether they are in the topic at all
+     * (read_uncommitted, where), and each partition's last stable offset against its end with the open
+     * transactions the partition still counts (a hanging transaction holds the last stable offset back).
+     */
+    private String lostLetterReport(String topic, Set<String> poison, Set<String> committed) {
+        StringBuilder b = new StringBuilder();
+        List<String> lost = poison.stream().filter(p -> !committed.contains(p)).sorted().toList();
+        b.append(lost.size()).append(" missing: ").append(lost.subList(0, Math.min(20, lost.size())));
+        try (Admin admin = admin()) {
+            var d = admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic);
+            Map<TopicPartition, OffsetSpec> request = new HashMap<>();
+            d.partitions().forEach(pi -> request.put(new TopicPartition(topic, pi.partition()), OffsetSpec.latest()));
+            var stable = admin.listOffsets(request, new ListOffsetsOptions(IsolationLevel.READ_COMMITTED)).all()
+                    .get(30, TimeUnit.SECONDS);
+            var end = admin.listOffsets(request, new ListOffsetsOptions(IsolationLevel.READ_UNCOMMITTED)).all()
+                    .get(30, TimeUnit.SECONDS);
+            var producers = admin.describeProducers(request.keySet()).all().get(30, TimeUnit.SECONDS);
+            for (TopicPartition tp : request.keySet()) {
+                b.append("\n  ").append(tp).append(": last stable offset ").append(stable.get(tp).offset())
+                        .append(", end ").append(end.get(tp).offset()).append(", open transactions ")
+                        .append(producers.get(tp).activeProducers().stream()
+                                .filter(p -> p.currentTransactionStartOffset().isPresent())
+                                .map(p -> "producerId " + p.producerId() + " epoch " + p.producerEpoch() + " from offset "
+                                        + p.currentTransactionStartOffset().getAsLong())
+                                .toList());
+            }
+            List<String> where = readAll(topic, IsolationLevel.READ_UNCOMMITTED, r -> {
+                Header h = r.headers().lastHeader("poison");
+                return (h == null ? "?" : new String(h.value(), StandardCharsets.UTF_8)) + "@" + r.partition() + ":"
+                        + r.offset();
+            });
+            b.append("\n  the missing ones read_uncommitted: ").append(where.stream()
+                    .filter(w -> lost.contains(w.substring(0, w.indexOf('@')))).limit(40).toList());
+        } catch (Exception e) {
+            b.append("\n  (could not describe ").append(topic).append(": ").append(e).append(')');
+        }
+        return b.toString();
     }
 
     private static void kill(long pid, String signal) throws Exception {
