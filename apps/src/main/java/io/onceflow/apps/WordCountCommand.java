@@ -300,8 +300,9 @@ final class WordCountCommand implements Callable<Integer> {
             requireWritable(dir);
             return dir.toUri().toString();
         }
+        // built once to check the URI (scheme known, file system reachable), then closed: the job builds its own
         try {
-            io.onceflow.runtime.storage.CheckpointStorage.fromUri(dirOrUri);
+            io.onceflow.runtime.storage.CheckpointStorage.fromUri(dirOrUri).close();
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw new UserError("--checkpoint-dir: " + e.getMessage());
         }

@@ -40,6 +40,12 @@ public final class FailingCheckpointStorage implements CheckpointStorage {
     }
 
     /** State writes of the checkpoints {@code ids} matches fail (a subtask declines the checkpoint). */
+    /** Closes the wrapped storage. */
+    @Override
+    public void close() {
+        inner.close();
+    }
+
     public FailingCheckpointStorage failStateOf(LongPredicate ids) {
         this.failStateOf = ids;
         return this;

@@ -5,10 +5,18 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 
-/** Where checkpoints are kept. {@link #forJob} gives the part of one job. */
-public interface CheckpointStorage extends CheckpointStorageProvider {
+/**
+ * Where checkpoints are kept. {@link #forJob} gives the part of one job. {@link #close} releases what the
+ * storage holds open (a Hadoop file system client); a job's storage lives as long as its process.
+ */
+public interface CheckpointStorage extends CheckpointStorageProvider, AutoCloseable {
 
     JobCheckpointStore forJob(String jobName);
+
+    /** Releases the storage's clients; nothing of it is used afterwards. Nothing to release by default. */
+    @Override
+    default void close() {
+    }
 
     /** The URI that asks for {@link MemoryCheckpointStorage} explicitly. */
     String MEMORY_URI = "memory:";

@@ -35,6 +35,7 @@ import org.apache.hadoop.fs.Path;
  */
 public final class HadoopCheckpointStorage implements CheckpointStorage {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(HadoopCheckpointStorage.class);
     static final String METADATA = "_metadata";
     static final String PREFIX = "chk-";
     static final String SHARED = "shared";
@@ -55,6 +56,16 @@ public final class HadoopCheckpointStorage implements CheckpointStorage {
         } catch (IOException e) {
             throw new IllegalStateException("Cannot reach the checkpoint storage " + base + ": " + e.getMessage()
                     + ". Check the URI and that the file system (the HDFS namenode) is up", e);
+        }
+    }
+
+    /** Closes this storage's own Hadoop file system client (one per storage, not Hadoop's shared cache). */
+    @Override
+    public void close() {
+        try {
+            fs.close();
+        } catch (IOException e) {
+            LOG.debug("Closing the Hadoop file system of {} failed: {}", base, e.toString());
         }
     }
 

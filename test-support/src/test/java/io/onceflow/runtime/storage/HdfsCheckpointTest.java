@@ -70,6 +70,18 @@ class HdfsCheckpointTest {
     }
 
     @Test
+    void closingTheStorageReleasesItsFileSystemClient() {
+        CheckpointStorage storage = CheckpointStorage.fromUri(hdfs.getURI() + "/closed");
+        storage.forJob("job").checkWritable();
+        storage.close();
+        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> storage.forJob("job").checkWritable());
+        assertTrue(e.getMessage().contains("Filesystem closed"), e.getMessage());
+        // the storage had its own client: another storage of the same cluster still works
+        CheckpointStorage.fromUri(hdfs.getURI() + "/closed").forJob("job").checkWritable();
+    }
+
+    @Test
     void aSecondOwnerIsRefusedAndATakeOverFencesTheFirst() throws Exception {
         CheckpointStorage storage = CheckpointStorage.fromUri(hdfs.getURI() + "/locks");
         JobCheckpointStore store = storage.forJob("job");
