@@ -38,6 +38,7 @@ public final class CheckpointConfig {
     private boolean resumeFromLatestCheckpoint = true;
     private int inlineStateThresholdBytes = 20 * 1024;
     private boolean takeOver;
+    private boolean earlyFirstCheckpoint = true;
 
     public boolean isCheckpointingEnabled() {
         return interval != null;
@@ -208,5 +209,19 @@ public final class CheckpointConfig {
             throw new IllegalArgumentException("Inline state threshold must be between 0 and 1 MiB, was " + bytes);
         }
         this.inlineStateThresholdBytes = bytes;
+    }
+
+    public boolean isEarlyFirstCheckpoint() {
+        return earlyFirstCheckpoint;
+    }
+
+    /**
+     * Whether each run of the job (its start, and every restart) takes its first checkpoint as soon as its
+     * sources have read their first records, instead of a whole interval after the start. Output under
+     * EXACTLY_ONCE becomes visible only when a checkpoint completes, so after a restart it resumes up to an
+     * interval sooner. The interval applies from that checkpoint on. Default true.
+     */
+    public void setEarlyFirstCheckpoint(boolean early) {
+        this.earlyFirstCheckpoint = early;
     }
 }

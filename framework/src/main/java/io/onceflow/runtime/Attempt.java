@@ -398,6 +398,11 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
     // ------------------------------------------------------------------ AttemptContext
 
     @Override
+    public boolean hasReadInput() {
+        return recordsIn() > 0;
+    }
+
+    @Override
     public int numberOfTasks() {
         return tasks.size();
     }

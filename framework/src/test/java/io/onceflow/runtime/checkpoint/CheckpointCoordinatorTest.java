@@ -55,6 +55,7 @@ class CheckpointCoordinatorTest {
         volatile boolean decline;
         /** Declines exactly the checkpoints it matches: a script, so no test races the trigger timer. */
         volatile java.util.function.LongPredicate declineIf = id -> false;
+        volatile boolean readInput;
 
         FakeJob(long ackDelayMillis) {
             this.ackDelayMillis = ackDelayMillis;
@@ -104,6 +105,11 @@ class CheckpointCoordinatorTest {
         public Map<String, int[]> operators() {
             return Map.of("op", new int[] {2, 128});
         }
+
+        @Override
+        public boolean hasReadInput() {
+            return readInput;
+        }
     }
 
     private FakeJob start(CheckpointConfig config, JobCheckpointStore store, long ackDelay) {
@@ -130,6 +136,40 @@ class CheckpointCoordinatorTest {
             }
             Thread.sleep(5);
         }
+    }
+
+    @Test
+    void theFirstCheckpointComesWithTheFirstInputThenTheIntervalRules() throws Exception {
+        FakeJob job = start(config(60_000), new MemoryCheckpointStorage().forJob("job"), 0);
+        Thread.sleep(200);
+        assertEquals(0, job.triggers.size(), "no input yet: nothing to checkpoint early");
+        long inputAt = System.nanoTime();
+        job.readInput = true;
+        await(() -> job.completions.size() == 1, "the first checkpoint completed");
+        assertTrue(job.triggers.get(0)[1] - inputAt < TimeUnit.SECONDS.toNanos(5),
+                "triggered right after the first input, not a minute after the start");
+        Thread.sleep(300);
+        assertEquals(1, job.triggers.size(), "the next one waits for the interval");
+
+        // every attempt (a restart) gets its own early first checkpoint
+        coordinator.stopAttempt();
+        FakeJob restarted = new FakeJob(0);
+        restarted.readInput = true;
+        coordinator.startAttempt(restarted);
+        await(() -> restarted.completions.size() == 1, "the restarted attempt's first checkpoint completed");
+        Thread.sleep(300);
+        assertEquals(1, restarted.triggers.size());
+    }
+
+    @Test
+    void withoutTheEarlyFirstCheckpointTheFirstWaitsForTheInterval() throws Exception {
+        CheckpointConfig config = config(60_000);
+        config.setEarlyFirstCheckpoint(false);
+        FakeJob job = new FakeJob(0);
+        job.readInput = true;
+        start(config, new MemoryCheckpointStorage().forJob("job"), job);
+        Thread.sleep(500);
+        assertEquals(0, job.triggers.size());
     }
 
     @Test
