@@ -38,7 +38,7 @@ public final class CheckpointConfig {
     private boolean resumeFromLatestCheckpoint = true;
     private int inlineStateThresholdBytes = 20 * 1024;
     private boolean takeOver;
-    private boolean earlyFirstCheckpoint = true;
+    private boolean earlyCheckpointAfterRestore = true;
 
     public boolean isCheckpointingEnabled() {
         return interval != null;
@@ -211,17 +211,18 @@ public final class CheckpointConfig {
         this.inlineStateThresholdBytes = bytes;
     }
 
-    public boolean isEarlyFirstCheckpoint() {
-        return earlyFirstCheckpoint;
+    public boolean isEarlyCheckpointAfterRestore() {
+        return earlyCheckpointAfterRestore;
     }
 
     /**
-     * Whether each run of the job (its start, and every restart) takes its first checkpoint as soon as its
-     * sources have read their first records, instead of a whole interval after the start. Output under
-     * EXACTLY_ONCE becomes visible only when a checkpoint completes, so after a restart it resumes up to an
-     * interval sooner. The interval applies from that checkpoint on. Default true.
+     * Whether a run of the job that restored a checkpoint (a restart after a failure, a start on a retained
+     * checkpoint) takes its first checkpoint as soon as its sources have read their first records, instead of
+     * a whole interval after the start. Output under EXACTLY_ONCE becomes visible only when a checkpoint
+     * completes, so after a failure it resumes up to an interval sooner. The interval applies from that
+     * checkpoint on; a fresh start waits for the interval. Default true.
      */
-    public void setEarlyFirstCheckpoint(boolean early) {
-        this.earlyFirstCheckpoint = early;
+    public void setEarlyCheckpointAfterRestore(boolean early) {
+        this.earlyCheckpointAfterRestore = early;
     }
 }

@@ -137,7 +137,7 @@ public final class CheckpointCoordinator {
         this.attemptStartedAt = clock.millis();
         if (periodic) {
             schedule(config.getCheckpointInterval().toMillis());
-            if (config.isEarlyFirstCheckpoint() && !shutdown) {
+            if (config.isEarlyCheckpointAfterRestore() && latestCompleted != null && !shutdown) {
                 firstInputWatch = timer.scheduleWithFixedDelay(() -> watchFirstInput(context), 10, 10,
                         TimeUnit.MILLISECONDS);
             }
@@ -145,10 +145,10 @@ public final class CheckpointCoordinator {
     }
 
     /**
-     * The early first checkpoint: once the attempt's sources have read something, trigger at once rather than
-     * at the end of the first interval (output becomes visible only with a completed checkpoint, so after a
-     * restart it resumes that much sooner). Ends with the attempt, or once the attempt triggered a checkpoint
-     * by any way.
+     * The early first checkpoint of an attempt that restored one: once its sources have read something, trigger
+     * at once rather than at the end of the first interval (output becomes visible only with a completed
+     * checkpoint, so after a restart it resumes that much sooner). Ends with the attempt, or once the attempt
+     * triggered a checkpoint by any way.
      */
     private synchronized void watchFirstInput(AttemptContext context) {
         if (attempt != context || shutdown || lastTriggerTime >= attemptStartedAt) {

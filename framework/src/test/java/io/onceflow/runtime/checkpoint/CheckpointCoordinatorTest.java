@@ -139,37 +139,41 @@ class CheckpointCoordinatorTest {
     }
 
     @Test
-    void theFirstCheckpointComesWithTheFirstInputThenTheIntervalRules() throws Exception {
-        FakeJob job = start(config(60_000), new MemoryCheckpointStorage().forJob("job"), 0);
+    void afterARestoreTheFirstCheckpointComesWithTheFirstInputThenTheIntervalRules() throws Exception {
+        FakeJob fresh = start(config(60_000), new MemoryCheckpointStorage().forJob("job"), 0);
+        fresh.readInput = true;
+        Thread.sleep(300);
+        assertEquals(0, fresh.triggers.size(), "a fresh start waits for the interval");
+        assertEquals(1L, coordinator.triggerNow().get(10, TimeUnit.SECONDS));
+
+        // the next attempt restores checkpoint 1: it checkpoints as soon as its sources read something
+        coordinator.stopAttempt();
+        FakeJob restarted = new FakeJob(0);
+        coordinator.startAttempt(restarted);
         Thread.sleep(200);
-        assertEquals(0, job.triggers.size(), "no input yet: nothing to checkpoint early");
+        assertEquals(0, restarted.triggers.size(), "no input yet: nothing to checkpoint early");
         long inputAt = System.nanoTime();
-        job.readInput = true;
-        await(() -> job.completions.size() == 1, "the first checkpoint completed");
-        assertTrue(job.triggers.get(0)[1] - inputAt < TimeUnit.SECONDS.toNanos(5),
+        restarted.readInput = true;
+        await(() -> restarted.completions.size() == 1, "the restarted attempt's first checkpoint completed");
+        assertTrue(restarted.triggers.get(0)[1] - inputAt < TimeUnit.SECONDS.toNanos(5),
                 "triggered right after the first input, not a minute after the start");
         Thread.sleep(300);
-        assertEquals(1, job.triggers.size(), "the next one waits for the interval");
+        assertEquals(1, restarted.triggers.size(), "the next one waits for the interval");
+    }
 
-        // every attempt (a restart) gets its own early first checkpoint
+    @Test
+    void withoutTheEarlyCheckpointARestoredAttemptWaitsForTheInterval() throws Exception {
+        CheckpointConfig config = config(60_000);
+        config.setEarlyCheckpointAfterRestore(false);
+        FakeJob fresh = start(config, new MemoryCheckpointStorage().forJob("job"), 0);
+        assertEquals(1L, coordinator.triggerNow().get(10, TimeUnit.SECONDS));
         coordinator.stopAttempt();
         FakeJob restarted = new FakeJob(0);
         restarted.readInput = true;
         coordinator.startAttempt(restarted);
-        await(() -> restarted.completions.size() == 1, "the restarted attempt's first checkpoint completed");
-        Thread.sleep(300);
-        assertEquals(1, restarted.triggers.size());
-    }
-
-    @Test
-    void withoutTheEarlyFirstCheckpointTheFirstWaitsForTheInterval() throws Exception {
-        CheckpointConfig config = config(60_000);
-        config.setEarlyFirstCheckpoint(false);
-        FakeJob job = new FakeJob(0);
-        job.readInput = true;
-        start(config, new MemoryCheckpointStorage().forJob("job"), job);
         Thread.sleep(500);
-        assertEquals(0, job.triggers.size());
+        assertEquals(0, restarted.triggers.size());
+        assertEquals(1, fresh.triggers.size());
     }
 
     @Test
