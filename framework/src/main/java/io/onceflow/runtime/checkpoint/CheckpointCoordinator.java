@@ -135,11 +135,15 @@ public final class CheckpointCoordinator {
         this.attempt = context;
         this.deferred = false;
         this.attemptStartedAt = clock.millis();
+        cancelFirstInputWatch(); // an earlier attempt's, should it not have been stopped
         if (periodic) {
             schedule(config.getCheckpointInterval().toMillis());
             if (config.isEarlyCheckpointAfterRestore() && latestCompleted != null && !shutdown) {
-                firstInputWatch = timer.scheduleWithFixedDelay(() -> watchFirstInput(context), 10, 10,
+                // the task runs under this lock, so it sees its own future assigned
+                ScheduledFuture<?>[] watch = new ScheduledFuture<?>[1];
+                watch[0] = timer.scheduleWithFixedDelay(() -> watchFirstInput(context, watch[0]), 10, 10,
                         TimeUnit.MILLISECONDS);
+                firstInputWatch = watch[0];
             }
         }
     }
@@ -150,9 +154,12 @@ public final class CheckpointCoordinator {
      * checkpoint, so after a restart it resumes that much sooner). Ends with the attempt, or once the attempt
      * triggered a checkpoint by any way.
      */
-    private synchronized void watchFirstInput(AttemptContext context) {
+    private synchronized void watchFirstInput(AttemptContext context, ScheduledFuture<?> self) {
         if (attempt != context || shutdown || lastTriggerTime >= attemptStartedAt) {
-            cancelFirstInputWatch();
+            self.cancel(false); // only this watch: a later attempt may have its own
+            if (firstInputWatch == self) {
+                firstInputWatch = null;
+            }
             return;
         }
         if (!context.hasReadInput() || periodicSuspended || pending.size() >= maxConcurrent()
