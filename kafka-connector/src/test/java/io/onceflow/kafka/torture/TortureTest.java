@@ -407,9 +407,8 @@ class TortureTest {
                                  Function<ConsumerRecord<byte[], byte[]>, String> mapping) throws Exception {
         Map<TopicPartition, Long> end = new HashMap<>();
         try (Admin admin = admin()) {
-            var d = admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic);
             Map<TopicPartition, OffsetSpec> request = new HashMap<>();
-            d.partitions().forEach(pi -> request.put(new TopicPartition(topic, pi.partition()), OffsetSpec.latest()));
+            partitions(admin, topic).forEach(tp -> request.put(tp, OffsetSpec.latest()));
             admin.listOffsets(request, new ListOffsetsOptions(isolation)).all()
                     .get(30, TimeUnit.SECONDS).forEach((tp, i) -> end.put(tp, i.offset()));
         }
@@ -449,14 +448,17 @@ class TortureTest {
         }
     }
 
+    /** Every partition of {@code topic}. */
+    private static List<TopicPartition> partitions(Admin admin, String topic) throws Exception {
+        return admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic).partitions()
+                .stream().map(pi -> new TopicPartition(topic, pi.partition())).toList();
+    }
+
     /** Per partition of {@code topic}, the producers whose transaction the partition still counts as open. */
     private List<String> openTransactions(String topic) throws Exception {
         try (Admin admin = admin()) {
-            var d = admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic);
-            List<TopicPartition> partitions = d.partitions().stream().map(pi -> new TopicPartition(topic, pi.partition()))
-                    .toList();
             List<String> open = new ArrayList<>();
-            admin.describeProducers(partitions).all().get(30, TimeUnit.SECONDS).forEach((tp, state) ->
+            admin.describeProducers(partitions(admin, topic)).all().get(30, TimeUnit.SECONDS).forEach((tp, state) ->
                     state.activeProducers().stream().filter(p -> p.currentTransactionStartOffset().isPresent())
                             .forEach(p -> open.add(tp + ": producerId " + p.producerId() + " epoch " + p.producerEpoch()
                                     + " from offset " + p.currentTransactionStartOffset().getAsLong())));
@@ -474,23 +476,17 @@ class TortureTest {
         List<String> lost = poison.stream().filter(p -> !committed.contains(p)).sorted().toList();
         b.append(lost.size()).append(" missing: ").append(lost.subList(0, Math.min(20, lost.size())));
         try (Admin admin = admin()) {
-            var d = admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic);
             Map<TopicPartition, OffsetSpec> request = new HashMap<>();
-            d.partitions().forEach(pi -> request.put(new TopicPartition(topic, pi.partition()), OffsetSpec.latest()));
+            partitions(admin, topic).forEach(tp -> request.put(tp, OffsetSpec.latest()));
             var stable = admin.listOffsets(request, new ListOffsetsOptions(IsolationLevel.READ_COMMITTED)).all()
                     .get(30, TimeUnit.SECONDS);
             var end = admin.listOffsets(request, new ListOffsetsOptions(IsolationLevel.READ_UNCOMMITTED)).all()
                     .get(30, TimeUnit.SECONDS);
-            var producers = admin.describeProducers(request.keySet()).all().get(30, TimeUnit.SECONDS);
             for (TopicPartition tp : request.keySet()) {
                 b.append("\n  ").append(tp).append(": last stable offset ").append(stable.get(tp).offset())
-                        .append(", end ").append(end.get(tp).offset()).append(", open transactions ")
-                        .append(producers.get(tp).activeProducers().stream()
-                                .filter(p -> p.currentTransactionStartOffset().isPresent())
-                                .map(p -> "producerId " + p.producerId() + " epoch " + p.producerEpoch() + " from offset "
-                                        + p.currentTransactionStartOffset().getAsLong())
-                                .toList());
+                        .append(", end ").append(end.get(tp).offset());
             }
+            b.append("\n  open transactions: ").append(openTransactions(topic));
             List<String> where = readAll(topic, IsolationLevel.READ_UNCOMMITTED, r -> {
                 Header h = r.headers().lastHeader("poison");
                 return (h == null ? "?" : new String(h.value(), StandardCharsets.UTF_8)) + "@" + r.partition() + ":"
