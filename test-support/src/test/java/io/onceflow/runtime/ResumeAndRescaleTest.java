@@ -183,7 +183,8 @@ class ResumeAndRescaleTest {
                 .wrap(new FileSystemCheckpointStorage(dir.resolve("checkpoints")))
                 .failStateOf(id -> storageBroken.get()).failMetadataOf(id -> storageBroken.get()));
         env.setRestartStrategy(RestartStrategies.noRestart());
-        env.fromSource(SequenceSource.bounded(4, TOTAL, KEYS).throttled(4_000), "sequence").uid("source")
+        // 6 s of input: it must outlast the stop (1 s, plus its retries) for the test to see reading go on
+        env.fromSource(SequenceSource.bounded(4, TOTAL, KEYS).throttled(1_000), "sequence").uid("source")
                 .keyBy(w -> w)
                 .process(new RunningCount()).uid("count")
                 .sinkTo(new TransactionalTestSink(store)).uid("sink");
