@@ -37,6 +37,13 @@ import org.slf4j.LoggerFactory;
  * completes (so every restored committable has been committed) each subtask sweeps its ids again and
  * subtask 0 sweeps the ids of every other parallelism.
  *
+ * <h2>No producer start on the way of the first output</h2>
+ * Initialising a transactional producer is a round trip to the transaction coordinator (and a cold one
+ * at start). A producer that aborted a transaction as a writer started is kept and writes that writer's
+ * first transactions; once a writer has no idle producer left, the next one is initialised in the background,
+ * so that a barrier's synchronous part takes a ready producer; the Admin client is created in the background
+ * when the writer starts.
+ *
  * <p>One instance serves every subtask, each from its own thread: per-subtask state lives in
  * {@link Subtask} objects, each touched by one thread at a time.
  */
@@ -44,10 +51,32 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
 
     private static final Logger LOG = LoggerFactory.getLogger(KafkaTransactionHandler.class);
 
+    private static final int POOL_SIZE = 100;
+
     private final KafkaSink<T> sink;
     private final Map<Integer, Subtask> subtasks = new ConcurrentHashMap<>();
     /** Ids committed from a restored checkpoint, to keep out of the pools until a checkpoint completes. */
     private final Set<String> recovered = ConcurrentHashMap.newKeySet();
+    /**
+     * Producers whose {@code initTransactions()} aborted a transaction as a writer started (one open at the restored
+     * checkpoint, or a lingering one), by transactional id: initialised and holding no transaction, so the new writer
+     * of that id's subtask takes them over instead of initialising another producer for the same id.
+     */
+    private final Map<String, TransactionalProducer> warm = new ConcurrentHashMap<>();
+    /** How many producers this handler initialised ({@code initTransactions()} round trips), for the tests. */
+    private final java.util.concurrent.atomic.AtomicInteger initialised = new java.util.concurrent.atomic.AtomicInteger();
+    /** How many of those a {@link #beginTransaction} had to initialise itself, having no idle or spare producer. */
+    private final java.util.concurrent.atomic.AtomicInteger initialisedInBegin =
+            new java.util.concurrent.atomic.AtomicInteger();
+
+    /** Initialises spare producers and Admin clients off the task threads; daemon threads, gone after a minute unused. */
+    private static final java.util.concurrent.ExecutorService WARM_UP = new java.util.concurrent.ThreadPoolExecutor(0,
+            Integer.MAX_VALUE, 60, java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.SynchronousQueue<>(),
+            r -> {
+                Thread t = new Thread(r, "onceflow kafka sink warm-up");
+                t.setDaemon(true);
+                return t;
+            });
 
     KafkaTransactionHandler(KafkaSink<T> sink) {
         this.sink = sink;
@@ -63,28 +92,111 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         final List<TransactionalProducer> all = new ArrayList<>();
         long lastSnapshot = -1;
         boolean swept;
-        /** For the hanging-transaction check at every pre-commit; created on first use. */
-        private Admin admin;
+        /**
+         * For the hanging-transaction check at every pre-commit and the sweeps once the first checkpoint completed;
+         * created in the background when the writer starts, so that the first barrier does not wait for it.
+         */
+        private java.util.concurrent.CompletableFuture<Admin> admin;
+        /**
+         * A producer being initialised in the background for the next transaction that finds no idle producer, and
+         * its id (in use in the pool), or null: {@code initTransactions()} takes a round trip to the transaction
+         * coordinator, which would otherwise sit in the barrier's synchronous part whenever the pool grows.
+         */
+        private java.util.concurrent.CompletableFuture<TransactionalProducer> spare;
+        private String spareId;
+
+        /** Starts creating the Admin client off the task thread. */
+        void prepareAdmin() {
+            if (admin == null) {
+                Properties properties = TransactionalProducer.adminProperties(producerProperties(index));
+                admin = java.util.concurrent.CompletableFuture.supplyAsync(() -> Admin.create(properties), WARM_UP);
+            }
+        }
 
         Admin admin() {
-            if (admin == null) {
-                admin = Admin.create(TransactionalProducer.adminProperties(producerProperties(index)));
+            prepareAdmin();
+            try {
+                return admin.join();
+            } catch (java.util.concurrent.CompletionException e) {
+                admin = null; // the next call tries again
+                throw e.getCause() instanceof RuntimeException r ? r : e;
             }
-            return admin;
         }
 
         Subtask(int index, int parallelism) {
             this.index = index;
             this.namespace = namespace(parallelism);
-            this.pool = new TransactionalIdPool(namespace, index, 100);
+            this.pool = new TransactionalIdPool(namespace, index, POOL_SIZE);
         }
 
         void cool(String id, TransactionalProducer producer, long releaseAfter) {
             cooling.add(new Object[] {id, producer, releaseAfter});
         }
 
+        /** Starts initialising a spare producer on the next free id, unless one is on its way or the pool is full. */
+        void warmUpSpare() {
+            if (spare != null) {
+                return;
+            }
+            String id;
+            try {
+                id = pool.acquire();
+            } catch (IllegalStateException full) {
+                return; // the next transaction that needs a producer says so
+            }
+            spareId = id;
+            spare = java.util.concurrent.CompletableFuture.supplyAsync(() -> initialise(id, index), WARM_UP);
+        }
+
+        /** The spare producer once initialised (waiting for it if need be), or null if there is none or it failed. */
+        TransactionalProducer takeSpare() {
+            if (spare == null) {
+                return null;
+            }
+            var pending = spare;
+            String id = spareId;
+            spare = null;
+            spareId = null;
+            try {
+                TransactionalProducer producer = pending.join();
+                all.add(producer);
+                return producer;
+            } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+                pool.release(id);
+                LOG.debug("initialising a spare producer for {} failed ({}); initialising one now", id,
+                        String.valueOf(e.getCause()));
+                return null;
+            }
+        }
+
+        /**
+         * Waits for a spare producer still initialising and closes it: left running, its {@code initTransactions()}
+         * could complete after the next attempt's producer of the same id and fence it.
+         */
+        private void dropSpare() {
+            if (spare == null) {
+                return;
+            }
+            var pending = spare;
+            spare = null;
+            spareId = null;
+            try {
+                pending.get(TransactionalProducer.maxBlockMs(producerProperties(index)),
+                        java.util.concurrent.TimeUnit.MILLISECONDS).close(java.time.Duration.ZERO);
+            } catch (java.util.concurrent.ExecutionException e) {
+                LOG.debug("the spare producer of an ended writer had failed: {}", String.valueOf(e.getCause()));
+            } catch (java.util.concurrent.TimeoutException e) {
+                LOG.warn("the spare producer of sink subtask {} is still initialising; it is left to finish", index);
+                pending.thenAccept(p -> p.close(java.time.Duration.ZERO));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                pending.thenAccept(p -> p.close(java.time.Duration.ZERO));
+            }
+        }
+
         /** Closes every producer: idle ones gracefully, pre-committed ones without aborting their transaction. */
         void close() {
+            dropSpare();
             for (TransactionalProducer p : all) {
                 try {
                     p.close(p.isInTransaction() ? java.time.Duration.ZERO : java.time.Duration.ofSeconds(5));
@@ -95,7 +207,11 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             all.clear();
             idle.clear();
             if (admin != null) {
-                admin.close(java.time.Duration.ofSeconds(5));
+                try {
+                    admin.join().close(java.time.Duration.ofSeconds(5));
+                } catch (RuntimeException e) {
+                    LOG.debug("the Admin client of an ended writer failed or did not close: {}", e.toString());
+                }
                 admin = null;
             }
         }
@@ -126,16 +242,49 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
                     recovered.remove(id);
                 }
             }
+            adoptWarm(st);
+            st.prepareAdmin();
             subtasks.put(context.subtaskIndex(), st);
         }
         TransactionalProducer producer = st.idle.poll();
         if (producer == null) {
-            String id = st.pool.acquire();
-            producer = TransactionalProducer.create(id, producerProperties(st.index));
+            producer = st.takeSpare();
+        }
+        if (producer == null) {
+            producer = initialise(st.pool.acquire(), st.index);
+            initialisedInBegin.incrementAndGet();
             st.all.add(producer);
         }
         producer.beginTransaction();
+        if (st.idle.isEmpty()) {
+            // the next barrier will need another producer: initialise it now, off the task thread
+            st.warmUpSpare();
+        }
         return new KafkaTransaction(producer.transactionalId(), producer, null);
+    }
+
+    /**
+     * Hands a new writer the producers that aborted its subtask's open or lingering transactions; closes those of
+     * another parallelism (a rescale), which no subtask of this run uses.
+     */
+    private void adoptWarm(Subtask st) {
+        for (String id : List.copyOf(warm.keySet())) {
+            var parsed = TransactionalIdPool.parse(id, st.namespace);
+            if (parsed.isPresent() && parsed.get().subtask() != st.index) {
+                continue; // another subtask's, taken over when that one begins
+            }
+            TransactionalProducer producer = warm.remove(id);
+            if (producer == null) {
+                continue;
+            }
+            if (parsed.isPresent() && !st.pool.isInUse(id)) {
+                st.pool.markInUse(id);
+                st.idle.add(producer);
+                st.all.add(producer);
+            } else {
+                producer.close(java.time.Duration.ZERO);
+            }
+        }
     }
 
     @Override
@@ -219,20 +368,63 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
 
     @Override
     public void recoverAndAbort(KafkaTransaction transaction) {
-        // initTransactions() on the id fences whoever holds it and aborts its open transaction
-        TransactionalProducer.create(transaction.transactionalId, producerProperties(-1)).close();
+        // initTransactions() on the id fences whoever holds it and aborts its open transaction; the producer is
+        // then ready for a new transaction, which the restored writer of that subtask begins with it
+        keepWarm(transaction.transactionalId, initialise(transaction.transactionalId,
+                subtaskOf(transaction.transactionalId)));
         LOG.info("Aborted {} that was open at the restored checkpoint", transaction);
     }
 
-    @Override
-    public void abortLingeringTransactions(SinkInitContext context) throws Exception {
-        sweepOwn(context.getIndexOfSubtask(), namespace(context.getParallelism()), Set.of());
+    /** A producer for the id, initialised: any earlier holder of the id is fenced and its open transaction aborted. */
+    private TransactionalProducer initialise(String transactionalId, int subtask) {
+        TransactionalProducer producer = TransactionalProducer.create(transactionalId, producerProperties(subtask));
+        initialised.incrementAndGet();
+        return producer;
     }
 
-    private void sweepOwn(int subtask, String namespace, Set<String> keepOpen) {
+    /** How many producers this handler has initialised so far. */
+    int producersInitialised() {
+        return initialised.get();
+    }
+
+    /** How many producers a begin of a transaction had to initialise itself, on the task thread. */
+    int producersInitialisedInBegin() {
+        return initialisedInBegin.get();
+    }
+
+    /** The subtask index in an id {@code <prefix>-p<parallelism>-<subtask>-<n>}, or -1. */
+    private int subtaskOf(String transactionalId) {
+        String head = sink.transactionalIdPrefix + "-p";
+        if (!transactionalId.startsWith(head)) {
+            return -1;
+        }
+        int dash = transactionalId.indexOf('-', head.length());
+        if (dash < 0) {
+            return -1;
+        }
+        return TransactionalIdPool.parse(transactionalId, transactionalId.substring(0, dash))
+                .map(TransactionalIdPool.Parsed::subtask).orElse(-1);
+    }
+
+    /**
+     * Called as a writer starts, right before its first transaction begins: the producers that abort the lingering
+     * transactions are kept for that writer, like those of {@link #recoverAndAbort}.
+     */
+    @Override
+    public void abortLingeringTransactions(SinkInitContext context) throws Exception {
+        int subtask = context.getIndexOfSubtask();
         Properties p = producerProperties(subtask);
         try (Admin admin = Admin.create(TransactionalProducer.adminProperties(p))) {
-            new LingeringTransactionAborter(p, admin).abortLingering(namespace, subtask, keepOpen);
+            new LingeringTransactionAborter(p, admin, id -> keepWarm(id, initialise(id, subtask)))
+                    .abortLingering(namespace(context.getParallelism()), subtask, Set.of());
+        }
+    }
+
+    /** Keeps an initialised producer holding no transaction for the next writer of its id's subtask. */
+    private void keepWarm(String transactionalId, TransactionalProducer producer) {
+        TransactionalProducer fenced = warm.put(transactionalId, producer);
+        if (fenced != null) {
+            fenced.close(java.time.Duration.ZERO);
         }
     }
 
@@ -264,15 +456,13 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         if (!st.swept) {
             // every restored committable was committed before this run's first checkpoint could complete
             st.swept = true;
-            sweepOwn(st.index, st.namespace, st.pool.inUse());
+            Properties p = producerProperties(st.index);
+            new LingeringTransactionAborter(p, st.admin()).abortLingering(st.namespace, st.index, st.pool.inUse());
             if (st.index == 0) {
                 String current = st.namespace;
-                Properties p = producerProperties(0);
-                try (Admin admin = Admin.create(TransactionalProducer.adminProperties(p))) {
-                    new LingeringTransactionAborter(p, admin).abortMatching(
-                            LingeringTransactionAborter.escape(sink.transactionalIdPrefix) + "-p[0-9]+-[0-9]+-[0-9]+",
-                            id -> !id.startsWith(current + "-"));
-                }
+                new LingeringTransactionAborter(p, st.admin()).abortMatching(
+                        LingeringTransactionAborter.escape(sink.transactionalIdPrefix) + "-p[0-9]+-[0-9]+-[0-9]+",
+                        id -> !id.startsWith(current + "-"));
             }
         }
     }

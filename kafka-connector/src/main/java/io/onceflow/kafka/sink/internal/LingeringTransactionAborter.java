@@ -52,6 +52,7 @@ public final class LingeringTransactionAborter {
     private final Properties producerProperties;
     private final Admin admin;
     private final long timeoutMs;
+    private final java.util.function.Consumer<String> abortById;
 
     /**
      * @param producerProperties the sink's producer properties (bootstrap servers, security,
@@ -59,9 +60,20 @@ public final class LingeringTransactionAborter {
      * @param admin              an Admin client of the same cluster, not closed here
      */
     public LingeringTransactionAborter(Properties producerProperties, Admin admin) {
+        this(producerProperties, admin, null);
+    }
+
+    /**
+     * @param abortById aborts the open transaction of one id, by initialising a producer of it
+     *                  ({@code initTransactions()} must have returned); for a caller that keeps that producer to
+     *                  write with. Null: a producer is initialised and closed.
+     */
+    public LingeringTransactionAborter(Properties producerProperties, Admin admin,
+                                       java.util.function.Consumer<String> abortById) {
         this.producerProperties = Objects.requireNonNull(producerProperties, "producerProperties");
         this.admin = Objects.requireNonNull(admin, "admin");
         this.timeoutMs = TransactionalProducer.maxBlockMs(producerProperties);
+        this.abortById = abortById;
     }
 
     /**
@@ -163,6 +175,10 @@ public final class LingeringTransactionAborter {
     private void abort(TransactionListing l) {
         LOG.warn("aborting lingering transaction {} (producerId {}) left open by an earlier run", l.transactionalId(),
                 l.producerId());
+        if (abortById != null) {
+            abortById.accept(l.transactionalId());
+            return;
+        }
         Properties p = TransactionalProducer.producerProperties(l.transactionalId(), producerProperties);
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
             producer.initTransactions();

@@ -1,0 +1,211 @@
+package io.onceflow.kafka.sink;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.onceflow.kafka.testing.KafkaTestCluster;
+import io.onceflow.twophase.TransactionContext;
+import io.onceflow.twophase.TransactionLostException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntSupplier;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * What a sink subtask's producers cost at a start and at a barrier, on a real broker: a producer that aborts a
+ * restored open or a lingering transaction goes on to write the new writer's transactions (one {@code initTransactions()}
+ * round trip, not two), and the producer the next barrier needs is initialised in the background, not in the
+ * barrier's synchronous part. Each case checks the outcome with a read_committed consumer.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class KafkaTransactionHandlerTest {
+
+    @RegisterExtension
+    static final KafkaTestCluster kafka = new KafkaTestCluster();
+
+    private static KafkaTransactionHandler<String> handler(String prefix, String topic) {
+        return new KafkaTransactionHandler<>(new KafkaSink<>(KafkaSink.<String>builder()
+                .setBootstrapServers(kafka.bootstrapServers())
+                .setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
+                .setTransactionalIdPrefix(prefix)
+                .setRecordSerializer(KafkaRecordSerializer.forTopic(topic, v -> v.getBytes(StandardCharsets.UTF_8),
+                        v -> v.getBytes(StandardCharsets.UTF_8)))));
+    }
+
+    private static TransactionContext context(int subtask, long restoredCheckpoint, long sequence) {
+        return new TransactionContext("handler-test", "output", subtask, 1, restoredCheckpoint, sequence);
+    }
+
+    private static void awaitCount(IntSupplier count, int expected) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (count.getAsInt() < expected && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertEquals(expected, count.getAsInt());
+    }
+
+    @Test
+    void theProducerThatAbortsARestoredOpenTransactionWritesTheNextOne() throws Exception {
+        String topic = Pipelines.createTopic(kafka, "handler-restore", 1);
+        KafkaTransactionHandler<String> crashed = handler("handler-restore", topic);
+        KafkaTransaction open = crashed.beginTransaction(context(0, 0, 0));
+        crashed.write(open, "in-the-open-transaction");
+        open.producer.flush();
+
+        // a new process restores a checkpoint that holds the open transaction; the crashed one is a zombie
+        KafkaTransactionHandler<String> restored = handler("handler-restore", topic);
+        restored.recoverAndAbort(new KafkaTransaction(open.transactionalId, null, null));
+        assertEquals(1, restored.producersInitialised());
+        KafkaTransaction next = restored.beginTransaction(context(0, 1, 0));
+        assertEquals(open.transactionalId, next.transactionalId, "the lowest free id of the pool");
+        assertEquals(0, restored.producersInitialisedInBegin(), "the aborting producer was reused");
+        restored.write(next, "after-the-restore");
+        restored.preCommit(next, 2);
+        restored.commit(next);
+
+        assertEquals(List.of("after-the-restore,after-the-restore"), Pipelines.readCommitted(kafka, topic));
+        // the zombie of the crashed process was fenced by the abort
+        assertThrows(TransactionLostException.class, () -> {
+            crashed.preCommit(open, 1);
+            crashed.commit(open);
+        });
+        crashed.close(0);
+        restored.close(0);
+    }
+
+    @Test
+    void theProducersThatAbortLingeringTransactionsAtAStartWriteTheFirstOnes() throws Exception {
+        String topic = Pipelines.createTopic(kafka, "handler-sweep", 1);
+        KafkaTransactionHandler<String> crashed = handler("handler-sweep", topic);
+        KafkaTransaction first = crashed.beginTransaction(context(0, 0, 0));
+        crashed.write(first, "lost-1");
+        crashed.preCommit(first, 1);
+        KafkaTransaction second = crashed.beginTransaction(context(0, 0, 1));
+        crashed.write(second, "lost-2");
+        second.producer.flush();
+
+        // a fresh start: no checkpoint refers to either, so both are lingering
+        KafkaTransactionHandler<String> started = handler("handler-sweep", topic);
+        started.abortLingeringTransactions(sinkContext(0, 1));
+        KafkaTransaction a = started.beginTransaction(context(0, 0, 0));
+        started.write(a, "a");
+        started.preCommit(a, 1);
+        KafkaTransaction b = started.beginTransaction(context(0, 0, 1));
+        started.write(b, "b");
+        assertEquals(0, started.producersInitialisedInBegin(), "both begins took a producer that aborted one");
+        started.commit(a);
+        started.preCommit(b, 2);
+        started.commit(b);
+
+        assertEquals(List.of("a,a", "b,b"), Pipelines.readCommitted(kafka, topic));
+        crashed.close(0);
+        started.close(0);
+    }
+
+    private static io.onceflow.api.sink.SinkInitContext sinkContext(int subtask, int parallelism) {
+        return new io.onceflow.api.sink.SinkInitContext() {
+            @Override
+            public int getIndexOfSubtask() {
+                return subtask;
+            }
+
+            @Override
+            public int getParallelism() {
+                return parallelism;
+            }
+
+            @Override
+            public String getOperatorUid() {
+                return "output";
+            }
+
+            @Override
+            public String getJobName() {
+                return "handler-test";
+            }
+
+            @Override
+            public int getAttemptNumber() {
+                return 0;
+            }
+
+            @Override
+            public java.util.OptionalLong getRestoredCheckpointId() {
+                return java.util.OptionalLong.empty();
+            }
+        };
+    }
+
+    @Test
+    void aRestoredOpenTransactionOfAnotherParallelismIsAbortedAndItsProducerClosed() throws Exception {
+        String topic = Pipelines.createTopic(kafka, "handler-rescale", 1);
+        KafkaTransactionHandler<String> crashed = handler("handler-rescale", topic);
+        KafkaTransaction open = crashed.beginTransaction(new TransactionContext("handler-test", "output", 1, 2, 0, 0));
+        crashed.write(open, "in-the-open-transaction");
+        open.producer.flush();
+
+        KafkaTransactionHandler<String> rescaled = handler("handler-rescale", topic);
+        rescaled.recoverAndAbort(new KafkaTransaction(open.transactionalId, null, null));
+        KafkaTransaction next = rescaled.beginTransaction(context(0, 1, 0));
+        assertTrue(next.transactionalId.startsWith("handler-rescale-p1-0-"), next.transactionalId);
+        assertEquals(1, rescaled.producersInitialisedInBegin(), "a producer of the old parallelism's id cannot be reused");
+        rescaled.write(next, "after-the-rescale");
+        rescaled.preCommit(next, 2);
+        rescaled.commit(next);
+
+        assertEquals(List.of("after-the-rescale,after-the-rescale"), Pipelines.readCommitted(kafka, topic));
+        crashed.close(1);
+        rescaled.close(0);
+    }
+
+    @Test
+    void theProducerForTheNextBarrierIsInitialisedInTheBackground() throws Exception {
+        String topic = Pipelines.createTopic(kafka, "handler-spare", 1);
+        KafkaTransactionHandler<String> handler = handler("handler-spare", topic);
+        KafkaTransaction first = handler.beginTransaction(context(0, 0, 0));
+        assertEquals(1, handler.producersInitialisedInBegin(), "the first begin has nothing to take");
+        // a spare follows without any further call
+        awaitCount(handler::producersInitialised, 2);
+        handler.write(first, "one");
+        handler.preCommit(first, 1);
+
+        KafkaTransaction second = handler.beginTransaction(context(0, 0, 1));
+        assertTrue(!second.transactionalId.equals(first.transactionalId), "the pre-committed id is still in use");
+        handler.write(second, "two");
+        assertEquals(1, handler.producersInitialisedInBegin(), "the barrier's begin took the spare");
+        // and a new spare is on its way for the next barrier
+        awaitCount(handler::producersInitialised, 3);
+
+        handler.commit(first);
+        handler.preCommit(second, 2);
+        handler.commit(second);
+        assertEquals(List.of("one,one", "two,two"), Pipelines.readCommitted(kafka, topic));
+        handler.close(0);
+    }
+
+    @Test
+    void aWriterClosedWhileItsSpareInitialisesLeavesNothingThatFencesTheNextOne() throws Exception {
+        String topic = Pipelines.createTopic(kafka, "handler-close", 1);
+        KafkaTransactionHandler<String> first = handler("handler-close", topic);
+        KafkaTransaction aborted = first.beginTransaction(context(0, 0, 0));
+        first.abort(aborted);
+        first.close(0); // the spare (the pool's next id) may still be initialising: close waits for it
+
+        KafkaTransactionHandler<String> second = handler("handler-close", topic);
+        KafkaTransaction a = second.beginTransaction(context(0, 0, 0));
+        awaitCount(second::producersInitialised, 2);
+        second.write(a, "a");
+        second.preCommit(a, 1);
+        KafkaTransaction b = second.beginTransaction(context(0, 0, 1)); // the spare, on the id the first one's spare had
+        second.write(b, "b");
+        second.commit(a);
+        second.preCommit(b, 2);
+        second.commit(b);
+        assertEquals(List.of("a,a", "b,b"), Pipelines.readCommitted(kafka, topic));
+        second.close(0);
+    }
+}
