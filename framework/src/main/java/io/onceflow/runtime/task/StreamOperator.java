@@ -2,7 +2,9 @@ package io.onceflow.runtime.task;
 
 /**
  * The one contract every operator of a task implements. All methods are called on the subtask's
- * thread, in this order:
+ * thread (except a chain's last operator that is a sink: its {@code initializeState} runs on a thread of its
+ * own while the operators before it start, and the subtask's thread waits for it before going on), in this
+ * order:
  *
  * <pre>
  * setup → initializeState → open → (processElement | snapshotState | notify…)* → [endInput] → close

@@ -236,12 +236,7 @@ public final class StreamTask implements Runnable {
         state = State.RUNNING;
         Throwable failure = null;
         try {
-            for (int i = chain.size() - 1; i >= 0; i--) {
-                chain.get(i).operator.initializeState();
-            }
-            for (int i = chain.size() - 1; i >= 0; i--) {
-                chain.get(i).operator.open();
-            }
+            initializeAndOpen();
             if (isSource) {
                 runSource();
             } else {
@@ -268,6 +263,70 @@ public final class StreamTask implements Runnable {
             state = State.FINISHED;
             info.gateway().taskFinished(taskIndex);
         }
+    }
+
+    /**
+     * Every operator's {@code initializeState} then {@code open}, downstream first. A sink at the end of a longer
+     * chain starts on a thread of its own meanwhile: its start is mostly waiting for an external system (committing
+     * the transactions a restored checkpoint holds, aborting lingering ones), and the operators before it restore
+     * their state in the same time instead of after it. The sink is opened once both are done, and whatever happens,
+     * this returns only when the sink's start has ended.
+     */
+    private void initializeAndOpen() throws Exception {
+        int last = chain.size() - 1;
+        if (last == 0 || !((Object) chain.get(last).operator instanceof SinkOperator<?, ?, ?>)) {
+            for (int i = last; i >= 0; i--) {
+                chain.get(i).operator.initializeState();
+            }
+            for (int i = last; i >= 0; i--) {
+                chain.get(i).operator.open();
+            }
+            return;
+        }
+        StreamOperator<?, ?> sink = chain.get(last).operator;
+        java.util.concurrent.FutureTask<Void> sinkStart = new java.util.concurrent.FutureTask<>(() -> {
+            sink.initializeState();
+            return null;
+        });
+        Thread starter = new Thread(sinkStart, thread == null ? "onceflow " + name + " sink start"
+                : thread.getName() + " sink start");
+        starter.setDaemon(true);
+        starter.setContextClassLoader(Thread.currentThread().getContextClassLoader());
+        starter.start();
+        Throwable failure = null;
+        try {
+            for (int i = last - 1; i >= 0; i--) {
+                chain.get(i).operator.initializeState();
+            }
+            for (int i = last - 1; i >= 0; i--) {
+                chain.get(i).operator.open();
+            }
+        } catch (Throwable t) {
+            failure = t;
+        }
+        boolean interrupted = false;
+        while (true) {
+            try {
+                sinkStart.get();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true; // the sink must not be closed while it starts: wait on
+            } catch (java.util.concurrent.ExecutionException e) {
+                if (failure == null) {
+                    failure = e.getCause();
+                } else {
+                    failure.addSuppressed(e.getCause());
+                }
+                break;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        if (failure != null) {
+            throw Sneaky.<Exception>rethrow(failure);
+        }
+        sink.open();
     }
 
     private void closeOperators(boolean reportFailures) {
