@@ -26,6 +26,14 @@ public enum BenchSystem {
      * What Flink's own start scripts open of the JDK on Java 17 (its {@code env.java.opts.all} default);
      * without them its serializers fail on JDK internals.
      */
+    /**
+     * The JVM systems that run on the benchmark's own class path log through slf4j-simple at WARN, as an Onceflow
+     * app does: that class path also holds the broker's log4j, whose start-up (about half a second, more on a busy
+     * machine) is no part of any of them. Flink runs on its own class path with its own logging.
+     */
+    private static final List<String> CHILD_LOGGING = List.of("-Dslf4j.provider=org.slf4j.simple.SimpleServiceProvider",
+            "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn");
+
     private static final List<String> FLINK_JVM_OPTIONS = List.of(
             "--add-exports=java.base/sun.net.util=ALL-UNNAMED",
             "--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED",
@@ -96,6 +104,9 @@ public enum BenchSystem {
                            int parallelism, Path work, List<String> jvmOptions) {
         String interval = Long.toString(intervalMillis);
         String p = Integer.toString(parallelism);
+        List<String> flinkOptions = jvmOptions;
+        jvmOptions = new ArrayList<>(jvmOptions);
+        jvmOptions.addAll(CHILD_LOGGING);
         return switch (this) {
             case RAW_AT_LEAST_ONCE -> ChildJvm.of(RawLoop.class, jvmOptions, "at-least-once", bootstrap, input, output,
                     run, interval);
@@ -109,7 +120,7 @@ public enum BenchSystem {
                     }, bootstrap, input, output, run, interval, p, work.resolve("checkpoints").toString());
             case KAFKA_STREAMS_EXACTLY_ONCE -> ChildJvm.of(KafkaStreamsWordCount.class, jvmOptions, bootstrap, input,
                     output, run, interval, p, work.resolve("state").toString());
-            case FLINK_EXACTLY_ONCE -> flink(jvmOptions, bootstrap, input, output, run, interval, p,
+            case FLINK_EXACTLY_ONCE -> flink(flinkOptions, bootstrap, input, output, run, interval, p,
                     work.resolve("checkpoints").toString());
         };
     }
