@@ -310,7 +310,9 @@ public final class StreamTask implements Runnable {
                 sinkStart.get();
                 break;
             } catch (InterruptedException e) {
-                interrupted = true; // the sink must not be closed while it starts: wait on
+                // cancelled: pass it on to the sink's start, but never close a sink while it starts
+                interrupted = true;
+                starter.interrupt();
             } catch (java.util.concurrent.ExecutionException e) {
                 if (failure == null) {
                     failure = e.getCause();

@@ -52,6 +52,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
     private static final Logger LOG = LoggerFactory.getLogger(KafkaTransactionHandler.class);
 
     private static final int POOL_SIZE = 100;
+    private static final java.time.Duration SPARE_WAIT_ON_CLOSE = java.time.Duration.ofSeconds(5);
 
     private final KafkaSink<T> sink;
     private final Map<Integer, Subtask> subtasks = new ConcurrentHashMap<>();
@@ -170,8 +171,10 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         }
 
         /**
-         * Waits for a spare producer still initialising and closes it: left running, its {@code initTransactions()}
-         * could complete after the next attempt's producer of the same id and fence it.
+         * Waits a little for a spare producer still initialising and closes it: left running, its
+         * {@code initTransactions()} could complete after the next attempt's producer of the same id and fence it
+         * (which costs that attempt a restart, nothing more). Not longer than a producer's graceful close: with the
+         * broker unreachable it would block for {@code max.block.ms}.
          */
         private void dropSpare() {
             if (spare == null) {
@@ -181,8 +184,8 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             spare = null;
             spareId = null;
             try {
-                pending.get(TransactionalProducer.maxBlockMs(producerProperties(index)),
-                        java.util.concurrent.TimeUnit.MILLISECONDS).close(java.time.Duration.ZERO);
+                pending.get(SPARE_WAIT_ON_CLOSE.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
+                        .close(java.time.Duration.ZERO);
             } catch (java.util.concurrent.ExecutionException e) {
                 LOG.debug("the spare producer of an ended writer had failed: {}", String.valueOf(e.getCause()));
             } catch (java.util.concurrent.TimeoutException e) {
