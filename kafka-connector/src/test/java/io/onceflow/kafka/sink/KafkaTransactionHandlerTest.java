@@ -40,6 +40,14 @@ class KafkaTransactionHandlerTest {
         return new TransactionContext("handler-test", "output", subtask, 1, restoredCheckpoint, sequence);
     }
 
+    /** One record in the transaction, then pre-commit at the checkpoint and commit. */
+    private static void writeAndCommit(KafkaTransactionHandler<String> handler, KafkaTransaction transaction,
+                                       String value, long checkpointId) throws Exception {
+        handler.write(transaction, value);
+        handler.preCommit(transaction, checkpointId);
+        handler.commit(transaction);
+    }
+
     private static void awaitCount(IntSupplier count, int expected) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (count.getAsInt() < expected && System.nanoTime() < deadline) {
@@ -63,9 +71,7 @@ class KafkaTransactionHandlerTest {
         KafkaTransaction next = restored.beginTransaction(context(0, 1, 0));
         assertEquals(open.transactionalId, next.transactionalId, "the lowest free id of the pool");
         assertEquals(0, restored.producersInitialisedInBegin(), "the aborting producer was reused");
-        restored.write(next, "after-the-restore");
-        restored.preCommit(next, 2);
-        restored.commit(next);
+        writeAndCommit(restored, next, "after-the-restore", 2);
 
         assertEquals(List.of("after-the-restore,after-the-restore"), Pipelines.readCommitted(kafka, topic));
         // the zombie of the crashed process was fenced by the abort
@@ -153,9 +159,7 @@ class KafkaTransactionHandlerTest {
         KafkaTransaction next = rescaled.beginTransaction(context(0, 1, 0));
         assertTrue(next.transactionalId.startsWith("handler-rescale-p1-0-"), next.transactionalId);
         assertEquals(1, rescaled.producersInitialisedInBegin(), "a producer of the old parallelism's id cannot be reused");
-        rescaled.write(next, "after-the-rescale");
-        rescaled.preCommit(next, 2);
-        rescaled.commit(next);
+        writeAndCommit(rescaled, next, "after-the-rescale", 2);
 
         assertEquals(List.of("after-the-rescale,after-the-rescale"), Pipelines.readCommitted(kafka, topic));
         crashed.close(1);
