@@ -39,13 +39,13 @@ public final class FailingCheckpointStorage implements CheckpointStorage {
         return new FailingCheckpointStorage(inner);
     }
 
-    /** State writes of the checkpoints {@code ids} matches fail (a subtask declines the checkpoint). */
     /** Closes the wrapped storage. */
     @Override
     public void close() {
         inner.close();
     }
 
+    /** State writes of the checkpoints {@code ids} matches fail (a subtask declines the checkpoint). */
     public FailingCheckpointStorage failStateOf(LongPredicate ids) {
         this.failStateOf = ids;
         return this;

@@ -9,6 +9,7 @@ import io.onceflow.kafka.sink.internal.TransactionalIdPool;
 import io.onceflow.kafka.sink.internal.TransactionalProducer;
 import io.onceflow.twophase.TransactionContext;
 import io.onceflow.twophase.TransactionHandler;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -16,7 +17,17 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.admin.Admin;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,7 +63,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
     private static final Logger LOG = LoggerFactory.getLogger(KafkaTransactionHandler.class);
 
     private static final int POOL_SIZE = 100;
-    private static final java.time.Duration SPARE_WAIT_ON_CLOSE = java.time.Duration.ofSeconds(5);
+    private static final Duration SPARE_WAIT_ON_CLOSE = Duration.ofSeconds(5);
 
     private final KafkaSink<T> sink;
     private final Map<Integer, Subtask> subtasks = new ConcurrentHashMap<>();
@@ -65,14 +76,13 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
      */
     private final Map<String, TransactionalProducer> warm = new ConcurrentHashMap<>();
     /** How many producers this handler initialised ({@code initTransactions()} round trips), for the tests. */
-    private final java.util.concurrent.atomic.AtomicInteger initialised = new java.util.concurrent.atomic.AtomicInteger();
+    private final AtomicInteger initialised = new AtomicInteger();
     /** How many of those a {@link #beginTransaction} had to initialise itself, having no idle or spare producer. */
-    private final java.util.concurrent.atomic.AtomicInteger initialisedInBegin =
-            new java.util.concurrent.atomic.AtomicInteger();
+    private final AtomicInteger initialisedInBegin = new AtomicInteger();
 
     /** Initialises spare producers and Admin clients off the task threads; daemon threads, gone after a minute unused. */
-    private static final java.util.concurrent.ExecutorService WARM_UP = new java.util.concurrent.ThreadPoolExecutor(0,
-            Integer.MAX_VALUE, 60, java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.SynchronousQueue<>(),
+    private static final ExecutorService WARM_UP = new ThreadPoolExecutor(0,
+            Integer.MAX_VALUE, 60, TimeUnit.SECONDS, new SynchronousQueue<>(),
             r -> {
                 Thread t = new Thread(r, "onceflow kafka sink warm-up");
                 t.setDaemon(true);
@@ -97,20 +107,20 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
          * For the hanging-transaction check at every pre-commit and the sweeps once the first checkpoint completed;
          * created in the background when the writer starts, so that the first barrier does not wait for it.
          */
-        private java.util.concurrent.CompletableFuture<Admin> admin;
+        private CompletableFuture<Admin> admin;
         /**
          * A producer being initialised in the background for the next transaction that finds no idle producer, and
          * its id (in use in the pool), or null: {@code initTransactions()} takes a round trip to the transaction
          * coordinator, which would otherwise sit in the barrier's synchronous part whenever the pool grows.
          */
-        private java.util.concurrent.CompletableFuture<TransactionalProducer> spare;
+        private CompletableFuture<TransactionalProducer> spare;
         private String spareId;
 
         /** Starts creating the Admin client off the task thread. */
         void prepareAdmin() {
             if (admin == null) {
                 Properties properties = TransactionalProducer.adminProperties(producerProperties(index));
-                admin = java.util.concurrent.CompletableFuture.supplyAsync(() -> Admin.create(properties), WARM_UP);
+                admin = CompletableFuture.supplyAsync(() -> Admin.create(properties), WARM_UP);
             }
         }
 
@@ -118,7 +128,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             prepareAdmin();
             try {
                 return admin.join();
-            } catch (java.util.concurrent.CompletionException e) {
+            } catch (CompletionException e) {
                 admin = null; // the next call tries again
                 throw e.getCause() instanceof RuntimeException r ? r : e;
             }
@@ -146,7 +156,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
                 return; // the next transaction that needs a producer says so
             }
             spareId = id;
-            spare = java.util.concurrent.CompletableFuture.supplyAsync(() -> initialise(id, index), WARM_UP);
+            spare = CompletableFuture.supplyAsync(() -> initialise(id, index), WARM_UP);
         }
 
         /** The spare producer once initialised (waiting for it if need be), or null if there is none or it failed. */
@@ -162,7 +172,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
                 TransactionalProducer producer = pending.join();
                 all.add(producer);
                 return producer;
-            } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+            } catch (CompletionException | CancellationException e) {
                 pool.release(id);
                 LOG.debug("initialising a spare producer for {} failed ({}); initialising one now", id,
                         String.valueOf(e.getCause()));
@@ -184,16 +194,16 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             spare = null;
             spareId = null;
             try {
-                pending.get(SPARE_WAIT_ON_CLOSE.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
-                        .close(java.time.Duration.ZERO);
-            } catch (java.util.concurrent.ExecutionException e) {
+                pending.get(SPARE_WAIT_ON_CLOSE.toMillis(), TimeUnit.MILLISECONDS)
+                        .close(Duration.ZERO);
+            } catch (ExecutionException e) {
                 LOG.debug("the spare producer of an ended writer had failed: {}", String.valueOf(e.getCause()));
-            } catch (java.util.concurrent.TimeoutException e) {
+            } catch (TimeoutException e) {
                 LOG.warn("the spare producer of sink subtask {} is still initialising; it is left to finish", index);
-                pending.thenAccept(p -> p.close(java.time.Duration.ZERO));
+                pending.thenAccept(p -> p.close(Duration.ZERO));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                pending.thenAccept(p -> p.close(java.time.Duration.ZERO));
+                pending.thenAccept(p -> p.close(Duration.ZERO));
             }
         }
 
@@ -202,7 +212,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             dropSpare();
             for (TransactionalProducer p : all) {
                 try {
-                    p.close(p.isInTransaction() ? java.time.Duration.ZERO : java.time.Duration.ofSeconds(5));
+                    p.close(p.isInTransaction() ? Duration.ZERO : Duration.ofSeconds(5));
                 } catch (RuntimeException e) {
                     LOG.debug("closing a producer of an ended writer failed: {}", e.toString());
                 }
@@ -211,7 +221,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             idle.clear();
             if (admin != null) {
                 try {
-                    admin.join().close(java.time.Duration.ofSeconds(5));
+                    admin.join().close(Duration.ofSeconds(5));
                 } catch (RuntimeException e) {
                     LOG.debug("the Admin client of an ended writer failed or did not close: {}", e.toString());
                 }
@@ -285,7 +295,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
                 st.idle.add(producer);
                 st.all.add(producer);
             } else {
-                producer.close(java.time.Duration.ZERO);
+                producer.close(Duration.ZERO);
             }
         }
     }
@@ -360,7 +370,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         } catch (RuntimeException e) {
             LOG.warn("Aborting {} failed ({}); closing its producer, the broker aborts it at its timeout or the next "
                     + "run fences it", transaction, e.toString());
-            producer.close(java.time.Duration.ZERO);
+            producer.close(Duration.ZERO);
             if (st != null) {
                 st.all.remove(producer);
                 st.pool.release(transaction.transactionalId);
@@ -427,7 +437,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
     private void keepWarm(String transactionalId, TransactionalProducer producer) {
         TransactionalProducer fenced = warm.put(transactionalId, producer);
         if (fenced != null) {
-            fenced.close(java.time.Duration.ZERO);
+            fenced.close(Duration.ZERO);
         }
     }
 

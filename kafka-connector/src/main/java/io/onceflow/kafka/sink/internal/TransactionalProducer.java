@@ -397,8 +397,7 @@ public final class TransactionalProducer implements AutoCloseable {
         return a;
     }
 
-    /** {@code max.block.ms} of these producer properties: how long a producer call may block. */
-    public static long maxBlockMs(Properties p) {
+    static long maxBlockMs(Properties p) {
         Object v = p.get(ProducerConfig.MAX_BLOCK_MS_CONFIG);
         return v == null ? 60_000L : Long.parseLong(v.toString().trim());
     }
