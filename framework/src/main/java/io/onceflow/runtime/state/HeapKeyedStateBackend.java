@@ -59,6 +59,8 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
     private volatile Written lastWritten;
     // the key as the user gave it, and as state tables hold it (a byte[] by content)
     private Object currentKey;
+    /** The class of keys already found to hash stably (checking is a class lookup per record otherwise). */
+    private Class<?> stableKeyClass;
     private Object currentStoredKey;
 
     public HeapKeyedStateBackend(String operatorUid, TypeSerializer<Object> keySerializer, int maxParallelism,
@@ -108,7 +110,10 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
     @Override
     public void setCurrentKey(Object key) {
         if (key != currentKey || key == null) {
-            StableKeys.checkRecordKey(key, operatorUid);
+            if (key == null || key.getClass() != stableKeyClass) {
+                StableKeys.checkRecordKey(key, operatorUid);
+                stableKeyClass = key.getClass();
+            }
             this.currentStoredKey = StableKeys.normalize(key);
         }
         this.currentKey = key;

@@ -102,6 +102,8 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
     private final ByteArrayOutputStream keyBuffer = new ByteArrayOutputStream(64);
     private final DataOutputStream keyOut = new DataOutputStream(keyBuffer);
     private Object currentKey;
+    /** The class of keys already found to hash stably (checking is a class lookup per record otherwise). */
+    private Class<?> stableKeyClass;
     private byte[] currentKeyBytes;
     // guarded by this: the database closes when the backend is closed AND no snapshot is being written
     private int openSnapshots;
@@ -340,7 +342,10 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
     @Override
     public void setCurrentKey(Object key) {
         if (key != currentKey || key == null) {
-            StableKeys.checkRecordKey(key, operatorUid);
+            if (key == null || key.getClass() != stableKeyClass) {
+                StableKeys.checkRecordKey(key, operatorUid);
+                stableKeyClass = key.getClass();
+            }
             try {
                 keyBuffer.reset();
                 keySerializer.serialize(key, keyOut);
