@@ -20,7 +20,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One owner per job directory: an exclusive operating-system lock on {@code <job>/_owner.lock}, whose
- * content names the holder ({@code host}, {@code pid}, {@code since}, and a random {@code token}).
+ * content names the holder ({@code host}, {@code pid}, when the process {@code started}, {@code since} when it
+ * holds the lock, and a random {@code token}).
  *
  * <ul>
  * <li>A second start while the holder lives is refused, naming the holder.</li>
@@ -108,8 +109,7 @@ final class FileOwnerLock implements Ownership {
             String previous = read(ch);
             String token = UUID.randomUUID().toString();
             Object key = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
-            String holder = "host=" + host() + "\npid=" + ProcessHandle.current().pid() + "\nsince=" + Instant.now()
-                    + "\ntoken=" + token + "\n";
+            String holder = holderLines() + "token=" + token + "\n";
             ch.truncate(0);
             ByteBuffer buf = ByteBuffer.wrap(holder.getBytes(StandardCharsets.UTF_8));
             long position = 0;
@@ -193,11 +193,62 @@ final class FileOwnerLock implements Ownership {
         if (pid == null) {
             return "another process (its lock file names no holder)";
         }
-        boolean here = host != null && host.equals(host()) && !pid.equals(Long.toString(ProcessHandle.current().pid()));
-        return "pid " + pid + " on host " + host + " since " + since
-                + (here && ProcessHandle.of(Long.parseLong(pid)).isPresent() ? " (alive on this machine)" : "")
-                + (pid.equals(Long.toString(ProcessHandle.current().pid())) ? " (this very process: another job object "
-                + "with the same name and checkpoint directory)" : "");
+        String text = "pid " + pid + " on host " + host + " since " + since;
+        if (host == null || !host.equals(host())) {
+            return text;
+        }
+        if (goneFromThisMachine(content)) {
+            return text + " (no longer running on this machine)";
+        }
+        if (pid.equals(Long.toString(ProcessHandle.current().pid()))) {
+            return text + " (this very process: another job object with the same name and checkpoint directory)";
+        }
+        return text + (isLong(pid) && ProcessHandle.of(Long.parseLong(pid)).isPresent() ? " (alive on this machine)" : "");
+    }
+
+    /**
+     * The lines naming this process as a lock's holder: its host, its pid, the moment the process started
+     * (which tells a restarted process that got the same pid, as in a restarted container, from the one
+     * that wrote the lock) and the moment it took the lock.
+     */
+    static String holderLines() {
+        ProcessHandle me = ProcessHandle.current();
+        return "host=" + host() + "\npid=" + me.pid() + "\nstarted=" + me.info().startInstant().map(Instant::toString)
+                .orElse("") + "\nsince=" + Instant.now() + "\n";
+    }
+
+    /**
+     * Whether the holder a lock's content names is known to be gone: it ran on this machine (same host
+     * name, and not a name many machines share) and no process with its pid runs here any more, or the one
+     * that does started at another moment than the holder did.
+     */
+    static boolean goneFromThisMachine(String content) {
+        String host = field(content, "host");
+        String pid = field(content, "pid");
+        if (host == null || pid == null || !isLong(pid) || !host.equals(host()) || SHARED_HOST_NAMES.contains(host)) {
+            return false;
+        }
+        java.util.Optional<ProcessHandle> running = ProcessHandle.of(Long.parseLong(pid));
+        if (running.isEmpty()) {
+            return true;
+        }
+        String started = field(content, "started");
+        java.util.Optional<Instant> runningSince = running.get().info().startInstant();
+        return started != null && !started.isEmpty() && runningSince.isPresent()
+                && !runningSince.get().toString().equals(started);
+    }
+
+    /** Host names that do not tell one machine from another. */
+    private static final java.util.Set<String> SHARED_HOST_NAMES = java.util.Set.of("localhost",
+            "localhost.localdomain", "unknown", "");
+
+    private static boolean isLong(String text) {
+        try {
+            Long.parseLong(text);
+            return true;
+        } catch (NumberFormatException e) {
+            return false;
+        }
     }
 
     private static String field(String content, String name) {

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.time.Instant;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -24,7 +23,9 @@ import org.slf4j.LoggerFactory;
  * <li>When the owner died (even by {@code kill -9}) its lease expires after HDFS's soft limit (a minute);
  * the probe then starts the file's recovery, and once the file is closed the start creates generation
  * n + 1. Creating a file that must not exist is atomic, so of two starts only one wins. A start waits
- * up to {@link #WAIT_FOR_DEAD_OWNER} for that.</li>
+ * up to {@link #WAIT_FOR_DEAD_OWNER} for that. When the owner ran on this very machine and is known to be
+ * gone (no process with its pid, or one that started at another moment), the start does not wait out the
+ * lease: it recovers it at once ({@code recoverLease}), as a take-over would.</li>
  * <li>A take-over forces the lease of a live but hung owner ({@code recoverLease}) and creates the next
  * generation; the old owner finds a higher generation at its next {@link #verify()} and stops.</li>
  * </ul>
@@ -48,9 +49,10 @@ final class HadoopOwnerLock implements Ownership {
     }
 
     static HadoopOwnerLock acquire(FileSystem fs, Path dir, String jobName, boolean takeOver) throws IOException {
-        String line = "host=" + FileOwnerLock.host() + "\npid=" + ProcessHandle.current().pid() + "\nsince=" + Instant.now() + "\n";
+        String line = FileOwnerLock.holderLines();
         long deadline = System.nanoTime() + WAIT_FOR_DEAD_OWNER.toNanos();
         boolean announced = false;
+        boolean recovering = false;
         fs.mkdirs(dir);
         while (true) {
             long highest = highestGeneration(fs, dir);
@@ -58,13 +60,22 @@ final class HadoopOwnerLock implements Ownership {
             String owner = "";
             if (!free) {
                 Path current = file(dir, highest);
-                owner = FileOwnerLock.describe(read(fs, current));
-                if (takeOver) {
-                    if (fs instanceof org.apache.hadoop.hdfs.DistributedFileSystem dfs && !dfs.isFileClosed(current)) {
-                        LOG.warn("Job '{}': taking over {} from {}, declared hung (take-over): forcing its lease", jobName,
-                                dir, owner);
-                        dfs.recoverLease(current);
+                String content = read(fs, current);
+                owner = FileOwnerLock.describe(content);
+                boolean gone = FileOwnerLock.goneFromThisMachine(content);
+                if ((takeOver || gone) && fs instanceof org.apache.hadoop.hdfs.DistributedFileSystem dfs
+                        && !dfs.isFileClosed(current)) {
+                    if (!recovering) {
+                        recovering = true;
+                        if (takeOver && !gone) {
+                            LOG.warn("Job '{}': taking over {} from {}, declared hung (take-over): forcing its lease",
+                                    jobName, dir, owner);
+                        } else {
+                            LOG.info("Job '{}': the owner of {}, {}, is gone: recovering its HDFS lease now rather "
+                                    + "than waiting for it to expire", jobName, dir, owner);
+                        }
                     }
+                    dfs.recoverLease(current);
                 }
                 free = isFree(fs, current);
             }
@@ -94,7 +105,7 @@ final class HadoopOwnerLock implements Ownership {
                         + "it is hung or its machine is gone, start this one with take-over (command line: --take-over; "
                         + "API: getCheckpointConfig().setTakeOver(true)), which fences it");
             }
-            if (!announced) {
+            if (!announced && !recovering) {
                 announced = true;
                 LOG.info("Job '{}': {} is owned by {}; waiting up to {} s for its HDFS lease to expire, in case it died",
                         jobName, dir, owner, WAIT_FOR_DEAD_OWNER.toSeconds());

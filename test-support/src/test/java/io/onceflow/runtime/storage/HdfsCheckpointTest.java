@@ -23,8 +23,9 @@ import org.junit.jupiter.api.io.TempDir;
  * Checkpoints on a real in-process HDFS ({@code MiniDFSCluster}): a job on RocksDB with incremental
  * checkpoints keeps them on HDFS, is killed with {@code kill -9}, and a new process with another working
  * directory restores from HDFS alone and finishes with exact output; meanwhile a second start is
- * refused by the owner's lease. The restart waits for the dead owner's lease to expire (HDFS's soft
- * limit, a minute): that is how long HDFS takes to notice a writer is gone.
+ * refused by the owner's lease. The restart runs on the same machine as the killed process, so it knows
+ * the owner is gone and recovers its lease at once; a lock held by a process of another machine is waited
+ * for until HDFS lets its lease expire (its soft limit, a minute by default, shortened for that test).
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class HdfsCheckpointTest {
@@ -101,6 +102,41 @@ class HdfsCheckpointTest {
     }
 
     @Test
+    void aDeadOwnerOfAnotherMachineIsWaitedForUntilItsLeaseExpires() throws Exception {
+        long softLimit = 10_000;
+        hdfs.setLeasePeriod(softLimit, 20 * 60_000);
+        try {
+            CheckpointStorage storage = CheckpointStorage.fromUri(hdfs.getURI() + "/foreign");
+            JobCheckpointStore store = storage.forJob("job");
+            store.checkWritable();
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            Process holder = new ProcessBuilder(java, "-Xmx256m", "-cp", System.getProperty("java.class.path"),
+                    HdfsLockHolderMain.class.getName(), hdfs.getURI() + "/foreign/job/_owner/" + FileOwnerLock.LOCK_FILE + ".0",
+                    "host=another-machine\npid=1\nstarted=2026-01-01T00:00:00Z\nsince=2026-01-01T00:00:00Z\n")
+                    .redirectErrorStream(true).start();
+            java.io.BufferedReader lines = new java.io.BufferedReader(new java.io.InputStreamReader(holder.getInputStream()));
+            String line;
+            while ((line = lines.readLine()) != null && !line.equals("held")) {
+                // the child's start-up output
+            }
+            long held = System.nanoTime();
+            assertEquals("held", line, "the lock holder started");
+            holder.destroyForcibly(); // kill -9: its lease stays until the soft limit passes
+            assertTrue(holder.waitFor(30, TimeUnit.SECONDS));
+
+            Ownership mine = store.acquireOwnership(false);
+            long waitedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - held);
+            mine.verify();
+            // the lease began before the holder said "held": HDFS freed it no earlier than the soft limit after
+            assertTrue(waitedMs >= softLimit - 2_000, "a lock of another machine's process is not recovered early "
+                    + "(acquired " + waitedMs + " ms after it was held)");
+            mine.release();
+        } finally {
+            hdfs.setLeasePeriod(org.apache.hadoop.hdfs.protocol.HdfsConstants.LEASE_SOFTLIMIT_PERIOD, 20 * 60_000);
+        }
+    }
+
+    @Test
     void aJobKilledOnOneMachineRestoresFromHdfsAloneOnAnother() throws Exception {
         String checkpoints = hdfs.getURI() + "/checkpoints";
         Path out = base.resolve("out");
@@ -131,6 +167,8 @@ class HdfsCheckpointTest {
         String text = Files.readString(log);
         assertEquals(0, third.exitValue(), text);
         assertTrue(text.contains("resumes from checkpoint"), text);
+        assertTrue(text.contains("is gone: recovering its HDFS lease now"), "the restart on the killed owner's machine "
+                + "does not wait out its lease:\n" + text);
         SequenceChecker.Result result = SequenceChecker.check(output.readAll(), SequenceChecker.expectedForSequence(TOTAL, KEYS));
         assertTrue(result.exact(), "restored from HDFS after kill -9 (" + atKill + " committed then): " + result);
         assertTrue(atKill < TOTAL, "the kill came before the end");
