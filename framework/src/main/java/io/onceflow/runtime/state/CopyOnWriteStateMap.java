@@ -251,19 +251,15 @@ final class CopyOnWriteStateMap<K, V> {
     }
 
     /**
-     * Where a key goes in the trie. Strings are hashed from their characters here rather than by
-     * {@link String#hashCode()}, which is linear in them: short keys over a small alphabet collide in all
-     * 32 bits (of the 2.1 million keys {@code "w"} + a number in base 36, 86 % share their hash with
-     * another), and every collision makes lookups and checkpoint diffs scan a list with {@code equals}.
+     * Where a key goes in the trie: strings and byte array keys by {@link KeyHashes}, whose JDK hashes
+     * collide so often that lookups and checkpoint diffs would scan collision lists with {@code equals}.
      */
     static int hash(Object key) {
         if (key instanceof String s) {
-            long h = 0x9E3779B97F4A7C15L + s.length();
-            for (int i = 0, n = s.length(); i < n; i++) {
-                h = (h ^ s.charAt(i)) * 0xBF58476D1CE4E5B9L;
-            }
-            h = (h ^ (h >>> 31)) * 0x94D049BB133111EBL;
-            return (int) (h ^ (h >>> 32));
+            return KeyHashes.of(s);
+        }
+        if (key instanceof StableKeys.ByteArrayKey b) {
+            return KeyHashes.of(b.bytes());
         }
         int h = key.hashCode();
         return h ^ (h >>> 16);

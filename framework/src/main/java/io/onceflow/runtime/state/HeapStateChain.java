@@ -157,7 +157,7 @@ public final class HeapStateChain {
 
         @Override
         public int hashCode() {
-            return 31 * state + Arrays.hashCode(key);
+            return 31 * state + KeyHashes.of(key); // Arrays.hashCode would put serialized numbers in few buckets
         }
     }
 }
