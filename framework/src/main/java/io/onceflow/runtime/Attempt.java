@@ -212,6 +212,7 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
                 gates.put(c, g);
             }
         }
+        Map<String, Prepared> prepared = prepare(assignment);
         int taskIndex = 0;
         for (ExecutionPlan.Chain c : plan.chains()) {
             Map<Transformation, List<? extends SourceSplit>[]> initialSplits = new HashMap<>();
@@ -232,7 +233,7 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
                 }
                 List<ChainedOperator> chain = new ArrayList<>();
                 for (Transformation t : c.operators()) {
-                    chain.add(createOperator(t, c, i, assignment, initialSplits));
+                    chain.add(createOperator(t, c, i, prepared.get(plan.uid(t) + "/" + i), initialSplits));
                 }
                 InputGate gate = c.upstream() == null ? new InputGate(0, 1) : gates.get(c)[i];
                 StreamTask task = new StreamTask(taskIndex++, c.name(), i, c.parallelism(), info, chain, gate, writers,
@@ -271,10 +272,91 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
         return new RecordWriter(targets, partitioner, spec.batchSize());
     }
 
-    @SuppressWarnings({"unchecked", "rawtypes"})
-    private ChainedOperator createOperator(Transformation t, ExecutionPlan.Chain c, int subtask,
-                                           StateAssignment assignment,
-                                           Map<Transformation, List<? extends SourceSplit>[]> initialSplits) throws Exception {
+    /** One operator subtask's keyed backend (null when not keyed) and what the checkpoint restored from gave it. */
+    private record Prepared(KeyedStateBackend keyed, StateAssignment.Restored restored) {
+    }
+
+    /**
+     * Creates the keyed backend of every operator subtask and reads its state from the checkpoint restored
+     * from, by key {@code uid/subtask}. After a restore the subtasks read in parallel, each its own files:
+     * one after another on this thread, their reads would add up before any task could start.
+     */
+    private Map<String, Prepared> prepare(StateAssignment assignment) throws Exception {
+        Map<String, java.util.concurrent.Callable<Prepared>> work = new LinkedHashMap<>();
+        for (ExecutionPlan.Chain c : plan.chains()) {
+            for (Transformation t : c.operators()) {
+                for (int i = 0; i < c.parallelism(); i++) {
+                    int subtask = i;
+                    work.put(plan.uid(t) + "/" + i, () -> prepare(t, c, subtask, assignment));
+                }
+            }
+        }
+        Map<String, Prepared> result = new LinkedHashMap<>();
+        int threads = Math.min(Runtime.getRuntime().availableProcessors(), work.size());
+        if (restoreFrom == null || threads <= 1) {
+            for (Map.Entry<String, java.util.concurrent.Callable<Prepared>> w : work.entrySet()) {
+                Prepared p = w.getValue().call();
+                result.put(w.getKey(), p);
+                if (p.keyed() != null) {
+                    backends.add(p.keyed());
+                }
+            }
+            return result;
+        }
+        ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads, r -> {
+            Thread th = new Thread(r, "onceflow restore " + spec.jobName());
+            th.setDaemon(true);
+            return th;
+        });
+        List<String> keys = new ArrayList<>(work.keySet());
+        List<java.util.concurrent.Future<Prepared>> futures = new ArrayList<>();
+        try {
+            for (String k : keys) {
+                futures.add(pool.submit(work.get(k)));
+            }
+            Throwable failure = null;
+            for (int j = 0; j < keys.size(); j++) {
+                try {
+                    Prepared p = futures.get(j).get();
+                    result.put(keys.get(j), p);
+                    if (p.keyed() != null) {
+                        backends.add(p.keyed()); // closed with the others if another subtask failed
+                    }
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (failure == null) {
+                        failure = e.getCause();
+                    }
+                }
+            }
+            if (failure instanceof Exception e) {
+                throw e;
+            }
+            if (failure != null) {
+                throw (Error) failure;
+            }
+            return result;
+        } catch (InterruptedException e) {
+            // backends a still running read creates are not known here: wait for them to be closed or handed in
+            pool.shutdownNow();
+            for (java.util.concurrent.Future<Prepared> f : futures) {
+                try {
+                    Prepared p = f.get(30, TimeUnit.SECONDS);
+                    if (p.keyed() != null && !backends.contains(p.keyed())) {
+                        backends.add(p.keyed());
+                    }
+                } catch (Exception ignored) {
+                    // failed or cancelled: it closed what it created
+                }
+            }
+            Thread.currentThread().interrupt();
+            throw e;
+        } finally {
+            pool.shutdown();
+        }
+    }
+
+    private Prepared prepare(Transformation t, ExecutionPlan.Chain c, int subtask, StateAssignment assignment)
+            throws Exception {
         String uid = plan.uid(t);
         int p = c.parallelism();
         KeyGroupRange range = t.isKeyed() ? KeyGroups.rangeFor(spec.maxParallelism(), p, subtask) : null;
@@ -286,9 +368,25 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
                     : new HeapKeyedStateBackend(uid, t.getKeySerializer(), spec.maxParallelism(), range,
                             !(spec.stateBackend() instanceof io.onceflow.api.HeapStateBackend heap)
                                     || heap.incrementalCheckpoints());
-            backends.add(keyed);
         }
-        StateAssignment.Restored restored = assignment.assign(uid, subtask, p, range, (KeyedEntrySink) keyed);
+        try {
+            return new Prepared(keyed, assignment.assign(uid, subtask, p, range, (KeyedEntrySink) keyed));
+        } catch (Exception | Error e) {
+            if (keyed != null) {
+                keyed.close();
+            }
+            throw e;
+        }
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private ChainedOperator createOperator(Transformation t, ExecutionPlan.Chain c, int subtask, Prepared prepared,
+                                           Map<Transformation, List<? extends SourceSplit>[]> initialSplits) throws Exception {
+        String uid = plan.uid(t);
+        int p = c.parallelism();
+        KeyGroupRange range = t.isKeyed() ? KeyGroups.rangeFor(spec.maxParallelism(), p, subtask) : null;
+        KeyedStateBackend keyed = prepared.keyed();
+        StateAssignment.Restored restored = prepared.restored();
         OperatorStateBackend opState = new OperatorStateBackend(restored.operatorLists());
         StreamOperator<?, ?> operator;
         if (t.getKind() == Transformation.Kind.SOURCE) {
