@@ -95,6 +95,7 @@ final class StateAssignment {
             throws IOException {
         String what = "operator '" + op.uid() + "' subtask " + s.subtaskIndex() + " in checkpoint " + metadata.checkpointId();
         int writtenMax;
+        keyed.snapshotWrittenFor(s.keyGroups());
         try (java.io.InputStream in = store.openState(s.handle())) {
             writtenMax = SubtaskStateFormat.read(in, what, lists, range, keyed, new io.onceflow.runtime.state.SharedFileReader() {
                 @Override

@@ -57,6 +57,15 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
     private final String chainId = "heap-" + java.util.UUID.randomUUID();
     // the last snapshot written, which the next one is a delta of (set by the snapshot threads, in order)
     private volatile Written lastWritten;
+    // restored from one heap chain written for exactly this backend's key groups: its files and states, and
+    // each table as restored, so that the first checkpoint after the restore is a delta of that chain
+    private int snapshotsRead;
+    private boolean readOwnKeyGroups;
+    private List<io.onceflow.runtime.storage.StateHandle.InFile> restoredChain;
+    private List<String> restoredChainStates;
+    private Map<String, CopyOnWriteStateMap.Snapshot<Object, ?>> restoredTables = new HashMap<>();
+    // the order of the restored states: snapshots number tables in it, whatever order they are registered in
+    private final List<String> restoredOrder = new ArrayList<>();
     // the key as the user gave it, and as state tables hold it (a byte[] by content)
     private Object currentKey;
     /** The class of keys already found to hash stably (checking is a class lookup per record otherwise). */
@@ -92,12 +101,27 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
         if (index == 0) {
             reading.clear();
         }
+        if (!restoredOrder.contains(name)) {
+            restoredOrder.add(name);
+        }
         RestoredKeyedState r = restored.computeIfAbsent(name, n -> new RestoredKeyedState(n, kind));
         if (r.kind() != kind) {
             throw new IOException("State '" + name + "' of operator '" + operatorUid + "' is " + kind + " state in one "
                     + "snapshot and " + r.kind() + " state in another");
         }
         reading.add(r);
+    }
+
+    @Override
+    public void snapshotWrittenFor(KeyGroupRange written) {
+        snapshotsRead++;
+        readOwnKeyGroups = written.equals(keyGroupRange);
+    }
+
+    @Override
+    public void heapChain(List<io.onceflow.runtime.storage.StateHandle.InFile> files) {
+        restoredChain = files;
+        restoredChainStates = reading.stream().map(r -> r.name() + " " + r.kind()).toList();
     }
 
     @Override
@@ -382,6 +406,9 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                         Bytes.fromBytes(valueSerializer, e.value()));
             }
         }
+        if (restoredTables != null) {
+            restoredTables.put(d.getName(), table.map.snapshot()); // the table as the chain holds it
+        }
         tables.put(d.getName(), table);
         return table;
     }
@@ -414,15 +441,57 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
     /** Freezes every table (O(1) each); the restored-but-unregistered entries are immutable already. */
     @Override
     public KeyedStateSnapshot snapshot(long checkpointId) {
+        List<Map.Entry<String, StateTable<?>>> ordered = new ArrayList<>(tables.entrySet());
+        if (!restoredOrder.isEmpty()) {
+            ordered.sort(java.util.Comparator.comparingInt(e -> {
+                int i = restoredOrder.indexOf(e.getKey());
+                return i < 0 ? Integer.MAX_VALUE : i;
+            }));
+        }
         List<FrozenTable<?>> frozen = new ArrayList<>();
-        for (Map.Entry<String, StateTable<?>> e : tables.entrySet()) {
+        for (Map.Entry<String, StateTable<?>> e : ordered) {
             frozen.add(freeze(e.getKey(), e.getValue()));
         }
         List<RestoredKeyedState> leftovers = new ArrayList<>();
         for (RestoredKeyedState r : restored.values()) {
             leftovers.add(new RestoredKeyedState(r.name(), r.kind(), List.copyOf(r.entries())));
         }
-        return new HeapSnapshot(checkpointId, frozen, leftovers);
+        HeapSnapshot snapshot = new HeapSnapshot(checkpointId, frozen, leftovers);
+        if (restoredTables != null) {
+            // the first snapshot after a restore: a delta of the restored chain, if this is exactly its state
+            snapshot.restoredBase = restoredBase(snapshot);
+            restoredTables = null;
+            restoredChain = null;
+        }
+        return snapshot;
+    }
+
+    /**
+     * The restored chain as the base of a delta, when the snapshot holds what it held: restored from that one
+     * chain alone, written for this backend's key groups, with the same states in the same order (the chain's
+     * files number them), each table registered before any checkpoint (so it was frozen as restored).
+     * Otherwise null: the snapshot is written in full.
+     */
+    private Written restoredBase(HeapSnapshot snapshot) {
+        if (!incremental || restoredChain == null || restoredChain.isEmpty() || snapshotsRead != 1 || !readOwnKeyGroups
+                || !snapshot.stateNames().equals(restoredChainStates)) {
+            return null;
+        }
+        List<String> layout = new ArrayList<>();
+        Map<String, CopyOnWriteStateMap.Snapshot<Object, ?>> maps = new HashMap<>();
+        for (FrozenTable<?> f : snapshot.frozen) {
+            CopyOnWriteStateMap.Snapshot<Object, ?> asRestored = restoredTables.get(f.name);
+            if (asRestored == null) {
+                return null;
+            }
+            maps.put(f.name, asRestored);
+            layout.add("table " + f.name + " " + f.kind + " 0");
+        }
+        for (RestoredKeyedState r : snapshot.leftovers) {
+            layout.add("restored " + r.name() + " " + r.kind());
+        }
+        long deltas = restoredChain.stream().skip(1).mapToLong(io.onceflow.runtime.storage.StateHandle.InFile::size).sum();
+        return new Written(layout, maps, restoredChain, restoredChain.get(0).size(), deltas);
     }
 
     /** At most this many deltas follow a base, so a restore reads a bounded number of files. */
@@ -445,6 +514,8 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
         private final List<String> layout = new ArrayList<>();
         private List<io.onceflow.runtime.storage.StateHandle.InFile> chain = List.of();
         private long uploaded;
+        // the first snapshot after a restore: the restored chain, which it may be a delta of
+        private Written restoredBase;
 
         HeapSnapshot(long checkpointId, List<FrozenTable<?>> frozen, List<RestoredKeyedState> leftovers) {
             this.checkpointId = checkpointId;
@@ -458,6 +529,11 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                 states.add(new SubtaskStateFormat.StateInfo(r.name(), r.kind()));
                 layout.add("restored " + r.name() + " " + r.kind());
             }
+        }
+
+        /** Each state's name and kind, in the order the chain's files number them. */
+        List<String> stateNames() {
+            return states.stream().map(i -> i.name() + " " + i.kind()).toList();
         }
 
         @Override
@@ -474,7 +550,7 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                 SubtaskStateFormat.writeKeyedEnd(out);
                 return;
             }
-            Written base = lastWritten;
+            Written base = lastWritten != null ? lastWritten : restoredBase;
             boolean full = base == null || !base.layout().equals(layout) || base.chain().size() > MAX_DELTAS
                     || base.deltaBytes() > MAX_DELTA_BYTES_PER_BASE_BYTE * base.baseBytes();
             java.nio.file.Path local = java.nio.file.Files.createTempFile("onceflow-heap-state-", ".chain");

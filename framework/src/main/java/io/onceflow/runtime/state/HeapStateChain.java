@@ -89,6 +89,7 @@ public final class HeapStateChain {
         if (keyed == null) {
             return maxParallelism;
         }
+        keyed.heapChain(List.copyOf(chain));
         Set<KeyRef> decided = new HashSet<>();
         for (int i = chain.size() - 1; i >= 0; i--) {
             StateHandle.InFile file = chain.get(i);

@@ -19,6 +19,21 @@ public interface KeyedEntrySink {
     void entry(int index, int keyGroup, byte[] key, byte[] value) throws IOException;
 
     /**
+     * A snapshot written for the key groups {@code written} is about to be read (several after a change of
+     * parallelism, one per snapshot that overlaps the receiver's key groups).
+     */
+    default void snapshotWrittenFor(KeyGroupRange written) {
+    }
+
+    /**
+     * The snapshot being read is an incremental heap chain of these files (the base first), announced
+     * after its states and before its entries: a heap backend that restored exactly its own key groups from one chain
+     * can go on writing deltas of it.
+     */
+    default void heapChain(java.util.List<io.onceflow.runtime.storage.StateHandle.InFile> files) {
+    }
+
+    /**
      * A RocksDB native snapshot (an incremental checkpoint) to restore, for the key groups in
      * {@code keyGroups}. By default its rows are read from a temporary copy of the database and passed on
      * as canonical entries; a RocksDB backend takes its files as they are where it can.

@@ -185,6 +185,120 @@ class HeapIncrementalCheckpointTest {
         assertTrue(delta * 500 < base, "101 changed keys of 100,000: delta " + delta + " bytes, base " + base);
     }
 
+    @Test
+    void theFirstCheckpointAfterARestoreIsADeltaOfTheRestoredChain() throws Exception {
+        Shared shared = new Shared();
+        HeapKeyedStateBackend backend = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        Random random = new Random(5);
+        int keys = 5_000;
+        for (int i = 0; i < 20_000; i++) {
+            change(backend, "key-" + random.nextInt(keys), random, false);
+        }
+        checkpoint(backend.snapshot(1), shared);
+        for (int i = 0; i < 100; i++) {
+            change(backend, "key-" + random.nextInt(keys), random, false);
+        }
+        byte[] second = checkpoint(backend.snapshot(2), shared);
+        long base = shared.uploaded.get(0).size();
+
+        // a new process restores checkpoint 2 (base + delta), changes a few keys, removes some, checkpoints
+        HeapKeyedStateBackend restored = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        restoreAsAttempt(second, ALL, restored);
+        for (int i = 0; i < 100; i++) {
+            change(restored, "key-" + random.nextInt(keys), random, false);
+        }
+        Map<String, String> atBarrier = dump(restored, keys);
+        KeyedStateSnapshot snapshot = restored.snapshot(3);
+        for (int i = 0; i < 200; i++) {
+            change(restored, "key-" + random.nextInt(keys), random, false); // after the barrier: not in 3
+        }
+        byte[] third = checkpoint(snapshot, shared);
+        StateHandle.InFile written = shared.uploaded.get(2);
+        assertTrue(written.path().endsWith("-delta"), "a delta of the restored chain: " + written.path());
+        assertTrue(written.size() * 20 < base, "~100 changed keys of 5,000: delta " + written.size() + " bytes, base "
+                + base);
+        assertEquals(List.of(shared.uploaded.get(0), shared.uploaded.get(1), written), snapshot.sharedFiles(),
+                "the chain goes on: the restored base and delta, then the new delta");
+        HeapKeyedStateBackend again = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        restoreAsAttempt(third, ALL, again);
+        assertSameState(atBarrier, dump(again, keys), "the continued chain restores the state at its barrier");
+
+        // and the next checkpoint is a delta of that one, as in any process
+        for (int i = 0; i < 50; i++) {
+            change(again, "key-" + random.nextInt(keys), random, false);
+        }
+        Map<String, String> atFourth = dump(again, keys);
+        byte[] fourth = checkpoint(again.snapshot(4), shared);
+        assertTrue(shared.uploaded.get(3).path().endsWith("-delta"));
+        HeapKeyedStateBackend last = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        restoreAsAttempt(fourth, ALL, last);
+        assertSameState(atFourth, dump(last, keys), "a delta of a continued chain");
+    }
+
+    @Test
+    void aStateNotRegisteredAfterTheRestoreStaysInTheContinuedChain() throws Exception {
+        Shared shared = new Shared();
+        HeapKeyedStateBackend backend = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        for (int k = 0; k < 1_000; k++) {
+            backend.setCurrentKey("key-" + k);
+            backend.getState(COUNT).update((long) k);
+            backend.getReducingState(SUM).add((long) -k);
+        }
+        byte[] first = checkpoint(backend.snapshot(1), shared);
+        HeapKeyedStateBackend restored = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        restoreAsAttempt(first, ALL, restored);
+        restored.setCurrentKey("key-7");
+        restored.getState(COUNT).update(700L); // "sum" is never asked for in this attempt
+        byte[] second = checkpoint(restored.snapshot(2), shared);
+        assertTrue(shared.uploaded.get(1).path().endsWith("-delta"), shared.uploaded.get(1).path());
+        HeapKeyedStateBackend again = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        restoreAsAttempt(second, ALL, again);
+        again.setCurrentKey("key-7");
+        assertEquals(700L, again.getState(COUNT).value());
+        assertEquals(-7L, again.getReducingState(SUM).get());
+        again.setCurrentKey("key-999");
+        assertEquals(999L, again.getState(COUNT).value());
+        assertEquals(-999L, again.getReducingState(SUM).get());
+    }
+
+    @Test
+    void aRestoreOfOtherKeyGroupsOrOfValuesChangedInPlaceStartsANewBase() throws Exception {
+        Shared shared = new Shared();
+        HeapKeyedStateBackend backend = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        Random random = new Random(3);
+        for (int i = 0; i < 5_000; i++) {
+            change(backend, "key-" + random.nextInt(1_000), random, false);
+        }
+        byte[] first = checkpoint(backend.snapshot(1), shared);
+
+        // half of the key groups (a rescale): the chain holds others' keys too, so it is not continued
+        KeyGroupRange half = KeyGroups.rangeFor(128, 2, 0);
+        HeapKeyedStateBackend part = new HeapKeyedStateBackend("op", null, 128, half, true);
+        part.snapshotWrittenFor(ALL);
+        restore(first, half, part);
+        change(part, "key-1", random, false);
+        checkpoint(part.snapshot(2), shared);
+        assertTrue(shared.uploaded.get(1).path().endsWith("-base"), shared.uploaded.get(1).path());
+
+        // a value changed in place after the restore: a delta could not see it
+        HeapKeyedStateBackend restored = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        restoreAsAttempt(first, ALL, restored);
+        String key = null;
+        for (int k = 0; key == null; k++) {
+            restored.setCurrentKey("key-" + k);
+            if (restored.getState(HOLDER).value() != null) {
+                key = "key-" + k;
+            }
+        }
+        change(restored, key, random, true);
+        Map<String, String> atBarrier = dump(restored, 1_000);
+        byte[] second = checkpoint(restored.snapshot(2), shared);
+        assertTrue(shared.uploaded.get(2).path().endsWith("-base"), shared.uploaded.get(2).path());
+        HeapKeyedStateBackend again = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        restoreAsAttempt(second, ALL, again);
+        assertSameState(atBarrier, dump(again, 1_000), "the new base holds the value changed in place");
+    }
+
     /** One random change of every kind of state for {@code key}; {@code inPlace}: change the holder in place. */
     private static void change(KeyedStateBackend b, String key, Random random, boolean inPlace) throws Exception {
         b.setCurrentKey(key);
@@ -257,6 +371,12 @@ class HeapIncrementalCheckpointTest {
         } finally {
             snapshot.release();
         }
+    }
+
+    /** As a new attempt at the same parallelism restores a subtask: one snapshot, written for its key groups. */
+    private void restoreAsAttempt(byte[] checkpoint, KeyGroupRange range, KeyedEntrySink into) throws Exception {
+        into.snapshotWrittenFor(range);
+        restore(checkpoint, range, into);
     }
 
     private void restore(byte[] checkpoint, KeyGroupRange range, KeyedEntrySink into) throws Exception {
