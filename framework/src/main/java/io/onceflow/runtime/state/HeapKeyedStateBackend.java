@@ -406,7 +406,7 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                         Bytes.fromBytes(valueSerializer, e.value()));
             }
         }
-        if (restoredTables != null) {
+        if (restoredTables != null && restoredChain != null) {
             restoredTables.put(d.getName(), table.map.snapshot()); // the table as the chain holds it
         }
         tables.put(d.getName(), table);
