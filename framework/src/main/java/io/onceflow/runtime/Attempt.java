@@ -33,8 +33,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
@@ -282,19 +286,19 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
      * one after another on this thread, their reads would add up before any task could start.
      */
     private Map<String, Prepared> prepare(StateAssignment assignment) throws Exception {
-        Map<String, java.util.concurrent.Callable<Prepared>> work = new LinkedHashMap<>();
+        Map<String, Callable<Prepared>> work = new LinkedHashMap<>();
         for (ExecutionPlan.Chain c : plan.chains()) {
             for (Transformation t : c.operators()) {
                 for (int i = 0; i < c.parallelism(); i++) {
                     int subtask = i;
-                    work.put(plan.uid(t) + "/" + i, () -> prepare(t, c, subtask, assignment));
+                    work.put(plan.uid(t) + "/" + i, () -> prepareSubtask(t, c, subtask, assignment));
                 }
             }
         }
         Map<String, Prepared> result = new LinkedHashMap<>();
         int threads = Math.min(Runtime.getRuntime().availableProcessors(), work.size());
         if (restoreFrom == null || threads <= 1) {
-            for (Map.Entry<String, java.util.concurrent.Callable<Prepared>> w : work.entrySet()) {
+            for (Map.Entry<String, Callable<Prepared>> w : work.entrySet()) {
                 Prepared p = w.getValue().call();
                 result.put(w.getKey(), p);
                 if (p.keyed() != null) {
@@ -303,13 +307,13 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
             }
             return result;
         }
-        ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads, r -> {
+        ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
             Thread th = new Thread(r, "onceflow restore " + spec.jobName());
             th.setDaemon(true);
             return th;
         });
         List<String> keys = new ArrayList<>(work.keySet());
-        List<java.util.concurrent.Future<Prepared>> futures = new ArrayList<>();
+        List<Future<Prepared>> futures = new ArrayList<>();
         try {
             for (String k : keys) {
                 futures.add(pool.submit(work.get(k)));
@@ -322,7 +326,7 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
                     if (p.keyed() != null) {
                         backends.add(p.keyed()); // closed with the others if another subtask failed
                     }
-                } catch (java.util.concurrent.ExecutionException e) {
+                } catch (ExecutionException e) {
                     if (failure == null) {
                         failure = e.getCause();
                     }
@@ -338,7 +342,7 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
         } catch (InterruptedException e) {
             // backends a still running read creates are not known here: wait for them to be closed or handed in
             pool.shutdownNow();
-            for (java.util.concurrent.Future<Prepared> f : futures) {
+            for (Future<Prepared> f : futures) {
                 try {
                     Prepared p = f.get(30, TimeUnit.SECONDS);
                     if (p.keyed() != null && !backends.contains(p.keyed())) {
@@ -355,7 +359,7 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
         }
     }
 
-    private Prepared prepare(Transformation t, ExecutionPlan.Chain c, int subtask, StateAssignment assignment)
+    private Prepared prepareSubtask(Transformation t, ExecutionPlan.Chain c, int subtask, StateAssignment assignment)
             throws Exception {
         String uid = plan.uid(t);
         int p = c.parallelism();
