@@ -20,8 +20,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One owner per job directory: an exclusive operating-system lock on {@code <job>/_owner.lock}, whose
- * content names the holder ({@code host}, {@code pid}, when the process {@code started}, {@code since} when it
- * holds the lock, and a random {@code token}).
+ * content names the holder ({@code host}, {@code pid} and its namespace {@code pidns}, when the process
+ * {@code started}, {@code since} when it holds the lock, and a random {@code token}).
  *
  * <ul>
  * <li>A second start while the holder lives is refused, naming the holder.</li>
@@ -213,19 +213,37 @@ final class FileOwnerLock implements Ownership {
      */
     static String holderLines() {
         ProcessHandle me = ProcessHandle.current();
-        return "host=" + host() + "\npid=" + me.pid() + "\nstarted=" + me.info().startInstant().map(Instant::toString)
-                .orElse("") + "\nsince=" + Instant.now() + "\n";
+        return "host=" + host() + "\npid=" + me.pid() + "\npidns=" + PID_NAMESPACE + "\nstarted="
+                + me.info().startInstant().map(Instant::toString).orElse("") + "\nsince=" + Instant.now() + "\n";
+    }
+
+    /**
+     * This process's pid namespace ({@code /proc/self/ns/pid} on Linux), empty where there is none to read:
+     * pids are only comparable within one, and containers that share the machine's host name (host
+     * networking) each have their own.
+     */
+    private static final String PID_NAMESPACE = pidNamespace();
+
+    private static String pidNamespace() {
+        try {
+            return Files.readSymbolicLink(Path.of("/proc/self/ns/pid")).toString();
+        } catch (IOException | UnsupportedOperationException | SecurityException e) {
+            return "";
+        }
     }
 
     /**
      * Whether the holder a lock's content names is known to be gone: it ran on this machine (same host
-     * name, and not a name many machines share) and no process with its pid runs here any more, or the one
-     * that does started at another moment than the holder did.
+     * name, and not a name many machines share) in this process's pid namespace, and no process with its pid
+     * runs here any more, or the one that does started at another moment than the holder did. A holder that
+     * names no pid namespace (written elsewhere, or by an earlier version) is never known gone.
      */
     static boolean goneFromThisMachine(String content) {
         String host = field(content, "host");
         String pid = field(content, "pid");
-        if (host == null || pid == null || !isLong(pid) || !host.equals(host()) || SHARED_HOST_NAMES.contains(host)) {
+        String namespace = field(content, "pidns");
+        if (host == null || pid == null || !isLong(pid) || !host.equals(host()) || SHARED_HOST_NAMES.contains(host)
+                || namespace == null || namespace.isEmpty() || !namespace.equals(PID_NAMESPACE)) {
             return false;
         }
         java.util.Optional<ProcessHandle> running = ProcessHandle.of(Long.parseLong(pid));

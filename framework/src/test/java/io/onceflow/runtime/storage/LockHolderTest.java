@@ -15,9 +15,21 @@ import org.junit.jupiter.api.Test;
  */
 class LockHolderTest {
 
+    /** This process's pid namespace, as its own holder lines name it. */
+    private static final String NAMESPACE = field(FileOwnerLock.holderLines(), "pidns");
+
+    private static String field(String lines, String name) {
+        return lines.lines().filter(l -> l.startsWith(name + "=")).map(l -> l.substring(name.length() + 1))
+                .findFirst().orElseThrow();
+    }
+
     private static String holder(String host, long pid, String started) {
-        return "host=" + host + "\npid=" + pid + "\n" + (started == null ? "" : "started=" + started + "\n")
-                + "since=2026-01-01T00:00:00Z\n";
+        return holder(host, pid, NAMESPACE, started);
+    }
+
+    private static String holder(String host, long pid, String namespace, String started) {
+        return "host=" + host + "\npid=" + pid + "\n" + (namespace == null ? "" : "pidns=" + namespace + "\n")
+                + (started == null ? "" : "started=" + started + "\n") + "since=2026-01-01T00:00:00Z\n";
     }
 
     private static long deadPid() throws Exception {
@@ -41,8 +53,19 @@ class LockHolderTest {
         String dead = holder(FileOwnerLock.host(), deadPid(), Instant.now().toString());
         assertTrue(FileOwnerLock.goneFromThisMachine(dead), dead);
         assertTrue(FileOwnerLock.describe(dead).contains("(no longer running on this machine)"), FileOwnerLock.describe(dead));
-        // a lock written before holders named their start: a free pid still tells
+        // a lock that names no start: a free pid still tells
         assertTrue(FileOwnerLock.goneFromThisMachine(holder(FileOwnerLock.host(), deadPid(), null)));
+    }
+
+    @Test
+    void aHolderOfAnotherPidNamespaceOrOfNoneNamedIsNeverKnownGone() throws Exception {
+        long free = deadPid();
+        // a container with the machine's host name (host networking) has pids of its own
+        assertFalse(FileOwnerLock.goneFromThisMachine(holder(FileOwnerLock.host(), free, "pid:[1]",
+                Instant.now().toString())));
+        // a lock written by an earlier version, or where there is no namespace to read
+        assertFalse(FileOwnerLock.goneFromThisMachine(holder(FileOwnerLock.host(), free, null, Instant.now().toString())));
+        assertFalse(FileOwnerLock.goneFromThisMachine(holder(FileOwnerLock.host(), free, "", Instant.now().toString())));
     }
 
     @Test
