@@ -33,12 +33,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
@@ -286,51 +285,47 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
      * one after another on this thread, their reads would add up before any task could start.
      */
     private Map<String, Prepared> prepare(StateAssignment assignment) throws Exception {
-        Map<String, Callable<Prepared>> work = new LinkedHashMap<>();
+        Map<String, FutureTask<Prepared>> work = new LinkedHashMap<>();
         for (ExecutionPlan.Chain c : plan.chains()) {
             for (Transformation t : c.operators()) {
                 for (int i = 0; i < c.parallelism(); i++) {
                     int subtask = i;
-                    work.put(plan.uid(t) + "/" + i, () -> prepareSubtask(t, c, subtask, assignment));
+                    work.put(plan.uid(t) + "/" + i, new FutureTask<>(() -> prepareSubtask(t, c, subtask, assignment)));
                 }
             }
         }
-        Map<String, Prepared> result = new LinkedHashMap<>();
         int threads = Math.min(Runtime.getRuntime().availableProcessors(), work.size());
-        if (restoreFrom == null || threads <= 1) {
-            for (Map.Entry<String, Callable<Prepared>> w : work.entrySet()) {
-                Prepared p = w.getValue().call();
-                result.put(w.getKey(), p);
-                if (p.keyed() != null) {
-                    backends.add(p.keyed());
-                }
-            }
-            return result;
-        }
-        ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+        ExecutorService pool = restoreFrom == null || threads <= 1 ? null : Executors.newFixedThreadPool(threads, r -> {
             Thread th = new Thread(r, "onceflow restore " + spec.jobName());
             th.setDaemon(true);
             return th;
         });
-        List<String> keys = new ArrayList<>(work.keySet());
-        List<Future<Prepared>> futures = new ArrayList<>();
         try {
-            for (String k : keys) {
-                futures.add(pool.submit(work.get(k)));
-            }
+            work.values().forEach(pool != null ? pool::execute : FutureTask::run);
+            // every subtask's outcome, so that each backend made is closed with the attempt if another failed;
+            // reads are not cut short by an interrupt (one thread reading them did not stop either)
+            Map<String, Prepared> result = new LinkedHashMap<>();
             Throwable failure = null;
-            for (int j = 0; j < keys.size(); j++) {
-                try {
-                    Prepared p = futures.get(j).get();
-                    result.put(keys.get(j), p);
-                    if (p.keyed() != null) {
-                        backends.add(p.keyed()); // closed with the others if another subtask failed
-                    }
-                } catch (ExecutionException e) {
-                    if (failure == null) {
-                        failure = e.getCause();
+            boolean interrupted = false;
+            for (Map.Entry<String, FutureTask<Prepared>> w : work.entrySet()) {
+                while (true) {
+                    try {
+                        Prepared p = w.getValue().get();
+                        result.put(w.getKey(), p);
+                        if (p.keyed() != null) {
+                            backends.add(p.keyed());
+                        }
+                        break;
+                    } catch (ExecutionException e) {
+                        failure = failure != null ? failure : e.getCause();
+                        break;
+                    } catch (InterruptedException e) {
+                        interrupted = true;
                     }
                 }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
             }
             if (failure instanceof Exception e) {
                 throw e;
@@ -339,23 +334,10 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
                 throw (Error) failure;
             }
             return result;
-        } catch (InterruptedException e) {
-            // backends a still running read creates are not known here: wait for them to be closed or handed in
-            pool.shutdownNow();
-            for (Future<Prepared> f : futures) {
-                try {
-                    Prepared p = f.get(30, TimeUnit.SECONDS);
-                    if (p.keyed() != null && !backends.contains(p.keyed())) {
-                        backends.add(p.keyed());
-                    }
-                } catch (Exception ignored) {
-                    // failed or cancelled: it closed what it created
-                }
-            }
-            Thread.currentThread().interrupt();
-            throw e;
         } finally {
-            pool.shutdown();
+            if (pool != null) {
+                pool.shutdown();
+            }
         }
     }
 

@@ -68,8 +68,7 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
     private final List<String> restoredOrder = new ArrayList<>();
     // the key as the user gave it, and as state tables hold it (a byte[] by content)
     private Object currentKey;
-    /** The class of keys already found to hash stably (checking is a class lookup per record otherwise). */
-    private Class<?> stableKeyClass;
+    private final StableKeys.RecordKeyCheck keyCheck;
     private Object currentStoredKey;
 
     public HeapKeyedStateBackend(String operatorUid, TypeSerializer<Object> keySerializer, int maxParallelism,
@@ -82,6 +81,7 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                                  KeyGroupRange keyGroupRange, boolean incremental) {
         this.incremental = incremental;
         this.operatorUid = operatorUid;
+        this.keyCheck = new StableKeys.RecordKeyCheck(operatorUid);
         this.keySerializer = keySerializer != null ? keySerializer : Serializers.dynamic();
         this.maxParallelism = maxParallelism;
         this.keyGroupRange = keyGroupRange;
@@ -134,10 +134,7 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
     @Override
     public void setCurrentKey(Object key) {
         if (key != currentKey || key == null) {
-            if (key == null || key.getClass() != stableKeyClass) {
-                StableKeys.checkRecordKey(key, operatorUid);
-                stableKeyClass = key.getClass();
-            }
+            keyCheck.check(key);
             this.currentStoredKey = StableKeys.normalize(key);
         }
         this.currentKey = key;

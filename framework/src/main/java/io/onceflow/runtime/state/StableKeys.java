@@ -93,6 +93,26 @@ public final class StableKeys {
     }
 
     /**
+     * {@link #checkRecordKey} for one operator's records, record after record: a key class found stable is
+     * not looked up again (a class lookup per record otherwise). One thread.
+     */
+    public static final class RecordKeyCheck {
+        private final String operatorUid;
+        private Class<?> stable;
+
+        public RecordKeyCheck(String operatorUid) {
+            this.operatorUid = operatorUid;
+        }
+
+        public void check(Object key) {
+            if (key == null || key.getClass() != stable) {
+                checkRecordKey(key, operatorUid);
+                stable = key.getClass();
+            }
+        }
+    }
+
+    /**
      * Checks the key type a key selector declares, when it can be read off (a lambda's or method
      * reference's return type, a class's type argument); does nothing when it cannot.
      *

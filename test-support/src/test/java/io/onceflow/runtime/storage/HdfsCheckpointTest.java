@@ -109,9 +109,8 @@ class HdfsCheckpointTest {
             CheckpointStorage storage = CheckpointStorage.fromUri(hdfs.getURI() + "/foreign");
             JobCheckpointStore store = storage.forJob("job");
             store.checkWritable();
-            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            Process holder = new ProcessBuilder(java, "-Xmx256m", "-cp", System.getProperty("java.class.path"),
-                    HdfsLockHolderMain.class.getName(), hdfs.getURI() + "/foreign/job/_owner/" + FileOwnerLock.LOCK_FILE + ".0",
+            Process holder = io.onceflow.testing.ChildJvm.of(HdfsLockHolderMain.class, List.of("-Xmx256m"),
+                    hdfs.getURI() + "/foreign/job/_owner/" + FileOwnerLock.LOCK_FILE + ".0",
                     "host=another-machine\npid=1\nstarted=2026-01-01T00:00:00Z\nsince=2026-01-01T00:00:00Z\n")
                     .redirectErrorStream(true).start();
             java.io.BufferedReader lines = new java.io.BufferedReader(new java.io.InputStreamReader(holder.getInputStream()));

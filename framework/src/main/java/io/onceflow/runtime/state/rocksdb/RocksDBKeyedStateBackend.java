@@ -102,8 +102,7 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
     private final ByteArrayOutputStream keyBuffer = new ByteArrayOutputStream(64);
     private final DataOutputStream keyOut = new DataOutputStream(keyBuffer);
     private Object currentKey;
-    /** The class of keys already found to hash stably (checking is a class lookup per record otherwise). */
-    private Class<?> stableKeyClass;
+    private final StableKeys.RecordKeyCheck keyCheck;
     private byte[] currentKeyBytes;
     // guarded by this: the database closes when the backend is closed AND no snapshot is being written
     private int openSnapshots;
@@ -128,6 +127,7 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
     public RocksDBKeyedStateBackend(String jobName, String operatorUid, int subtask, TypeSerializer<Object> keySerializer,
                                     int maxParallelism, KeyGroupRange keyGroupRange, RocksDBStateBackend config) {
         this.operatorUid = operatorUid;
+        this.keyCheck = new StableKeys.RecordKeyCheck(operatorUid);
         this.keySerializer = keySerializer != null ? keySerializer : Serializers.dynamic();
         this.maxParallelism = maxParallelism;
         this.keyGroupRange = keyGroupRange;
@@ -342,10 +342,7 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
     @Override
     public void setCurrentKey(Object key) {
         if (key != currentKey || key == null) {
-            if (key == null || key.getClass() != stableKeyClass) {
-                StableKeys.checkRecordKey(key, operatorUid);
-                stableKeyClass = key.getClass();
-            }
+            keyCheck.check(key);
             try {
                 keyBuffer.reset();
                 keySerializer.serialize(key, keyOut);
