@@ -71,6 +71,7 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
 
     private Throwable failure;
     private int finished;
+    private final java.util.concurrent.atomic.AtomicInteger started = new java.util.concurrent.atomic.AtomicInteger();
     private int endOfInput;
     private volatile boolean over;
 
@@ -434,6 +435,23 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
     @Override
     public void declineCheckpoint(int taskIndex, long checkpointId, Throwable cause) {
         coordinator.decline(taskIndex, checkpointId, cause);
+    }
+
+    @Override
+    public void taskStarted(int taskIndex) {
+        if (started.incrementAndGet() == tasks.size()) {
+            LOG.debug("Job '{}' attempt {}: all {} tasks started", spec.jobName(), number, tasks.size());
+        }
+    }
+
+    @Override
+    public boolean allTasksStarted() {
+        return started.get() >= tasks.size();
+    }
+
+    @Override
+    public void firstRecordsRead(int taskIndex) {
+        coordinator.firstRecordsRead(this);
     }
 
     @Override

@@ -26,10 +26,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * A sink at the end of a chain starts (its {@code initializeState}: for a transactional sink, committing and
+ * How a job's tasks start. A sink at the end of a chain starts (its {@code initializeState}: for a transactional sink, committing and
  * aborting what a restored checkpoint holds) while the operators before it restore their state and open, not
  * after them. Here each sink subtask's start waits until the keyed operator before it has opened: one after the
- * other, the job would never start.
+ * other, the job would never start. Sources read nothing until every task has started.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class SinkStartTest {
@@ -117,5 +117,37 @@ class SinkStartTest {
         }
         assertInstanceOf(InjectedFailure.class, cause, "the sink's own error is the job's cause: " + e);
         assertTrue(cause.getMessage().contains("cannot reach its external system"));
+    }
+
+    static final AtomicLong READ = new AtomicLong();
+    static final AtomicLong READ_WHEN_SINK_STARTED = new AtomicLong(-1);
+
+    /** A sink whose start takes a while, noting how many records the source had read by its end. */
+    static final class SlowStartSink implements Sink<String> {
+        @Override
+        public SinkWriter<String> createWriter(SinkInitContext context) throws Exception {
+            Thread.sleep(300); // what a restore's commits and aborts take
+            READ_WHEN_SINK_STARTED.set(READ.get());
+            return element -> WRITTEN.incrementAndGet();
+        }
+    }
+
+    @Test
+    void sourcesReadNothingUntilEveryTaskHasStarted() throws Exception {
+        READ.set(0);
+        WRITTEN.set(0);
+        StreamEnvironment env = StreamEnvironment.create();
+        env.setParallelism(1);
+        env.fromSource(SequenceSource.bounded(1, 2_000, 10), "sequence").uid("source")
+                .map(w -> {
+                    READ.incrementAndGet();
+                    return w;
+                }).uid("noted")
+                .keyBy(w -> w) // the sink runs in a task of its own
+                .process(new NotingCount("held")).uid("count")
+                .sinkTo(new SlowStartSink()).uid("sink");
+        assertEquals(JobStatus.FINISHED, env.execute("sources-held").status());
+        assertEquals(0, READ_WHEN_SINK_STARTED.get(), "what a source reads before the sinks are up only queues in front of them");
+        assertEquals(2_000, WRITTEN.get());
     }
 }

@@ -173,6 +173,17 @@ public final class CheckpointCoordinator {
         schedule(config.getCheckpointInterval().toMillis());
     }
 
+    /**
+     * A source of {@code context} emitted its first records, on that source's thread: the early first checkpoint, if
+     * it is waiting for them, is triggered now, so its barrier is queued at that source before it reads more and the
+     * checkpoint holds only those records instead of the channels' worth read until the watch's next look.
+     */
+    public synchronized void firstRecordsRead(AttemptContext context) {
+        if (firstInputWatch != null && attempt == context) {
+            watchFirstInput(context, firstInputWatch);
+        }
+    }
+
     private void cancelFirstInputWatch() {
         if (firstInputWatch != null) {
             firstInputWatch.cancel(false);

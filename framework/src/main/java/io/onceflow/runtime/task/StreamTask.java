@@ -237,6 +237,7 @@ public final class StreamTask implements Runnable {
         Throwable failure = null;
         try {
             initializeAndOpen();
+            info.gateway().taskStarted(taskIndex);
             if (isSource) {
                 runSource();
             } else {
@@ -351,6 +352,10 @@ public final class StreamTask implements Runnable {
 
     // ---------------------------------------------------------------- source loop
 
+    /** Set once every task of the attempt has started: a source reads nothing before (see TaskGateway). */
+    private boolean othersStarted;
+    private boolean firstRecordsReported;
+
     private void runSource() throws Exception {
         @SuppressWarnings("unchecked")
         SourceOperator<?, ?> source = (SourceOperator<?, ?>) (StreamOperator<?, ?>) chain.get(0).operator;
@@ -368,8 +373,19 @@ public final class StreamTask implements Runnable {
                 gate.awaitMail(100, TimeUnit.MILLISECONDS);
                 continue;
             }
+            if (!othersStarted) {
+                othersStarted = info.gateway().allTasksStarted();
+                if (!othersStarted) {
+                    gate.awaitMail(2, TimeUnit.MILLISECONDS);
+                    continue;
+                }
+            }
             InputStatus status = source.emitNext();
             numRecordsIn = source.getNumRecordsEmitted();
+            if (!firstRecordsReported && numRecordsIn > 0) {
+                firstRecordsReported = true;
+                info.gateway().firstRecordsRead(taskIndex);
+            }
             if (status == InputStatus.END_OF_INPUT) {
                 ended = true;
                 endOfInput();

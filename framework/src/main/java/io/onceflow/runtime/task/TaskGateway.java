@@ -20,6 +20,26 @@ public interface TaskGateway {
 
     void declineCheckpoint(int taskIndex, long checkpointId, Throwable cause);
 
+    /** Called on the subtask's thread once its operators restored their state and opened. */
+    default void taskStarted(int taskIndex) {
+    }
+
+    /**
+     * Whether every subtask of the attempt has started. A source reads nothing before: what it read would only queue
+     * up in front of tasks still restoring (a sink committing what the checkpoint holds), and the first checkpoint's
+     * barrier, and so the first output, would wait behind it; reading also takes the processor from those starts.
+     */
+    default boolean allTasksStarted() {
+        return true;
+    }
+
+    /**
+     * Called on a source subtask's thread right after it emitted its first records, before it reads more: an early
+     * first checkpoint (after a restore) triggered now puts its barrier right behind them.
+     */
+    default void firstRecordsRead(int taskIndex) {
+    }
+
     void endOfInput(int taskIndex);
 
     void taskFailed(int taskIndex, Throwable cause);

@@ -162,6 +162,25 @@ class CheckpointCoordinatorTest {
     }
 
     @Test
+    void aSourceReportingItsFirstRecordsGetsTheEarlyCheckpointsBarrierBeforeItReadsMore() throws Exception {
+        FakeJob fresh = start(config(60_000), new MemoryCheckpointStorage().forJob("job"), 0);
+        assertEquals(1L, coordinator.triggerNow().get(10, TimeUnit.SECONDS));
+        coordinator.firstRecordsRead(fresh);
+        assertEquals(1, fresh.triggers.size(), "no early checkpoint on a fresh start");
+
+        coordinator.stopAttempt();
+        FakeJob restarted = new FakeJob(0);
+        coordinator.startAttempt(restarted);
+        restarted.readInput = true;
+        coordinator.firstRecordsRead(restarted);
+        // triggered on the reporting source's thread, before the call returned: not at the watch's next look
+        assertEquals(1, restarted.triggers.size(), "the barrier is on its way before the source reads on");
+        coordinator.firstRecordsRead(restarted);
+        await(() -> restarted.completions.size() == 1, "the restarted attempt's first checkpoint completed");
+        assertEquals(1, restarted.triggers.size(), "one early checkpoint per attempt, however many sources report");
+    }
+
+    @Test
     void withoutTheEarlyCheckpointARestoredAttemptWaitsForTheInterval() throws Exception {
         CheckpointConfig config = config(60_000);
         config.setEarlyCheckpointAfterRestore(false);
