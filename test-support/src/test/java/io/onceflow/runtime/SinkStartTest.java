@@ -29,7 +29,8 @@ import org.junit.jupiter.api.Timeout;
  * How a job's tasks start. A sink at the end of a chain starts (its {@code initializeState}: for a transactional sink, committing and
  * aborting what a restored checkpoint holds) while the operators before it restore their state and open, not
  * after them. Here each sink subtask's start waits until the keyed operator before it has opened: one after the
- * other, the job would never start. Sources read nothing until every task has started.
+ * other, the job would never start. Sources read nothing until every task has started. A sink whose writer may be
+ * restored while the restored committables commit has both done at once.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class SinkStartTest {
@@ -149,5 +150,178 @@ class SinkStartTest {
         assertEquals(JobStatus.FINISHED, env.execute("sources-held").status());
         assertEquals(0, READ_WHEN_SINK_STARTED.get(), "what a source reads before the sinks are up only queues in front of them");
         assertEquals(2_000, WRITTEN.get());
+    }
+
+    static final java.util.List<String> EVENTS = new java.util.concurrent.CopyOnWriteArrayList<>();
+    static volatile CountDownLatch restoring;
+    static final java.util.concurrent.atomic.AtomicBoolean FAILED_ONCE = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /**
+     * A sink with a committer and writer state that notes how its restore went: its restored commit waits a while
+     * for the writer's restore to begin, and the writer's restore waits for the restored commits.
+     */
+    static final class RestoreNotingSink implements Sink<String>, io.onceflow.api.sink.SupportsCommitter<String>,
+            io.onceflow.api.sink.SupportsWriterState<String, String> {
+        private final boolean whileCommitting;
+        private final boolean failRestoredCommit;
+
+        RestoreNotingSink(boolean whileCommitting, boolean failRestoredCommit) {
+            this.whileCommitting = whileCommitting;
+            this.failRestoredCommit = failRestoredCommit;
+        }
+
+        @Override
+        public boolean restoresWhileCommitting() {
+            return whileCommitting;
+        }
+
+        @Override
+        public SinkWriter<String> createWriter(SinkInitContext context) {
+            return new Writer();
+        }
+
+        @Override
+        public io.onceflow.api.sink.StatefulSinkWriter<String, String> restoreWriter(SinkInitContext context,
+                java.util.Collection<String> recoveredState) throws Exception {
+            if (context.getAttemptNumber() > 0) {
+                EVENTS.add("writer restore begins");
+                restoring.countDown();
+                context.awaitRestoredCommits();
+                EVENTS.add("writer restore goes on after the commits");
+            }
+            return new Writer();
+        }
+
+        @Override
+        public io.onceflow.api.sink.Committer<String> createCommitter(SinkInitContext context) {
+            boolean[] first = {true};
+            return requests -> {
+                if (first[0] && context.getAttemptNumber() > 0) {
+                    EVENTS.add("restored commit begins");
+                    boolean overlapped = restoring.await(whileCommitting ? 20_000 : 300, TimeUnit.MILLISECONDS);
+                    EVENTS.add(overlapped ? "restored commit saw the writer restore" : "restored commit alone");
+                    EVENTS.add("restored commit ends");
+                    if (failRestoredCommit) {
+                        requests.forEach(r -> r.signalFailedWithUnknownReason(
+                                new InjectedFailure("the external system refuses the restored commit")));
+                        return;
+                    }
+                }
+                first[0] = false;
+                WRITTEN.addAndGet(requests.size());
+            };
+        }
+
+        @Override
+        public io.onceflow.api.serialization.VersionedSerializer<String> getCommittableSerializer() {
+            return new Strings();
+        }
+
+        @Override
+        public io.onceflow.api.serialization.VersionedSerializer<String> getWriterStateSerializer() {
+            return new Strings();
+        }
+
+        /** One committable per checkpoint, so that every checkpoint holds one to commit after a restore. */
+        static final class Writer implements io.onceflow.api.sink.CommittingSinkWriter<String, String>,
+                io.onceflow.api.sink.StatefulSinkWriter<String, String> {
+            @Override
+            public void write(String element) {
+            }
+
+            @Override
+            public java.util.Collection<String> prepareCommit(long checkpointId) {
+                return java.util.List.of("c" + checkpointId);
+            }
+
+            @Override
+            public java.util.List<String> snapshotState(long checkpointId) {
+                return java.util.List.of("w" + checkpointId);
+            }
+
+            @Override
+            public void flush(boolean endOfInput) {
+            }
+
+            @Override
+            public void close() {
+            }
+        }
+    }
+
+    static final class Strings implements io.onceflow.api.serialization.VersionedSerializer<String> {
+        @Override
+        public int getVersion() {
+            return 1;
+        }
+
+        @Override
+        public byte[] serialize(String value) {
+            return value.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        }
+
+        @Override
+        public String deserialize(int version, byte[] serialized) {
+            return new String(serialized, java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
+
+    /** Runs the job until its first checkpoint's commit, fails it once, and returns what its restore noted. */
+    private static java.util.List<String> restoreOnce(boolean whileCommitting) throws Exception {
+        StreamEnvironment env = restoringJob(whileCommitting, false);
+        assertEquals(JobStatus.FINISHED, env.execute("restore-" + whileCommitting).status());
+        assertTrue(FAILED_ONCE.get(), "the job failed once and was restored");
+        return java.util.List.copyOf(EVENTS);
+    }
+
+    /** A job that fails once as soon as a checkpoint was committed, and restores (once) from its latest checkpoint. */
+    private static StreamEnvironment restoringJob(boolean whileCommitting, boolean failRestoredCommit) {
+        EVENTS.clear();
+        WRITTEN.set(0);
+        FAILED_ONCE.set(false);
+        restoring = new CountDownLatch(1);
+        StreamEnvironment env = StreamEnvironment.create();
+        env.setParallelism(1);
+        env.enableCheckpointing(java.time.Duration.ofMillis(100));
+        env.getCheckpointConfig().setCheckpointStorage("memory:");
+        env.setRestartStrategy(RestartStrategies.fixedDelay(1, java.time.Duration.ZERO));
+        env.fromSource(SequenceSource.bounded(1, 3_000, 10).throttled(3_000), "sequence").uid("source")
+                .map(w -> {
+                    if (WRITTEN.get() > 0 && FAILED_ONCE.compareAndSet(false, true)) {
+                        throw new InjectedFailure("fail once, after a checkpoint was committed");
+                    }
+                    return w;
+                }).uid("failing")
+                .sinkTo(new RestoreNotingSink(whileCommitting, failRestoredCommit)).uid("sink");
+        return env;
+    }
+
+    @Test
+    void aSinkThatAllowsItHasItsWriterRestoredWhileTheRestoredCommittablesCommit() throws Exception {
+        java.util.List<String> events = restoreOnce(true);
+        assertTrue(events.contains("restored commit saw the writer restore"), "both at once: " + events);
+        assertTrue(events.indexOf("writer restore goes on after the commits") > events.indexOf("restored commit ends"),
+                "the writer's restore waited for the commits where it asked to: " + events);
+    }
+
+    @Test
+    void otherSinksHaveTheirRestoredCommittablesCommittedBeforeTheWriterIsRestored() throws Exception {
+        assertEquals(java.util.List.of("restored commit begins", "restored commit alone", "restored commit ends",
+                        "writer restore begins", "writer restore goes on after the commits"), restoreOnce(false));
+    }
+
+    @Test
+    void aRestoredCommitThatFailsFailsTheStartAndTheWriterRestoreGoesNoFurther() {
+        StreamEnvironment env = restoringJob(true, true);
+        JobExecutionException e = assertThrows(JobExecutionException.class, () -> env.execute("restore-fails"));
+        Throwable cause = e;
+        while (cause != null && !(cause instanceof InjectedFailure)) {
+            cause = cause.getCause();
+        }
+        assertInstanceOf(InjectedFailure.class, cause, "the commit's own error is the job's cause: " + e);
+        assertTrue(cause.getMessage().contains("refuses the restored commit"), cause.getMessage());
+        assertTrue(EVENTS.contains("writer restore begins"), String.valueOf(EVENTS));
+        assertTrue(!EVENTS.contains("writer restore goes on after the commits"),
+                "nothing the writer does after the commits happens when they failed: " + EVENTS);
     }
 }

@@ -50,6 +50,11 @@ public abstract class ForwardingTwoPhaseCommitSink<IN, TXN> implements Sink<IN>,
     }
 
     @Override
+    public boolean restoresWhileCommitting() {
+        return delegate.restoresWhileCommitting();
+    }
+
+    @Override
     public Committer<TransactionHolder<TXN>> createCommitter(SinkInitContext context) throws Exception {
         return delegate.createCommitter(context);
     }

@@ -9,9 +9,10 @@ import io.onceflow.api.sink.SinkInitContext;
  *
  * <h2>Call order, per sink subtask</h2>
  * <pre>
- * start:      [recoverAndCommit(t) for each restored pre-committed t]     (the committer, before the writer exists)
- *             [recoverAndAbort(t) for each restored open t]
- *             [abortLingeringTransactions(ctx)]                            (fresh start or same parallelism only)
+ * start:      [recoverAndCommit(t) for each restored pre-committed t]     (the committer, on a thread of its own)
+ *             [recoverAndAbort(t) for each restored open t]                (the writer, at the same time: never the same t)
+ *             [abortLingeringTransactions(ctx)]                            (after the commits; fresh start or same
+ *                                                                          parallelism only)
  *             t1 = beginTransaction(ctx)
  * records:    write(t1, v) …
  * barrier n:  p = preCommit(t1, n); t2 = beginTransaction(ctx)             (skipped while t1 is empty)
@@ -23,7 +24,8 @@ import io.onceflow.api.sink.SinkInitContext;
  * <h2>Threads</h2>
  * One handler instance serves every subtask of the sink, from each subtask's own thread, so it must
  * be thread-safe; keep per-transaction state (buffers, connections) in the {@code TXN} handle, which
- * only its subtask's thread touches.
+ * only one thread touches at a time. As a subtask starts from a checkpoint its restored pre-committed
+ * transactions are committed on a thread of their own while its thread aborts the restored open ones.
  *
  * <h2>What must be durable when</h2>
  * When {@link #preCommit} returns, everything written into the transaction must survive a crash of

@@ -37,10 +37,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * <li>When checkpoint {@code n} completes, every pending transaction of checkpoints {@code ≤ n} is
  *     committed, in checkpoint order. "Complete" is delivered best effort; a skipped notification is
  *     covered by the next one or by the restore.</li>
- * <li>On restore from checkpoint {@code m}: the runtime first commits the pre-committed transactions
- *     stored in {@code m} (they may already be committed: commit is idempotent), then the writer
- *     recovers-and-aborts the transaction(s) that were open at {@code m}, lets the handler abort
- *     lingering ones when that is safe, and begins afresh.</li>
+ * <li>On restore from checkpoint {@code m}: the runtime commits the pre-committed transactions
+ *     stored in {@code m} (they may already be committed: commit is idempotent) while the writer
+ *     recovers-and-aborts the transaction(s) that were open at {@code m}; once the commits are done the
+ *     writer lets the handler abort lingering ones when that is safe, and begins afresh.</li>
  * <li>After the end of a bounded input the last transaction is pre-committed at the next checkpoint
  *     (the final one) and no new one is begun.</li>
  * </ul>
@@ -108,6 +108,15 @@ public final class TwoPhaseCommitSink<IN, TXN> implements Sink<IN>, SupportsComm
     public StatefulSinkWriter<IN, TransactionHolder<TXN>> restoreWriter(SinkInitContext context,
             Collection<TransactionHolder<TXN>> recoveredState) throws Exception {
         return TwoPhaseCommitWriter.restored(handler, context, clock, recoveredState);
+    }
+
+    /**
+     * Yes: a restored writer first aborts the transactions that were open at the checkpoint, which are never among
+     * the pre-committed ones being committed meanwhile, and waits for those commits before anything else.
+     */
+    @Override
+    public boolean restoresWhileCommitting() {
+        return true;
     }
 
     @Override

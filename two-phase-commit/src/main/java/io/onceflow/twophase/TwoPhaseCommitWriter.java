@@ -63,8 +63,8 @@ final class TwoPhaseCommitWriter<IN, TXN>
     }
 
     /**
-     * A writer restored from a checkpoint. The runtime already committed the restored pre-committed
-     * transactions; this aborts the restored open ones and begins afresh.
+     * A writer restored from a checkpoint: aborts the restored open transactions while the runtime commits the
+     * restored pre-committed ones (different transactions), waits for those commits, then sweeps and begins afresh.
      */
     static <IN, TXN> TwoPhaseCommitWriter<IN, TXN> restored(TransactionHandler<IN, TXN> handler,
                                                             SinkInitContext context, Clock clock,
@@ -78,6 +78,9 @@ final class TwoPhaseCommitWriter<IN, TXN>
             LOG.info("Sink '{}' subtask {}: aborted transaction {} that was open at checkpoint {}",
                     context.getOperatorUid(), context.getIndexOfSubtask(), open.handle(), writer.restoredCheckpointId);
         }
+        // the restored pre-committed transactions may still be committing (see restoresWhileCommitting): what follows
+        // (the sweep of transactions no checkpoint refers to, the next transaction's name) must come after them
+        context.awaitRestoredCommits();
         if (restoredAtSameParallelism(context, openTransactions)) {
             handler.abortLingeringTransactions(context);
         } else if (openTransactions.isEmpty()) {

@@ -11,6 +11,7 @@ import io.onceflow.api.CheckpointConfig;
 import io.onceflow.api.ValidatesConfiguration;
 import io.onceflow.api.serialization.VersionedSerializer;
 import io.onceflow.api.sink.Committer;
+import io.onceflow.api.sink.SinkInitContext;
 import io.onceflow.api.sink.TrackedCommitRequest.Outcome;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -220,6 +221,60 @@ class TwoPhaseCommitSinkTest {
     }
 
     @Test
+    void aWriterRestoredWhileTheRestoredTransactionsCommitAbortsTheOpenOneFirstAndSweepsOnlyAfterTheCommits()
+            throws Exception {
+        TwoPhaseCommitWriter<String, String> writer = freshWriter(sink, 0, 1);
+        writer.write("a");
+        writer.prepareCommit(5);
+        List<TransactionHolder<String>> writerState = writer.snapshotState(5);
+        external.calls.clear();
+
+        assertTrue(sink.restoresWhileCommitting(), "the runtime may restore this sink's writer during the commits");
+        // the runtime's context: waiting for the restored commits is a step of its own here
+        TestSinkContext restored = TestSinkContext.restored(0, 1, 5);
+        SinkInitContext whileCommitting = new SinkInitContext() {
+            @Override
+            public void awaitRestoredCommits() {
+                external.calls.add("awaitRestoredCommits");
+            }
+
+            @Override
+            public int getIndexOfSubtask() {
+                return restored.getIndexOfSubtask();
+            }
+
+            @Override
+            public int getParallelism() {
+                return restored.getParallelism();
+            }
+
+            @Override
+            public String getOperatorUid() {
+                return restored.getOperatorUid();
+            }
+
+            @Override
+            public String getJobName() {
+                return restored.getJobName();
+            }
+
+            @Override
+            public int getAttemptNumber() {
+                return restored.getAttemptNumber();
+            }
+
+            @Override
+            public java.util.OptionalLong getRestoredCheckpointId() {
+                return restored.getRestoredCheckpointId();
+            }
+        };
+        restoredWriter(sink, whileCommitting, roundTrip(sink.getWriterStateSerializer(), writerState));
+
+        assertEquals(List.of("recoverAndAbort t0-0-1", "awaitRestoredCommits", "abortLingering 0", "begin t0-5-0"),
+                external.calls, "the open transaction is no committed one; the sweep and the next name come after the commits");
+    }
+
+    @Test
     void aRestoreAtAnotherParallelismAbortsEveryRestoredOpenTransactionButSweepsNothing() throws Exception {
         List<TransactionHolder<String>> committables = new ArrayList<>();
         List<TransactionHolder<String>> writerStates = new ArrayList<>();
@@ -416,7 +471,7 @@ class TwoPhaseCommitSinkTest {
     }
 
     static <IN, TXN> TwoPhaseCommitWriter<IN, TXN> restoredWriter(TwoPhaseCommitSink<IN, TXN> sink,
-                                                                  TestSinkContext context,
+                                                                  SinkInitContext context,
                                                                   List<TransactionHolder<TXN>> state) throws Exception {
         return (TwoPhaseCommitWriter<IN, TXN>) sink.restoreWriter(context, state);
     }

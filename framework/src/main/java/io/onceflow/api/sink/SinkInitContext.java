@@ -25,6 +25,14 @@ public interface SinkInitContext {
     }
 
     /**
+     * Waits until the committables restored from the checkpoint are committed; throws what their commit failed with.
+     * Returns at once where they were committed before the writer was restored (the default) or there were none; see
+     * {@link SupportsWriterState#restoresWhileCommitting()}.
+     */
+    default void awaitRestoredCommits() throws Exception {
+    }
+
+    /**
      * Files in the job's checkpoint storage this sink may keep (a write-ahead log's records, commit marks).
      *
      * @throws UnsupportedOperationException where there is no checkpoint storage (outside a job)

@@ -32,7 +32,9 @@ import org.slf4j.LoggerFactory;
  * Runs a {@link Sink}: writes records with its writer; at each barrier flushes, takes the writer's
  * committables and files them under the checkpoint id (in operator state {@code __sink_committables});
  * when checkpoint {@code n} completes commits every pending checkpoint {@code <= n}, in order. On
- * restore it first commits what the restored checkpoint holds, then creates or restores the writer.
+ * restore it first commits what the restored checkpoint holds, then creates or restores the writer; a sink whose
+ * writer can be restored meanwhile ({@link SupportsWriterState#restoresWhileCommitting()}) has it restored while the
+ * commits run on a thread of their own, and this returns once both are done.
  */
 public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void> {
 
@@ -58,6 +60,7 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
     @SuppressWarnings("unchecked")
     public void initializeState() throws Exception {
         SinkInitContext initContext = context;
+        java.util.concurrent.FutureTask<Void> restoredCommits = null;
         if (sink instanceof SupportsCommitter<?> sc) {
             SupportsCommitter<C> supports = (SupportsCommitter<C>) sc;
             committablesState = context.operatorState().getInternalListState(COMMITTABLES_STATE,
@@ -70,25 +73,135 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
                 LOG.info("Sink '{}' subtask {}: committing {} checkpoint(s) of committables restored from checkpoint {}",
                         context.getOperatorUid(), context.getIndexOfThisSubtask(), pending.size(),
                         context.restoredCheckpointId().orElse(-1));
-                commitUpTo(pending.lastKey());
+                long last = pending.lastKey();
+                if (sink instanceof SupportsWriterState<?, ?> sws && sws.restoresWhileCommitting()
+                        && context.restoredCheckpointId().isPresent()) {
+                    restoredCommits = new java.util.concurrent.FutureTask<>(() -> {
+                        commitUpTo(last);
+                        return null;
+                    });
+                    Thread committing = new Thread(restoredCommits, Thread.currentThread().getName() + " restored commits");
+                    committing.setDaemon(true);
+                    committing.setContextClassLoader(Thread.currentThread().getContextClassLoader());
+                    committing.start();
+                    initContext = new WhileCommitting(context, restoredCommits);
+                } else {
+                    commitUpTo(last);
+                }
             }
         }
-        if (sink instanceof SupportsWriterState<?, ?> sws) {
-            SupportsWriterState<T, S> supports = (SupportsWriterState<T, S>) sws;
-            writerState = context.operatorState().getInternalListState(WRITER_STATE,
-                    new VersionedTypeSerializer<>(supports.getWriterStateSerializer()));
-            if (context.restoredCheckpointId().isPresent()) {
-                List<S> restored = new ArrayList<>();
-                writerState.get().forEach(restored::add);
-                writer = supports.restoreWriter(initContext, restored);
+        try {
+            if (sink instanceof SupportsWriterState<?, ?> sws) {
+                SupportsWriterState<T, S> supports = (SupportsWriterState<T, S>) sws;
+                writerState = context.operatorState().getInternalListState(WRITER_STATE,
+                        new VersionedTypeSerializer<>(supports.getWriterStateSerializer()));
+                if (context.restoredCheckpointId().isPresent()) {
+                    List<S> restored = new ArrayList<>();
+                    writerState.get().forEach(restored::add);
+                    writer = supports.restoreWriter(initContext, restored);
+                }
             }
+            if (writer == null) {
+                if (restoredCommits != null) {
+                    awaitCommits(restoredCommits);
+                }
+                writer = sink.createWriter(initContext);
+            }
+        } catch (Exception | Error e) {
+            if (restoredCommits != null) {
+                try {
+                    awaitCommits(restoredCommits); // never leave them running behind a failed start
+                } catch (Exception | Error commitFailure) {
+                    if (commitFailure != e) {
+                        e.addSuppressed(commitFailure);
+                    }
+                }
+            }
+            throw e;
         }
-        if (writer == null) {
-            writer = sink.createWriter(initContext);
+        if (restoredCommits != null) {
+            awaitCommits(restoredCommits); // also where the writer's restore did not wait for them
         }
         if (committer != null && !(writer instanceof CommittingSinkWriter)) {
             throw new IllegalStateException("Sink of operator '" + context.getOperatorUid() + "' supports a committer, "
                     + "but its writer " + writer.getClass().getName() + " is not a CommittingSinkWriter");
+        }
+    }
+
+    /** Waits for the restored committables' commit, uninterruptibly (it touches this operator's state), and rethrows its failure. */
+    private static void awaitCommits(java.util.concurrent.FutureTask<Void> commits) throws Exception {
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    commits.get();
+                    return;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                } catch (java.util.concurrent.ExecutionException e) {
+                    throw Sneaky.<Exception>rethrow(e.getCause());
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** The subtask's context, for a writer restored while the restored committables commit on another thread. */
+    private static final class WhileCommitting implements SinkInitContext {
+        private final OperatorContext<?> context;
+        private final java.util.concurrent.FutureTask<Void> commits;
+
+        WhileCommitting(OperatorContext<?> context, java.util.concurrent.FutureTask<Void> commits) {
+            this.context = context;
+            this.commits = commits;
+        }
+
+        @Override
+        public void awaitRestoredCommits() throws Exception {
+            awaitCommits(commits);
+        }
+
+        @Override
+        public int getIndexOfSubtask() {
+            return context.getIndexOfSubtask();
+        }
+
+        @Override
+        public int getParallelism() {
+            return context.getParallelism();
+        }
+
+        @Override
+        public String getOperatorUid() {
+            return context.getOperatorUid();
+        }
+
+        @Override
+        public String getJobName() {
+            return context.getJobName();
+        }
+
+        @Override
+        public int getAttemptNumber() {
+            return context.getAttemptNumber();
+        }
+
+        @Override
+        public java.util.OptionalLong getRestoredCheckpointId() {
+            return context.getRestoredCheckpointId();
+        }
+
+        @Override
+        public io.onceflow.api.metrics.MetricGroup getMetricGroup() {
+            return context.getMetricGroup();
+        }
+
+        @Override
+        public io.onceflow.api.sink.CheckpointFiles getCheckpointFiles() {
+            return context.getCheckpointFiles();
         }
     }
 
