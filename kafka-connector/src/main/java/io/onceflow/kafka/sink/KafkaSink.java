@@ -79,6 +79,10 @@ public final class KafkaSink<T> implements Sink<T>, ValidatesConfiguration {
         Properties p = new Properties();
         p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
         p.put(ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(128 * 1024));
+        // initTransactions() on an id whose transaction is still open (a restart's aborts) is answered "concurrent
+        // transactions" until the broker has aborted it, and retried after this backoff (growing to
+        // retry.backoff.max.ms): 20 ms, as the producer itself uses for that answer elsewhere, not 100
+        p.put(ProducerConfig.RETRY_BACKOFF_MS_CONFIG, "20");
         p.putAll(properties);
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
