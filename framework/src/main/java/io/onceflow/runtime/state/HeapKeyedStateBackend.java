@@ -41,7 +41,8 @@ import java.util.Map;
  * frozen maps of the two snapshots ({@link CopyOnWriteStateMap#diff}), which skips every subtree they
  * share. A new base is written when the deltas together hold as many bytes as it, after {@value #MAX_DELTAS} deltas,
  * when the set of states changed, and when a value object was changed in place and put again (a diff
- * cannot see that).
+ * cannot see that). The first checkpoint after a restore continues the restored chain with a delta even where a
+ * new base is due (it is the checkpoint a restarted job's first output waits for); the next one writes the base.
  */
 public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntrySink {
 
@@ -548,8 +549,10 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                 return;
             }
             Written base = lastWritten != null ? lastWritten : restoredBase;
+            // a restored chain due for a new base gets one more delta first: the first checkpoint after a restart
+            // is the one output waits for, in a process whose code is still cold; the next one writes the base
             boolean full = base == null || !base.layout().equals(layout) || base.chain().size() > MAX_DELTAS
-                    || base.deltaBytes() > MAX_DELTA_BYTES_PER_BASE_BYTE * base.baseBytes();
+                    || (base != restoredBase && base.deltaBytes() > MAX_DELTA_BYTES_PER_BASE_BYTE * base.baseBytes());
             java.nio.file.Path local = java.nio.file.Files.createTempFile("onceflow-heap-state-", ".chain");
             try {
                 try (java.io.OutputStream target = java.nio.file.Files.newOutputStream(local)) {

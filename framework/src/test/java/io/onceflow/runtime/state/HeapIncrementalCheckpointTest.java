@@ -236,6 +236,49 @@ class HeapIncrementalCheckpointTest {
     }
 
     @Test
+    void aRestoredChainDueForANewBaseGetsOneMoreDeltaAndTheNextCheckpointWritesTheBase() throws Exception {
+        Shared shared = new Shared();
+        HeapKeyedStateBackend backend = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        Random random = new Random(8);
+        int keys = 2_000;
+        for (int k = 0; k < keys; k++) {
+            change(backend, "key-" + k, random, false);
+        }
+        checkpoint(backend.snapshot(1), shared);
+        for (int k = 0; k < keys; k += 2) {
+            change(backend, "key-" + k, random, false); // half the keys: a delta of about half the base
+        }
+        checkpoint(backend.snapshot(2), shared);
+        for (int k = 0; k < keys * 7 / 10; k++) {
+            change(backend, "key-" + k, random, false); // 70 %: the deltas now outweigh the base
+        }
+        byte[] third = checkpoint(backend.snapshot(3), shared);
+        assertEquals(List.of("-base", "-delta", "-delta"), kinds(shared));
+        assertTrue(shared.uploaded.get(1).size() + shared.uploaded.get(2).size() > shared.uploaded.get(0).size(),
+                "in this process the next checkpoint would write a new base");
+
+        HeapKeyedStateBackend restored = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        restoreAsAttempt(third, ALL, restored);
+        for (int i = 0; i < 20; i++) {
+            change(restored, "key-" + random.nextInt(keys), random, false);
+        }
+        Map<String, String> atFourth = dump(restored, keys);
+        byte[] fourth = checkpoint(restored.snapshot(4), shared);
+        assertEquals("-delta", kinds(shared).get(3), "the restarted job's first checkpoint stays small");
+        HeapKeyedStateBackend again = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        restoreAsAttempt(fourth, ALL, again);
+        assertSameState(atFourth, dump(again, keys), "the chain one delta longer restores the state at its barrier");
+
+        change(restored, "key-1", random, false);
+        checkpoint(restored.snapshot(5), shared);
+        assertEquals("-base", kinds(shared).get(4), "the base that was due comes with the next checkpoint");
+    }
+
+    private static List<String> kinds(Shared shared) {
+        return shared.uploaded.stream().map(f -> f.path().substring(f.path().lastIndexOf('-'))).toList();
+    }
+
+    @Test
     void aStateNotRegisteredAfterTheRestoreStaysInTheContinuedChain() throws Exception {
         Shared shared = new Shared();
         HeapKeyedStateBackend backend = new HeapKeyedStateBackend("op", null, 128, ALL, true);
