@@ -8,7 +8,7 @@ import java.util.List;
  * concurrently.
  *
  * <p>Call order: {@link #addSplits} (the splits restored from the checkpoint, or the initial ones)
- * → {@link #start} → repeated {@link #pollNext}, interleaved with {@link #snapshotState} at each
+ * → {@link #start} → [repeated {@link #prefetch}] → repeated {@link #pollNext}, interleaved with {@link #snapshotState} at each
  * checkpoint and {@link #notifyCheckpointComplete} once it completes → {@link #close}.
  *
  * <p>The exactly-once contract: the splits returned by {@code snapshotState(n)} must describe the
@@ -27,6 +27,14 @@ public interface SourceReader<T, SplitT extends SourceSplit> extends AutoCloseab
      * so that checkpoints are not delayed.
      */
     InputStatus pollNext(ReaderOutput<T> output) throws Exception;
+
+    /**
+     * Called instead of {@link #pollNext} while other tasks of the job are still starting (restoring state,
+     * committing what a checkpoint held): the reader may connect and fetch ahead, keeping what it fetched for
+     * {@code pollNext}, but emits nothing and moves no split position. Should return within a few milliseconds.
+     */
+    default void prefetch() throws Exception {
+    }
 
     /** The current position of every split this reader owns. */
     List<SplitT> snapshotState(long checkpointId) throws Exception;

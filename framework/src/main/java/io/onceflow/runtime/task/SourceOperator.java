@@ -75,6 +75,11 @@ public final class SourceOperator<T, S extends SourceSplit> extends AbstractStre
         return reader.pollNext(readerOutput);
     }
 
+    /** Lets the reader fetch ahead while the job's other tasks start; emits nothing. */
+    public void prefetch() throws Exception {
+        reader.prefetch();
+    }
+
     @Override
     public void processElement(Void element) {
         throw new UnsupportedOperationException("a source has no input");

@@ -376,6 +376,7 @@ public final class StreamTask implements Runnable {
             if (!othersStarted) {
                 othersStarted = info.gateway().allTasksStarted();
                 if (!othersStarted) {
+                    source.prefetch();
                     gate.awaitMail(2, TimeUnit.MILLISECONDS);
                     continue;
                 }

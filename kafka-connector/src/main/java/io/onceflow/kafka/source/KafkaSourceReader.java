@@ -142,17 +142,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                 Thread.sleep(POLL_TIMEOUT.toMillis());
                 return InputStatus.NOTHING_AVAILABLE;
             }
-            try {
-                buffered = consumer.poll(POLL_TIMEOUT).iterator();
-                for (TopicPartition tp : consumer.assignment()) {
-                    java.util.OptionalLong l = consumer.currentLag(tp); // from the last fetch: no request
-                    if (l.isPresent()) {
-                        lag.put(tp, l.getAsLong());
-                    }
-                }
-            } catch (OffsetOutOfRangeException e) {
-                // auto.offset.reset=none: the consumer never jumps on its own, least of all to the end
-                onOutOfRange(e.offsetOutOfRangePartitions());
+            if (!fetch(POLL_TIMEOUT)) {
                 return InputStatus.MORE_AVAILABLE;
             }
         }
@@ -192,6 +182,40 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             return InputStatus.END_OF_INPUT;
         }
         return emitted > 0 || buffered.hasNext() ? InputStatus.MORE_AVAILABLE : InputStatus.NOTHING_AVAILABLE;
+    }
+
+    /**
+     * While the job's other tasks start: connects, fetches and keeps the records for {@link #pollNext} (a first
+     * fetch of a new consumer takes a metadata request, a connection and the fetch itself). Positions stay.
+     */
+    @Override
+    public void prefetch() {
+        if (!buffered.hasNext() && !allFinished() && !consumer.assignment().isEmpty()) {
+            fetch(Duration.ZERO);
+        }
+    }
+
+    /** Whether records fetched ahead wait for {@link #pollNext}. */
+    boolean hasFetchedAhead() {
+        return buffered.hasNext();
+    }
+
+    /** One poll of the consumer into {@link #buffered}; false if an offset was out of range (handled, poll again). */
+    private boolean fetch(Duration timeout) {
+        try {
+            buffered = consumer.poll(timeout).iterator();
+            for (TopicPartition tp : consumer.assignment()) {
+                java.util.OptionalLong l = consumer.currentLag(tp); // from the last fetch: no request
+                if (l.isPresent()) {
+                    lag.put(tp, l.getAsLong());
+                }
+            }
+            return true;
+        } catch (OffsetOutOfRangeException e) {
+            // auto.offset.reset=none: the consumer never jumps on its own, least of all to the end
+            onOutOfRange(e.offsetOutOfRangePartitions());
+            return false;
+        }
     }
 
     private void deadLetter(DeadLetter letter, ReaderOutput<T> output) {

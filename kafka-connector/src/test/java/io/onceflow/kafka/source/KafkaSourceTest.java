@@ -18,6 +18,7 @@ import io.onceflow.testing.RunningCount;
 import io.onceflow.testing.SequenceChecker;
 import io.onceflow.testing.TransactionalTestSink;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -356,6 +357,61 @@ class KafkaSourceTest {
         assertEquals(io.onceflow.api.JobStatus.FINISHED, resumed.awaitTermination(Duration.ofSeconds(60)),
                 "subtasks 2 and 3 restore no partition and end");
         assertEquals(4_000, store.readAll().size(), "first run " + firstRun + ", then the rest");
+    }
+
+    @Test
+    void aReaderFetchesAheadWhileTheJobStartsButEmitsAndMovesNothingUntilItReads() throws Exception {
+        String topic = topic(1);
+        try (KafkaProducer<String, String> p = producer(null)) {
+            write(p, topic, 0, 50, 5);
+            p.flush();
+        }
+        KafkaSource<String> source = source(topic).setBounded().build();
+        List<KafkaPartitionSplit> splits = source.createInitialSplits();
+        KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source.createReader(
+                new io.onceflow.api.source.SourceReaderContext() {
+                    @Override
+                    public int getIndexOfSubtask() {
+                        return 0;
+                    }
+
+                    @Override
+                    public int getParallelism() {
+                        return 1;
+                    }
+
+                    @Override
+                    public String getOperatorUid() {
+                        return "source";
+                    }
+
+                    @Override
+                    public String getJobName() {
+                        return "prefetch-" + topic;
+                    }
+                });
+        try {
+            reader.addSplits(splits);
+            reader.start();
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
+            while (!reader.hasFetchedAhead()) {
+                assertTrue(System.nanoTime() < deadline, "the records were fetched ahead while the job started");
+                reader.prefetch();
+                Thread.sleep(2);
+            }
+            assertEquals(splits, reader.snapshotState(1), "fetching ahead moves no position: nothing was emitted");
+            List<String> read = new ArrayList<>();
+            while (reader.pollNext(read::add) != io.onceflow.api.source.InputStatus.END_OF_INPUT) {
+                assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 50");
+            }
+            List<String> expected = new ArrayList<>();
+            for (int i = 0; i < 50; i++) {
+                expected.add("key-" + (i % 5));
+            }
+            assertEquals(expected, read, "every record once, in order, the ones fetched ahead first");
+        } finally {
+            reader.close();
+        }
     }
 
     @Test
