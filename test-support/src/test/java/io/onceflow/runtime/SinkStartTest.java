@@ -12,25 +12,37 @@ import io.onceflow.api.RestartStrategies;
 import io.onceflow.api.StreamEnvironment;
 import io.onceflow.api.functions.KeyedProcessFunction;
 import io.onceflow.api.functions.RuntimeContext;
+import io.onceflow.api.serialization.VersionedSerializer;
+import io.onceflow.api.sink.Committer;
+import io.onceflow.api.sink.CommittingSinkWriter;
 import io.onceflow.api.sink.Sink;
 import io.onceflow.api.sink.SinkInitContext;
 import io.onceflow.api.sink.SinkWriter;
+import io.onceflow.api.sink.StatefulSinkWriter;
+import io.onceflow.api.sink.SupportsCommitter;
+import io.onceflow.api.sink.SupportsWriterState;
 import io.onceflow.testing.InjectedFailure;
 import io.onceflow.testing.RunningCount;
 import io.onceflow.testing.SequenceSource;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * How a job's tasks start. A sink at the end of a chain starts (its {@code initializeState}: for a transactional sink, committing and
- * aborting what a restored checkpoint holds) while the operators before it restore their state and open, not
- * after them. Here each sink subtask's start waits until the keyed operator before it has opened: one after the
- * other, the job would never start. Sources read nothing until every task has started. A sink whose writer may be
- * restored while the restored committables commit has both done at once.
+ * How a job's tasks start. A sink at the end of a chain starts (its {@code initializeState}: for a
+ * transactional sink, committing and aborting what a restored checkpoint holds) while the operators before it
+ * restore their state and open, not after them. Here each sink subtask's start waits until the keyed operator
+ * before it has opened: one after the other, the job would never start. Sources read nothing until every task
+ * has started. A sink whose writer may be restored while the restored committables commit has both done at once.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class SinkStartTest {
@@ -152,16 +164,16 @@ class SinkStartTest {
         assertEquals(2_000, WRITTEN.get());
     }
 
-    static final java.util.List<String> EVENTS = new java.util.concurrent.CopyOnWriteArrayList<>();
+    static final List<String> EVENTS = new CopyOnWriteArrayList<>();
     static volatile CountDownLatch restoring;
-    static final java.util.concurrent.atomic.AtomicBoolean FAILED_ONCE = new java.util.concurrent.atomic.AtomicBoolean();
+    static final AtomicBoolean FAILED_ONCE = new AtomicBoolean();
 
     /**
      * A sink with a committer and writer state that notes how its restore went: its restored commit waits a while
      * for the writer's restore to begin, and the writer's restore waits for the restored commits.
      */
-    static final class RestoreNotingSink implements Sink<String>, io.onceflow.api.sink.SupportsCommitter<String>,
-            io.onceflow.api.sink.SupportsWriterState<String, String> {
+    static final class RestoreNotingSink implements Sink<String>, SupportsCommitter<String>,
+            SupportsWriterState<String, String> {
         private final boolean whileCommitting;
         private final boolean failRestoredCommit;
 
@@ -181,8 +193,8 @@ class SinkStartTest {
         }
 
         @Override
-        public io.onceflow.api.sink.StatefulSinkWriter<String, String> restoreWriter(SinkInitContext context,
-                java.util.Collection<String> recoveredState) throws Exception {
+        public StatefulSinkWriter<String, String> restoreWriter(SinkInitContext context,
+                Collection<String> recoveredState) throws Exception {
             if (context.getAttemptNumber() > 0) {
                 EVENTS.add("writer restore begins");
                 restoring.countDown();
@@ -193,7 +205,7 @@ class SinkStartTest {
         }
 
         @Override
-        public io.onceflow.api.sink.Committer<String> createCommitter(SinkInitContext context) {
+        public Committer<String> createCommitter(SinkInitContext context) {
             boolean[] first = {true};
             return requests -> {
                 if (first[0] && context.getAttemptNumber() > 0) {
@@ -213,30 +225,30 @@ class SinkStartTest {
         }
 
         @Override
-        public io.onceflow.api.serialization.VersionedSerializer<String> getCommittableSerializer() {
+        public VersionedSerializer<String> getCommittableSerializer() {
             return new Strings();
         }
 
         @Override
-        public io.onceflow.api.serialization.VersionedSerializer<String> getWriterStateSerializer() {
+        public VersionedSerializer<String> getWriterStateSerializer() {
             return new Strings();
         }
 
         /** One committable per checkpoint, so that every checkpoint holds one to commit after a restore. */
-        static final class Writer implements io.onceflow.api.sink.CommittingSinkWriter<String, String>,
-                io.onceflow.api.sink.StatefulSinkWriter<String, String> {
+        static final class Writer implements CommittingSinkWriter<String, String>,
+                StatefulSinkWriter<String, String> {
             @Override
             public void write(String element) {
             }
 
             @Override
-            public java.util.Collection<String> prepareCommit(long checkpointId) {
-                return java.util.List.of("c" + checkpointId);
+            public Collection<String> prepareCommit(long checkpointId) {
+                return List.of("c" + checkpointId);
             }
 
             @Override
-            public java.util.List<String> snapshotState(long checkpointId) {
-                return java.util.List.of("w" + checkpointId);
+            public List<String> snapshotState(long checkpointId) {
+                return List.of("w" + checkpointId);
             }
 
             @Override
@@ -249,7 +261,7 @@ class SinkStartTest {
         }
     }
 
-    static final class Strings implements io.onceflow.api.serialization.VersionedSerializer<String> {
+    static final class Strings implements VersionedSerializer<String> {
         @Override
         public int getVersion() {
             return 1;
@@ -257,21 +269,21 @@ class SinkStartTest {
 
         @Override
         public byte[] serialize(String value) {
-            return value.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            return value.getBytes(StandardCharsets.UTF_8);
         }
 
         @Override
         public String deserialize(int version, byte[] serialized) {
-            return new String(serialized, java.nio.charset.StandardCharsets.UTF_8);
+            return new String(serialized, StandardCharsets.UTF_8);
         }
     }
 
     /** Runs the job until its first checkpoint's commit, fails it once, and returns what its restore noted. */
-    private static java.util.List<String> restoreOnce(boolean whileCommitting) throws Exception {
+    private static List<String> restoreOnce(boolean whileCommitting) throws Exception {
         StreamEnvironment env = restoringJob(whileCommitting, false);
         assertEquals(JobStatus.FINISHED, env.execute("restore-" + whileCommitting).status());
         assertTrue(FAILED_ONCE.get(), "the job failed once and was restored");
-        return java.util.List.copyOf(EVENTS);
+        return List.copyOf(EVENTS);
     }
 
     /** A job that fails once as soon as a checkpoint was committed, and restores (once) from its latest checkpoint. */
@@ -282,9 +294,9 @@ class SinkStartTest {
         restoring = new CountDownLatch(1);
         StreamEnvironment env = StreamEnvironment.create();
         env.setParallelism(1);
-        env.enableCheckpointing(java.time.Duration.ofMillis(100));
+        env.enableCheckpointing(Duration.ofMillis(100));
         env.getCheckpointConfig().setCheckpointStorage("memory:");
-        env.setRestartStrategy(RestartStrategies.fixedDelay(1, java.time.Duration.ZERO));
+        env.setRestartStrategy(RestartStrategies.fixedDelay(1, Duration.ZERO));
         env.fromSource(SequenceSource.bounded(1, 3_000, 10).throttled(3_000), "sequence").uid("source")
                 .map(w -> {
                     if (WRITTEN.get() > 0 && FAILED_ONCE.compareAndSet(false, true)) {
@@ -298,7 +310,7 @@ class SinkStartTest {
 
     @Test
     void aSinkThatAllowsItHasItsWriterRestoredWhileTheRestoredCommittablesCommit() throws Exception {
-        java.util.List<String> events = restoreOnce(true);
+        List<String> events = restoreOnce(true);
         assertTrue(events.contains("restored commit saw the writer restore"), "both at once: " + events);
         assertTrue(events.indexOf("writer restore goes on after the commits") > events.indexOf("restored commit ends"),
                 "the writer's restore waited for the commits where it asked to: " + events);
@@ -306,7 +318,7 @@ class SinkStartTest {
 
     @Test
     void otherSinksHaveTheirRestoredCommittablesCommittedBeforeTheWriterIsRestored() throws Exception {
-        assertEquals(java.util.List.of("restored commit begins", "restored commit alone", "restored commit ends",
+        assertEquals(List.of("restored commit begins", "restored commit alone", "restored commit ends",
                         "writer restore begins", "writer restore goes on after the commits"), restoreOnce(false));
     }
 
