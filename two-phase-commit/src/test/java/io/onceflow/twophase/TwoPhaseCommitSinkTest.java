@@ -220,6 +220,16 @@ class TwoPhaseCommitSinkTest {
                 external.calls.subList(0, 4), "recovery order");
     }
 
+    /** A restored subtask's context whose wait for the restored commits is noted as a call of its own. */
+    record NotingWait(String getJobName, String getOperatorUid, int getIndexOfSubtask, int getParallelism,
+                      int getAttemptNumber, java.util.OptionalLong getRestoredCheckpointId, List<String> calls)
+            implements SinkInitContext {
+        @Override
+        public void awaitRestoredCommits() {
+            calls.add("awaitRestoredCommits");
+        }
+    }
+
     @Test
     void aWriterRestoredWhileTheRestoredTransactionsCommitAbortsTheOpenOneFirstAndSweepsOnlyAfterTheCommits()
             throws Exception {
@@ -231,43 +241,8 @@ class TwoPhaseCommitSinkTest {
 
         assertTrue(sink.restoresWhileCommitting(), "the runtime may restore this sink's writer during the commits");
         // the runtime's context: waiting for the restored commits is a step of its own here
-        TestSinkContext restored = TestSinkContext.restored(0, 1, 5);
-        SinkInitContext whileCommitting = new SinkInitContext() {
-            @Override
-            public void awaitRestoredCommits() {
-                external.calls.add("awaitRestoredCommits");
-            }
-
-            @Override
-            public int getIndexOfSubtask() {
-                return restored.getIndexOfSubtask();
-            }
-
-            @Override
-            public int getParallelism() {
-                return restored.getParallelism();
-            }
-
-            @Override
-            public String getOperatorUid() {
-                return restored.getOperatorUid();
-            }
-
-            @Override
-            public String getJobName() {
-                return restored.getJobName();
-            }
-
-            @Override
-            public int getAttemptNumber() {
-                return restored.getAttemptNumber();
-            }
-
-            @Override
-            public java.util.OptionalLong getRestoredCheckpointId() {
-                return restored.getRestoredCheckpointId();
-            }
-        };
+        SinkInitContext whileCommitting = new NotingWait("job", "sink", 0, 1, 1, java.util.OptionalLong.of(5),
+                external.calls);
         restoredWriter(sink, whileCommitting, roundTrip(sink.getWriterStateSerializer(), writerState));
 
         assertEquals(List.of("recoverAndAbort t0-0-1", "awaitRestoredCommits", "abortLingering 0", "begin t0-5-0"),

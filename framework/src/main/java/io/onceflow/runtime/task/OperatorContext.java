@@ -34,6 +34,8 @@ public final class OperatorContext<OUT> implements RuntimeContext, SourceReaderC
     private final io.onceflow.api.metrics.MetricGroup metrics;
     private final SideOutputs sideOutputs;
     private final io.onceflow.runtime.storage.JobCheckpointStore store;
+    /** A sink's restored committables being committed on a thread of their own while its writer restores, or null. */
+    private volatile java.util.concurrent.Future<?> restoredCommits;
 
     public OperatorContext(String jobName, String uid, int subtaskIndex, int parallelism, int attempt,
                            Output<OUT> output, OperatorStateBackend operatorState, KeyedStateBackend keyedState,
@@ -53,6 +55,40 @@ public final class OperatorContext<OUT> implements RuntimeContext, SourceReaderC
         this.metrics = metrics;
         this.sideOutputs = sideOutputs;
         this.store = store;
+    }
+
+    /** The sink's restored committables are being committed by {@code commits}; see {@link #awaitRestoredCommits()}. */
+    void restoredCommitsRunning(java.util.concurrent.Future<?> commits) {
+        this.restoredCommits = commits;
+    }
+
+    /**
+     * Waits for the restored committables' commit, uninterruptibly (it changes the sink operator's state), and
+     * rethrows its failure; returns at once where none runs.
+     */
+    @Override
+    public void awaitRestoredCommits() throws Exception {
+        java.util.concurrent.Future<?> commits = restoredCommits;
+        if (commits == null) {
+            return;
+        }
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    commits.get();
+                    return;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                } catch (java.util.concurrent.ExecutionException e) {
+                    throw Sneaky.<Exception>rethrow(e.getCause());
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     /** The job's checkpoint storage, as files a sink may keep there; names are prefixed by this operator's uid. */

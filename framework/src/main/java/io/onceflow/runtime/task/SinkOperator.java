@@ -60,7 +60,6 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
     @SuppressWarnings("unchecked")
     public void initializeState() throws Exception {
         SinkInitContext initContext = context;
-        java.util.concurrent.FutureTask<Void> restoredCommits = null;
         if (sink instanceof SupportsCommitter<?> sc) {
             SupportsCommitter<C> supports = (SupportsCommitter<C>) sc;
             committablesState = context.operatorState().getInternalListState(COMMITTABLES_STATE,
@@ -76,7 +75,7 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
                 long last = pending.lastKey();
                 if (sink instanceof SupportsWriterState<?, ?> sws && sws.restoresWhileCommitting()
                         && context.restoredCheckpointId().isPresent()) {
-                    restoredCommits = new java.util.concurrent.FutureTask<>(() -> {
+                    java.util.concurrent.FutureTask<Void> restoredCommits = new java.util.concurrent.FutureTask<>(() -> {
                         commitUpTo(last);
                         return null;
                     });
@@ -84,7 +83,7 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
                     committing.setDaemon(true);
                     committing.setContextClassLoader(Thread.currentThread().getContextClassLoader());
                     committing.start();
-                    initContext = new WhileCommitting(context, restoredCommits);
+                    context.restoredCommitsRunning(restoredCommits);
                 } else {
                     commitUpTo(last);
                 }
@@ -102,106 +101,23 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
                 }
             }
             if (writer == null) {
-                if (restoredCommits != null) {
-                    awaitCommits(restoredCommits);
-                }
+                context.awaitRestoredCommits();
                 writer = sink.createWriter(initContext);
             }
         } catch (Exception | Error e) {
-            if (restoredCommits != null) {
-                try {
-                    awaitCommits(restoredCommits); // never leave them running behind a failed start
-                } catch (Exception | Error commitFailure) {
-                    if (commitFailure != e) {
-                        e.addSuppressed(commitFailure);
-                    }
+            try {
+                context.awaitRestoredCommits(); // never leave them running behind a failed start
+            } catch (Exception | Error commitFailure) {
+                if (commitFailure != e) {
+                    e.addSuppressed(commitFailure);
                 }
             }
             throw e;
         }
-        if (restoredCommits != null) {
-            awaitCommits(restoredCommits); // also where the writer's restore did not wait for them
-        }
+        context.awaitRestoredCommits(); // also where the writer's restore did not wait for them
         if (committer != null && !(writer instanceof CommittingSinkWriter)) {
             throw new IllegalStateException("Sink of operator '" + context.getOperatorUid() + "' supports a committer, "
                     + "but its writer " + writer.getClass().getName() + " is not a CommittingSinkWriter");
-        }
-    }
-
-    /** Waits for the restored committables' commit, uninterruptibly (it touches this operator's state), and rethrows its failure. */
-    private static void awaitCommits(java.util.concurrent.FutureTask<Void> commits) throws Exception {
-        boolean interrupted = false;
-        try {
-            while (true) {
-                try {
-                    commits.get();
-                    return;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                } catch (java.util.concurrent.ExecutionException e) {
-                    throw Sneaky.<Exception>rethrow(e.getCause());
-                }
-            }
-        } finally {
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
-    }
-
-    /** The subtask's context, for a writer restored while the restored committables commit on another thread. */
-    private static final class WhileCommitting implements SinkInitContext {
-        private final OperatorContext<?> context;
-        private final java.util.concurrent.FutureTask<Void> commits;
-
-        WhileCommitting(OperatorContext<?> context, java.util.concurrent.FutureTask<Void> commits) {
-            this.context = context;
-            this.commits = commits;
-        }
-
-        @Override
-        public void awaitRestoredCommits() throws Exception {
-            awaitCommits(commits);
-        }
-
-        @Override
-        public int getIndexOfSubtask() {
-            return context.getIndexOfSubtask();
-        }
-
-        @Override
-        public int getParallelism() {
-            return context.getParallelism();
-        }
-
-        @Override
-        public String getOperatorUid() {
-            return context.getOperatorUid();
-        }
-
-        @Override
-        public String getJobName() {
-            return context.getJobName();
-        }
-
-        @Override
-        public int getAttemptNumber() {
-            return context.getAttemptNumber();
-        }
-
-        @Override
-        public java.util.OptionalLong getRestoredCheckpointId() {
-            return context.getRestoredCheckpointId();
-        }
-
-        @Override
-        public io.onceflow.api.metrics.MetricGroup getMetricGroup() {
-            return context.getMetricGroup();
-        }
-
-        @Override
-        public io.onceflow.api.sink.CheckpointFiles getCheckpointFiles() {
-            return context.getCheckpointFiles();
         }
     }
 

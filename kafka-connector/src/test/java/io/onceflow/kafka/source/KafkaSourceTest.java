@@ -359,6 +359,11 @@ class KafkaSourceTest {
         assertEquals(4_000, store.readAll().size(), "first run " + firstRun + ", then the rest");
     }
 
+    /** A source subtask's context for driving a reader without a runtime. */
+    record ReaderContext(int getIndexOfSubtask, int getParallelism, String getOperatorUid, String getJobName)
+            implements io.onceflow.api.source.SourceReaderContext {
+    }
+
     @Test
     void aReaderFetchesAheadWhileTheJobStartsButEmitsAndMovesNothingUntilItReads() throws Exception {
         String topic = topic(1);
@@ -369,27 +374,7 @@ class KafkaSourceTest {
         KafkaSource<String> source = source(topic).setBounded().build();
         List<KafkaPartitionSplit> splits = source.createInitialSplits();
         KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source.createReader(
-                new io.onceflow.api.source.SourceReaderContext() {
-                    @Override
-                    public int getIndexOfSubtask() {
-                        return 0;
-                    }
-
-                    @Override
-                    public int getParallelism() {
-                        return 1;
-                    }
-
-                    @Override
-                    public String getOperatorUid() {
-                        return "source";
-                    }
-
-                    @Override
-                    public String getJobName() {
-                        return "prefetch-" + topic;
-                    }
-                });
+                new ReaderContext(0, 1, "source", "prefetch-" + topic));
         try {
             reader.addSplits(splits);
             reader.start();
