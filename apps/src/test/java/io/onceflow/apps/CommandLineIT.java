@@ -234,6 +234,10 @@ class CommandLineIT {
                     "--dead-letter-topic", "hdfs-dlq");
             org.apache.hadoop.fs.FileSystem fs = hdfs.getFileSystem();
             org.apache.hadoop.fs.Path job = new org.apache.hadoop.fs.Path("/onceflow/checkpoints/wordcount");
+            // the name node's own record of every file written, from here on (what is left at the end depends on
+            // whether the last checkpoint happened to be a base or a delta)
+            org.apache.hadoop.hdfs.DFSInotifyEventInputStream events =
+                    new org.apache.hadoop.hdfs.client.HdfsAdmin(hdfs.getURI(), conf).getInotifyEventStream();
             Path log = dir.resolve("hdfs-wordcount.log");
             AtomicBoolean writing = new AtomicBoolean(true);
             Thread writer = new Thread(() -> writeLines(bootstrap, "hdfs-in", writing), "input writer");
@@ -267,9 +271,22 @@ class CommandLineIT {
             }
             String text = Files.readString(log);
             assertTrue(text.contains("checkpoints every 300 ms in " + checkpoints), text);
-            org.apache.hadoop.fs.FileStatus[] shared = fs.listStatus(new org.apache.hadoop.fs.Path(job, "shared"));
-            assertTrue(java.util.Arrays.stream(shared).anyMatch(s -> s.getPath().getName().endsWith("-delta")),
-                    "the heap's incremental checkpoints are on HDFS: " + java.util.Arrays.toString(shared));
+            List<String> written = new ArrayList<>();
+            for (org.apache.hadoop.hdfs.inotify.EventBatch batch; (batch = events.poll()) != null; ) {
+                for (org.apache.hadoop.hdfs.inotify.Event e : batch.getEvents()) {
+                    if (e instanceof org.apache.hadoop.hdfs.inotify.Event.RenameEvent r) {
+                        written.add(r.getDstPath());
+                    } else if (e instanceof org.apache.hadoop.hdfs.inotify.Event.CreateEvent c) {
+                        written.add(c.getPath());
+                    }
+                }
+            }
+            String prefix = job + "/shared/";
+            List<String> shared = written.stream().filter(p -> p.startsWith(prefix)).toList();
+            assertTrue(shared.stream().anyMatch(p -> p.endsWith("-base")),
+                    "the heap's chains start with a base on HDFS: " + shared);
+            assertTrue(shared.stream().anyMatch(p -> p.endsWith("-delta")),
+                    "the heap's incremental checkpoints are on HDFS: " + shared);
         } finally {
             hdfs.shutdown();
         }
