@@ -93,6 +93,8 @@ public final class CheckpointCoordinator {
     /** Watches the attempt's sources for their first records, to trigger its first checkpoint then. */
     private ScheduledFuture<?> firstInputWatch;
     private long attemptStartedAt;
+    /** Whether the current attempt triggered a checkpoint (a time comparison cannot tell within a millisecond). */
+    private boolean attemptTriggered;
     private boolean shutdown;
     private boolean periodicSuspended;
 
@@ -135,6 +137,7 @@ public final class CheckpointCoordinator {
         this.attempt = context;
         this.deferred = false;
         this.attemptStartedAt = clock.millis();
+        this.attemptTriggered = false;
         cancelFirstInputWatch(); // an earlier attempt's, should it not have been stopped
         if (periodic) {
             schedule(config.getCheckpointInterval().toMillis());
@@ -155,7 +158,7 @@ public final class CheckpointCoordinator {
      * triggered a checkpoint by any way.
      */
     private synchronized void watchFirstInput(AttemptContext context, ScheduledFuture<?> self) {
-        if (attempt != context || shutdown || lastTriggerTime >= attemptStartedAt) {
+        if (attempt != context || shutdown || attemptTriggered) {
             self.cancel(false); // only this watch: a later attempt may have its own
             if (firstInputWatch == self) {
                 firstInputWatch = null;
@@ -348,6 +351,7 @@ public final class CheckpointCoordinator {
         long id = nextId++;
         long now = clock.millis();
         lastTriggerTime = now;
+        attemptTriggered = true;
         Pending p = new Pending(id, now, attempt.numberOfTasks());
         try {
             ownership.verify();

@@ -117,7 +117,11 @@ class CheckpointCoordinatorTest {
     }
 
     private FakeJob start(CheckpointConfig config, JobCheckpointStore store, FakeJob job) {
-        coordinator = new CheckpointCoordinator("job", config, store, Clock.SYSTEM, FaultInjector.NONE, null, List.of(), 0, io.onceflow.runtime.storage.Ownership.NONE);
+        return start(config, store, job, Clock.SYSTEM);
+    }
+
+    private FakeJob start(CheckpointConfig config, JobCheckpointStore store, FakeJob job, Clock clock) {
+        coordinator = new CheckpointCoordinator("job", config, store, clock, FaultInjector.NONE, null, List.of(), 0, io.onceflow.runtime.storage.Ownership.NONE);
         coordinator.startAttempt(job);
         return job;
     }
@@ -178,6 +182,20 @@ class CheckpointCoordinatorTest {
         coordinator.firstRecordsRead(restarted);
         await(() -> restarted.completions.size() == 1, "the restarted attempt's first checkpoint completed");
         assertEquals(1, restarted.triggers.size(), "one early checkpoint per attempt, however many sources report");
+    }
+
+    @Test
+    void anAttemptStartedInTheMillisecondOfTheLastTriggerStillGetsItsEarlyCheckpoint() throws Exception {
+        // the clock stands still: the restart comes within the millisecond of the last attempt's trigger
+        FakeJob fresh = start(config(60_000), new MemoryCheckpointStorage().forJob("job"), new FakeJob(0), () -> 1_000L);
+        assertEquals(1L, coordinator.triggerNow().get(10, TimeUnit.SECONDS));
+        coordinator.stopAttempt();
+        FakeJob restarted = new FakeJob(0);
+        coordinator.startAttempt(restarted);
+        restarted.readInput = true;
+        coordinator.firstRecordsRead(restarted);
+        assertEquals(1, restarted.triggers.size(), "the restarted attempt's early checkpoint, though no time passed");
+        assertEquals(1, fresh.triggers.size());
     }
 
     @Test
