@@ -5,7 +5,6 @@ import io.onceflow.api.serialization.VersionedSerializer;
 import io.onceflow.api.sink.Committer;
 import io.onceflow.api.sink.CommittingSinkWriter;
 import io.onceflow.api.sink.Sink;
-import io.onceflow.api.sink.SinkInitContext;
 import io.onceflow.api.sink.SinkWriter;
 import io.onceflow.api.sink.StatefulSinkWriter;
 import io.onceflow.api.sink.SupportsCommitter;
@@ -59,7 +58,6 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
     @Override
     @SuppressWarnings("unchecked")
     public void initializeState() throws Exception {
-        SinkInitContext initContext = context;
         if (sink instanceof SupportsCommitter<?> sc) {
             SupportsCommitter<C> supports = (SupportsCommitter<C>) sc;
             committablesState = context.operatorState().getInternalListState(COMMITTABLES_STATE,
@@ -67,7 +65,7 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
             for (PendingCommittable<C> p : committablesState.get()) {
                 pending.computeIfAbsent(p.checkpointId(), id -> new ArrayList<>()).add(new TrackedCommitRequest<>(p.committable(), 0));
             }
-            committer = supports.createCommitter(initContext);
+            committer = supports.createCommitter(context);
             if (!pending.isEmpty()) {
                 LOG.info("Sink '{}' subtask {}: committing {} checkpoint(s) of committables restored from checkpoint {}",
                         context.getOperatorUid(), context.getIndexOfThisSubtask(), pending.size(),
@@ -97,12 +95,12 @@ public final class SinkOperator<T, C, S> extends AbstractStreamOperator<T, Void>
                 if (context.restoredCheckpointId().isPresent()) {
                     List<S> restored = new ArrayList<>();
                     writerState.get().forEach(restored::add);
-                    writer = supports.restoreWriter(initContext, restored);
+                    writer = supports.restoreWriter(context, restored);
                 }
             }
             if (writer == null) {
                 context.awaitRestoredCommits();
-                writer = sink.createWriter(initContext);
+                writer = sink.createWriter(context);
             }
         } catch (Exception | Error e) {
             try {
