@@ -220,16 +220,6 @@ class TwoPhaseCommitSinkTest {
                 external.calls.subList(0, 4), "recovery order");
     }
 
-    /** A restored subtask's context whose wait for the restored commits is noted as a call of its own. */
-    record NotingWait(String getJobName, String getOperatorUid, int getIndexOfSubtask, int getParallelism,
-                      int getAttemptNumber, java.util.OptionalLong getRestoredCheckpointId, List<String> calls)
-            implements SinkInitContext {
-        @Override
-        public void awaitRestoredCommits() {
-            calls.add("awaitRestoredCommits");
-        }
-    }
-
     @Test
     void aWriterRestoredWhileTheRestoredTransactionsCommitAbortsTheOpenOneFirstAndSweepsOnlyAfterTheCommits()
             throws Exception {
@@ -241,8 +231,8 @@ class TwoPhaseCommitSinkTest {
 
         assertTrue(sink.restoresWhileCommitting(), "the runtime may restore this sink's writer during the commits");
         // the runtime's context: waiting for the restored commits is a step of its own here
-        SinkInitContext whileCommitting = new NotingWait("job", "sink", 0, 1, 1, java.util.OptionalLong.of(5),
-                external.calls);
+        SinkInitContext whileCommitting = TestSinkContext.restored(0, 1, 5)
+                .whenAwaitingRestoredCommits(() -> external.calls.add("awaitRestoredCommits"));
         restoredWriter(sink, whileCommitting, roundTrip(sink.getWriterStateSerializer(), writerState));
 
         assertEquals(List.of("recoverAndAbort t0-0-1", "awaitRestoredCommits", "abortLingering 0", "begin t0-5-0"),
