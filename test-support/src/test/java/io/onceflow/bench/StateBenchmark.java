@@ -28,8 +28,10 @@ import java.util.concurrent.TimeUnit;
  * {@code -Dbench.backends=heap,heap-full,rocksdb} is the heap with full ones), each run in a child JVM of its
  * own: a keyed running count over N distinct keys (each key twice) at parallelism 2 with a checkpoint
  * every second. Prints, per backend and key count: throughput, checkpoint duration, full and
- * incremental checkpoint size, the longest pause of a task thread for a checkpoint (p99 and max),
- * peak RSS of the process, and the time a second run takes to restore the final state.
+ * incremental checkpoint size, the longest pause of a task thread for a checkpoint (p99 and max), the
+ * longest garbage-collection pause (which stops every thread, checkpoint or not), peak RSS of the process,
+ * and the time a second run takes to restore the final state. {@code -Dbench.jvmOptions="..."} adds options
+ * to the children's JVMs (another collector, for instance).
  *
  * <p>{@code mvn -q -B install -DskipTests && mvn -q -pl test-support exec:java -Dexec.classpathScope=test
  * -Dexec.mainClass=io.onceflow.bench.StateBenchmark -Dexec.args="1000000 10000000"}
@@ -77,13 +79,13 @@ public final class StateBenchmark {
             }
         }
         System.out.println();
-        System.out.printf(Locale.ROOT, "%-9s %11s %12s %10s %10s %12s %12s %10s %10s %9s %9s%n", "backend", "keys",
-                "records/s", "chk p50 ms", "chk max ms", "full MB", "incr MB", "pause p99", "pause max", "RSS MB",
-                "restore s");
+        System.out.printf(Locale.ROOT, "%-9s %11s %12s %10s %10s %12s %12s %10s %10s %10s %9s %9s%n", "backend",
+                "keys", "records/s", "chk p50 ms", "chk max ms", "full MB", "incr MB", "pause p99", "pause max",
+                "gc max ms", "RSS MB", "restore s");
         rows.forEach(System.out::println);
         System.out.println("(chk = checkpoint duration; full/incr = size of the last checkpoint, all of it and what it "
-                + "wrote itself; pause = a task thread's synchronous checkpoint part, in ms; restore = a second run "
-                + "restoring the final state)");
+                + "wrote itself; pause = a task thread's synchronous checkpoint part, in ms; gc max = the longest "
+                + "garbage-collection pause of the run; restore = a second run restoring the final state)");
     }
 
     /** Enough heap for the heap backend's keys and a snapshot's copies, but no more than 3/4 of the machine. */
@@ -95,12 +97,17 @@ public final class StateBenchmark {
     private static String runChild(String backend, long keys) throws Exception {
         Path dir = Files.createTempDirectory("onceflow-state-bench-");
         try {
-            String heap = backend.startsWith("heap") ? "-Xmx" + heapGigabytes(keys) + "g" : "-Xmx1g";
+            List<String> options = new ArrayList<>();
+            options.add(backend.startsWith("heap") ? "-Xmx" + heapGigabytes(keys) + "g" : "-Xmx1g");
+            options.add("-Dbench.writeBuffer=" + Long.getLong("bench.writeBuffer", 0));
+            for (String o : System.getProperty("bench.jvmOptions", "").trim().split("\\s+")) {
+                if (!o.isEmpty()) {
+                    options.add(o);
+                }
+            }
             List<String> out = new ArrayList<>();
             for (String phase : List.of("run", "restore")) {
-                Process p = ChildJvm.of(StateBenchmark.class,
-                        List.of(heap, "-Dbench.writeBuffer=" + Long.getLong("bench.writeBuffer", 0)),
-                        "child", phase, backend, Long.toString(keys), dir.toString())
+                Process p = ChildJvm.of(StateBenchmark.class, options, "child", phase, backend, Long.toString(keys), dir.toString())
                         .redirectErrorStream(true).start();
                 String text = new String(p.getInputStream().readAllBytes());
                 p.waitFor(60, TimeUnit.MINUTES);
@@ -112,17 +119,18 @@ public final class StateBenchmark {
             }
             String[] run = out.get(0).split(" ");
             String[] restore = out.get(1).split(" ");
-            return String.format(Locale.ROOT, "%-9s %,11d %,12.0f %10s %10s %12.1f %12.1f %10.1f %10.1f %9d %9.1f", backend,
-                    keys, Double.parseDouble(run[0]), run[1], run[2], Long.parseLong(run[3]) / 1e6,
+            return String.format(Locale.ROOT, "%-9s %,11d %,12.0f %10s %10s %12.1f %12.1f %10.1f %10.1f %,10d %9d %9.1f",
+                    backend, keys, Double.parseDouble(run[0]), run[1], run[2], Long.parseLong(run[3]) / 1e6,
                     Long.parseLong(run[4]) / 1e6, Long.parseLong(run[5]) / 1000.0, Long.parseLong(run[6]) / 1000.0,
-                    Long.parseLong(run[7]) / 1024, Double.parseDouble(restore[8]));
+                    Long.parseLong(run[9]), Long.parseLong(run[7]) / 1024, Double.parseDouble(restore[8]));
         } finally {
             ChildJvm.deleteRecursively(dir);
         }
     }
 
-    /** One run: prints RESULT rate p50 max full incr pauseP99 pauseMax rssKb seconds. */
+    /** One run: prints RESULT rate p50 max full incr pauseP99 pauseMax rssKb seconds gcPauseMaxMs. */
     private static void child(String[] args) throws Exception {
+        java.util.concurrent.atomic.AtomicLong longestGcPause = watchGcPauses();
         String phase = args[1];
         StateBackend backend = args[2].startsWith("heap")
                 ? new HeapStateBackend().withIncrementalCheckpoints(!args[2].equals("heap-full"))
@@ -151,10 +159,33 @@ public final class StateBenchmark {
         CheckpointStats last = stats.isEmpty() ? null : stats.get(stats.size() - 1);
         long rss = Files.readAllLines(Path.of("/proc/self/status")).stream().filter(l -> l.startsWith("VmHWM:"))
                 .mapToLong(l -> Long.parseLong(l.replaceAll("[^0-9]", ""))).findFirst().orElse(0);
-        System.out.printf(Locale.ROOT, "RESULT %.0f %d %d %d %d %d %d %d %.2f%n", 2.0 * keys / seconds,
+        System.out.printf(Locale.ROOT, "RESULT %.0f %d %d %d %d %d %d %d %.2f %d%n", 2.0 * keys / seconds,
                 pct(durations, 0.5), pct(durations, 1.0), last == null ? 0 : last.stateSizeBytes(),
-                last == null ? 0 : last.incrementalSizeBytes(), pct(pauses, 0.99), pct(pauses, 1.0), rss, seconds);
+                last == null ? 0 : last.incrementalSizeBytes(), pct(pauses, 0.99), pct(pauses, 1.0), rss, seconds,
+                longestGcPause.get());
         System.exit(0);
+    }
+
+    /**
+     * The longest stop-the-world collection from now on, in ms, as the collectors report each one (G1's young
+     * and mixed pauses, full collections; ZGC's pauses). Concurrent cycles run beside the application and are
+     * not counted.
+     */
+    private static java.util.concurrent.atomic.AtomicLong watchGcPauses() {
+        java.util.concurrent.atomic.AtomicLong longest = new java.util.concurrent.atomic.AtomicLong();
+        for (java.lang.management.GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+            if (gc.getName().contains("Cycles") || gc.getName().contains("Concurrent")) {
+                continue;
+            }
+            ((javax.management.NotificationEmitter) gc).addNotificationListener((n, handback) -> {
+                if (com.sun.management.GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION.equals(n.getType())) {
+                    long millis = com.sun.management.GarbageCollectionNotificationInfo
+                            .from((javax.management.openmbean.CompositeData) n.getUserData()).getGcInfo().getDuration();
+                    longest.accumulateAndGet(millis, Math::max);
+                }
+            }, null, null);
+        }
+        return longest;
     }
 
     private static long pct(List<Long> sorted, double p) {
