@@ -5,11 +5,13 @@ import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.rocksdb.BlockBasedTableConfig;
+import org.rocksdb.BloomFilter;
 import org.rocksdb.Cache;
 import org.rocksdb.ColumnFamilyOptions;
 import org.rocksdb.CompactionStyle;
 import org.rocksdb.CompressionType;
 import org.rocksdb.DBOptions;
+import org.rocksdb.Filter;
 import org.rocksdb.InfoLogLevel;
 import org.rocksdb.LRUCache;
 
@@ -25,6 +27,7 @@ final class RocksDBResources {
     static final long DEFAULT_WRITE_BUFFER = 32L << 20;
     private static Cache sharedCache;
     private static long sharedCacheBytes;
+    private static Filter sharedBloomFilter;
 
     private RocksDBResources() {
     }
@@ -39,7 +42,7 @@ final class RocksDBResources {
         long writeBuffer = config.writeBufferBytes() > 0 ? config.writeBufferBytes() : DEFAULT_WRITE_BUFFER;
         BlockBasedTableConfig table = new BlockBasedTableConfig().setBlockCache(cache(config.blockCacheBytes()))
                 .setBlockSize(16 * 1024).setCacheIndexAndFilterBlocks(true)
-                .setFilterPolicy(new org.rocksdb.BloomFilter(10, false)).setPinL0FilterAndIndexBlocksInCache(true);
+                .setFilterPolicy(bloomFilter()).setPinL0FilterAndIndexBlocksInCache(true);
         return new ColumnFamilyOptions().setTableFormatConfig(table).setWriteBufferSize(writeBuffer)
                 .setMaxWriteBufferNumber(2).setCompressionType(CompressionType.LZ4_COMPRESSION)
                 .setCompactionStyle(CompactionStyle.LEVEL).setLevelCompactionDynamicLevelBytes(true);
@@ -52,6 +55,17 @@ final class RocksDBResources {
             sharedCache = new LRUCache(sharedCacheBytes);
         }
         return sharedCache;
+    }
+
+    /**
+     * The filter policy every column family of this JVM shares: a native object that closing a column family's
+     * options does not free, so one for the process rather than one per state and restart.
+     */
+    static synchronized Filter bloomFilter() {
+        if (sharedBloomFilter == null) {
+            sharedBloomFilter = new BloomFilter(10, false);
+        }
+        return sharedBloomFilter;
     }
 
     /** The memory of the container when a cgroup limits it, else of the machine. */
