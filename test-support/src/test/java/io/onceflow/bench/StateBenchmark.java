@@ -1,5 +1,6 @@
 package io.onceflow.bench;
 
+import com.sun.management.GarbageCollectionNotificationInfo;
 import com.sun.management.OperatingSystemMXBean;
 import io.onceflow.api.CheckpointStats;
 import io.onceflow.api.HeapStateBackend;
@@ -14,6 +15,7 @@ import io.onceflow.api.sink.SinkWriter;
 import io.onceflow.testing.ChildJvm;
 import io.onceflow.testing.RunningCount;
 import io.onceflow.testing.SequenceSource;
+import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,6 +24,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import javax.management.NotificationEmitter;
+import javax.management.openmbean.CompositeData;
 
 /**
  * Keyed state at scale, heap against RocksDB (both with incremental checkpoints; {@code heap-full} in
@@ -107,8 +112,8 @@ public final class StateBenchmark {
             }
             List<String> out = new ArrayList<>();
             for (String phase : List.of("run", "restore")) {
-                Process p = ChildJvm.of(StateBenchmark.class, options, "child", phase, backend, Long.toString(keys), dir.toString())
-                        .redirectErrorStream(true).start();
+                Process p = ChildJvm.of(StateBenchmark.class, options, "child", phase, backend, Long.toString(keys),
+                        dir.toString()).redirectErrorStream(true).start();
                 String text = new String(p.getInputStream().readAllBytes());
                 p.waitFor(60, TimeUnit.MINUTES);
                 String result = text.lines().filter(l -> l.startsWith("RESULT ")).findFirst()
@@ -130,7 +135,7 @@ public final class StateBenchmark {
 
     /** One run: prints RESULT rate p50 max full incr pauseP99 pauseMax rssKb seconds gcPauseMaxMs. */
     private static void child(String[] args) throws Exception {
-        java.util.concurrent.atomic.AtomicLong longestGcPause = watchGcPauses();
+        AtomicLong longestGcPause = watchGcPauses();
         String phase = args[1];
         StateBackend backend = args[2].startsWith("heap")
                 ? new HeapStateBackend().withIncrementalCheckpoints(!args[2].equals("heap-full"))
@@ -171,16 +176,16 @@ public final class StateBenchmark {
      * and mixed pauses, full collections; ZGC's pauses). Concurrent cycles run beside the application and are
      * not counted.
      */
-    private static java.util.concurrent.atomic.AtomicLong watchGcPauses() {
-        java.util.concurrent.atomic.AtomicLong longest = new java.util.concurrent.atomic.AtomicLong();
-        for (java.lang.management.GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+    private static AtomicLong watchGcPauses() {
+        AtomicLong longest = new AtomicLong();
+        for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
             if (gc.getName().contains("Cycles") || gc.getName().contains("Concurrent")) {
                 continue;
             }
-            ((javax.management.NotificationEmitter) gc).addNotificationListener((n, handback) -> {
-                if (com.sun.management.GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION.equals(n.getType())) {
-                    long millis = com.sun.management.GarbageCollectionNotificationInfo
-                            .from((javax.management.openmbean.CompositeData) n.getUserData()).getGcInfo().getDuration();
+            ((NotificationEmitter) gc).addNotificationListener((n, handback) -> {
+                if (GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION.equals(n.getType())) {
+                    long millis = GarbageCollectionNotificationInfo.from((CompositeData) n.getUserData()).getGcInfo()
+                            .getDuration();
                     longest.accumulateAndGet(millis, Math::max);
                 }
             }, null, null);
