@@ -3,6 +3,7 @@ package io.onceflow.kafka.torture;
 import io.onceflow.kafka.broker.Topics;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import io.onceflow.kafka.broker.KafkaBrokerLauncher;
 import io.onceflow.kafka.broker.RunningKafkaBroker;
@@ -346,8 +347,35 @@ class TortureTest {
                 // the broker is coming back
             }
             assertTrue(job.isAlive(), "the job ended:\n" + ChildJvm.tail(log));
-            assertTrue(System.nanoTime() < deadline, "no new output within 120 s:\n" + ChildJvm.tail(log));
+            if (System.nanoTime() >= deadline) {
+                fail("no new output within 120 s; " + stalledTransactions(output) + "\nthe job's lines about its sinks' "
+                        + "transactions:\n" + transactionLines(log) + "\nthe end of its log:\n" + ChildJvm.tail(log));
+            }
             Thread.sleep(100);
+        }
+    }
+
+    /** For a stalled run: the transactions the broker still counts open on the output, and the ongoing ones by id. */
+    private String stalledTransactions(String topic) {
+        try (Admin admin = admin()) {
+            List<String> ongoing = admin.listTransactions(new org.apache.kafka.clients.admin.ListTransactionsOptions()
+                            .filterStates(List.of(org.apache.kafka.clients.admin.TransactionState.ONGOING)))
+                    .all().get(30, TimeUnit.SECONDS).stream()
+                    .map(t -> t.transactionalId() + " (producerId " + t.producerId() + ")").toList();
+            return "open on the output: " + openTransactions(topic) + "; ongoing transactions: " + ongoing;
+        } catch (Exception e) {
+            return "the broker's open transactions could not be read: " + e;
+        }
+    }
+
+    /** The job's log lines about transactions (aborts, commits, failures), the last 60. */
+    private static String transactionLines(Path log) {
+        try {
+            List<String> lines = Files.readAllLines(log).stream()
+                    .filter(l -> l.contains("ransaction") || l.contains("ERROR") || l.contains("attempt")).toList();
+            return String.join("\n", lines.subList(Math.max(0, lines.size() - 60), lines.size()));
+        } catch (java.io.IOException e) {
+            return "(cannot read " + log + ": " + e + ")";
         }
     }
 
