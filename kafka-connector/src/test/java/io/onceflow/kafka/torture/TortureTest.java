@@ -9,6 +9,7 @@ import io.onceflow.kafka.broker.KafkaBrokerLauncher;
 import io.onceflow.kafka.broker.RunningKafkaBroker;
 import io.onceflow.testing.SequenceChecker;
 import io.onceflow.testing.ChildJvm;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,7 +32,9 @@ import java.util.function.Function;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ListOffsetsOptions;
+import org.apache.kafka.clients.admin.ListTransactionsOptions;
 import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.TransactionState;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -358,8 +361,8 @@ class TortureTest {
     /** For a stalled run: the transactions the broker still counts open on the output, and the ongoing ones by id. */
     private String stalledTransactions(String topic) {
         try (Admin admin = admin()) {
-            List<String> ongoing = admin.listTransactions(new org.apache.kafka.clients.admin.ListTransactionsOptions()
-                            .filterStates(List.of(org.apache.kafka.clients.admin.TransactionState.ONGOING)))
+            List<String> ongoing = admin.listTransactions(new ListTransactionsOptions()
+                            .filterStates(List.of(TransactionState.ONGOING)))
                     .all().get(30, TimeUnit.SECONDS).stream()
                     .map(t -> t.transactionalId() + " (producerId " + t.producerId() + ")").toList();
             return "open on the output: " + openTransactions(topic) + "; ongoing transactions: " + ongoing;
@@ -372,9 +375,10 @@ class TortureTest {
     private static String transactionLines(Path log) {
         try {
             List<String> lines = Files.readAllLines(log).stream()
-                    .filter(l -> l.contains("ransaction") || l.contains("ERROR") || l.contains("attempt")).toList();
+                    .filter(l -> l.toLowerCase(Locale.ROOT).contains("transaction") || l.contains("ERROR")
+                            || l.contains("attempt")).toList();
             return String.join("\n", lines.subList(Math.max(0, lines.size() - 60), lines.size()));
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             return "(cannot read " + log + ": " + e + ")";
         }
     }
