@@ -67,8 +67,19 @@ public final class CompareBenchmark implements Callable<Integer> {
     @Option(names = "--child-heap", defaultValue = "2g", description = "-Xmx of every system's JVM (default ${DEFAULT-VALUE})")
     String childHeap;
 
+    @Option(names = "--child-jvm-option", paramLabel = "OPTION", description = "one more option for every system's JVM "
+            + "(a collector, a class-data archive, a flag to compare); repeat it for several")
+    List<String> childJvmOptions = new ArrayList<>();
+
     @Option(names = "--run-timeout-minutes", defaultValue = "10", description = "longest a run may take (default ${DEFAULT-VALUE})")
     int runTimeoutMinutes;
+
+    private List<String> jvmOptions() {
+        List<String> options = new ArrayList<>();
+        options.add("-Xmx" + childHeap);
+        options.addAll(childJvmOptions);
+        return options;
+    }
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new CompareBenchmark()).execute(args));
@@ -102,7 +113,7 @@ public final class CompareBenchmark implements Callable<Integer> {
             BenchSystem.flinkClasspath(); // says what to build before a broker is started for nothing
         }
         Comparison.Settings settings = new Comparison.Settings(lines, vocabulary, rounds, intervalMillis, parallelism,
-                chosen, partitions, Duration.ofMinutes(runTimeoutMinutes), List.of("-Xmx" + childHeap));
+                chosen, partitions, Duration.ofMinutes(runTimeoutMinutes), jvmOptions());
         System.out.printf(Locale.ROOT, "Starting a Kafka broker (%d cores, Java %s)%n",
                 Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"));
         try (RunningKafkaBroker broker = new KafkaBrokerLauncher().maxHeap("1g").start()) {
