@@ -8,10 +8,14 @@ import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.kafka.common.TopicPartition;
 
 /**
  * One Kafka transaction of an EXACTLY_ONCE sink: its transactional id, and once pre-committed the
- * producer id, epoch and protocol version a later process needs to commit it. While the transaction's
+ * producer id, epoch and protocol version a later process needs to commit it, and where its records begin in each
+ * partition (to check after the commit that its markers arrived). While the transaction's
  * own producer is alive in this process it is kept here (never written into a checkpoint).
  */
 final class KafkaTransaction {
@@ -31,11 +35,16 @@ final class KafkaTransaction {
         return resumable != null ? resumable.toString() : "open transaction on " + transactionalId;
     }
 
-    /** Version 1: id (UTF), pre-committed flag, then producer id (long), epoch (short), transactions v2 (bool). */
+    /**
+     * Version 2: id (UTF), pre-committed flag, then producer id (long), epoch (short), transactions v2 (bool), the
+     * number of partitions written (int) and for each its topic (UTF), partition (int) and the offset of the
+     * transaction's first record there (long). Version 1 ends after the transactions-v2 flag; it is still read
+     * (its transactions' commit markers are then not verified).
+     */
     static final class Serializer implements VersionedSerializer<KafkaTransaction> {
         @Override
         public int getVersion() {
-            return 1;
+            return 2;
         }
 
         @Override
@@ -48,6 +57,12 @@ final class KafkaTransaction {
                 out.writeLong(t.resumable.producerId());
                 out.writeShort(t.resumable.epoch());
                 out.writeBoolean(t.resumable.transactionV2());
+                out.writeInt(t.resumable.firstOffsets().size());
+                for (var e : t.resumable.firstOffsets().entrySet()) {
+                    out.writeUTF(e.getKey().topic());
+                    out.writeInt(e.getKey().partition());
+                    out.writeLong(e.getValue());
+                }
             }
             out.flush();
             return bytes.toByteArray();
@@ -55,15 +70,25 @@ final class KafkaTransaction {
 
         @Override
         public KafkaTransaction deserialize(int version, byte[] serialized) throws IOException {
-            if (version != 1) {
+            if (version != 1 && version != 2) {
                 throw new IOException("A Kafka transaction of format version " + version + " cannot be read by this "
-                        + "Onceflow (it reads version 1): restore with the version that wrote the checkpoint");
+                        + "Onceflow (it reads versions 1 and 2): restore with the version that wrote the checkpoint");
             }
             DataInputStream in = new DataInputStream(new ByteArrayInputStream(serialized));
             String id = in.readUTF();
             ResumableTransaction r = null;
             if (in.readBoolean()) {
-                r = new ResumableTransaction(id, in.readLong(), in.readShort(), in.readBoolean());
+                long producerId = in.readLong();
+                short epoch = in.readShort();
+                boolean v2 = in.readBoolean();
+                Map<TopicPartition, Long> firstOffsets = new HashMap<>();
+                if (version >= 2) {
+                    int partitions = in.readInt();
+                    for (int i = 0; i < partitions; i++) {
+                        firstOffsets.put(new TopicPartition(in.readUTF(), in.readInt()), in.readLong());
+                    }
+                }
+                r = new ResumableTransaction(id, producerId, epoch, v2, firstOffsets);
             }
             return new KafkaTransaction(id, null, r);
         }

@@ -2,6 +2,7 @@ package io.onceflow.kafka.sink;
 
 import io.onceflow.api.serialization.VersionedSerializer;
 import io.onceflow.api.sink.SinkInitContext;
+import io.onceflow.kafka.sink.internal.CommitMarkers;
 import io.onceflow.kafka.sink.internal.CommitResult;
 import io.onceflow.kafka.sink.internal.HangingTransactionCheck;
 import io.onceflow.kafka.sink.internal.LingeringTransactionAborter;
@@ -47,6 +48,12 @@ import org.slf4j.LoggerFactory;
  * parallelism each subtask aborts whatever its ids left open, and once the first checkpoint of a run
  * completes (so every restored committable has been committed) each subtask sweeps its ids again and
  * subtask 0 sweeps the ids of every other parallelism.
+ *
+ * <h2>Every commit's markers checked</h2>
+ * After a commit (and after a commit of a committable restored from a checkpoint) the partitions the transaction
+ * wrote to are asked whether one still counts it open; a commit marker the broker dropped is written there before the
+ * producer id writes again ({@link CommitMarkers}), so that no later abort of that producer id takes committed
+ * records with it.
  *
  * <h2>No producer start on the way of the first output</h2>
  * Initialising a transactional producer is a round trip to the transaction coordinator (and a cold one
@@ -332,8 +339,15 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
                     + " ms passed before the commit", e);
         }
         Subtask st = owner(transaction.transactionalId);
+        // before the producer id writes again: a commit marker the broker dropped is written now, not lost later
         if (st != null) {
+            CommitMarkers.verifyCommitted(st.admin(), transaction.resumable, producerProperties(st.index));
             st.cool(transaction.transactionalId, transaction.producer, st.lastSnapshot);
+        } else {
+            Properties p = producerProperties(-1);
+            try (Admin admin = Admin.create(TransactionalProducer.adminProperties(p))) {
+                CommitMarkers.verifyCommitted(admin, transaction.resumable, p);
+            }
         }
         transaction.producer = null;
     }
@@ -343,12 +357,18 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         if (transaction.resumable == null) {
             throw new IllegalStateException("Cannot commit " + transaction + ": it was never pre-committed");
         }
-        CommitResult result = TransactionalProducer.resumeAndCommit(transaction.resumable,
-                producerProperties(-1));
-        if (result.outcome() == CommitResult.Outcome.FENCED_OR_EXPIRED) {
-            throw new io.onceflow.twophase.TransactionLostException(result.message() + "; the broker most likely "
-                    + "aborted it when the sink's transaction timeout of " + sink.transactionTimeout().toMillis()
-                    + " ms passed while the job was down (transactional id " + transaction.transactionalId + ")");
+        Properties p = producerProperties(-1);
+        CommitResult result;
+        try (Admin admin = Admin.create(TransactionalProducer.adminProperties(p))) {
+            result = TransactionalProducer.resumeAndCommit(transaction.resumable, p, admin);
+            if (result.outcome() == CommitResult.Outcome.FENCED_OR_EXPIRED) {
+                throw new io.onceflow.twophase.TransactionLostException(result.message() + "; the broker most likely "
+                        + "aborted it when the sink's transaction timeout of " + sink.transactionTimeout().toMillis()
+                        + " ms passed while the job was down (transactional id " + transaction.transactionalId + ")");
+            }
+            // committed now or before the crash: either way its markers may be missing (the broker may have died
+            // writing them), and the id is about to be used again
+            CommitMarkers.verifyCommitted(admin, transaction.resumable, p);
         }
         LOG.info("Committed {} restored from a checkpoint: {}", transaction, result.outcome());
         recovered.add(transaction.transactionalId);

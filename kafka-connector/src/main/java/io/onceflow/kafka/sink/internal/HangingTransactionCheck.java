@@ -27,12 +27,10 @@ import org.apache.kafka.common.TopicPartition;
  * before it (the abort marker covers everything the producer id wrote since the transaction began), and the
  * job restarts from its last completed checkpoint. One request per broker per checkpoint and subtask.
  *
- * <p><b>Known gap:</b> the same skip can drop the <em>commit</em> markers of a transaction the coordinator already
- * completed (seen right after a {@code kill -9} and restart of a single broker, which acted on its old metadata and
- * was then fenced by its own controller). Those records were meant to be visible, and aborting them here, or
- * aborting the next transaction of the producer id that touches the partition for any other reason, loses them.
- * Telling the two apart needs each transaction's first offset per partition kept in the checkpoint and a check
- * after each commit; until that exists this check assumes the hanging records were meant to be aborted.
+ * <p>The same skip can drop the <em>commit</em> markers of a transaction the coordinator has completed (seen right
+ * after a {@code kill -9} and restart of a single broker). Those records were meant to be visible and must not be
+ * aborted here: {@link CommitMarkers} checks every commit, and writes a dropped commit marker, before the producer
+ * id writes again, so the records this check finds are those of transactions that were aborted.
  */
 public final class HangingTransactionCheck {
 

@@ -67,7 +67,7 @@ final class ProducerInternals {
     static final String ALLOW_UNTESTED_PROPERTY = "onceflow.kafka.clients.allowUntestedVersion";
 
     private static final String VERSION_RESOURCE = "kafka/kafka-version.properties";
-    private static final String VERSION = clientsVersion();
+    static final String VERSION = clientsVersion();
     private static final Members MEMBERS;
     private static final String PROBLEM;
     private static final AtomicBoolean WARNED = new AtomicBoolean();

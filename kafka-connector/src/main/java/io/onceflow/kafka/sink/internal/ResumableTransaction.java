@@ -1,6 +1,8 @@
 package io.onceflow.kafka.sink.internal;
 
+import java.util.Map;
 import java.util.Objects;
+import org.apache.kafka.common.TopicPartition;
 
 /**
  * Everything needed to commit a pre-committed Kafka transaction later, from another producer instance or
@@ -17,9 +19,20 @@ import java.util.Objects;
  *                        EndTxn in the same protocol version, else a commit retried after the coordinator
  *                        bumped the epoch (or rolled the producer id over at epoch 32766) is rejected as fenced
  *                        (FLINK-40689)
+ * @param firstOffsets    per partition the transaction wrote to, the offset of its first record there: what
+ *                        {@link CommitMarkers} looks for after the commit. Empty when not known (a committable of
+ *                        a checkpoint written before they were kept)
  */
-public record ResumableTransaction(String transactionalId, long producerId, short epoch, boolean transactionV2) {
+public record ResumableTransaction(String transactionalId, long producerId, short epoch, boolean transactionV2,
+                                   Map<TopicPartition, Long> firstOffsets) {
+
+    /** A transaction whose first offsets are not known. */
+    public ResumableTransaction(String transactionalId, long producerId, short epoch, boolean transactionV2) {
+        this(transactionalId, producerId, epoch, transactionV2, Map.of());
+    }
+
     public ResumableTransaction {
+        firstOffsets = Map.copyOf(Objects.requireNonNull(firstOffsets, "firstOffsets"));
         Objects.requireNonNull(transactionalId, "transactionalId");
         if (transactionalId.isEmpty()) {
             throw new IllegalArgumentException("empty transactionalId");

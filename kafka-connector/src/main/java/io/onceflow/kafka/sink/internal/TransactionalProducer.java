@@ -242,7 +242,8 @@ public final class TransactionalProducer implements AutoCloseable {
             throw new KafkaException("transaction " + transactionalId + " cannot be pre-committed: its producer is in"
                     + " state " + s.managerState() + "; abort it");
         }
-        ResumableTransaction t = new ResumableTransaction(transactionalId, s.producerId(), s.epoch(), s.transactionV2());
+        ResumableTransaction t = new ResumableTransaction(transactionalId, s.producerId(), s.epoch(), s.transactionV2(),
+                firstOffsets());
         state = State.PRE_COMMITTED;
         LOG.debug("pre-committed {} with {} records", t, recordsInTransaction.get());
         return t;

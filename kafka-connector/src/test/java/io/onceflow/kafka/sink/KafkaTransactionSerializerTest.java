@@ -1,0 +1,60 @@
+package io.onceflow.kafka.sink;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.onceflow.kafka.sink.internal.ResumableTransaction;
+import java.io.ByteArrayOutputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.util.Map;
+import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.Test;
+
+/** The committable's format in checkpoints: version 2 keeps the first offsets, version 1 is still read. */
+class KafkaTransactionSerializerTest {
+
+    private final KafkaTransaction.Serializer serializer = new KafkaTransaction.Serializer();
+
+    @Test
+    void aPreCommittedTransactionKeepsItsFirstOffsets() throws IOException {
+        ResumableTransaction r = new ResumableTransaction("sink-p2-1-3", 42L, (short) 7, true,
+                Map.of(new TopicPartition("out", 0), 10L, new TopicPartition("out.dlq", 3), 12_345_678_901L));
+        KafkaTransaction read = serializer.deserialize(serializer.getVersion(),
+                serializer.serialize(new KafkaTransaction("sink-p2-1-3", null, r)));
+        assertEquals(2, serializer.getVersion());
+        assertEquals("sink-p2-1-3", read.transactionalId);
+        assertEquals(r, read.resumable);
+    }
+
+    @Test
+    void anOpenTransactionIsItsIdAlone() throws IOException {
+        KafkaTransaction read = serializer.deserialize(2, serializer.serialize(new KafkaTransaction("sink-p1-0-0", null,
+                null)));
+        assertEquals("sink-p1-0-0", read.transactionalId);
+        assertNull(read.resumable);
+    }
+
+    @Test
+    void versionOneCheckpointsAreReadWithoutFirstOffsets() throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        DataOutputStream out = new DataOutputStream(bytes);
+        out.writeUTF("sink-p2-0-1");
+        out.writeBoolean(true);
+        out.writeLong(5L);
+        out.writeShort(3);
+        out.writeBoolean(false);
+        out.flush();
+        KafkaTransaction read = serializer.deserialize(1, bytes.toByteArray());
+        assertEquals(new ResumableTransaction("sink-p2-0-1", 5L, (short) 3, false), read.resumable);
+        assertEquals(Map.of(), read.resumable.firstOffsets());
+    }
+
+    @Test
+    void anUnknownVersionSaysWhatToDo() {
+        IOException e = assertThrows(IOException.class, () -> serializer.deserialize(3, new byte[0]));
+        assertTrue(e.getMessage().contains("reads versions 1 and 2"), e.getMessage());
+    }
+}
