@@ -8,6 +8,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Map;
 import org.apache.kafka.common.TopicPartition;
@@ -42,6 +43,10 @@ final class KafkaTransaction {
      * (its transactions' commit markers are then not verified).
      */
     static final class Serializer implements VersionedSerializer<KafkaTransaction> {
+        private static final Comparator<Map.Entry<TopicPartition, Long>> PARTITION_ORDER = Comparator
+                .comparing((Map.Entry<TopicPartition, Long> e) -> e.getKey().topic())
+                .thenComparingInt(e -> e.getKey().partition());
+
         @Override
         public int getVersion() {
             return 2;
@@ -58,7 +63,8 @@ final class KafkaTransaction {
                 out.writeShort(t.resumable.epoch());
                 out.writeBoolean(t.resumable.transactionV2());
                 out.writeInt(t.resumable.firstOffsets().size());
-                for (var e : t.resumable.firstOffsets().entrySet()) {
+                // in a fixed order, so that the same transaction always gives the same bytes
+                for (var e : t.resumable.firstOffsets().entrySet().stream().sorted(PARTITION_ORDER).toList()) {
                     out.writeUTF(e.getKey().topic());
                     out.writeInt(e.getKey().partition());
                     out.writeLong(e.getValue());

@@ -30,6 +30,30 @@ class KafkaTransactionSerializerTest {
     }
 
     @Test
+    void partitionsAreWrittenInOrderSoTheSameTransactionGivesTheSameBytes() throws IOException {
+        Map<TopicPartition, Long> offsets = new java.util.HashMap<>();
+        for (int p = 0; p < 40; p++) {
+            offsets.put(new TopicPartition(p % 2 == 0 ? "a" : "b", p), (long) p);
+        }
+        byte[] bytes = serializer.serialize(new KafkaTransaction("x", null,
+                new ResumableTransaction("x", 1L, (short) 0, true, offsets)));
+        java.io.DataInputStream in = new java.io.DataInputStream(new java.io.ByteArrayInputStream(bytes));
+        in.readUTF();
+        in.readBoolean();
+        in.readLong();
+        in.readShort();
+        in.readBoolean();
+        assertEquals(40, in.readInt());
+        java.util.List<String> written = new java.util.ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            TopicPartition tp = new TopicPartition(in.readUTF(), in.readInt());
+            assertEquals(offsets.get(tp), in.readLong());
+            written.add(tp.topic() + "-" + String.format("%02d", tp.partition()));
+        }
+        assertEquals(written.stream().sorted().toList(), written);
+    }
+
+    @Test
     void anOpenTransactionIsItsIdAlone() throws IOException {
         KafkaTransaction read = serializer.deserialize(2, serializer.serialize(new KafkaTransaction("sink-p1-0-0", null,
                 null)));
