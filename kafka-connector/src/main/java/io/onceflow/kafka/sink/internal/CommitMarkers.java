@@ -13,8 +13,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.AbortTransactionSpec;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.DescribeProducersOptions;
-import org.apache.kafka.clients.admin.DescribeProducersResult.PartitionProducerState;
 import org.apache.kafka.clients.admin.ProducerState;
 import org.apache.kafka.clients.admin.TransactionDescription;
 import org.apache.kafka.clients.admin.TransactionState;
@@ -103,41 +101,24 @@ public final class CommitMarkers {
      * there: those still waiting for its commit marker.
      */
     static Map<TopicPartition, ProducerState> stillOpen(Admin admin, ResumableTransaction t, long timeoutMs) {
-        Map<TopicPartition, PartitionProducerState> states;
-        try {
-            states = admin.describeProducers(t.firstOffsets().keySet(),
-                    new DescribeProducersOptions().timeoutMs((int) Math.min(Integer.MAX_VALUE, timeoutMs)))
-                    .all().get(timeoutMs, TimeUnit.MILLISECONDS);
-        } catch (ExecutionException e) {
-            throw new KafkaException(t + " was committed, but the partitions it wrote to could not be asked whether "
-                    + "its commit markers arrived (" + e.getCause() + ")", e.getCause());
-        } catch (java.util.concurrent.TimeoutException e) {
-            throw new KafkaException(t + " was committed, but asking the partitions it wrote to whether its commit "
-                    + "markers arrived took more than " + timeoutMs + " ms", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new org.apache.kafka.common.errors.InterruptException(e);
-        }
+        Map<TopicPartition, ProducerState> states = OpenTransactions.of(admin, t.producerId(),
+                t.firstOffsets().keySet(), timeoutMs, t + " was committed, but the partitions it wrote to could not "
+                        + "be asked whether its commit markers arrived");
         Map<TopicPartition, ProducerState> open = new LinkedHashMap<>();
         List<String> older = new ArrayList<>();
         for (Map.Entry<TopicPartition, Long> e : t.firstOffsets().entrySet()) {
-            PartitionProducerState state = states.get(e.getKey());
-            if (state == null) {
+            ProducerState p = states.get(e.getKey());
+            if (p == null) {
                 continue;
             }
-            for (ProducerState p : state.activeProducers()) {
-                if (p.producerId() != t.producerId() || p.currentTransactionStartOffset().isEmpty()) {
-                    continue;
-                }
-                long start = p.currentTransactionStartOffset().getAsLong();
-                if (start == e.getValue()) {
-                    open.put(e.getKey(), p);
-                } else if (start < e.getValue()) {
-                    older.add(e.getKey() + " from offset " + start + " (the transaction's first record there: "
-                            + e.getValue() + ")");
-                }
-                // a later start: a newer transaction of the producer id is open there, not this one
+            long start = p.currentTransactionStartOffset().getAsLong();
+            if (start == e.getValue()) {
+                open.put(e.getKey(), p);
+            } else if (start < e.getValue()) {
+                older.add(e.getKey() + " from offset " + start + " (the transaction's first record there: "
+                        + e.getValue() + ")");
             }
+            // a later start: a newer transaction of the producer id is open there, not this one
         }
         if (!older.isEmpty()) {
             throw new KafkaException(t + " was committed, but its partitions still hold records of producer id "

@@ -3,11 +3,7 @@ package io.onceflow.kafka.sink.internal;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.DescribeProducersOptions;
-import org.apache.kafka.clients.admin.DescribeProducersResult.PartitionProducerState;
 import org.apache.kafka.clients.admin.ProducerState;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
@@ -51,33 +47,15 @@ public final class HangingTransactionCheck {
         String transactionalId = transaction.transactionalId();
         long producerId = transaction.producerId();
         long timeoutMs = TransactionalProducer.maxBlockMs(producerProperties);
-        Map<TopicPartition, PartitionProducerState> states;
-        try {
-            states = admin.describeProducers(firstOffsets.keySet(),
-                    new DescribeProducersOptions().timeoutMs((int) Math.min(Integer.MAX_VALUE, timeoutMs)))
-                    .all().get(timeoutMs, TimeUnit.MILLISECONDS);
-        } catch (ExecutionException e) {
-            throw new KafkaException("transaction " + transactionalId + " cannot be pre-committed: the partitions it "
-                    + "wrote to could not be checked for hanging transactions (" + e.getCause() + ")", e.getCause());
-        } catch (java.util.concurrent.TimeoutException e) {
-            throw new KafkaException("transaction " + transactionalId + " cannot be pre-committed: checking the "
-                    + "partitions it wrote to for hanging transactions took more than " + timeoutMs + " ms", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new org.apache.kafka.common.errors.InterruptException(e);
-        }
+        Map<TopicPartition, ProducerState> open = OpenTransactions.of(admin, producerId, firstOffsets.keySet(),
+                timeoutMs, "transaction " + transactionalId + " cannot be pre-committed: the partitions it wrote to "
+                        + "could not be checked for hanging transactions");
         List<String> hanging = new ArrayList<>();
         for (Map.Entry<TopicPartition, Long> e : firstOffsets.entrySet()) {
-            PartitionProducerState state = states.get(e.getKey());
-            if (state == null) {
-                continue;
-            }
-            for (ProducerState p : state.activeProducers()) {
-                if (p.producerId() == producerId && p.currentTransactionStartOffset().isPresent()
-                        && p.currentTransactionStartOffset().getAsLong() < e.getValue()) {
-                    hanging.add(e.getKey() + " from offset " + p.currentTransactionStartOffset().getAsLong()
-                            + " (this transaction's first record there: " + e.getValue() + ")");
-                }
+            ProducerState p = open.get(e.getKey());
+            if (p != null && p.currentTransactionStartOffset().getAsLong() < e.getValue()) {
+                hanging.add(e.getKey() + " from offset " + p.currentTransactionStartOffset().getAsLong()
+                        + " (this transaction's first record there: " + e.getValue() + ")");
             }
         }
         if (!hanging.isEmpty()) {
