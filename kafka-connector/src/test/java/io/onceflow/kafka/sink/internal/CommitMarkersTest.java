@@ -29,11 +29,10 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * {@link CommitMarkers} against a real broker, judged by an independent read_committed consumer. The broker cannot
- * be made to drop a commit marker on purpose (it does so only in a restart race, see the class comment of
- * CommitMarkers; the long torture run meets it), so the parts are tested one by one: a commit that arrived needs
- * nothing, a hand-written commit marker makes a partition's open records visible, and nothing is written for a
- * transaction the coordinator has not committed or for records older than the transaction's own.
+ * {@link CommitMarkers} against a real broker, judged by an independent read_committed consumer, part by part: a
+ * commit that arrived needs nothing, a hand-written commit marker makes a partition's open records visible, and
+ * nothing is written for a transaction the coordinator has not committed or for records older than the
+ * transaction's own. {@link DroppedMarkersTest} has the whole repair of a commit marker the broker dropped.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class CommitMarkersTest {

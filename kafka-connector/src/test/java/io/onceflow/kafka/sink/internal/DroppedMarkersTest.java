@@ -1,0 +1,157 @@
+package io.onceflow.kafka.sink.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.onceflow.kafka.broker.Topics;
+import io.onceflow.kafka.testing.KafkaTestCluster;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Transaction markers the broker dropped, made on purpose: a sink transaction's records are also put, behind the
+ * coordinator's back, in a partition the coordinator does not know the transaction wrote to
+ * ({@link StrayTransactionalBatch}), so that ending the transaction leaves them open there, as a broker that skipped
+ * the marker does. Judged by an independent read_committed consumer.
+ */
+@Timeout(value = 90, unit = TimeUnit.SECONDS)
+class DroppedMarkersTest {
+    @RegisterExtension
+    static final KafkaTestCluster kafka = new KafkaTestCluster()
+            .withBrokerProperty("transaction.state.log.num.partitions", "1")
+            .withBrokerProperty("transaction.partition.verification.enable", "false");
+
+    private static final AtomicInteger TOPICS = new AtomicInteger();
+    private static Admin admin;
+    private final List<TransactionalProducer> producers = new ArrayList<>();
+
+    @BeforeAll
+    static void createAdmin() {
+        admin = kafka.createAdmin();
+    }
+
+    @AfterAll
+    static void closeAdmin() {
+        if (admin != null) {
+            admin.close();
+        }
+    }
+
+    @AfterEach
+    void closeProducers() {
+        producers.forEach(p -> p.close(Duration.ZERO));
+    }
+
+    private static Properties props() {
+        Properties p = kafka.clientProperties();
+        p.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "60000");
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "15000");
+        return p;
+    }
+
+    private static String newTopic() throws Exception {
+        String topic = "dropped-" + TOPICS.incrementAndGet();
+        Topics.create(admin, 2, topic);
+        return topic;
+    }
+
+    private TransactionalProducer producer(String id) {
+        TransactionalProducer p = TransactionalProducer.create(id, props());
+        producers.add(p);
+        return p;
+    }
+
+    /**
+     * A pre-committed transaction with {@code n} records in partition 0 and, unknown to its coordinator, two in
+     * partition 1; its committable names both partitions, as the sink's does when the producer wrote to both.
+     */
+    private static ResumableTransaction withStrayRecords(TransactionalProducer p, String topic, String tag, int n)
+            throws Exception {
+        p.beginTransaction();
+        for (int i = 0; i < n; i++) {
+            p.send(new ProducerRecord<>(topic, 0, null, (tag + "-" + i).getBytes(StandardCharsets.UTF_8)));
+        }
+        ResumableTransaction t = p.preCommit();
+        TopicPartition p1 = new TopicPartition(topic, 1);
+        long first = StrayTransactionalBatch.append(kafka.bootstrapServers(), p1, t.transactionalId(), t.producerId(), t.epoch(), 0,
+                List.of(tag + "-stray-0", tag + "-stray-1"));
+        Map<TopicPartition, Long> offsets = new HashMap<>(t.firstOffsets());
+        offsets.put(p1, first);
+        return new ResumableTransaction(t.transactionalId(), t.producerId(), t.epoch(), t.transactionV2(), offsets);
+    }
+
+    /** Per partition: read_committed end (the last stable offset) and read_uncommitted end (the high watermark). */
+    private static Map<Integer, List<Long>> ends(String topic) {
+        List<TopicPartition> tps = List.of(new TopicPartition(topic, 0), new TopicPartition(topic, 1));
+        Map<Integer, List<Long>> ends = new HashMap<>();
+        Map<TopicPartition, Long> stable;
+        Map<TopicPartition, Long> high;
+        try (var committed = TestClients.readCommittedConsumer(props()); var all = uncommittedConsumer()) {
+            stable = committed.endOffsets(tps);
+            high = all.endOffsets(tps);
+        }
+        tps.forEach(tp -> ends.put(tp.partition(), List.of(stable.get(tp), high.get(tp))));
+        return ends;
+    }
+
+    private static KafkaConsumer<byte[], byte[]> uncommittedConsumer() {
+        Properties p = props();
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_uncommitted");
+        return new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+    }
+
+    /** Everything a read_committed consumer sees of the topic now, up to each partition's last stable offset. */
+    private static List<String> committed(String topic) {
+        List<TopicPartition> tps = List.of(new TopicPartition(topic, 0), new TopicPartition(topic, 1));
+        List<String> values = new ArrayList<>();
+        try (var consumer = TestClients.readCommittedConsumer(props())) {
+            consumer.assign(tps);
+            consumer.seekToBeginning(tps);
+            Map<TopicPartition, Long> stable = consumer.endOffsets(tps);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+            while (tps.stream().anyMatch(tp -> consumer.position(tp) < stable.get(tp))) {
+                assertTrue(System.nanoTime() < deadline, "did not reach the last stable offsets " + stable);
+                consumer.poll(Duration.ofMillis(100)).forEach(r -> values.add(r.partition() + ":"
+                        + new String(r.value(), StandardCharsets.UTF_8)));
+            }
+        }
+        return values;
+    }
+
+    @Test
+    void aCommitMarkerTheBrokerDroppedIsWrittenAfterTheCommit() throws Exception {
+        String topic = newTopic();
+        TransactionalProducer p = producer("dropped-commit");
+        ResumableTransaction t = withStrayRecords(p, topic, "c", 2);
+        p.commitTransaction();
+        assertEquals(Set.of("0:c-0", "0:c-1"), Set.copyOf(committed(topic)),
+                "the commit left partition 1's records open: hidden, as after a dropped marker");
+        assertEquals(List.of(0L, 2L), ends(topic).get(1), "partition 1's last stable offset is held at its open records");
+
+        CommitMarkers.verifyCommitted(admin, t, props());
+
+        assertEquals(Set.of("0:c-0", "0:c-1", "1:c-stray-0", "1:c-stray-1"), Set.copyOf(committed(topic)));
+        assertEquals(List.of(3L, 3L), ends(topic).get(1), "the marker closed the transaction in partition 1");
+    }
+}
