@@ -4,6 +4,7 @@ import io.onceflow.api.serialization.VersionedSerializer;
 import io.onceflow.api.sink.SinkInitContext;
 import io.onceflow.kafka.sink.internal.CommitMarkers;
 import io.onceflow.kafka.sink.internal.CommitResult;
+import io.onceflow.kafka.sink.internal.EndedTransactionSweep;
 import io.onceflow.kafka.sink.internal.HangingTransactionCheck;
 import io.onceflow.kafka.sink.internal.LingeringTransactionAborter;
 import io.onceflow.kafka.sink.internal.TransactionalIdPool;
@@ -13,11 +14,13 @@ import io.onceflow.twophase.TransactionHandler;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -53,7 +56,9 @@ import org.slf4j.LoggerFactory;
  * After a commit (and after a commit of a committable restored from a checkpoint) the partitions the transaction
  * wrote to are asked whether one still counts it open; a commit marker the broker dropped is written there before the
  * producer id writes again ({@link CommitMarkers}), so that no later abort of that producer id takes committed
- * records with it.
+ * records with it. An abort marker the broker dropped is written by a sweep of the subtask's topics at the first
+ * completed checkpoint of a run and every {@value #ENDED_SWEEP_INTERVAL_SECONDS} s after
+ * ({@link EndedTransactionSweep}).
  *
  * <h2>No producer start on the way of the first output</h2>
  * Initialising a transactional producer is a round trip to the transaction coordinator (and a cold one
@@ -70,12 +75,15 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
     private static final Logger LOG = LoggerFactory.getLogger(KafkaTransactionHandler.class);
 
     private static final int POOL_SIZE = 100;
+    private static final long ENDED_SWEEP_INTERVAL_SECONDS = 60;
     private static final Duration SPARE_WAIT_ON_CLOSE = Duration.ofSeconds(5);
 
     private final KafkaSink<T> sink;
     private final Map<Integer, Subtask> subtasks = new ConcurrentHashMap<>();
     /** Ids committed from a restored checkpoint, to keep out of the pools until a checkpoint completes. */
     private final Set<String> recovered = ConcurrentHashMap.newKeySet();
+    /** The topics committables restored from a checkpoint wrote to: swept like those a subtask writes to. */
+    private final Set<String> restoredTopics = ConcurrentHashMap.newKeySet();
     /**
      * Producers whose {@code initTransactions()} aborted a transaction as a writer started (one open at the restored
      * checkpoint, or a lingering one), by transactional id: initialised and holding no transaction, so the new writer
@@ -110,6 +118,10 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         final List<TransactionalProducer> all = new ArrayList<>();
         long lastSnapshot = -1;
         boolean swept;
+        /** The topics this subtask wrote to in this run, and those its serializer names: where it sweeps. */
+        final Set<String> topics = new HashSet<>(sink.serializer.topics());
+        /** When the next sweep for ended transactions left open is due ({@link System#nanoTime()}). */
+        long nextEndedSweep;
         /**
          * For the hanging-transaction check at every pre-commit and the sweeps once the first checkpoint completed;
          * created in the background when the writer starts, so that the first barrier does not wait for it.
@@ -317,6 +329,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         transaction.resumable = transaction.producer.preCommit();
         Subtask st = owner(transaction.transactionalId);
         if (st != null) {
+            transaction.resumable.firstOffsets().keySet().forEach(tp -> st.topics.add(tp.topic()));
             HangingTransactionCheck.verify(st.admin(), transaction.resumable, transaction.producer.firstOffsets(),
                     producerProperties(st.index));
         }
@@ -372,6 +385,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         }
         LOG.info("Committed {} restored from a checkpoint: {}", transaction, result.outcome());
         recovered.add(transaction.transactionalId);
+        transaction.resumable.firstOffsets().keySet().forEach(tp -> restoredTopics.add(tp.topic()));
     }
 
     @Override
@@ -486,6 +500,9 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
                 }
             }
         }
+        if (st.swept && System.nanoTime() - st.nextEndedSweep >= 0) {
+            sweepEnded(st);
+        }
         if (!st.swept) {
             // every restored committable was committed before this run's first checkpoint could complete
             st.swept = true;
@@ -497,6 +514,33 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
                         LingeringTransactionAborter.escape(sink.transactionalIdPrefix) + "-p[0-9]+-[0-9]+-[0-9]+",
                         id -> !id.startsWith(current + "-"));
             }
+            sweepEnded(st);
+        }
+    }
+
+    /**
+     * Aborts, in the topics the subtask writes to, transactions of its producer ids (subtask 0: also of the ids of
+     * other parallelisms) that ended but whose abort marker the broker never wrote there ({@link
+     * EndedTransactionSweep}); at the first completed checkpoint of a run and then every
+     * {@value #ENDED_SWEEP_INTERVAL_SECONDS} s. A failure is logged and the sweep tried again at the next checkpoint.
+     */
+    private void sweepEnded(Subtask st) {
+        st.nextEndedSweep = System.nanoTime() + TimeUnit.SECONDS.toNanos(ENDED_SWEEP_INTERVAL_SECONDS);
+        Set<String> topics = new TreeSet<>(st.topics);
+        topics.addAll(restoredTopics);
+        String own = st.namespace + "-" + st.index + "-";
+        String current = st.namespace + "-";
+        try {
+            String pattern = st.index == 0
+                    ? LingeringTransactionAborter.escape(sink.transactionalIdPrefix) + "-p[0-9]+-[0-9]+-[0-9]+"
+                    : LingeringTransactionAborter.escape(own) + "[0-9]+";
+            EndedTransactionSweep.abortEnded(st.admin(), pattern,
+                    id -> id.startsWith(own) || (st.index == 0 && !id.startsWith(current)), topics,
+                    producerProperties(st.index));
+        } catch (RuntimeException e) {
+            st.nextEndedSweep = System.nanoTime();
+            LOG.warn("sink subtask {}: looking for ended transactions left open in {} failed ({}); trying again at "
+                    + "the next checkpoint", st.index, topics, e.toString());
         }
     }
 

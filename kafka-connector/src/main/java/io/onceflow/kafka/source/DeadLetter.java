@@ -57,7 +57,7 @@ public record DeadLetter(String topic, int partition, long offset, long timestam
     /** Serializes dead letters to {@code deadLetterTopic}: original key, value and headers, plus the error headers. */
     public static KafkaRecordSerializer<DeadLetter> toTopic(String deadLetterTopic) {
         Objects.requireNonNull(deadLetterTopic, "deadLetterTopic");
-        return d -> {
+        return KafkaRecordSerializer.writingTo(deadLetterTopic, d -> {
             RecordHeaders headers = new RecordHeaders();
             d.headers().forEach(headers::add);
             headers.add(HEADER_PREFIX + "topic", utf8(d.topic()));
@@ -69,7 +69,7 @@ public record DeadLetter(String topic, int partition, long offset, long timestam
             headers.add(HEADER_PREFIX + "exception.message", utf8(d.exceptionMessage()));
             return new ProducerRecord<>(deadLetterTopic, null, d.timestamp() >= 0 ? d.timestamp() : null, d.key(),
                     d.value(), headers);
-        };
+        });
     }
 
     /**
@@ -81,13 +81,13 @@ public record DeadLetter(String topic, int partition, long offset, long timestam
             KafkaRecordSerializer.Bytes<T> value) {
         Objects.requireNonNull(deadLetterTopic, "deadLetterTopic");
         Objects.requireNonNull(value, "value");
-        return f -> {
+        return KafkaRecordSerializer.writingTo(deadLetterTopic, f -> {
             RecordHeaders headers = new RecordHeaders();
             headers.add(HEADER_PREFIX + "operator", utf8(f.operatorUid()));
             headers.add(HEADER_PREFIX + "exception.class", utf8(f.exceptionClass()));
             headers.add(HEADER_PREFIX + "exception.message", utf8(f.exceptionMessage()));
             return new ProducerRecord<>(deadLetterTopic, null, null, null, value.of(f.record()), headers);
-        };
+        });
     }
 
     private static byte[] utf8(String s) {

@@ -139,31 +139,38 @@ public final class LingeringTransactionAborter {
     }
 
     private Collection<TransactionListing> listOngoing(String pattern) {
-        ListTransactionsOptions options = new ListTransactionsOptions()
-                .filterStates(List.of(TransactionState.ONGOING))
-                .timeoutMs((int) Math.min(Integer.MAX_VALUE, timeoutMs));
+        return list(admin, pattern, List.of(TransactionState.ONGOING), timeoutMs);
+    }
+
+    /**
+     * The transactions whose id matches {@code pattern} (a regular expression; applied by the broker where it can,
+     * KIP-1152, else not at all: callers match the ids again) in one of {@code states} (empty: any state).
+     */
+    static Collection<TransactionListing> list(Admin admin, String pattern, List<TransactionState> states,
+                                               long timeoutMs) {
+        int timeout = (int) Math.min(Integer.MAX_VALUE, timeoutMs);
         try {
-            return admin.listTransactions(options.filterOnTransactionalIdPattern(pattern)).all()
-                    .get(timeoutMs, TimeUnit.MILLISECONDS);
+            return admin.listTransactions(new ListTransactionsOptions().filterStates(states).timeoutMs(timeout)
+                    .filterOnTransactionalIdPattern(pattern)).all().get(timeoutMs, TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
             if (!(e.getCause() instanceof UnsupportedVersionException)) {
-                throw new KafkaException("cannot list the open transactions: " + e.getCause(), e.getCause());
+                throw new KafkaException("cannot list the transactions: " + e.getCause(), e.getCause());
             }
             LOG.debug("the broker cannot filter transactions by id pattern; filtering here ({})", e.getCause().toString());
         } catch (java.util.concurrent.TimeoutException e) {
-            throw new org.apache.kafka.common.errors.TimeoutException("listing the open transactions took more than "
+            throw new org.apache.kafka.common.errors.TimeoutException("listing the transactions took more than "
                     + timeoutMs + " ms", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new org.apache.kafka.common.errors.InterruptException(e);
         }
         try {
-            return admin.listTransactions(new ListTransactionsOptions().filterStates(List.of(TransactionState.ONGOING))
-                    .timeoutMs((int) Math.min(Integer.MAX_VALUE, timeoutMs))).all().get(timeoutMs, TimeUnit.MILLISECONDS);
+            return admin.listTransactions(new ListTransactionsOptions().filterStates(states).timeoutMs(timeout))
+                    .all().get(timeoutMs, TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
-            throw new KafkaException("cannot list the open transactions: " + e.getCause(), e.getCause());
+            throw new KafkaException("cannot list the transactions: " + e.getCause(), e.getCause());
         } catch (java.util.concurrent.TimeoutException e) {
-            throw new org.apache.kafka.common.errors.TimeoutException("listing the open transactions took more than "
+            throw new org.apache.kafka.common.errors.TimeoutException("listing the transactions took more than "
                     + timeoutMs + " ms", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

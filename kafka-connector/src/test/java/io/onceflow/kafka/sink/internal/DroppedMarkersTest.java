@@ -154,4 +154,76 @@ class DroppedMarkersTest {
         assertEquals(Set.of("0:c-0", "0:c-1", "1:c-stray-0", "1:c-stray-1"), Set.copyOf(committed(topic)));
         assertEquals(List.of(3L, 3L), ends(topic).get(1), "the marker closed the transaction in partition 1");
     }
+
+    private static List<EndedTransactionSweep.Aborted> sweep(String prefix, String topic) {
+        return EndedTransactionSweep.abortEnded(admin, LingeringTransactionAborter.escape(prefix) + "-p[0-9]+-[0-9]+-[0-9]+",
+                id -> true, List.of(topic), props());
+    }
+
+    @Test
+    void anAbortMarkerTheBrokerDroppedIsWrittenByTheSweep() throws Exception {
+        String topic = newTopic();
+        TransactionalProducer p = producer("sweep-abort-p1-0-0");
+        ResumableTransaction t = withStrayRecords(p, topic, "a", 2);
+        p.abortTransaction();
+        assertEquals(List.of(0L, 2L), ends(topic).get(1), "the abort left partition 1's records open");
+
+        List<EndedTransactionSweep.Aborted> aborted = sweep("sweep-abort", topic);
+
+        assertEquals(List.of(new EndedTransactionSweep.Aborted(new TopicPartition(topic, 1), t.transactionalId(),
+                t.producerId(), t.epoch(), 0)), aborted);
+        assertEquals(List.of(3L, 3L), ends(topic).get(1), "the abort marker closed the transaction in partition 1");
+        assertEquals(List.of(), committed(topic), "aborted records stay hidden");
+        assertEquals(List.of(), sweep("sweep-abort", topic), "nothing left to sweep");
+    }
+
+    @Test
+    void theSweepLeavesAnIdsLastCommitToTheCommitCheck() throws Exception {
+        String topic = newTopic();
+        TransactionalProducer p = producer("sweep-commit-p1-0-0");
+        ResumableTransaction t = withStrayRecords(p, topic, "c", 2);
+        p.commitTransaction();
+
+        assertEquals(List.of(), sweep("sweep-commit", topic), "committed records are never aborted");
+        assertEquals(List.of(0L, 2L), ends(topic).get(1), "partition 1 still open: the sweep wrote nothing");
+
+        CommitMarkers.verifyCommitted(admin, t, props());
+        assertEquals(Set.of("0:c-0", "0:c-1", "1:c-stray-0", "1:c-stray-1"), Set.copyOf(committed(topic)));
+    }
+
+    @Test
+    void theSweepWaitsWhileTheIdHasATransactionInProgressAndAbortsOnceItEnded() throws Exception {
+        String topic = newTopic();
+        TransactionalProducer p = producer("sweep-busy-p1-0-0");
+        ResumableTransaction stale = withStrayRecords(p, topic, "old", 2);
+        p.abortTransaction();
+        p.beginTransaction();
+        p.send(new ProducerRecord<>(topic, 0, null, "new-0".getBytes(StandardCharsets.UTF_8)));
+        p.preCommit();
+
+        assertEquals(List.of(), sweep("sweep-busy", topic), "the id has a transaction in progress");
+        assertEquals(List.of(0L, 2L), ends(topic).get(1));
+
+        p.commitTransaction();
+        List<EndedTransactionSweep.Aborted> aborted = sweep("sweep-busy", topic);
+        assertEquals(List.of(new TopicPartition(topic, 1)), aborted.stream().map(EndedTransactionSweep.Aborted::partition)
+                .toList(), "the stale transaction is older than the id's last, committed one");
+        assertEquals(stale.epoch(), aborted.get(0).producerEpoch());
+        assertEquals(List.of("0:new-0"), committed(topic), "the new transaction committed, the stale one aborted");
+        assertEquals(List.of(3L, 3L), ends(topic).get(1));
+    }
+
+    @Test
+    void theSweepTouchesOnlyTheIdsItIsGiven() throws Exception {
+        String topic = newTopic();
+        TransactionalProducer p = producer("sweep-other-p1-0-0");
+        withStrayRecords(p, topic, "x", 2);
+        p.abortTransaction();
+
+        assertEquals(List.of(), EndedTransactionSweep.abortEnded(admin, "sweep\\-other\\-p[0-9]+-[0-9]+-[0-9]+",
+                id -> !id.equals("sweep-other-p1-0-0"), List.of(topic), props()));
+        assertEquals(List.of(), sweep("sweep-else", topic), "another prefix's sweep");
+        assertEquals(List.of(0L, 2L), ends(topic).get(1), "still open: not ours to abort");
+        assertEquals(1, sweep("sweep-other", topic).size());
+    }
 }

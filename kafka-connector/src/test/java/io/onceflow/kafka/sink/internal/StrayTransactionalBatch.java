@@ -29,7 +29,7 @@ import org.apache.kafka.common.requests.RequestHeader;
  * {@code transaction.partition.verification.enable=false} (it then does not ask the coordinator either).
  * Test code: the state is the subject's input, the broker is real.
  */
-final class StrayTransactionalBatch {
+public final class StrayTransactionalBatch {
     private StrayTransactionalBatch() {
     }
 
@@ -40,7 +40,7 @@ final class StrayTransactionalBatch {
      *
      * @return the offset of the batch's first record
      */
-    static long append(String hostPort, TopicPartition partition, String transactionalId, long producerId,
+    public static long append(String hostPort, TopicPartition partition, String transactionalId, long producerId,
                        short epoch, int baseSequence, List<String> values) throws IOException {
         SimpleRecord[] records = values.stream()
                 .map(v -> new SimpleRecord(null, v.getBytes(StandardCharsets.UTF_8)))

@@ -1,0 +1,274 @@
+package io.onceflow.kafka.sink.internal;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
+import org.apache.kafka.clients.admin.AbortTransactionOptions;
+import org.apache.kafka.clients.admin.AbortTransactionSpec;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.DescribeProducersOptions;
+import org.apache.kafka.clients.admin.DescribeTopicsOptions;
+import org.apache.kafka.clients.admin.ProducerState;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.admin.TransactionDescription;
+import org.apache.kafka.clients.admin.TransactionListing;
+import org.apache.kafka.clients.admin.TransactionState;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.KafkaFuture;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Aborts, in a sink's output partitions, transactions of the sink's producer ids that their coordinator has
+ * already ended: those whose abort marker the broker never wrote there.
+ *
+ * <p>A broker has been seen to skip the markers of partitions that had no leader at the moment it wrote them (a
+ * single broker restarted after {@code kill -9} and fenced by its own controller), while recording the transaction
+ * as complete. A commit marker skipped that way is written by the sink right after the commit ({@link
+ * CommitMarkers}); an abort marker skipped that way leaves the aborted records open in the partition, and the
+ * partition's last stable offset, with every {@code read_committed} reader of it, waits until that producer id's
+ * next transaction there is aborted ({@link HangingTransactionCheck}) or someone aborts it by hand. A partition
+ * the producer id does not write to again (a dead-letter topic's, say) would wait for good.
+ *
+ * <p>The sweep asks the partitions ({@code DescribeProducers}) which producers hold a transaction open, keeps those
+ * of the sink's own transactional ids (listed from the coordinators), and asks each id's coordinator
+ * ({@code DescribeTransactions}) whether that id has a transaction in progress. Only where it has none (state
+ * {@code Empty}, {@code CompleteAbort} or {@code CompleteCommit}, or the id has moved to another producer id) is the
+ * partition's open transaction over, and it is aborted there ({@code Admin.abortTransaction}, KIP-664, with the
+ * producer epoch the partition itself last saw, so that no newer transaction can be touched). Two cases are left
+ * alone: an id with a transaction in progress (its pre-commit check aborts what is stale if it writes there), and
+ * an open transaction that may be the id's last, committed one (state {@code CompleteCommit} at the same or the next
+ * epoch: its commit marker is {@link CommitMarkers}' business, never an abort). An id whose transaction is being
+ * committed or aborted at that moment is waited for (up to {@value #SETTLE_MS} ms), then judged.
+ *
+ * <p>Why an open transaction of an id with none in progress was aborted and not committed: every commit of the sink
+ * is checked for its markers, and a dropped one written, before its producer id may write again, and commits
+ * restored from a checkpoint before the first checkpoint of a run completes, which is when the sink sweeps first.
+ * Run it on the sink's task thread, so that none of its producers begins a transaction meanwhile.
+ */
+public final class EndedTransactionSweep {
+    private static final Logger LOG = LoggerFactory.getLogger(EndedTransactionSweep.class);
+
+    private static final Set<TransactionState> ENDING = EnumSet.of(TransactionState.PREPARE_COMMIT,
+            TransactionState.PREPARE_ABORT);
+    /** How long the sweep waits for transactions being committed or aborted to complete. */
+    private static final long SETTLE_MS = 2_000;
+    private static final Set<TransactionState> OVER = EnumSet.of(TransactionState.EMPTY,
+            TransactionState.COMPLETE_ABORT, TransactionState.COMPLETE_COMMIT);
+
+    /** A transaction the sweep aborted in one partition. */
+    public record Aborted(TopicPartition partition, String transactionalId, long producerId, int producerEpoch,
+                          long firstOffset) {
+        @Override
+        public String toString() {
+            return partition + " from offset " + firstOffset + " (" + transactionalId + ", producer id " + producerId
+                    + ", epoch " + producerEpoch + ")";
+        }
+    }
+
+    private EndedTransactionSweep() {
+    }
+
+    /**
+     * Aborts the ended transactions left open in every partition of {@code topics} by the transactional ids that
+     * match {@code idPattern} (a regular expression) and {@code ours}.
+     *
+     * @param producerProperties the sink's producer properties: the sweep takes at most their {@code max.block.ms}
+     * @return what was aborted, in no particular order
+     * @throws KafkaException if the cluster cannot be asked, or an abort fails, within {@code max.block.ms}
+     */
+    public static List<Aborted> abortEnded(Admin admin, String idPattern, Predicate<String> ours,
+                                           Collection<String> topics, java.util.Properties producerProperties) {
+        if (topics.isEmpty()) {
+            return List.of();
+        }
+        long timeoutMs = TransactionalProducer.maxBlockMs(producerProperties);
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        Pattern pattern = Pattern.compile(idPattern);
+        Map<Long, String> idsByProducer = new HashMap<>();
+        for (TransactionListing l : LingeringTransactionAborter.list(admin, idPattern, List.of(), timeoutMs)) {
+            if (pattern.matcher(l.transactionalId()).matches() && ours.test(l.transactionalId())) {
+                idsByProducer.put(l.producerId(), l.transactionalId());
+            }
+        }
+        if (idsByProducer.isEmpty()) {
+            return List.of();
+        }
+        Map<TopicPartition, ProducerState> open = new HashMap<>();
+        describeProducers(admin, partitions(admin, topics, remaining(deadline)), remaining(deadline))
+                .forEach((tp, producers) -> producers.stream()
+                        .filter(p -> p.currentTransactionStartOffset().isPresent()
+                                && idsByProducer.containsKey(p.producerId()))
+                        .forEach(p -> open.put(tp, p)));
+        if (open.isEmpty()) {
+            return List.of();
+        }
+        Set<String> ids = new TreeSet<>();
+        open.values().forEach(p -> ids.add(idsByProducer.get(p.producerId())));
+        Map<String, TransactionDescription> coordinators = describeTransactions(admin, ids, remaining(deadline));
+        // a transaction being ended is usually done in a few milliseconds: wait for it rather than skip its id
+        long settle = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.min(SETTLE_MS, timeoutMs));
+        while (coordinators.values().stream().anyMatch(d -> ENDING.contains(d.state()))
+                && System.nanoTime() - settle < 0) {
+            sleep(5);
+            Set<String> ending = new TreeSet<>();
+            coordinators.forEach((id, d) -> {
+                if (ENDING.contains(d.state())) {
+                    ending.add(id);
+                }
+            });
+            coordinators.putAll(describeTransactions(admin, ending, remaining(deadline)));
+        }
+
+        List<Aborted> aborted = new ArrayList<>();
+        for (Map.Entry<TopicPartition, ProducerState> e : open.entrySet()) {
+            ProducerState p = e.getValue();
+            String id = idsByProducer.get(p.producerId());
+            TransactionDescription d = coordinators.get(id);
+            if (d == null) {
+                continue; // the id is gone from its coordinator: nothing tells what became of its transaction
+            }
+            boolean sameProducer = d.producerId() == p.producerId();
+            if (sameProducer && !OVER.contains(d.state())) {
+                continue; // a transaction in progress: the pre-commit check handles what it finds stale
+            }
+            if (sameProducer && d.state() == TransactionState.COMPLETE_COMMIT && p.producerEpoch() >= d.producerEpoch() - 1) {
+                LOG.warn("{} holds a transaction of {} (producer id {}, epoch {}) open from offset {}, which may be "
+                        + "its last one, committed (the coordinator shows {} at epoch {}): not aborted. The sink writes "
+                        + "a commit marker the broker dropped right after its commit; if this stays, see "
+                        + "kafka-transactions.sh find-hanging", e.getKey(), id, p.producerId(), p.producerEpoch(),
+                        p.currentTransactionStartOffset().getAsLong(), d.state(), d.producerEpoch());
+                continue;
+            }
+            Aborted a = new Aborted(e.getKey(), id, p.producerId(), p.producerEpoch(),
+                    p.currentTransactionStartOffset().getAsLong());
+            abort(admin, a, p.coordinatorEpoch().orElse(0), remaining(deadline));
+            LOG.warn("aborted a transaction the broker left open after it ended: {}; the coordinator shows {} at "
+                    + "producer id {}, epoch {}. Its abort marker had never been written there, which held back the "
+                    + "partition's last stable offset and every read_committed reader of it", a, d.state(),
+                    d.producerId(), d.producerEpoch());
+            aborted.add(a);
+        }
+        return aborted;
+    }
+
+    private static Set<TopicPartition> partitions(Admin admin, Collection<String> topics, long timeoutMs) {
+        Map<String, KafkaFuture<TopicDescription>> futures = admin.describeTopics(topics,
+                new DescribeTopicsOptions().timeoutMs(intMillis(timeoutMs))).topicNameValues();
+        Set<TopicPartition> partitions = new java.util.HashSet<>();
+        for (Map.Entry<String, KafkaFuture<TopicDescription>> f : futures.entrySet()) {
+            try {
+                f.getValue().get(timeoutMs, TimeUnit.MILLISECONDS).partitions()
+                        .forEach(p -> partitions.add(new TopicPartition(f.getKey(), p.partition())));
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof UnknownTopicOrPartitionException)) {
+                    throw new KafkaException("cannot describe topic " + f.getKey() + " (" + e.getCause() + ")",
+                            e.getCause());
+                }
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw new KafkaException("describing topic " + f.getKey() + " took more than " + timeoutMs + " ms", e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new org.apache.kafka.common.errors.InterruptException(e);
+            }
+        }
+        return partitions;
+    }
+
+    private static Map<TopicPartition, List<ProducerState>> describeProducers(Admin admin, Set<TopicPartition> tps,
+                                                                             long timeoutMs) {
+        Map<TopicPartition, List<ProducerState>> states = new HashMap<>();
+        if (tps.isEmpty()) {
+            return states;
+        }
+        try {
+            admin.describeProducers(tps, new DescribeProducersOptions().timeoutMs(intMillis(timeoutMs))).all()
+                    .get(timeoutMs, TimeUnit.MILLISECONDS)
+                    .forEach((tp, s) -> states.put(tp, s.activeProducers()));
+        } catch (ExecutionException e) {
+            throw new KafkaException("cannot ask the partitions " + tps + " for open transactions (" + e.getCause()
+                    + ")", e.getCause());
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new KafkaException("asking the partitions for open transactions took more than " + timeoutMs
+                    + " ms", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new org.apache.kafka.common.errors.InterruptException(e);
+        }
+        return states;
+    }
+
+    private static Map<String, TransactionDescription> describeTransactions(Admin admin, Set<String> ids,
+                                                                            long timeoutMs) {
+        Map<String, TransactionDescription> descriptions = new HashMap<>();
+        var result = admin.describeTransactions(ids);
+        for (String id : ids) {
+            try {
+                descriptions.put(id, result.description(id).get(timeoutMs, TimeUnit.MILLISECONDS));
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof org.apache.kafka.common.errors.TransactionalIdNotFoundException)) {
+                    throw new KafkaException("cannot ask the coordinator of " + id + " about its transaction ("
+                            + e.getCause() + ")", e.getCause());
+                }
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw new KafkaException("the coordinator of " + id + " did not answer within " + timeoutMs + " ms",
+                        e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new org.apache.kafka.common.errors.InterruptException(e);
+            }
+        }
+        return descriptions;
+    }
+
+    private static void abort(Admin admin, Aborted a, int coordinatorEpoch, long timeoutMs) {
+        AbortTransactionSpec spec = new AbortTransactionSpec(a.partition(), a.producerId(), (short) a.producerEpoch(),
+                coordinatorEpoch);
+        try {
+            admin.abortTransaction(spec, new AbortTransactionOptions().timeoutMs(intMillis(timeoutMs))).all()
+                    .get(timeoutMs, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            throw new KafkaException("aborting the transaction left open in " + a + " failed (" + e.getCause() + ")",
+                    e.getCause());
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new KafkaException("aborting the transaction left open in " + a + " took more than " + timeoutMs
+                    + " ms", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new org.apache.kafka.common.errors.InterruptException(e);
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new org.apache.kafka.common.errors.InterruptException(e);
+        }
+    }
+
+    private static long remaining(long deadline) {
+        long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+        if (left <= 0) {
+            throw new org.apache.kafka.common.errors.TimeoutException("looking for transactions the broker left open "
+                    + "took longer than max.block.ms");
+        }
+        return left;
+    }
+
+    private static int intMillis(long ms) {
+        return (int) Math.min(Integer.MAX_VALUE, ms);
+    }
+}
