@@ -213,6 +213,8 @@ class TortureTest {
             System.out.printf(Locale.ROOT, "  lost                       %d%n", result.lost() + lostLetters);
             System.out.printf(Locale.ROOT, "  transactions left open     %d %s%n", open.size(), open);
             System.out.printf(Locale.ROOT, "  markers the broker skipped %d%n", skippedMarkers());
+            System.out.printf(Locale.ROOT, "  markers the sink wrote     %d commit, %d abort%n",
+                    logLines(log, "commit marker(s) written to"), logLines(log, "aborted a transaction the broker left open"));
 
             assertEquals(KILLS + BROKER_KILLS + BROKER_PAUSES, kills);
             assertTrue(storageFaults > 0, "storage faults were injected");
@@ -477,6 +479,16 @@ class TortureTest {
         }
         try (var lines = Files.lines(brokerLog, StandardCharsets.UTF_8)) {
             return lines.filter(l -> l.contains("Couldn't find leader endpoint")).peek(System.out::println).count();
+        }
+    }
+
+    /** How many lines of the job's log contain {@code text} (each one logged by a repair the sink made). */
+    private static long logLines(Path log, String text) throws IOException {
+        if (!Files.exists(log)) {
+            return -1;
+        }
+        try (var lines = Files.lines(log, StandardCharsets.UTF_8)) {
+            return lines.filter(l -> l.contains(text)).peek(System.out::println).count();
         }
     }
 
