@@ -118,11 +118,8 @@ class PrometheusIT {
         try (var kafka = new KafkaChecks(broker.bootstrapServers())) {
             kafka.ensureTopic(command.get(command.indexOf("--input") + 1), 2);
         }
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        for (String a : entrypoint.subList(1, entrypoint.size())) {
-            cmd.add(a.equals("/opt/onceflow/onceflow.jar") ? System.getProperty("onceflow.jar") : a);
-        }
+        // without the image's class-data archive (a missing one is passed over in silence): the next test has it
+        List<String> cmd = localized(entrypoint, dir.resolve("no-archive.jsa"));
         for (int i = 0; i < command.size(); i++) {
             String a = command.get(i);
             if (a.equals("kafka:9092")) {
@@ -153,6 +150,59 @@ class PrometheusIT {
         } finally {
             p.destroyForcibly();
         }
+    }
+
+    /**
+     * {@code command} from the Dockerfile with the jar's and the class-data archive's places swapped for this
+     * machine's, and the image's {@code java} for this one's.
+     */
+    private static List<String> localized(List<String> command, Path archive) {
+        List<String> cmd = new ArrayList<>();
+        assertEquals("java", command.get(0), command.toString());
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        for (String a : command.subList(1, command.size())) {
+            if (a.equals("/opt/onceflow/onceflow.jar")) {
+                a = System.getProperty("onceflow.jar");
+            } else if (a.endsWith("=/opt/onceflow/onceflow.jsa")) {
+                a = a.substring(0, a.indexOf('=') + 1) + archive;
+            }
+            cmd.add(a);
+        }
+        return cmd;
+    }
+
+    /**
+     * The image's class-data sharing archive: its training run (the Dockerfile's {@code RUN} with
+     * {@code ArchiveClassesAtExit}: the demo, with a broker of its own) writes an archive, and the image's start
+     * command maps the command line's classes from it rather than loading them from the jar.
+     */
+    @Test
+    void theImagesTrainingRunWritesTheClassDataArchiveItsStartCommandMaps() throws Exception {
+        String dockerfile = Files.readString(dockerDir().resolve("Dockerfile"));
+        List<String> training = list(dockerfile, "RUN");
+        List<String> entrypoint = list(dockerfile, "ENTRYPOINT");
+        assertTrue(training.contains("-XX:ArchiveClassesAtExit=/opt/onceflow/onceflow.jsa"), training.toString());
+        assertTrue(entrypoint.contains("-XX:SharedArchiveFile=/opt/onceflow/onceflow.jsa"), entrypoint.toString());
+        Path archive = dir.resolve("onceflow.jsa");
+
+        Path trainingLog = dir.resolve("training.log");
+        Process p = new ProcessBuilder(localized(training, archive)).redirectErrorStream(true)
+                .redirectOutput(trainingLog.toFile()).start();
+        try {
+            assertTrue(p.waitFor(180, TimeUnit.SECONDS), "the training run did not end:\n" + Files.readString(trainingLog));
+            assertEquals(0, p.exitValue(), "the training run failed:\n" + Files.readString(trainingLog));
+        } finally {
+            p.destroyForcibly();
+        }
+        assertTrue(Files.size(archive) > 1_000_000, "archive of " + Files.size(archive) + " bytes");
+
+        List<String> start = localized(entrypoint, archive);
+        start.add(1, "-Xlog:class+load=info");
+        start.add("--help");
+        String out = runTool(dir.resolve("start.log"), start.toArray(String[]::new));
+        assertTrue(out.contains("io.onceflow.apps.OnceflowCommand source: shared objects file"),
+                "the start command did not map the jar's classes from the archive:\n"
+                        + out.lines().filter(l -> l.contains("io.onceflow")).limit(5).toList());
     }
 
     @Test
