@@ -522,7 +522,8 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
      * Aborts, in the topics the subtask writes to, transactions of its producer ids (subtask 0: also of the ids of
      * other parallelisms) that ended but whose abort marker the broker never wrote there ({@link
      * EndedTransactionSweep}); at the first completed checkpoint of a run and then every
-     * {@value #ENDED_SWEEP_INTERVAL_SECONDS} s. A failure is logged and the sweep tried again at the next checkpoint.
+     * {@value #ENDED_SWEEP_INTERVAL_SECONDS} s. A failure (the cluster unreachable, no permission to describe the
+     * topics) is logged and the sweep tried again at that interval: the job goes on.
      */
     private void sweepEnded(Subtask st) {
         st.nextEndedSweep = System.nanoTime() + TimeUnit.SECONDS.toNanos(ENDED_SWEEP_INTERVAL_SECONDS);
@@ -538,9 +539,8 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
                     id -> id.startsWith(own) || (st.index == 0 && !id.startsWith(current)), topics,
                     producerProperties(st.index));
         } catch (RuntimeException e) {
-            st.nextEndedSweep = System.nanoTime();
-            LOG.warn("sink subtask {}: looking for ended transactions left open in {} failed ({}); trying again at "
-                    + "the next checkpoint", st.index, topics, e.toString());
+            LOG.warn("sink subtask {}: looking for ended transactions left open in {} failed ({}); trying again in "
+                    + "{} s", st.index, topics, e.toString(), ENDED_SWEEP_INTERVAL_SECONDS);
         }
     }
 

@@ -105,17 +105,18 @@ public final class EndedTransactionSweep {
         if (idsByProducer.isEmpty()) {
             return List.of();
         }
-        Map<TopicPartition, ProducerState> open = new HashMap<>();
+        // several of the ids may hold a transaction open in the same partition
+        List<Map.Entry<TopicPartition, ProducerState>> open = new ArrayList<>();
         describeProducers(admin, partitions(admin, topics, remaining(deadline)), remaining(deadline))
                 .forEach((tp, producers) -> producers.stream()
                         .filter(p -> p.currentTransactionStartOffset().isPresent()
                                 && idsByProducer.containsKey(p.producerId()))
-                        .forEach(p -> open.put(tp, p)));
+                        .forEach(p -> open.add(Map.entry(tp, p))));
         if (open.isEmpty()) {
             return List.of();
         }
         Set<String> ids = new TreeSet<>();
-        open.values().forEach(p -> ids.add(idsByProducer.get(p.producerId())));
+        open.forEach(e -> ids.add(idsByProducer.get(e.getValue().producerId())));
         Map<String, TransactionDescription> coordinators = describeTransactions(admin, ids, remaining(deadline));
         // a transaction being ended is usually done in a few milliseconds: wait for it rather than skip its id
         long settle = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.min(SETTLE_MS, timeoutMs));
@@ -132,7 +133,7 @@ public final class EndedTransactionSweep {
         }
 
         List<Aborted> aborted = new ArrayList<>();
-        for (Map.Entry<TopicPartition, ProducerState> e : open.entrySet()) {
+        for (Map.Entry<TopicPartition, ProducerState> e : open) {
             ProducerState p = e.getValue();
             String id = idsByProducer.get(p.producerId());
             TransactionDescription d = coordinators.get(id);

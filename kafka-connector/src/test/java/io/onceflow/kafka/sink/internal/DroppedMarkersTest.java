@@ -161,18 +161,23 @@ class DroppedMarkersTest {
     }
 
     @Test
-    void anAbortMarkerTheBrokerDroppedIsWrittenByTheSweep() throws Exception {
+    void abortMarkersTheBrokerDroppedAreWrittenByTheSweep() throws Exception {
         String topic = newTopic();
         TransactionalProducer p = producer("sweep-abort-p1-0-0");
+        TransactionalProducer q = producer("sweep-abort-p1-0-1");
         ResumableTransaction t = withStrayRecords(p, topic, "a", 2);
+        ResumableTransaction u = withStrayRecords(q, topic, "b", 2);
         p.abortTransaction();
-        assertEquals(List.of(0L, 2L), ends(topic).get(1), "the abort left partition 1's records open");
+        q.abortTransaction();
+        assertEquals(List.of(0L, 4L), ends(topic).get(1), "the aborts left both ids' records open in partition 1");
 
         List<EndedTransactionSweep.Aborted> aborted = sweep("sweep-abort", topic);
 
-        assertEquals(List.of(new EndedTransactionSweep.Aborted(new TopicPartition(topic, 1), t.transactionalId(),
-                t.producerId(), t.epoch(), 0)), aborted);
-        assertEquals(List.of(3L, 3L), ends(topic).get(1), "the abort marker closed the transaction in partition 1");
+        TopicPartition p1 = new TopicPartition(topic, 1);
+        assertEquals(Set.of(new EndedTransactionSweep.Aborted(p1, t.transactionalId(), t.producerId(), t.epoch(), 0),
+                new EndedTransactionSweep.Aborted(p1, u.transactionalId(), u.producerId(), u.epoch(), 2)),
+                Set.copyOf(aborted), "both, though in the same partition");
+        assertEquals(List.of(6L, 6L), ends(topic).get(1), "an abort marker for each closed partition 1");
         assertEquals(List.of(), committed(topic), "aborted records stay hidden");
         assertEquals(List.of(), sweep("sweep-abort", topic), "nothing left to sweep");
     }
