@@ -155,8 +155,14 @@ public final class WordCountBenchmark {
     private static String[] runChild(String system, String bootstrap, String output) throws Exception {
         Path dir = Files.createTempDirectory("onceflow-wc-bench-");
         try {
-            Process p = ChildJvm.of(WordCountBenchmark.class, List.of("-Dwc.interval=" + Long.getLong("wc.interval", 1000)),
-                    "child", system, bootstrap, output, dir.toString()).redirectErrorStream(true).start();
+            List<String> jvm = new ArrayList<>(List.of("-Dwc.interval=" + Long.getLong("wc.interval", 1000)));
+            // e.g. -Dwc.jvmOptions="-XX:StartFlightRecording=filename=wc.jfr" to profile the systems
+            String extra = System.getProperty("wc.jvmOptions", "").trim();
+            if (!extra.isEmpty()) {
+                jvm.addAll(List.of(extra.split("\\s+")));
+            }
+            Process p = ChildJvm.of(WordCountBenchmark.class, jvm, "child", system, bootstrap, output, dir.toString())
+                    .redirectErrorStream(true).start();
             String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             p.waitFor(30, TimeUnit.MINUTES);
             String result = text.lines().filter(l -> l.startsWith("RESULT ")).findFirst()
