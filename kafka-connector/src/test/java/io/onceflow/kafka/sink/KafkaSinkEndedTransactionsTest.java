@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import io.onceflow.kafka.sink.internal.StrayTransactionalBatch;
 import io.onceflow.kafka.testing.KafkaTestCluster;
 import io.onceflow.twophase.TransactionContext;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -32,12 +31,7 @@ class KafkaSinkEndedTransactionsTest {
             .withBrokerProperty("transaction.partition.verification.enable", "false");
 
     private static KafkaTransactionHandler<String> handler(String prefix, String topic) {
-        return new KafkaTransactionHandler<>(new KafkaSink<>(KafkaSink.<String>builder()
-                .setBootstrapServers(kafka.bootstrapServers())
-                .setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
-                .setTransactionalIdPrefix(prefix)
-                .setRecordSerializer(KafkaRecordSerializer.forTopic(topic, v -> v.getBytes(StandardCharsets.UTF_8),
-                        v -> v.getBytes(StandardCharsets.UTF_8)))));
+        return Pipelines.stringHandler(kafka, prefix, topic);
     }
 
     private static TransactionContext context(long restoredCheckpoint, long sequence) {

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.onceflow.kafka.testing.KafkaTestCluster;
 import io.onceflow.twophase.TransactionContext;
 import io.onceflow.twophase.TransactionLostException;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntSupplier;
@@ -28,12 +27,7 @@ class KafkaTransactionHandlerTest {
     static final KafkaTestCluster kafka = new KafkaTestCluster();
 
     private static KafkaTransactionHandler<String> handler(String prefix, String topic) {
-        return new KafkaTransactionHandler<>(new KafkaSink<>(KafkaSink.<String>builder()
-                .setBootstrapServers(kafka.bootstrapServers())
-                .setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
-                .setTransactionalIdPrefix(prefix)
-                .setRecordSerializer(KafkaRecordSerializer.forTopic(topic, v -> v.getBytes(StandardCharsets.UTF_8),
-                        v -> v.getBytes(StandardCharsets.UTF_8)))));
+        return Pipelines.stringHandler(kafka, prefix, topic);
     }
 
     private static TransactionContext context(int subtask, long restoredCheckpoint, long sequence) {

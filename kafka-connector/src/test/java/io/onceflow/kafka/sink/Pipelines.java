@@ -32,6 +32,19 @@ import org.apache.kafka.common.serialization.StringSerializer;
 /** Input, output and independent verification for Kafka-to-Kafka pipeline tests. */
 final class Pipelines {
 
+    /**
+     * A Kafka sink's transaction handler of String records (key and value the record) into {@code topic}, with
+     * {@code prefix} as its transactional id prefix: for tests that drive the handler by hand.
+     */
+    static KafkaTransactionHandler<String> stringHandler(KafkaTestCluster kafka, String prefix, String topic) {
+        return new KafkaTransactionHandler<>(new KafkaSink<>(KafkaSink.<String>builder()
+                .setBootstrapServers(kafka.bootstrapServers())
+                .setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
+                .setTransactionalIdPrefix(prefix)
+                .setRecordSerializer(KafkaRecordSerializer.forTopic(topic, v -> v.getBytes(StandardCharsets.UTF_8),
+                        v -> v.getBytes(StandardCharsets.UTF_8)))));
+    }
+
     private Pipelines() {
     }
 

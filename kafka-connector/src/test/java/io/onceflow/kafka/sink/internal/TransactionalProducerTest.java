@@ -122,7 +122,7 @@ class TransactionalProducerTest {
      * part of its open transaction (what a hanging transaction of an earlier epoch looks like there, its abort
      * marker never written) makes the pre-commit check fail, so they are aborted rather than committed with
      * it; a clean transaction passes. The records "from before" are written here through the producer
-     * underneath, which the adapter does not track ({@link DroppedMarkersTest} makes the broker skip a marker).
+     * underneath, which the adapter does not track ({@link TransactionMarkersTest} makes the broker skip a marker).
      */
     @Test
     void aTransactionThatWouldCommitRecordsBeforeItsOwnIsRefused() throws Exception {
