@@ -212,7 +212,8 @@ class TortureTest {
             System.out.printf(Locale.ROOT, "  duplicates                 %d%n", result.duplicates() + duplicateLetters);
             System.out.printf(Locale.ROOT, "  lost                       %d%n", result.lost() + lostLetters);
             System.out.printf(Locale.ROOT, "  transactions left open     %d %s%n", open.size(), open);
-            System.out.printf(Locale.ROOT, "  markers the broker skipped %d%n", skippedMarkers());
+            System.out.printf(Locale.ROOT, "  markers the broker skipped %d%n", logLines(dir.resolve("kafka/broker.log"),
+                    "Couldn't find leader endpoint"));
             System.out.printf(Locale.ROOT, "  markers the sink wrote     %d commit, %d abort%n",
                     logLines(log, "commit marker(s) written to"), logLines(log, "aborted a transaction the broker left open"));
 
@@ -472,17 +473,7 @@ class TortureTest {
      * How often the broker logged that it skipped transaction markers for a partition it did not know at that moment
      * (after a restart or while fenced): each is a partition whose transaction may be left open or end wrongly.
      */
-    private long skippedMarkers() throws Exception {
-        Path brokerLog = dir.resolve("kafka/broker.log");
-        if (!Files.exists(brokerLog)) {
-            return -1;
-        }
-        try (var lines = Files.lines(brokerLog, StandardCharsets.UTF_8)) {
-            return lines.filter(l -> l.contains("Couldn't find leader endpoint")).peek(System.out::println).count();
-        }
-    }
-
-    /** How many lines of the job's log contain {@code text} (each one logged by a repair the sink made). */
+    /** How many lines of a log contain {@code text} (each one printed), or -1 if there is no such log. */
     private static long logLines(Path log, String text) throws IOException {
         if (!Files.exists(log)) {
             return -1;

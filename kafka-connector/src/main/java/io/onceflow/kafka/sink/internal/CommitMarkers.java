@@ -130,37 +130,21 @@ public final class CommitMarkers {
     }
 
     private static TransactionDescription awaitCompleteCommit(Admin admin, ResumableTransaction t, long deadline) {
-        while (true) {
-            long left = remaining(deadline, t);
-            TransactionDescription d;
-            try {
-                d = admin.describeTransactions(List.of(t.transactionalId())).description(t.transactionalId())
-                        .get(left, TimeUnit.MILLISECONDS);
-            } catch (ExecutionException e) {
-                throw new KafkaException(t + " was committed, but its coordinator could not be asked whether the "
-                        + "commit is complete (" + e.getCause() + ")", e.getCause());
-            } catch (java.util.concurrent.TimeoutException e) {
-                throw new KafkaException(t + " was committed, but its coordinator did not answer whether the commit "
-                        + "is complete in time", e);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new org.apache.kafka.common.errors.InterruptException(e);
-            }
-            if (d.producerId() == t.producerId() && d.state() == TransactionState.COMPLETE_COMMIT) {
-                return d;
-            }
-            if (d.producerId() != t.producerId() || d.state() != TransactionState.PREPARE_COMMIT) {
-                throw new KafkaException(t + " is still open in some partitions it wrote to, and the coordinator "
-                        + "does not show it committed (state " + d.state() + " at producer id " + d.producerId()
-                        + ", epoch " + d.producerEpoch() + "): no commit marker is written for it");
-            }
-            try {
-                Thread.sleep(5);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new org.apache.kafka.common.errors.InterruptException(e);
-            }
+        long left = remaining(deadline, t);
+        TransactionDescription d = OpenTransactions.coordinators(admin, Set.of(t.transactionalId()), left, left,
+                t + " was committed, but whether the commit is complete could not be asked").get(t.transactionalId());
+        boolean ours = d != null && d.producerId() == t.producerId();
+        if (ours && d.state() == TransactionState.COMPLETE_COMMIT) {
+            return d;
         }
+        if (ours && d.state() == TransactionState.PREPARE_COMMIT) {
+            throw new org.apache.kafka.common.errors.TimeoutException(t + " was committed, but checking that its "
+                    + "commit markers arrived took longer than max.block.ms");
+        }
+        throw new KafkaException(t + " is still open in some partitions it wrote to, and the coordinator does not "
+                + "show it committed (" + (d == null ? "it does not know the id" : "state " + d.state()
+                + " at producer id " + d.producerId() + ", epoch " + d.producerEpoch()) + "): no commit marker is "
+                + "written for it");
     }
 
     private static long remaining(long deadline, ResumableTransaction t) {

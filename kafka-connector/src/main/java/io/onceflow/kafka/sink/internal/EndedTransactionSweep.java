@@ -15,7 +15,6 @@ import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.AbortTransactionOptions;
 import org.apache.kafka.clients.admin.AbortTransactionSpec;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.DescribeProducersOptions;
 import org.apache.kafka.clients.admin.DescribeTopicsOptions;
 import org.apache.kafka.clients.admin.ProducerState;
 import org.apache.kafka.clients.admin.TopicDescription;
@@ -60,8 +59,6 @@ import org.slf4j.LoggerFactory;
 public final class EndedTransactionSweep {
     private static final Logger LOG = LoggerFactory.getLogger(EndedTransactionSweep.class);
 
-    private static final Set<TransactionState> ENDING = EnumSet.of(TransactionState.PREPARE_COMMIT,
-            TransactionState.PREPARE_ABORT);
     /** How long the sweep waits for transactions being committed or aborted to complete. */
     private static final long SETTLE_MS = 2_000;
     private static final Set<TransactionState> OVER = EnumSet.of(TransactionState.EMPTY,
@@ -107,30 +104,19 @@ public final class EndedTransactionSweep {
         }
         // several of the ids may hold a transaction open in the same partition
         List<Map.Entry<TopicPartition, ProducerState>> open = new ArrayList<>();
-        describeProducers(admin, partitions(admin, topics, remaining(deadline)), remaining(deadline))
+        OpenTransactions.all(admin, partitions(admin, topics, remaining(deadline)), remaining(deadline),
+                        "cannot ask the partitions of " + topics + " for open transactions")
                 .forEach((tp, producers) -> producers.stream()
-                        .filter(p -> p.currentTransactionStartOffset().isPresent()
-                                && idsByProducer.containsKey(p.producerId()))
+                        .filter(p -> idsByProducer.containsKey(p.producerId()))
                         .forEach(p -> open.add(Map.entry(tp, p))));
         if (open.isEmpty()) {
             return List.of();
         }
         Set<String> ids = new TreeSet<>();
         open.forEach(e -> ids.add(idsByProducer.get(e.getValue().producerId())));
-        Map<String, TransactionDescription> coordinators = describeTransactions(admin, ids, remaining(deadline));
         // a transaction being ended is usually done in a few milliseconds: wait for it rather than skip its id
-        long settle = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.min(SETTLE_MS, timeoutMs));
-        while (coordinators.values().stream().anyMatch(d -> ENDING.contains(d.state()))
-                && System.nanoTime() - settle < 0) {
-            sleep(5);
-            Set<String> ending = new TreeSet<>();
-            coordinators.forEach((id, d) -> {
-                if (ENDING.contains(d.state())) {
-                    ending.add(id);
-                }
-            });
-            coordinators.putAll(describeTransactions(admin, ending, remaining(deadline)));
-        }
+        Map<String, TransactionDescription> coordinators = OpenTransactions.coordinators(admin, ids,
+                Math.min(SETTLE_MS, timeoutMs), remaining(deadline), "cannot tell which transactions ended");
 
         List<Aborted> aborted = new ArrayList<>();
         for (Map.Entry<TopicPartition, ProducerState> e : open) {
@@ -187,52 +173,6 @@ public final class EndedTransactionSweep {
         return partitions;
     }
 
-    private static Map<TopicPartition, List<ProducerState>> describeProducers(Admin admin, Set<TopicPartition> tps,
-                                                                             long timeoutMs) {
-        Map<TopicPartition, List<ProducerState>> states = new HashMap<>();
-        if (tps.isEmpty()) {
-            return states;
-        }
-        try {
-            admin.describeProducers(tps, new DescribeProducersOptions().timeoutMs(intMillis(timeoutMs))).all()
-                    .get(timeoutMs, TimeUnit.MILLISECONDS)
-                    .forEach((tp, s) -> states.put(tp, s.activeProducers()));
-        } catch (ExecutionException e) {
-            throw new KafkaException("cannot ask the partitions " + tps + " for open transactions (" + e.getCause()
-                    + ")", e.getCause());
-        } catch (java.util.concurrent.TimeoutException e) {
-            throw new KafkaException("asking the partitions for open transactions took more than " + timeoutMs
-                    + " ms", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new org.apache.kafka.common.errors.InterruptException(e);
-        }
-        return states;
-    }
-
-    private static Map<String, TransactionDescription> describeTransactions(Admin admin, Set<String> ids,
-                                                                            long timeoutMs) {
-        Map<String, TransactionDescription> descriptions = new HashMap<>();
-        var result = admin.describeTransactions(ids);
-        for (String id : ids) {
-            try {
-                descriptions.put(id, result.description(id).get(timeoutMs, TimeUnit.MILLISECONDS));
-            } catch (ExecutionException e) {
-                if (!(e.getCause() instanceof org.apache.kafka.common.errors.TransactionalIdNotFoundException)) {
-                    throw new KafkaException("cannot ask the coordinator of " + id + " about its transaction ("
-                            + e.getCause() + ")", e.getCause());
-                }
-            } catch (java.util.concurrent.TimeoutException e) {
-                throw new KafkaException("the coordinator of " + id + " did not answer within " + timeoutMs + " ms",
-                        e);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new org.apache.kafka.common.errors.InterruptException(e);
-            }
-        }
-        return descriptions;
-    }
-
     private static void abort(Admin admin, Aborted a, int coordinatorEpoch, long timeoutMs) {
         AbortTransactionSpec spec = new AbortTransactionSpec(a.partition(), a.producerId(), (short) a.producerEpoch(),
                 coordinatorEpoch);
@@ -245,15 +185,6 @@ public final class EndedTransactionSweep {
         } catch (java.util.concurrent.TimeoutException e) {
             throw new KafkaException("aborting the transaction left open in " + a + " took more than " + timeoutMs
                     + " ms", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new org.apache.kafka.common.errors.InterruptException(e);
-        }
-    }
-
-    private static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new org.apache.kafka.common.errors.InterruptException(e);

@@ -1,23 +1,34 @@
 package io.onceflow.kafka.sink.internal;
 
+import java.util.EnumSet;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.DescribeProducersOptions;
 import org.apache.kafka.clients.admin.DescribeProducersResult.PartitionProducerState;
 import org.apache.kafka.clients.admin.ProducerState;
+import org.apache.kafka.clients.admin.TransactionDescription;
+import org.apache.kafka.clients.admin.TransactionState;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.TransactionalIdNotFoundException;
 
 /**
- * Where a producer id's open transaction begins in each of some partitions, as the partitions themselves say
- * ({@code DescribeProducers}, one request per broker): what {@link HangingTransactionCheck} compares with a
- * transaction's first records before its commit, and {@link CommitMarkers} after it.
+ * What the partitions ({@code DescribeProducers}, one request per broker) and the transaction coordinators
+ * ({@code DescribeTransactions}) say about open transactions: what {@link HangingTransactionCheck} compares with a
+ * transaction's first records before its commit, {@link CommitMarkers} after it, and {@link EndedTransactionSweep}
+ * with what the coordinators say has ended.
  */
 final class OpenTransactions {
+
+    /** Coordinator states of a transaction being committed or aborted: its markers are being written. */
+    static final Set<TransactionState> ENDING = EnumSet.of(TransactionState.PREPARE_COMMIT,
+            TransactionState.PREPARE_ABORT);
 
     private OpenTransactions() {
     }
@@ -30,6 +41,23 @@ final class OpenTransactions {
      */
     static Map<TopicPartition, ProducerState> of(Admin admin, long producerId, Set<TopicPartition> partitions,
                                                  long timeoutMs, String failure) {
+        Map<TopicPartition, ProducerState> open = new HashMap<>();
+        all(admin, partitions, timeoutMs, failure).forEach((partition, producers) -> producers.stream()
+                .filter(p -> p.producerId() == producerId)
+                .findFirst().ifPresent(p -> open.put(partition, p)));
+        return open;
+    }
+
+    /**
+     * @return per partition, the producers that have a transaction open there ({@code currentTransactionStartOffset}
+     *         present); partitions without one are left out
+     * @throws KafkaException if the partitions cannot be asked within {@code timeoutMs}
+     */
+    static Map<TopicPartition, List<ProducerState>> all(Admin admin, Set<TopicPartition> partitions, long timeoutMs,
+                                                        String failure) {
+        if (partitions.isEmpty()) {
+            return Map.of();
+        }
         Map<TopicPartition, PartitionProducerState> states;
         try {
             states = admin.describeProducers(partitions,
@@ -43,10 +71,70 @@ final class OpenTransactions {
             Thread.currentThread().interrupt();
             throw new org.apache.kafka.common.errors.InterruptException(e);
         }
-        Map<TopicPartition, ProducerState> open = new HashMap<>();
-        states.forEach((partition, state) -> state.activeProducers().stream()
-                .filter(p -> p.producerId() == producerId && p.currentTransactionStartOffset().isPresent())
-                .findFirst().ifPresent(p -> open.put(partition, p)));
+        Map<TopicPartition, List<ProducerState>> open = new HashMap<>();
+        states.forEach((partition, state) -> {
+            List<ProducerState> producers = state.activeProducers().stream()
+                    .filter(p -> p.currentTransactionStartOffset().isPresent()).toList();
+            if (!producers.isEmpty()) {
+                open.put(partition, producers);
+            }
+        });
         return open;
+    }
+
+    /**
+     * What the coordinators say of {@code ids}, asked again every 5 ms while one of them is {@linkplain #ENDING being
+     * committed or aborted}, for at most {@code waitMs}: usually a matter of milliseconds after the end of a
+     * transaction. Ids the coordinator does not know are left out.
+     *
+     * @param failure what could not be done if a coordinator cannot be asked, the start of the exception's message
+     * @throws KafkaException if a coordinator cannot be asked within {@code timeoutMs}
+     */
+    static Map<String, TransactionDescription> coordinators(Admin admin, Set<String> ids, long waitMs, long timeoutMs,
+                                                            String failure) {
+        long settle = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
+        Map<String, TransactionDescription> descriptions = describe(admin, ids, timeoutMs, failure);
+        while (System.nanoTime() - settle < 0) {
+            Set<String> ending = new TreeSet<>();
+            descriptions.forEach((id, d) -> {
+                if (ENDING.contains(d.state())) {
+                    ending.add(id);
+                }
+            });
+            if (ending.isEmpty()) {
+                break;
+            }
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new org.apache.kafka.common.errors.InterruptException(e);
+            }
+            descriptions.putAll(describe(admin, ending, timeoutMs, failure));
+        }
+        return descriptions;
+    }
+
+    private static Map<String, TransactionDescription> describe(Admin admin, Set<String> ids, long timeoutMs,
+                                                                String failure) {
+        Map<String, TransactionDescription> descriptions = new HashMap<>();
+        var result = admin.describeTransactions(ids);
+        for (String id : ids) {
+            try {
+                descriptions.put(id, result.description(id).get(timeoutMs, TimeUnit.MILLISECONDS));
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof TransactionalIdNotFoundException)) {
+                    throw new KafkaException(failure + ": the coordinator of " + id + " could not be asked ("
+                            + e.getCause() + ")", e.getCause());
+                }
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw new KafkaException(failure + ": the coordinator of " + id + " did not answer within "
+                        + timeoutMs + " ms", e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new org.apache.kafka.common.errors.InterruptException(e);
+            }
+        }
+        return descriptions;
     }
 }
