@@ -330,8 +330,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         Subtask st = owner(transaction.transactionalId);
         if (st != null) {
             transaction.resumable.firstOffsets().keySet().forEach(tp -> st.topics.add(tp.topic()));
-            HangingTransactionCheck.verify(st.admin(), transaction.resumable, transaction.producer.firstOffsets(),
-                    producerProperties(st.index));
+            HangingTransactionCheck.verify(st.admin(), transaction.resumable, producerProperties(st.index));
         }
         return transaction;
     }

@@ -34,13 +34,13 @@ public final class HangingTransactionCheck {
     }
 
     /**
-     * @param firstOffsets per partition, the offset of the transaction's first record there
+     * @param transaction the pre-committed transaction, with the offset of its first record in each partition
      * @throws KafkaException when a partition holds records of the transaction's producer id in its open
-     *                        transaction from before {@code firstOffsets}, or when the partitions cannot be asked
+     *                        transaction from before its first record there, or when the partitions cannot be asked
      *                        within the producer's {@code max.block.ms}
      */
-    public static void verify(Admin admin, ResumableTransaction transaction, Map<TopicPartition, Long> firstOffsets,
-                              java.util.Properties producerProperties) {
+    public static void verify(Admin admin, ResumableTransaction transaction, java.util.Properties producerProperties) {
+        Map<TopicPartition, Long> firstOffsets = transaction.firstOffsets();
         if (firstOffsets.isEmpty()) {
             return;
         }
