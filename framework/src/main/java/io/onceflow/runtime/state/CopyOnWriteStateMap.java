@@ -1,33 +1,63 @@
 package io.onceflow.runtime.state;
 
-import java.util.Arrays;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.function.BiConsumer;
 
 /**
- * A hash map whose snapshot costs O(1): a hash array mapped trie whose nodes belong to an
- * <em>edit</em> generation. Writes change nodes of the current generation in place and copy any older
- * node on their path once; {@link #snapshot()} starts a new generation, so everything reachable from
- * the snapshot's root is never changed again and another thread may read it while the owner goes on
- * writing. This is what lets the heap backend take a checkpoint without stopping the task for longer
- * than it takes to call {@link #snapshot()}.
+ * A hash map whose snapshot costs O(1), for the heap backend's keyed state.
+ *
+ * <h2>Shape</h2>
+ * Extendible hashing: a directory indexed by the top bits of a key's hash points to segments, each a small
+ * chained hash table indexed by the low bits. A segment that outgrows {@value #MAX_TABLE} buckets splits in two
+ * (the directory doubles when it must), so no write ever rehashes more than one segment. A lookup reads the
+ * directory, one bucket and its chain: a few memory accesses whatever the size, where a trie walks a level per
+ * five bits.
+ *
+ * <h2>Copy on write</h2>
+ * Every entry, segment and directory carries the <em>version</em> (the generation) that created it; only those
+ * of the current version are changed in place. {@link #snapshot()} freezes the map by starting a new version:
+ * the snapshot keeps the directory as it is, and a write afterwards copies, once per version, the directory, the
+ * segment it writes to and the entries of the bucket chain in front of the entry it changes. So another thread
+ * may read a snapshot while the owner goes on writing, and a checkpoint stops the task only for
+ * {@link #snapshot()}.
+ *
+ * <h2>What changed</h2>
+ * With change tracking on, each version logs the keys written and removed in it; {@link #diff} reports what
+ * differs between two snapshots from those logs alone, in time proportional to the writes between them, not to
+ * the size of the map. The logs are chained from a snapshot to older ones until {@link #forgetBefore} cuts the
+ * chain at a snapshot no older one will be compared with.
  *
  * <p>Not thread-safe for writers: one owner thread writes; snapshots are read by any thread.
  * Null keys and values are not allowed.
  */
 final class CopyOnWriteStateMap<K, V> {
 
-    private static final int BITS = 5;
-    private static final int MASK = (1 << BITS) - 1;
+    /** Buckets of a segment before it splits instead of growing (a segment holds up to three quarters of that). */
+    static final int MAX_TABLE = 1024;
+    /** The directory doubles only up to one slot per this many entries (or 1,024 slots): skewed hashes grow a segment. */
+    private static final int ENTRIES_PER_SLOT = 64;
+    private static final int MAX_DEPTH = 30;
 
     /** An immutable view of the map at the moment of {@link #snapshot()}. */
     static final class Snapshot<K, V> {
-        private final Node root;
+        private final Object owner;
+        private final Segment[] dir;
+        private final int depth;
         private final int size;
+        private final int version;
+        private final Generation generation;
 
-        private Snapshot(Node root, int size) {
-            this.root = root;
+        private Snapshot(Object owner, Segment[] dir, int depth, int size, int version, Generation generation) {
+            this.owner = owner;
+            this.dir = dir;
+            this.depth = depth;
             this.size = size;
+            this.version = version;
+            this.generation = generation;
         }
 
         int size() {
@@ -36,20 +66,94 @@ final class CopyOnWriteStateMap<K, V> {
 
         @SuppressWarnings("unchecked")
         void forEach(BiConsumer<K, V> action) {
-            root.forEach((BiConsumer<Object, Object>) action);
+            CopyOnWriteStateMap.forEach(dir, depth, (BiConsumer<Object, Object>) action);
+        }
+
+        @SuppressWarnings("unchecked")
+        V get(Object key) {
+            return (V) CopyOnWriteStateMap.find(dir, depth, hash(key), key);
         }
     }
 
-    private Object edit = new Object();
-    private Node root = new BitmapNode(edit, 0, new Object[0]);
+    /** The keys written and removed in one version, and the version before it (until forgotten). */
+    private static final class Generation {
+        final int version;
+        /** The entries this version created or changed: each stays its key's entry until the version ends, or is removed. */
+        List<Entry> changed = new ArrayList<>();
+        List<Object> removed = new ArrayList<>();
+        volatile Generation previous;
+        /** Its logs were dropped by {@link #forgetBefore}: no comparison may span this version. */
+        volatile boolean forgotten;
+
+        Generation(int version, Generation previous, boolean logged) {
+            this.version = version;
+            this.previous = previous;
+            this.forgotten = !logged;
+        }
+    }
+
+    private static final class Entry {
+        final Object key;
+        final int hash;
+        Object value;
+        Entry next;
+        /** The version that created this entry, shifted left by one; the low bit: its key is in that version's log. */
+        int stamp;
+
+        Entry(Object key, int hash, Object value, Entry next, int stamp) {
+            this.key = key;
+            this.hash = hash;
+            this.value = value;
+            this.next = next;
+            this.stamp = stamp;
+        }
+
+        int version() {
+            return stamp >>> 1;
+        }
+    }
+
+    /** A chained hash table for the hashes that share its top {@code depth} bits. */
+    private static final class Segment {
+        Entry[] table;
+        int size;
+        final int depth;
+        final int version;
+
+        Segment(Entry[] table, int size, int depth, int version) {
+            this.table = table;
+            this.size = size;
+            this.depth = depth;
+            this.version = version;
+        }
+    }
+
+    private final Object owner = new Object();
+    private final boolean tracking;
+    private int version = 1;
+    private Generation generation;
+    private Segment[] dir = {new Segment(new Entry[2], 0, 0, 1)};
+    private int dirVersion = 1;
+    private int depth;
     private int size;
     /** The key last hashed by the owner and its hash: a value read and then written hashes its key once. */
     private Object lastKey;
     private int lastHash;
 
+    /** A map that logs its changes, so that {@link #diff} can compare its snapshots. */
+    CopyOnWriteStateMap() {
+        this(true);
+    }
+
+    /** @param trackChanges whether to log what each version writes: {@link #diff} needs it, nothing else does */
+    CopyOnWriteStateMap(boolean trackChanges) {
+        this.tracking = trackChanges;
+        this.generation = new Generation(1, null, trackChanges);
+    }
+
     /** The current generation: values that must be copied before a write compare against it. */
     Object edit() {
-        return edit;
+        return generation;
     }
 
     int size() {
@@ -58,7 +162,7 @@ final class CopyOnWriteStateMap<K, V> {
 
     @SuppressWarnings("unchecked")
     V get(K key) {
-        return (V) root.find(0, ownerHash(key), key);
+        return (V) find(dir, depth, ownerHash(key), key);
     }
 
     /**
@@ -69,44 +173,78 @@ final class CopyOnWriteStateMap<K, V> {
      */
     boolean put(K key, V value) {
         Objects.requireNonNull(value, "value");
-        boolean[] result = new boolean[2]; // [0] added, [1] the same object was there
-        root = root.put(edit, 0, ownerHash(Objects.requireNonNull(key, "key")), key, value, result);
-        if (result[0]) {
-            size++;
+        int h = ownerHash(Objects.requireNonNull(key, "key"));
+        int s = slot(h, depth);
+        Entry[] table = dir[s].table;
+        int b = h & (table.length - 1);
+        Entry found = chainFind(table[b], h, key);
+        if (found != null) {
+            if (found.value == value) {
+                return true;
+            }
+            if (found.version() == version) {
+                // created in this version, so no snapshot holds it, nor the segment it is in
+                found.value = value;
+                if ((found.stamp & 1) == 0) {
+                    logChanged(found);
+                }
+                return false;
+            }
+            Segment seg = writable(s);
+            Entry prev = copyChainUpTo(seg, b, found);
+            Entry copy = new Entry(found.key, h, value, found.next, version << 1);
+            link(seg, b, prev, copy);
+            logChanged(copy);
+            return false;
         }
-        return result[1];
+        Segment seg = writable(s);
+        Entry added = new Entry(key, h, value, seg.table[b], version << 1);
+        seg.table[b] = added;
+        logChanged(added);
+        seg.size++;
+        size++;
+        if (seg.size > seg.table.length - (seg.table.length >>> 2)) {
+            grow(s, seg);
+        }
+        return false;
     }
 
     void remove(K key) {
-        boolean[] removed = new boolean[1];
-        Node r = root.remove(edit, 0, ownerHash(key), key, removed);
-        root = r != null ? r : new BitmapNode(edit, 0, new Object[0]);
-        if (removed[0]) {
-            size--;
+        int h = ownerHash(key);
+        int s = slot(h, depth);
+        Entry[] table = dir[s].table;
+        int b = h & (table.length - 1);
+        Entry found = chainFind(table[b], h, key);
+        if (found == null) {
+            return;
+        }
+        Segment seg = writable(s);
+        link(seg, b, copyChainUpTo(seg, b, found), found.next);
+        seg.size--;
+        size--;
+        if (tracking) {
+            generation.removed.add(found.key);
         }
     }
 
-    void clear() {
-        edit = new Object();
-        root = new BitmapNode(edit, 0, new Object[0]);
-        size = 0;
-    }
-
-    /** Freezes what the map holds now and starts a new generation. O(1). */
+    /** Freezes what the map holds now and starts a new version. O(1). */
     Snapshot<K, V> snapshot() {
-        Snapshot<K, V> s = new Snapshot<>(root, size);
-        edit = new Object();
+        Snapshot<K, V> s = new Snapshot<>(owner, dir, depth, size, version, generation);
+        version++;
+        generation = new Generation(version, tracking ? generation : null, tracking);
         return s;
     }
 
     @SuppressWarnings("unchecked")
     void forEach(BiConsumer<K, V> action) {
-        root.forEach((BiConsumer<Object, Object>) action);
+        forEach(dir, depth, (BiConsumer<Object, Object>) action);
     }
+
+    // ------------------------------------------------------------------ what changed between snapshots
 
     /** What changed between two snapshots of one map, entry by entry. */
     interface DiffVisitor<K, V> {
-        /** {@code key} is new, or holds another value object than before. */
+        /** {@code key} is new, or holds another value object than before (or, rarely, was written and holds it again). */
         void changed(K key, V value) throws java.io.IOException;
 
         /** {@code key} was removed. */
@@ -114,132 +252,242 @@ final class CopyOnWriteStateMap<K, V> {
     }
 
     /**
+     * Whether {@link #diff} can compare the two: snapshots of one map that tracks its changes, {@code from} not
+     * newer than {@code to}, and the logs between them not forgotten.
+     */
+    static boolean canDiff(Snapshot<?, ?> from, Snapshot<?, ?> to) {
+        return from.owner == to.owner && from.version <= to.version && between(from, to) != null;
+    }
+
+    /**
      * Reports every entry that differs between {@code from} and {@code to} (two snapshots of one map,
-     * {@code from} the older) without looking at what they share: a write copies the nodes on its path,
-     * so a subtree both snapshots hold by identity is unchanged and is skipped whole. Values are compared
-     * by identity: a value object changed in place and put again is not seen ({@link #put} tells).
+     * {@code from} the older), from the keys the versions between them logged: each key once, nothing they
+     * share. Values are compared by identity: a value object changed in place and put again is not seen
+     * ({@link #put} tells). A key written in the one version between them and then given its old value object
+     * back is reported as changed (to the value it has).
+     *
+     * @throws IllegalStateException if the two cannot be compared ({@link #canDiff})
      */
     static <K, V> void diff(Snapshot<K, V> from, Snapshot<K, V> to, DiffVisitor<K, V> visitor)
             throws java.io.IOException {
+        List<Generation> generations = from.owner == to.owner && from.version <= to.version ? between(from, to) : null;
+        if (generations == null) {
+            throw new IllegalStateException("These snapshots cannot be compared: the changes between them were not "
+                    + "kept (another map, a map without change tracking, or history forgotten)");
+        }
         @SuppressWarnings("unchecked")
         DiffVisitor<Object, Object> v = (DiffVisitor<Object, Object>) visitor;
-        try {
-            diffNodes(from.root, to.root, 0, v);
-        } catch (java.io.UncheckedIOException e) {
-            throw e.getCause();
-        }
-    }
-
-    private static void diffNodes(Node a, Node b, int shift, DiffVisitor<Object, Object> v) throws java.io.IOException {
-        if (a == b) {
-            return;
-        }
-        if (a instanceof BitmapNode x && b instanceof BitmapNode y) {
-            int union = x.bitmap | y.bitmap;
-            while (union != 0) {
-                int bit = union & -union;
-                union &= union - 1;
-                boolean inX = (x.bitmap & bit) != 0;
-                boolean inY = (y.bitmap & bit) != 0;
-                int i = inX ? 2 * x.index(bit) : -1;
-                int j = inY ? 2 * y.index(bit) : -1;
-                if (inX && inY) {
-                    diffSlots(x.array[i], x.array[i + 1], y.array[j], y.array[j + 1], shift + BITS, v);
-                } else if (inX) {
-                    forEachIn(x.array[i], x.array[i + 1], (k, val) -> removed(v, k));
-                } else {
-                    forEachIn(y.array[j], y.array[j + 1], (k, val) -> changed(v, k, val));
-                }
+        if (generations.size() == 1 && generations.get(0).removed.isEmpty()) {
+            // One version without removals, the common case of one checkpoint after the other: its log holds each
+            // key it wrote once (the first write in a version logs the entry; later ones find it logged), as the
+            // very entry the newer snapshot holds, frozen since. No lookups: the cost is the log's length.
+            for (Entry e : generations.get(0).changed) {
+                v.changed(e.key, e.value);
             }
             return;
         }
-        // a collision node on either side: few entries, compared by lookups
-        a.forEach((k, val) -> {
-            Object now = b.find(shift, hash(k), k);
-            if (now == null) {
-                removed(v, k);
-            } else if (now != val) {
-                changed(v, k, now);
+        Set<Object> seen = new HashSet<>();
+        for (Generation g : generations) {
+            for (Entry e : g.changed) {
+                report(e.key, from, to, seen, v);
             }
-        });
-        b.forEach((k, val) -> {
-            if (a.find(shift, hash(k), k) == null) {
-                changed(v, k, val);
-            }
-        });
-    }
-
-    /** One slot of a bitmap node in both snapshots: each is a (key, value) entry or a (null, subtree). */
-    private static void diffSlots(Object ak, Object av, Object bk, Object bv, int shift, DiffVisitor<Object, Object> v)
-            throws java.io.IOException {
-        if (ak == null && bk == null) {
-            diffNodes((Node) av, (Node) bv, shift, v);
-        } else if (ak != null && bk != null) {
-            if (ak.equals(bk)) {
-                if (av != bv) {
-                    v.changed(bk, bv);
-                }
-            } else {
-                v.removed(ak);
-                v.changed(bk, bv);
-            }
-        } else if (ak != null) {
-            // an entry became a subtree holding it and others, or not
-            boolean[] found = new boolean[1];
-            ((Node) bv).forEach((k, val) -> {
-                if (k.equals(ak)) {
-                    found[0] = true;
-                    if (val != av) {
-                        changed(v, k, val);
-                    }
-                } else {
-                    changed(v, k, val);
-                }
-            });
-            if (!found[0]) {
-                v.removed(ak);
-            }
-        } else {
-            // a subtree shrank to one entry
-            boolean[] found = new boolean[1];
-            ((Node) av).forEach((k, val) -> {
-                if (k.equals(bk)) {
-                    found[0] = true;
-                    if (val != bv) {
-                        changed(v, bk, bv);
-                    }
-                } else {
-                    removed(v, k);
-                }
-            });
-            if (!found[0]) {
-                v.changed(bk, bv);
+            for (Object key : g.removed) {
+                report(key, from, to, seen, v);
             }
         }
     }
 
-    private static void forEachIn(Object key, Object valueOrNode, BiConsumer<Object, Object> action) {
-        if (key == null) {
-            ((Node) valueOrNode).forEach(action);
-        } else {
-            action.accept(key, valueOrNode);
+    private static void report(Object key, Snapshot<?, ?> from, Snapshot<?, ?> to, Set<Object> seen,
+                               DiffVisitor<Object, Object> v) throws java.io.IOException {
+        if (!seen.add(key)) {
+            return;
         }
-    }
-
-    private static void changed(DiffVisitor<Object, Object> v, Object key, Object value) {
-        try {
-            v.changed(key, value);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-    }
-
-    private static void removed(DiffVisitor<Object, Object> v, Object key) {
-        try {
+        Object now = to.get(key);
+        Object before = from.get(key);
+        if (now != null && now != before) {
+            v.changed(key, now);
+        } else if (now == null && before != null) {
             v.removed(key);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
         }
+    }
+
+    /** The logs of the versions after {@code from} up to {@code to}, newest first; null if some are forgotten. */
+    private static List<Generation> between(Snapshot<?, ?> from, Snapshot<?, ?> to) {
+        List<Generation> generations = new ArrayList<>();
+        for (Generation g = to.generation; g != null && g.version > from.version; g = g.previous) {
+            if (g.forgotten) {
+                return null;
+            }
+            generations.add(g);
+            if (g.version == from.version + 1) {
+                return generations;
+            }
+        }
+        return from.version == to.version ? generations : null;
+    }
+
+    /**
+     * Drops the logs older than {@code s}: afterwards only snapshots from {@code s} on can be compared
+     * ({@link #canDiff}). Keeps a map whose snapshots are compared, one after another, from holding every
+     * key ever written.
+     */
+    static void forgetBefore(Snapshot<?, ?> s) {
+        Generation g = s.generation; // the changes up to s: only a comparison with an older one needs them
+        g.forgotten = true;
+        g.previous = null;
+        g.changed = List.of();
+        g.removed = List.of();
+    }
+
+    // ------------------------------------------------------------------ the structure
+
+    private void logChanged(Entry e) {
+        if (tracking) {
+            generation.changed.add(e);
+            e.stamp |= 1;
+        }
+    }
+
+    private static int slot(int hash, int depth) {
+        return depth == 0 ? 0 : hash >>> (32 - depth);
+    }
+
+    private static Entry chainFind(Entry e, int hash, Object key) {
+        for (; e != null; e = e.next) {
+            if (e.hash == hash && (e.key == key || key.equals(e.key))) {
+                return e;
+            }
+        }
+        return null;
+    }
+
+    private static Object find(Segment[] dir, int depth, int hash, Object key) {
+        Entry[] table = dir[slot(hash, depth)].table;
+        Entry e = chainFind(table[hash & (table.length - 1)], hash, key);
+        return e == null ? null : e.value;
+    }
+
+    private static void forEach(Segment[] dir, int depth, BiConsumer<Object, Object> action) {
+        for (int i = 0; i < dir.length; i += 1 << (depth - dir[i].depth)) {
+            for (Entry head : dir[i].table) {
+                for (Entry e = head; e != null; e = e.next) {
+                    action.accept(e.key, e.value);
+                }
+            }
+        }
+    }
+
+    /** The segment at directory slot {@code s}, copied first if an older version (a snapshot) may hold it. */
+    private Segment writable(int s) {
+        Segment seg = dir[s];
+        if (seg.version == version) {
+            return seg;
+        }
+        Segment copy = new Segment(seg.table.clone(), seg.size, seg.depth, version);
+        install(copy, firstSlot(s, seg.depth));
+        return copy;
+    }
+
+    private int firstSlot(int anySlot, int segmentDepth) {
+        int shift = depth - segmentDepth;
+        return (anySlot >>> shift) << shift;
+    }
+
+    /** Points the directory slots of {@code seg}'s hash prefix, from {@code first}, at it. */
+    private void install(Segment seg, int first) {
+        if (dirVersion != version) {
+            dir = dir.clone();
+            dirVersion = version;
+        }
+        for (int i = first, end = first + (1 << (depth - seg.depth)); i < end; i++) {
+            dir[i] = seg;
+        }
+    }
+
+    /**
+     * Copies the entries of an older version in front of {@code target} in the bucket chain (their {@code next}
+     * is about to change); returns the entry now in front of it, or null if it is the head.
+     */
+    private Entry copyChainUpTo(Segment seg, int b, Entry target) {
+        Entry prev = null;
+        for (Entry e = seg.table[b]; e != target; e = e.next) {
+            if (e.version() != version) {
+                Entry copy = new Entry(e.key, e.hash, e.value, e.next, version << 1);
+                link(seg, b, prev, copy);
+                prev = copy;
+            } else {
+                prev = e;
+            }
+        }
+        return prev;
+    }
+
+    private static void link(Segment seg, int b, Entry prev, Entry e) {
+        if (prev == null) {
+            seg.table[b] = e;
+        } else {
+            prev.next = e;
+        }
+    }
+
+    /** {@code seg} (of this version, at slot {@code s}) is full: doubles its table, or splits it in two. */
+    private void grow(int s, Segment seg) {
+        boolean split = seg.table.length >= MAX_TABLE && seg.depth < MAX_DEPTH
+                && (seg.depth < depth || dir.length < Math.max(1024, size / ENTRIES_PER_SLOT));
+        if (!split) {
+            Entry[] bigger = new Entry[seg.table.length * 2];
+            moveAll(seg.table, bigger, null, 0);
+            seg.table = bigger;
+            return;
+        }
+        if (seg.depth == depth) {
+            Segment[] doubled = new Segment[dir.length * 2];
+            for (int i = 0; i < dir.length; i++) {
+                doubled[2 * i] = dir[i];
+                doubled[2 * i + 1] = dir[i];
+            }
+            dir = doubled;
+            dirVersion = version;
+            depth++;
+            s = 2 * s;
+        }
+        int bit = 1 << (31 - seg.depth); // the hash bit after the prefix the segment holds
+        Entry[] lowTable = new Entry[seg.table.length];
+        Entry[] highTable = new Entry[seg.table.length];
+        int high = moveAll(seg.table, lowTable, highTable, bit);
+        Segment low = new Segment(lowTable, seg.size - high, seg.depth + 1, version);
+        int first = firstSlot(s, seg.depth);
+        install(low, first);
+        install(new Segment(highTable, high, seg.depth + 1, version), first + (1 << (depth - seg.depth - 1)));
+    }
+
+    /**
+     * Rehashes every entry of {@code from} into {@code to}, or, with {@code bit} set in its hash, into
+     * {@code high} (if given), relinking the entries of this version and copying older ones (a snapshot may
+     * hold them); returns how many went to {@code high}.
+     */
+    private int moveAll(Entry[] from, Entry[] to, Entry[] high, int bit) {
+        int moved = 0;
+        for (Entry head : from) {
+            Entry e = head;
+            while (e != null) {
+                Entry next = e.next;
+                Entry[] target = to;
+                if (high != null && (e.hash & bit) != 0) {
+                    target = high;
+                    moved++;
+                }
+                int b = e.hash & (target.length - 1);
+                if (e.version() == version) {
+                    e.next = target[b];
+                    target[b] = e;
+                } else {
+                    target[b] = new Entry(e.key, e.hash, e.value, target[b], version << 1);
+                }
+                e = next;
+            }
+        }
+        return moved;
     }
 
     private int ownerHash(Object key) {
@@ -251,8 +499,9 @@ final class CopyOnWriteStateMap<K, V> {
     }
 
     /**
-     * Where a key goes in the trie: strings and byte array keys by {@link KeyHashes}, whose JDK hashes
-     * collide so often that lookups and checkpoint diffs would scan collision lists with {@code equals}.
+     * Where a key goes: strings and byte array keys by {@link KeyHashes}, whose JDK hashes collide so often that
+     * chains would be scanned with {@code equals}; other keys' {@code hashCode} mixed so that its top bits (which
+     * choose the segment) depend on all of it.
      */
     static int hash(Object key) {
         if (key instanceof String s) {
@@ -262,261 +511,8 @@ final class CopyOnWriteStateMap<K, V> {
             return KeyHashes.of(b.bytes());
         }
         int h = key.hashCode();
+        h = (h ^ (h >>> 16)) * 0x85EBCA6B;
+        h = (h ^ (h >>> 13)) * 0xC2B2AE35;
         return h ^ (h >>> 16);
-    }
-
-    private abstract static class Node {
-        final Object edit;
-
-        Node(Object edit) {
-            this.edit = edit;
-        }
-
-        abstract Object find(int shift, int hash, Object key);
-
-        /** {@code added[0]}: the key was new; {@code added[1]}: it held this very value already. */
-        abstract Node put(Object edit, int shift, int hash, Object key, Object value, boolean[] added);
-
-        /** Returns the node without the key, or null when it became empty. */
-        abstract Node remove(Object edit, int shift, int hash, Object key, boolean[] removed);
-
-        abstract void forEach(BiConsumer<Object, Object> action);
-    }
-
-    /**
-     * Up to 32 slots chosen by 5 bits of the hash; {@code array} holds, per used slot, either
-     * (key, value) or (null, child node).
-     */
-    private static final class BitmapNode extends Node {
-        int bitmap;
-        Object[] array;
-
-        BitmapNode(Object edit, int bitmap, Object[] array) {
-            super(edit);
-            this.bitmap = bitmap;
-            this.array = array;
-        }
-
-        private int index(int bit) {
-            return Integer.bitCount(bitmap & (bit - 1));
-        }
-
-        private BitmapNode editable(Object e) {
-            return edit == e ? this : new BitmapNode(e, bitmap, array.clone());
-        }
-
-        @Override
-        Object find(int shift, int hash, Object key) {
-            int bit = 1 << ((hash >>> shift) & MASK);
-            if ((bitmap & bit) == 0) {
-                return null;
-            }
-            int i = 2 * index(bit);
-            Object k = array[i];
-            Object v = array[i + 1];
-            if (k == null) {
-                return ((Node) v).find(shift + BITS, hash, key);
-            }
-            return key.equals(k) ? v : null;
-        }
-
-        @Override
-        Node put(Object e, int shift, int hash, Object key, Object value, boolean[] added) {
-            int bit = 1 << ((hash >>> shift) & MASK);
-            int i = 2 * index(bit);
-            if ((bitmap & bit) == 0) {
-                BitmapNode n = editable(e);
-                Object[] a = new Object[n.array.length + 2];
-                System.arraycopy(n.array, 0, a, 0, i);
-                a[i] = key;
-                a[i + 1] = value;
-                System.arraycopy(n.array, i, a, i + 2, n.array.length - i);
-                n.array = a;
-                n.bitmap |= bit;
-                added[0] = true;
-                return n;
-            }
-            Object k = array[i];
-            Object v = array[i + 1];
-            if (k == null) {
-                Node child = (Node) v;
-                Node newChild = child.put(e, shift + BITS, hash, key, value, added);
-                if (newChild == child) {
-                    return this;
-                }
-                BitmapNode n = editable(e);
-                n.array[i + 1] = newChild;
-                return n;
-            }
-            if (key.equals(k)) {
-                if (v == value) {
-                    added[1] = true;
-                    return this;
-                }
-                BitmapNode n = editable(e);
-                n.array[i + 1] = value;
-                return n;
-            }
-            added[0] = true;
-            BitmapNode n = editable(e);
-            n.array[i] = null;
-            n.array[i + 1] = pair(e, shift + BITS, hash(k), k, v, hash, key, value);
-            return n;
-        }
-
-        @Override
-        Node remove(Object e, int shift, int hash, Object key, boolean[] removed) {
-            int bit = 1 << ((hash >>> shift) & MASK);
-            if ((bitmap & bit) == 0) {
-                return this;
-            }
-            int i = 2 * index(bit);
-            Object k = array[i];
-            Object v = array[i + 1];
-            if (k == null) {
-                Node child = (Node) v;
-                Node newChild = child.remove(e, shift + BITS, hash, key, removed);
-                if (newChild == child) {
-                    return this;
-                }
-                if (newChild != null) {
-                    BitmapNode n = editable(e);
-                    n.array[i + 1] = newChild;
-                    return n;
-                }
-                return without(e, bit, i);
-            }
-            if (!key.equals(k)) {
-                return this;
-            }
-            removed[0] = true;
-            return without(e, bit, i);
-        }
-
-        private Node without(Object e, int bit, int i) {
-            if (bitmap == bit) {
-                return null;
-            }
-            BitmapNode n = editable(e);
-            Object[] a = new Object[n.array.length - 2];
-            System.arraycopy(n.array, 0, a, 0, i);
-            System.arraycopy(n.array, i + 2, a, i, n.array.length - i - 2);
-            n.array = a;
-            n.bitmap &= ~bit;
-            return n;
-        }
-
-        @Override
-        void forEach(BiConsumer<Object, Object> action) {
-            Object[] a = array;
-            for (int i = 0; i < a.length; i += 2) {
-                if (a[i] == null) {
-                    ((Node) a[i + 1]).forEach(action);
-                } else {
-                    action.accept(a[i], a[i + 1]);
-                }
-            }
-        }
-    }
-
-    /** Keys whose full hashes are equal: a flat list of (key, value). */
-    private static final class CollisionNode extends Node {
-        final int hash;
-        Object[] array;
-
-        CollisionNode(Object edit, int hash, Object[] array) {
-            super(edit);
-            this.hash = hash;
-            this.array = array;
-        }
-
-        private int indexOf(Object key) {
-            for (int i = 0; i < array.length; i += 2) {
-                if (key.equals(array[i])) {
-                    return i;
-                }
-            }
-            return -1;
-        }
-
-        private CollisionNode editable(Object e) {
-            return edit == e ? this : new CollisionNode(e, hash, array.clone());
-        }
-
-        @Override
-        Object find(int shift, int h, Object key) {
-            int i = indexOf(key);
-            return i < 0 ? null : array[i + 1];
-        }
-
-        @Override
-        Node put(Object e, int shift, int h, Object key, Object value, boolean[] added) {
-            if (h != hash) {
-                // a different hash below a collision: split into a bitmap node holding this one
-                BitmapNode wrapper = new BitmapNode(e, 1 << ((hash >>> shift) & MASK), new Object[] {null, this});
-                return wrapper.put(e, shift, h, key, value, added);
-            }
-            int i = indexOf(key);
-            if (i >= 0) {
-                if (array[i + 1] == value) {
-                    added[1] = true;
-                    return this;
-                }
-                CollisionNode n = editable(e);
-                n.array[i + 1] = value;
-                return n;
-            }
-            CollisionNode n = editable(e);
-            Object[] a = Arrays.copyOf(n.array, n.array.length + 2);
-            a[a.length - 2] = key;
-            a[a.length - 1] = value;
-            n.array = a;
-            added[0] = true;
-            return n;
-        }
-
-        @Override
-        Node remove(Object e, int shift, int h, Object key, boolean[] removed) {
-            int i = indexOf(key);
-            if (i < 0) {
-                return this;
-            }
-            removed[0] = true;
-            if (array.length == 2) {
-                return null;
-            }
-            CollisionNode n = editable(e);
-            Object[] a = new Object[n.array.length - 2];
-            System.arraycopy(n.array, 0, a, 0, i);
-            System.arraycopy(n.array, i + 2, a, i, n.array.length - i - 2);
-            n.array = a;
-            return n;
-        }
-
-        @Override
-        void forEach(BiConsumer<Object, Object> action) {
-            Object[] a = array;
-            for (int i = 0; i < a.length; i += 2) {
-                action.accept(a[i], a[i + 1]);
-            }
-        }
-    }
-
-    /** A node holding two entries whose hashes agree up to {@code shift}. */
-    private static Node pair(Object e, int shift, int h1, Object k1, Object v1, int h2, Object k2, Object v2) {
-        if (h1 == h2) {
-            return new CollisionNode(e, h1, new Object[] {k1, v1, k2, v2});
-        }
-        if (shift >= 32) {
-            // all 32 hash bits used (cannot happen with distinct hashes), kept for safety
-            return new CollisionNode(e, h1, new Object[] {k1, v1, k2, v2});
-        }
-        int b1 = (h1 >>> shift) & MASK;
-        int b2 = (h2 >>> shift) & MASK;
-        if (b1 == b2) {
-            return new BitmapNode(e, 1 << b1, new Object[] {null, pair(e, shift + BITS, h1, k1, v1, h2, k2, v2)});
-        }
-        Object[] a = b1 < b2 ? new Object[] {k1, v1, k2, v2} : new Object[] {k2, v2, k1, v1};
-        return new BitmapNode(e, (1 << b1) | (1 << b2), a);
     }
 }

@@ -37,11 +37,12 @@ import java.util.Map;
  * <h2>Incremental checkpoints</h2>
  * With shared state storage and incremental checkpoints on, a snapshot is written as a chain of files
  * ({@link HeapStateChain}): a full base, then per checkpoint a delta of the entries that changed and
- * the keys removed since the last snapshot this backend wrote. The delta comes from comparing the
- * frozen maps of the two snapshots ({@link CopyOnWriteStateMap#diff}), which skips every subtree they
- * share. A new base is written when the deltas together hold as many bytes as it, after {@value #MAX_DELTAS} deltas,
- * when the set of states changed, and when a value object was changed in place and put again (a diff
- * cannot see that). The first checkpoint after a restore continues the restored chain with a delta even where a
+ * the keys removed since the last snapshot this backend wrote. The delta comes from the keys each table
+ * logged as written or removed between the two snapshots ({@link CopyOnWriteStateMap#diff}), so it costs
+ * what changed, not the size of the state. A new base is written when the deltas together hold as many bytes
+ * as it, after {@value #MAX_DELTAS} deltas, when the set of states changed, when a value object was changed
+ * in place and put again (a diff cannot see that), and when a table no longer has the logs since the last
+ * delta (a full snapshot, such as a savepoint's, was written in between). The first checkpoint after a restore continues the restored chain with a delta even where a
  * new base is due (it is the checkpoint a restarted job's first output waits for); the next one writes the base.
  */
 public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntrySink {
@@ -390,7 +391,7 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
             }
             return (StateTable<V>) existing;
         }
-        StateTable<V> table = new StateTable<>(d.getKind(), valueSerializer);
+        StateTable<V> table = new StateTable<>(d.getKind(), valueSerializer, incremental);
         RestoredKeyedState old = restored.remove(d.getName());
         if (old != null) {
             if (old.kind() != d.getKind()) {
@@ -546,13 +547,15 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                 SubtaskStateFormat.writeKeyedHeader(out, maxParallelism, states);
                 writeEntries(out, new EntryBuffers());
                 SubtaskStateFormat.writeKeyedEnd(out);
+                forgetChangesBefore(); // a later delta of an older chain finds them gone and writes a base
                 return;
             }
             Written base = lastWritten != null ? lastWritten : restoredBase;
             // a restored chain due for a new base gets one more delta first: the first checkpoint after a restart
             // is the one output waits for, in a process whose code is still cold; the next one writes the base
             boolean full = base == null || !base.layout().equals(layout) || base.chain().size() > MAX_DELTAS
-                    || (base != restoredBase && base.deltaBytes() > MAX_DELTA_BYTES_PER_BASE_BYTE * base.baseBytes());
+                    || (base != restoredBase && base.deltaBytes() > MAX_DELTA_BYTES_PER_BASE_BYTE * base.baseBytes())
+                    || !diffable(base);
             java.nio.file.Path local = java.nio.file.Files.createTempFile("onceflow-heap-state-", ".chain");
             try {
                 try (java.io.OutputStream target = java.nio.file.Files.newOutputStream(local)) {
@@ -578,9 +581,26 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                 frozen.forEach(f -> maps.put(f.name, f.map));
                 lastWritten = full ? new Written(layout, maps, chain, handle.size(), 0)
                         : new Written(layout, maps, chain, base.baseBytes(), base.deltaBytes() + handle.size());
+                forgetChangesBefore(); // the next delta is one of this snapshot
             } finally {
                 java.nio.file.Files.deleteIfExists(local);
             }
+        }
+
+        /** Whether each table's changes since {@code base} are still known (the tables log what they change). */
+        private boolean diffable(Written base) {
+            for (FrozenTable<?> f : frozen) {
+                CopyOnWriteStateMap.Snapshot<Object, ?> before = base.maps().get(f.name);
+                if (before == null || !CopyOnWriteStateMap.canDiff(before, f.map)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        /** No delta will be one of an older snapshot than this: the tables drop their older change logs. */
+        private void forgetChangesBefore() {
+            frozen.forEach(f -> CopyOnWriteStateMap.forgetBefore(f.map));
         }
 
         /** Every entry of the snapshot, in the canonical entry format. */
@@ -686,13 +706,14 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
     private static final class StateTable<V> {
         final StateDescriptor.Kind kind;
         final TypeSerializer<V> valueSerializer;
-        final CopyOnWriteStateMap<Object, V> map = new CopyOnWriteStateMap<>();
+        final CopyOnWriteStateMap<Object, V> map;
         // how often a value object was changed in place and put again: a delta cannot see that
         long inPlaceUpdates;
 
-        StateTable(StateDescriptor.Kind kind, TypeSerializer<V> valueSerializer) {
+        StateTable(StateDescriptor.Kind kind, TypeSerializer<V> valueSerializer, boolean incremental) {
             this.kind = kind;
             this.valueSerializer = valueSerializer;
+            this.map = new CopyOnWriteStateMap<>(incremental); // deltas need the tables' change logs
         }
     }
 }

@@ -2,6 +2,7 @@ package io.onceflow.runtime.state;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
@@ -16,7 +17,7 @@ import org.junit.jupiter.api.Test;
 /** The copy-on-write map behaves like a HashMap, and a snapshot keeps what the map held when it was taken. */
 class CopyOnWriteStateMapTest {
 
-    /** A key whose hash collides with others on purpose: the trie's collision nodes get used too. */
+    /** A key whose hash collides with others on purpose: long bucket chains, and segments that cannot split. */
     record Colliding(int id) {
         @Override
         public int hashCode() {
@@ -74,11 +75,15 @@ class CopyOnWriteStateMapTest {
             // rounds of few and of many changes, on few and on many keys, with collisions and removals
             int ops = round % 3 == 0 ? 20 : 3_000;
             int keys = round % 4 == 0 ? 30 : 20_000;
+            // every fifth round removes nothing: a diff across one such round reads the round's log alone
+            boolean removing = round % 5 != 1;
             for (int op = 0; op < ops; op++) {
                 Object key = random.nextInt(8) == 0 ? new Colliding(random.nextInt(60)) : (Object) random.nextInt(keys);
-                if (random.nextInt(4) == 0) {
+                if (removing && random.nextInt(4) == 0) {
                     map.remove(key);
                     expected.remove(key);
+                } else if (expected.containsKey(key) && random.nextInt(10) == 0) {
+                    map.put(key, expected.get(key)); // the same object again: not a change
                 } else {
                     Object value = new Object();
                     map.put(key, value);
@@ -130,5 +135,84 @@ class CopyOnWriteStateMapTest {
         assertFalse(map.put(new Colliding(1), colliding));
         assertFalse(map.put(new Colliding(8), colliding));
         assertTrue(map.put(new Colliding(8), colliding));
+    }
+
+    @Test
+    void aMillionKeysSplitSegmentsAndEverySnapshotKeepsItsOwnValues() throws Exception {
+        CopyOnWriteStateMap<Object, Object> map = new CopyOnWriteStateMap<>();
+        int keys = 1_000_000;
+        List<CopyOnWriteStateMap.Snapshot<Object, Object>> snapshots = new ArrayList<>();
+        for (int round = 0; round < 4; round++) {
+            for (int k = round; k < keys; k += 1 + round) {
+                map.put("k" + k, round); // boxed small integers: one object per value, compared by identity
+            }
+            snapshots.add(map.snapshot());
+        }
+        for (int k = 0; k < keys; k += 9_973) {
+            Object expected = null;
+            for (int round = 0; round < 4; round++) {
+                if (k >= round && (k - round) % (1 + round) == 0) {
+                    expected = round;
+                }
+                assertEquals(expected, snapshots.get(round).get("k" + k), "k" + k + " in snapshot " + round);
+            }
+        }
+        Map<Object, Object> all = new HashMap<>();
+        snapshots.get(0).forEach(all::put);
+        assertEquals(keys, all.size(), "the first snapshot holds every key once");
+        assertEquals(keys, snapshots.get(3).size());
+        assertEquals(keys, map.size());
+        // the diff of the last two reports the keys the last round wrote with a new value, and nothing else
+        int[] changed = new int[1];
+        CopyOnWriteStateMap.diff(snapshots.get(2), snapshots.get(3), new CopyOnWriteStateMap.DiffVisitor<>() {
+            @Override
+            public void changed(Object key, Object value) {
+                assertEquals(3, value);
+                changed[0]++;
+            }
+
+            @Override
+            public void removed(Object key) {
+                throw new AssertionError("nothing was removed: " + key);
+            }
+        });
+        assertEquals((keys - 3 + 3) / 4, changed[0]);
+    }
+
+    @Test
+    void snapshotsCanBeComparedOnlyWhileTheChangesBetweenThemAreKept() throws Exception {
+        CopyOnWriteStateMap<Object, Object> map = new CopyOnWriteStateMap<>();
+        map.put("a", 1L);
+        CopyOnWriteStateMap.Snapshot<Object, Object> first = map.snapshot();
+        map.put("b", 2L);
+        CopyOnWriteStateMap.Snapshot<Object, Object> second = map.snapshot();
+        map.put("c", 3L);
+        CopyOnWriteStateMap.Snapshot<Object, Object> third = map.snapshot();
+        assertTrue(CopyOnWriteStateMap.canDiff(first, third));
+        assertFalse(CopyOnWriteStateMap.canDiff(third, first), "the older one first");
+        CopyOnWriteStateMap.forgetBefore(second);
+        assertFalse(CopyOnWriteStateMap.canDiff(first, third), "the changes after the first are forgotten");
+        assertTrue(CopyOnWriteStateMap.canDiff(second, third));
+        assertThrows(IllegalStateException.class, () -> CopyOnWriteStateMap.diff(first, third, ignoring()));
+
+        CopyOnWriteStateMap<Object, Object> other = new CopyOnWriteStateMap<>();
+        assertFalse(CopyOnWriteStateMap.canDiff(first, other.snapshot()), "snapshots of another map");
+        CopyOnWriteStateMap<Object, Object> untracked = new CopyOnWriteStateMap<>(false);
+        untracked.put("a", 1L);
+        CopyOnWriteStateMap.Snapshot<Object, Object> u1 = untracked.snapshot();
+        untracked.put("b", 2L);
+        assertFalse(CopyOnWriteStateMap.canDiff(u1, untracked.snapshot()), "a map that does not log its changes");
+    }
+
+    private static CopyOnWriteStateMap.DiffVisitor<Object, Object> ignoring() {
+        return new CopyOnWriteStateMap.DiffVisitor<>() {
+            @Override
+            public void changed(Object key, Object value) {
+            }
+
+            @Override
+            public void removed(Object key) {
+            }
+        };
     }
 }
