@@ -41,6 +41,12 @@ final class CopyOnWriteStateMap<K, V> {
     /** The directory doubles only up to one slot per this many entries (or 1,024 slots): skewed hashes grow a segment. */
     private static final int ENTRIES_PER_SLOT = 64;
     private static final int MAX_DEPTH = 30;
+    /**
+     * The logs a snapshot chains to hold at most this many entries, or twice the map's size if more: past that a
+     * delta would be no smaller than a base, so the chain is cut (a storage outage must not fill the heap with
+     * logs of snapshots never written).
+     */
+    static final int MIN_LOG_BUDGET = 1 << 20;
 
     /** An immutable view of the map at the moment of {@link #snapshot()}. */
     static final class Snapshot<K, V> {
@@ -227,12 +233,22 @@ final class CopyOnWriteStateMap<K, V> {
         }
     }
 
-    /** Freezes what the map holds now and starts a new version. O(1). */
+    /** Freezes what the map holds now and starts a new version. O(1), unless the logs are over their budget. */
     Snapshot<K, V> snapshot() {
         Snapshot<K, V> s = new Snapshot<>(owner, dir, depth, size, version, generation);
         version++;
-        generation = new Generation(version, tracking ? generation : null, tracking);
+        generation = new Generation(version, tracking && logsWithinBudget() ? generation : null, tracking);
         return s;
+    }
+
+    /** Whether the logs chained from the current version hold no more than the budget ({@link #MIN_LOG_BUDGET}). */
+    private boolean logsWithinBudget() {
+        long logged = 0;
+        long budget = Math.max(2L * size, MIN_LOG_BUDGET);
+        for (Generation g = generation; g != null && !g.forgotten && logged <= budget; g = g.previous) {
+            logged += g.changed.size() + g.removed.size();
+        }
+        return logged <= budget;
     }
 
     @SuppressWarnings("unchecked")

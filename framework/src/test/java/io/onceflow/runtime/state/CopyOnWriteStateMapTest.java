@@ -204,6 +204,25 @@ class CopyOnWriteStateMapTest {
         assertFalse(CopyOnWriteStateMap.canDiff(u1, untracked.snapshot()), "a map that does not log its changes");
     }
 
+    @Test
+    void logsOfSnapshotsNeverComparedAreDroppedOnceTheyOutgrowTheirBudget() {
+        CopyOnWriteStateMap<Object, Object> map = new CopyOnWriteStateMap<>();
+        int keys = 1_000;
+        CopyOnWriteStateMap.Snapshot<Object, Object> first = map.snapshot();
+        CopyOnWriteStateMap.Snapshot<Object, Object> before = first;
+        CopyOnWriteStateMap.Snapshot<Object, Object> last = first;
+        // no snapshot is ever written (forgetBefore never called), as while checkpoint storage is down
+        for (int round = 0; round <= CopyOnWriteStateMap.MIN_LOG_BUDGET / keys + 1; round++) {
+            for (int k = 0; k < keys; k++) {
+                map.put(k, new Object());
+            }
+            before = last;
+            last = map.snapshot();
+        }
+        assertFalse(CopyOnWriteStateMap.canDiff(first, last), "the logs since the first were dropped");
+        assertTrue(CopyOnWriteStateMap.canDiff(before, last), "the newest version's log is kept");
+    }
+
     private static CopyOnWriteStateMap.DiffVisitor<Object, Object> ignoring() {
         return new CopyOnWriteStateMap.DiffVisitor<>() {
             @Override
