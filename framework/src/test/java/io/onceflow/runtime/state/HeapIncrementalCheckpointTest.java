@@ -186,6 +186,44 @@ class HeapIncrementalCheckpointTest {
     }
 
     @Test
+    void aFullSnapshotBetweenTwoCheckpointsMakesTheNextOneANewBase() throws Exception {
+        Shared shared = new Shared();
+        HeapKeyedStateBackend backend = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        Random random = new Random(3);
+        int keys = 2_000;
+        for (int i = 0; i < 4_000; i++) {
+            change(backend, "key-" + random.nextInt(keys), random, false);
+        }
+        checkpoint(backend.snapshot(1), shared);
+        for (int i = 0; i < 100; i++) {
+            change(backend, "key-" + random.nextInt(keys), random, false);
+        }
+        // written in full, without shared files (as a savepoint is): the tables drop their logs up to it
+        byte[] full = checkpoint(backend.snapshot(2), KeyedStateSnapshot.SharedFiles.NONE);
+        for (int i = 0; i < 100; i++) {
+            change(backend, "key-" + random.nextInt(keys), random, false);
+        }
+        Map<String, String> atThird = dump(backend, keys);
+        byte[] third = checkpoint(backend.snapshot(3), shared);
+        for (int i = 0; i < 100; i++) {
+            change(backend, "key-" + random.nextInt(keys), random, false);
+        }
+        Map<String, String> atFourth = dump(backend, keys);
+        byte[] fourth = checkpoint(backend.snapshot(4), shared);
+        assertEquals(List.of("-base", "-base", "-delta"), kinds(shared),
+                "the changes since checkpoint 1 are no longer known at 3: a base, then deltas again");
+        HeapKeyedStateBackend restored = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        restore(third, ALL, restored);
+        assertSameState(atThird, dump(restored, keys), "the new base");
+        HeapKeyedStateBackend again = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        restore(fourth, ALL, again);
+        assertSameState(atFourth, dump(again, keys), "a delta of the new base");
+        HeapKeyedStateBackend fromFull = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        restore(full, ALL, fromFull);
+        assertTrue(dump(fromFull, keys).size() > keys / 2, "the full snapshot restores too");
+    }
+
+    @Test
     void theFirstCheckpointAfterARestoreIsADeltaOfTheRestoredChain() throws Exception {
         Shared shared = new Shared();
         HeapKeyedStateBackend backend = new HeapKeyedStateBackend("op", null, 128, ALL, true);
