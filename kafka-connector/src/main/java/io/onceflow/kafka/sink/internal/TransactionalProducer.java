@@ -6,10 +6,12 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicReference;
 
 import org.apache.kafka.clients.admin.Admin;
@@ -104,8 +106,9 @@ public final class TransactionalProducer implements AutoCloseable {
     private final AtomicReference<Throwable> sendError = new AtomicReference<>();
     private final AtomicLong recordsInTransaction = new AtomicLong();
     /** Per partition, the lowest offset of a record of the open transaction the broker acknowledged. */
-    private final java.util.concurrent.ConcurrentHashMap<org.apache.kafka.common.TopicPartition, Long> firstOffsets =
-            new java.util.concurrent.ConcurrentHashMap<>();
+    private final FirstOffsets firstOffsets = new FirstOffsets();
+    /** The callback of every record sent without one of its own: one object, not one per record. */
+    private final Callback acknowledged = this::acknowledged;
     private volatile State state = State.READY;
 
     private TransactionalProducer(String transactionalId, KafkaProducer<byte[], byte[]> producer, long maxBlockMs) {
@@ -159,16 +162,9 @@ public final class TransactionalProducer implements AutoCloseable {
     public Future<RecordMetadata> send(ProducerRecord<byte[], byte[]> record, Callback callback) {
         requireState(State.IN_TRANSACTION, "send");
         try {
-            Future<RecordMetadata> f = producer.send(record, (metadata, exception) -> {
-                if (exception != null) {
-                    sendError.compareAndSet(null, exception);
-                } else if (metadata != null && metadata.hasOffset()) {
-                    firstOffsets.merge(new org.apache.kafka.common.TopicPartition(metadata.topic(), metadata.partition()),
-                            metadata.offset(), Math::min);
-                }
-                if (callback != null) {
-                    callback.onCompletion(metadata, exception);
-                }
+            Future<RecordMetadata> f = producer.send(record, callback == null ? acknowledged : (metadata, exception) -> {
+                acknowledged(metadata, exception);
+                callback.onCompletion(metadata, exception);
             });
             recordsInTransaction.incrementAndGet();
             return f;
@@ -178,13 +174,78 @@ public final class TransactionalProducer implements AutoCloseable {
         }
     }
 
+    private void acknowledged(RecordMetadata metadata, Exception exception) {
+        if (exception != null) {
+            sendError.compareAndSet(null, exception);
+        } else if (metadata != null && metadata.hasOffset()) {
+            firstOffsets.acknowledged(metadata.topic(), metadata.partition(), metadata.offset());
+        }
+    }
+
     /**
      * Per partition written in the open transaction, the offset of its first record there (complete after
      * {@link #flush()}): what {@link HangingTransactionCheck} compares with where the broker says the
      * transaction begins.
      */
     public Map<org.apache.kafka.common.TopicPartition, Long> firstOffsets() {
-        return Map.copyOf(firstOffsets);
+        return firstOffsets.toMap();
+    }
+
+    /**
+     * The lowest acknowledged offset per partition, kept per topic in an array indexed by partition: the
+     * producer's I/O thread calls {@link #acknowledged} once per record, which must then cost a lookup of the
+     * topic and a compare, no object per record.
+     */
+    static final class FirstOffsets {
+        /** Per topic and partition, the lowest offset + 1; 0 where nothing was acknowledged. */
+        private final ConcurrentHashMap<String, AtomicLongArray> byTopic =
+                new ConcurrentHashMap<>();
+
+        void acknowledged(String topic, int partition, long offset) {
+            AtomicLongArray a = byTopic.get(topic);
+            if (a == null || partition >= a.length()) {
+                a = widen(topic, partition);
+            }
+            long v = offset + 1;
+            while (true) {
+                long current = a.get(partition);
+                if ((current != 0 && current <= v) || a.compareAndSet(partition, current, v)) {
+                    return;
+                }
+            }
+        }
+
+        /** The topic's array, made long enough for {@code partition} (rare: a topic's or partition's first record). */
+        private synchronized AtomicLongArray widen(String topic, int partition) {
+            AtomicLongArray a = byTopic.get(topic);
+            if (a != null && partition < a.length()) {
+                return a;
+            }
+            AtomicLongArray wider =
+                    new AtomicLongArray(Math.max(partition + 1, a == null ? 8 : a.length() * 2));
+            for (int i = 0; a != null && i < a.length(); i++) {
+                wider.set(i, a.get(i));
+            }
+            byTopic.put(topic, wider);
+            return wider;
+        }
+
+        synchronized void clear() {
+            byTopic.clear();
+        }
+
+        Map<org.apache.kafka.common.TopicPartition, Long> toMap() {
+            Map<org.apache.kafka.common.TopicPartition, Long> m = new java.util.HashMap<>();
+            byTopic.forEach((topic, a) -> {
+                for (int p = 0; p < a.length(); p++) {
+                    long v = a.get(p);
+                    if (v != 0) {
+                        m.put(new org.apache.kafka.common.TopicPartition(topic, p), v - 1);
+                    }
+                }
+            });
+            return Map.copyOf(m);
+        }
     }
 
     /** Records sent in the open transaction so far (0 outside a transaction). */
