@@ -13,6 +13,7 @@ import io.onceflow.kafka.broker.RunningKafkaBroker;
 import io.onceflow.kafka.sink.DeliveryGuarantee;
 import io.onceflow.kafka.source.OffsetOutOfRangePolicy;
 import io.onceflow.testing.ChildJvm;
+import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -24,6 +25,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -165,6 +167,7 @@ public final class WordCountBenchmark {
                     .redirectErrorStream(true).start();
             String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             p.waitFor(30, TimeUnit.MINUTES);
+            text.lines().filter(l -> l.startsWith("THREADCPU ")).forEach(l -> System.out.println("    " + system + " " + l));
             String result = text.lines().filter(l -> l.startsWith("RESULT ")).findFirst()
                     .orElseThrow(() -> new IllegalStateException(system + " failed:\n"
                             + String.join("\n", text.lines().skip(Math.max(0, text.lines().count() - 30)).toList())));
@@ -209,9 +212,38 @@ public final class WordCountBenchmark {
         double cpu = ((OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime() / 1e9;
         long rss = Files.readAllLines(Path.of("/proc/self/status")).stream().filter(l -> l.startsWith("VmHWM:"))
                 .mapToLong(l -> Long.parseLong(l.replaceAll("[^0-9]", ""))).findFirst().orElse(0);
+        if (Boolean.getBoolean("wc.threadCpu")) {
+            printThreadCpu();
+        }
         System.out.printf(Locale.ROOT, "RESULT %.2f %.2f %d %s %s %s %s%n", seconds, cpu, rss, checkpoints, full,
                 incremental, pause);
         System.exit(0);
+    }
+
+    /**
+     * CPU seconds per kind of thread of this JVM (Linux {@code /proc}), thread names with their numbers folded
+     * together: where the CPU went besides the Java threads a profile samples (compiler, GC).
+     */
+    private static void printThreadCpu() throws IOException {
+        Map<String, Double> byName = new TreeMap<>();
+        double tick = 100.0;
+        try (var tasks = Files.list(Path.of("/proc/self/task"))) {
+            for (Path t : tasks.toList()) {
+                String stat;
+                try {
+                    stat = Files.readString(t.resolve("stat"));
+                } catch (IOException gone) {
+                    continue;
+                }
+                String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+                String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                double seconds = (Long.parseLong(f[11]) + Long.parseLong(f[12])) / tick;
+                byName.merge(name.replaceAll("[0-9]+", "#"), seconds, Double::sum);
+            }
+        }
+        byName.entrySet().stream().sorted(Map.Entry.<String, Double>comparingByValue().reversed())
+                .filter(e -> e.getValue() >= 0.05)
+                .forEach(e -> System.out.printf(Locale.ROOT, "THREADCPU %6.2f %s%n", e.getValue(), e.getKey()));
     }
 
     /** The baseline: consume, count in a HashMap, produce, and commit a transaction with the offsets every second. */
