@@ -147,9 +147,17 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             }
         }
         int emitted = 0;
+        // a poll's records come partition by partition: look a partition's position up once per run of its records
+        String topic = null;
+        int partition = -1;
+        Position p = null;
         while (emitted < MAX_RECORDS_PER_CALL && buffered.hasNext()) {
             ConsumerRecord<byte[], byte[]> r = buffered.next();
-            Position p = positions.get(new TopicPartition(r.topic(), r.partition()));
+            if (r.partition() != partition || !r.topic().equals(topic)) {
+                topic = r.topic();
+                partition = r.partition();
+                p = positions.get(new TopicPartition(topic, partition));
+            }
             if (p == null || p.finished || (p.bounded() && r.offset() >= p.stop)) {
                 continue;
             }
