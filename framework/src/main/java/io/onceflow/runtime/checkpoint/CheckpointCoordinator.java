@@ -93,8 +93,12 @@ public final class CheckpointCoordinator {
     /** Watches the attempt's sources for their first records, to trigger its first checkpoint then. */
     private ScheduledFuture<?> firstInputWatch;
     private long attemptStartedAt;
-    /** Whether the current attempt triggered a checkpoint (a time comparison cannot tell within a millisecond). */
-    private boolean attemptTriggered;
+    /**
+     * Whether the current attempt triggered a checkpoint after its sources read something (a time comparison
+     * cannot tell within a millisecond): one triggered before holds none of the new input, so the early first
+     * checkpoint is still wanted after it.
+     */
+    private boolean attemptTriggeredWithInput;
     private boolean shutdown;
     private boolean periodicSuspended;
 
@@ -137,7 +141,7 @@ public final class CheckpointCoordinator {
         this.attempt = context;
         this.deferred = false;
         this.attemptStartedAt = clock.millis();
-        this.attemptTriggered = false;
+        this.attemptTriggeredWithInput = false;
         cancelFirstInputWatch(); // an earlier attempt's, should it not have been stopped
         if (periodic) {
             schedule(config.getCheckpointInterval().toMillis());
@@ -155,10 +159,11 @@ public final class CheckpointCoordinator {
      * The early first checkpoint of an attempt that restored one: once its sources have read something, trigger
      * at once rather than at the end of the first interval (output becomes visible only with a completed
      * checkpoint, so after a restart it resumes that much sooner). Ends with the attempt, or once the attempt
-     * triggered a checkpoint by any way.
+     * triggered a checkpoint by any way after its sources read something: a periodic one that came first, while a
+     * slow start kept the sources from reading, holds nothing new and does not count.
      */
     private synchronized void watchFirstInput(AttemptContext context, ScheduledFuture<?> self) {
-        if (attempt != context || shutdown || attemptTriggered) {
+        if (attempt != context || shutdown || attemptTriggeredWithInput) {
             self.cancel(false); // only this watch: a later attempt may have its own
             if (firstInputWatch == self) {
                 firstInputWatch = null;
@@ -351,7 +356,9 @@ public final class CheckpointCoordinator {
         long id = nextId++;
         long now = clock.millis();
         lastTriggerTime = now;
-        attemptTriggered = true;
+        if (attempt.hasReadInput()) {
+            attemptTriggeredWithInput = true;
+        }
         Pending p = new Pending(id, now, attempt.numberOfTasks());
         try {
             ownership.verify();

@@ -185,6 +185,27 @@ class CheckpointCoordinatorTest {
     }
 
     @Test
+    void aPeriodicCheckpointBeforeTheFirstInputLeavesTheEarlyOneToCome() throws Exception {
+        FakeJob fresh = start(config(1_000), new MemoryCheckpointStorage().forJob("job"), 0);
+        assertEquals(1L, coordinator.triggerNow().get(10, TimeUnit.SECONDS));
+        coordinator.stopAttempt();
+        FakeJob restarted = new FakeJob(0);
+        coordinator.startAttempt(restarted);
+        // a slow start: the interval passes before the sources read anything
+        await(() -> restarted.completions.size() == 1, "the restarted attempt's periodic checkpoint, without input");
+        long inputAt = System.nanoTime();
+        restarted.readInput = true;
+        coordinator.firstRecordsRead(restarted);
+        assertEquals(2, restarted.triggers.size(), "the early checkpoint with the first input, not an interval later");
+        assertTrue(restarted.triggers.get(1)[1] >= inputAt);
+        await(() -> restarted.completions.size() == 2, "the early checkpoint completed");
+        await(() -> restarted.triggers.size() == 3, "the next periodic checkpoint");
+        assertTrue(restarted.triggers.get(2)[1] - restarted.triggers.get(1)[1] >= TimeUnit.MILLISECONDS.toNanos(900),
+                "then the interval rules again, counted from the early checkpoint");
+        assertEquals(1, fresh.triggers.size());
+    }
+
+    @Test
     void anAttemptStartedInTheMillisecondOfTheLastTriggerStillGetsItsEarlyCheckpoint() throws Exception {
         // the clock stands still: the restart comes within the millisecond of the last attempt's trigger
         FakeJob fresh = start(config(60_000), new MemoryCheckpointStorage().forJob("job"), new FakeJob(0), () -> 1_000L);
