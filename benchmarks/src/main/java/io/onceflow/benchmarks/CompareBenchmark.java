@@ -71,6 +71,11 @@ public final class CompareBenchmark implements Callable<Integer> {
             + "(a collector, a class-data archive, a flag to compare); repeat it for several")
     List<String> childJvmOptions = new ArrayList<>();
 
+    @Option(names = "--class-data-sharing", description = "give every system a class-data archive of its own, as "
+            + "the Docker image gives an Onceflow job: a training run per system first (stopped with SIGTERM, its JVM "
+            + "archives the classes it loaded), then every run maps its archive in instead of loading each class anew")
+    boolean classDataSharing;
+
     @Option(names = "--run-timeout-minutes", defaultValue = "10", description = "longest a run may take (default ${DEFAULT-VALUE})")
     int runTimeoutMinutes;
 
@@ -116,8 +121,13 @@ public final class CompareBenchmark implements Callable<Integer> {
                 chosen, partitions, Duration.ofMinutes(runTimeoutMinutes), jvmOptions());
         System.out.printf(Locale.ROOT, "Starting a Kafka broker (%d cores, Java %s)%n",
                 Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"));
-        try (RunningKafkaBroker broker = new KafkaBrokerLauncher().maxHeap("1g").start()) {
+        try (RunningKafkaBroker broker = new KafkaBrokerLauncher().maxHeap("1g").start();
+             ClassDataArchives archives = classDataSharing ? new ClassDataArchives() : null) {
             Comparison comparison = new Comparison(settings, broker, System.out);
+            if (archives != null) {
+                System.out.println("Class-data sharing: a training run per system");
+                comparison.trainClassData(archives);
+            }
             boolean allExact = true;
             Comparison.Input input = null;
             List<Comparison.Run> runs = List.of();

@@ -77,9 +77,14 @@ public final class Comparison {
     /** Linux's USER_HZ: the unit of the CPU times in /proc/PID/stat. */
     private static final double CLOCK_TICKS_PER_SECOND = 100;
 
+    /** Lines of a class-data training run: enough for a few checkpoints and commits on the hot path. */
+    private static final int CLASS_DATA_TRAINING_LINES = 50_000;
+
     private final Settings settings;
     private final RunningKafkaBroker broker;
     private final PrintStream progress;
+    /** With {@code --class-data-sharing}: every system's archive. */
+    private ClassDataArchives classData;
 
     public Comparison(Settings settings, RunningKafkaBroker broker, PrintStream progress) {
         this.settings = settings;
@@ -89,16 +94,21 @@ public final class Comparison {
 
     /** Writes the input: lines of 3 to 6 words drawn from the vocabulary, the same for a given size. */
     public Input writeInput() throws Exception {
-        createTopic(INPUT);
+        return writeLines(INPUT, settings.lines(), 42);
+    }
+
+    /** Writes {@code count} lines of the vocabulary into a new topic. */
+    private Input writeLines(String topic, int count, long seed) throws Exception {
+        createTopic(topic);
         Properties p = client();
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
         p.put(ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(128 * 1024));
-        RandomLines lines = new RandomLines(settings.vocabulary(), 42);
+        RandomLines lines = new RandomLines(settings.vocabulary(), seed);
         try (KafkaProducer<byte[], String> producer = new KafkaProducer<>(p)) {
-            for (int i = 0; i < settings.lines(); i++) {
-                producer.send(new ProducerRecord<>(INPUT, i % settings.partitions(), null, lines.next()), (m, e) -> {
+            for (int i = 0; i < count; i++) {
+                producer.send(new ProducerRecord<>(topic, i % settings.partitions(), null, lines.next()), (m, e) -> {
                     if (e != null) {
                         throw new IllegalStateException("Writing the input failed: " + e, e);
                     }
@@ -106,11 +116,39 @@ public final class Comparison {
             }
             producer.flush();
         }
-        long written = endOffsets(INPUT).values().stream().mapToLong(Long::longValue).sum();
-        if (written != settings.lines()) {
-            throw new IllegalStateException("The input topic holds " + written + " lines, not " + settings.lines());
+        long written = endOffsets(topic).values().stream().mapToLong(Long::longValue).sum();
+        if (written != count) {
+            throw new IllegalStateException("The input topic holds " + written + " lines, not " + count);
         }
-        return new Input(INPUT, settings.lines(), lines.words(), lines.counts());
+        return new Input(topic, count, lines.words(), lines.counts());
+    }
+
+    /**
+     * Gives every system a class-data archive ({@code --class-data-sharing}): a training run on a small input of its
+     * own until all its output is committed, then SIGTERM, as which its JVM writes the archive; every later run of
+     * the system maps it in. A system whose training leaves no archive runs without one, and says so.
+     */
+    public void trainClassData(ClassDataArchives archives) throws Exception {
+        this.classData = archives;
+        for (BenchSystem system : settings.systems()) {
+            long t = System.nanoTime();
+            String run = runName(system, 0) + "-cds";
+            Input in = writeLines(run + "-in", CLASS_DATA_TRAINING_LINES, 7);
+            try (Started s = new Started(system, run, in.topic(), true)) {
+                s.awaitOutput(in.words());
+                s.process.destroy();
+                if (!s.process.waitFor(2, TimeUnit.MINUTES)) {
+                    progress.printf(Locale.ROOT, "  %s did not exit within 2 minutes of SIGTERM%n", system.id());
+                }
+                if (archives.trained(system)) {
+                    progress.printf(Locale.ROOT, "Class-data archive of %s written (%.1f s)%n", system.id(),
+                            (System.nanoTime() - t) / 1e9);
+                } else {
+                    progress.printf(Locale.ROOT, "No class-data archive for %s: it runs without one. Its JVM said:%n%s%n",
+                            system.id(), ChildJvm.tail(s.log));
+                }
+            }
+        }
     }
 
     /** Throughput: every system on the same input, rounds interleaving the systems. */
@@ -401,7 +439,7 @@ public final class Comparison {
 
     private Started start(BenchSystem system, int round, String inputTopic) throws Exception {
         return new Started(system, runName(system, round) + "-" + Long.toString(System.nanoTime() % 1_000_000, 36),
-                inputTopic);
+                inputTopic, false);
     }
 
     /**
@@ -424,8 +462,12 @@ public final class Comparison {
         long measureFrom;
         long seen;
 
-        Started(BenchSystem system, String run, String input) throws Exception {
+        /** A class-data training run: writes the system's archive as it exits. */
+        final boolean training;
+
+        Started(BenchSystem system, String run, String input, boolean training) throws Exception {
             this.system = system;
+            this.training = training;
             this.run = run;
             this.input = input;
             this.output = run + "-out";
@@ -443,6 +485,10 @@ public final class Comparison {
         void restart() throws IOException {
             ProcessBuilder command = system.command(broker.bootstrapServers(), input, output, run,
                     settings.intervalMillis(), settings.parallelism(), work, settings.childJvmOptions());
+            if (classData != null) {
+                command.command(training ? classData.forTraining(system, command.command())
+                        : classData.forRun(system, command.command()));
+            }
             started = System.currentTimeMillis();
             process = command.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
                     .start();
