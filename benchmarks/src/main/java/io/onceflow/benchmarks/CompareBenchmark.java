@@ -68,7 +68,7 @@ public final class CompareBenchmark implements Callable<Integer> {
     String childHeap;
 
     @Option(names = "--child-jvm-option", paramLabel = "OPTION", description = "one more option for every system's JVM "
-            + "(a collector, a class-data archive, a flag to compare); repeat it for several")
+            + "(a collector, a flag to compare); repeat it for several")
     List<String> childJvmOptions = new ArrayList<>();
 
     @Option(names = "--class-data-sharing", description = "give every system a class-data archive of its own, as "
@@ -113,6 +113,12 @@ public final class CompareBenchmark implements Callable<Integer> {
         if ((phases.contains("latency") || phases.contains("recovery")) && !phases.contains("throughput") && rate <= 0) {
             throw new CommandLine.ParameterException(new CommandLine(this), "The recovery and latency phases without the "
                     + "throughput phase need --rate: its default is half of the slowest measured throughput");
+        }
+        if (classDataSharing && childJvmOptions.stream().anyMatch(o -> o.contains("SharedArchiveFile")
+                || o.contains("ArchiveClassesAtExit") || o.startsWith("-Xshare"))) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--class-data-sharing makes and uses an "
+                    + "archive per system; leave class-data options out of --child-jvm-option, or drop "
+                    + "--class-data-sharing to use your own");
         }
         if (chosen.contains(BenchSystem.FLINK_EXACTLY_ONCE)) {
             BenchSystem.flinkClasspath(); // says what to build before a broker is started for nothing

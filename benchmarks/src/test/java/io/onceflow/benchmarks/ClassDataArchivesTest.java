@@ -67,6 +67,23 @@ class ClassDataArchivesTest {
         }
     }
 
+    @Test
+    void theOptionRefusesClassDataOptionsOfItsOwnBeforeStartingAnything() {
+        // the command reports its parameter errors on the process's standard error
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream original = System.err;
+        int exit;
+        System.setErr(new java.io.PrintStream(err, true));
+        try {
+            exit = new picocli.CommandLine(new CompareBenchmark())
+                    .execute("--class-data-sharing", "--child-jvm-option=-XX:SharedArchiveFile=mine.jsa");
+        } finally {
+            System.setErr(original);
+        }
+        assertEquals(2, exit, err.toString());
+        assertTrue(err.toString().contains("leave class-data options out of --child-jvm-option"), err.toString());
+    }
+
     /** The process's output lines up to its "ready". */
     private static List<String> untilReady(Process p) throws Exception {
         List<String> lines = new ArrayList<>();
