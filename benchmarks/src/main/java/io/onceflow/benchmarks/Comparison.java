@@ -135,7 +135,13 @@ public final class Comparison {
             String run = runName(system, 0) + "-cds";
             Input in = writeLines(run + "-in", CLASS_DATA_TRAINING_LINES, 7);
             try (Started s = new Started(system, run, in.topic(), true)) {
-                s.awaitOutput(in.words());
+                try {
+                    s.awaitOutput(in.words());
+                } catch (RunFailed e) {
+                    progress.printf(Locale.ROOT, "No class-data archive for %s: its training run failed, it runs "
+                            + "without one: %s%n", system.id(), e.getMessage());
+                    continue;
+                }
                 s.process.destroy();
                 if (!s.process.waitFor(2, TimeUnit.MINUTES)) {
                     progress.printf(Locale.ROOT, "  %s did not exit within 2 minutes of SIGTERM%n", system.id());

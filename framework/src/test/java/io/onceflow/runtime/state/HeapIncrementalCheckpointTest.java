@@ -109,9 +109,7 @@ class HeapIncrementalCheckpointTest {
             Map<String, String> atBarrier = dump(backend, keys);
             KeyedStateSnapshot snapshot = backend.snapshot(checkpoint);
             // the task goes on before the snapshot is written
-            for (int i = 0; i < 200; i++) {
-                change(backend, "key-" + random.nextInt(keys), random, false);
-            }
+            changeRandomKeys(backend, random, keys, 200);
             if (checkpoint == 9 || checkpoint == 20) {
                 shared.failNext = true;
                 assertThrows(IOException.class, () -> checkpoint(snapshot, shared), "an upload that fails fails the write");
@@ -191,23 +189,15 @@ class HeapIncrementalCheckpointTest {
         HeapKeyedStateBackend backend = new HeapKeyedStateBackend("op", null, 128, ALL, true);
         Random random = new Random(3);
         int keys = 2_000;
-        for (int i = 0; i < 4_000; i++) {
-            change(backend, "key-" + random.nextInt(keys), random, false);
-        }
+        changeRandomKeys(backend, random, keys, 4_000);
         checkpoint(backend.snapshot(1), shared);
-        for (int i = 0; i < 100; i++) {
-            change(backend, "key-" + random.nextInt(keys), random, false);
-        }
+        changeRandomKeys(backend, random, keys, 100);
         // written in full, without shared files (as a savepoint is): the tables drop their logs up to it
         byte[] full = checkpoint(backend.snapshot(2), KeyedStateSnapshot.SharedFiles.NONE);
-        for (int i = 0; i < 100; i++) {
-            change(backend, "key-" + random.nextInt(keys), random, false);
-        }
+        changeRandomKeys(backend, random, keys, 100);
         Map<String, String> atThird = dump(backend, keys);
         byte[] third = checkpoint(backend.snapshot(3), shared);
-        for (int i = 0; i < 100; i++) {
-            change(backend, "key-" + random.nextInt(keys), random, false);
-        }
+        changeRandomKeys(backend, random, keys, 100);
         Map<String, String> atFourth = dump(backend, keys);
         byte[] fourth = checkpoint(backend.snapshot(4), shared);
         assertEquals(List.of("-base", "-base", "-delta"), kinds(shared),
@@ -229,13 +219,9 @@ class HeapIncrementalCheckpointTest {
         HeapKeyedStateBackend backend = new HeapKeyedStateBackend("op", null, 128, ALL, true);
         Random random = new Random(5);
         int keys = 5_000;
-        for (int i = 0; i < 20_000; i++) {
-            change(backend, "key-" + random.nextInt(keys), random, false);
-        }
+        changeRandomKeys(backend, random, keys, 20_000);
         checkpoint(backend.snapshot(1), shared);
-        for (int i = 0; i < 100; i++) {
-            change(backend, "key-" + random.nextInt(keys), random, false);
-        }
+        changeRandomKeys(backend, random, keys, 100);
         byte[] second = checkpoint(backend.snapshot(2), shared);
         long base = shared.uploaded.get(0).size();
 
@@ -381,6 +367,13 @@ class HeapIncrementalCheckpointTest {
     }
 
     /** One random change of every kind of state for {@code key}; {@code inPlace}: change the holder in place. */
+    /** {@code times} changes ({@link #change}, not in place) to keys drawn from {@code key-0 .. key-(keys-1)}. */
+    private static void changeRandomKeys(KeyedStateBackend b, Random random, int keys, int times) throws Exception {
+        for (int i = 0; i < times; i++) {
+            change(b, "key-" + random.nextInt(keys), random, false);
+        }
+    }
+
     private static void change(KeyedStateBackend b, String key, Random random, boolean inPlace) throws Exception {
         b.setCurrentKey(key);
         ValueState<Long> count = b.getState(COUNT);
