@@ -42,8 +42,10 @@ import java.util.Map;
  * what changed, not the size of the state. A new base is written when the deltas together hold as many bytes
  * as it, after {@value #MAX_DELTAS} deltas, when the set of states changed, when a value object was changed
  * in place and put again (a diff cannot see that), and when a table no longer has the logs since the last
- * delta (a full snapshot, such as a savepoint's, was written in between). The first checkpoint after a restore continues the restored chain with a delta even where a
- * new base is due (it is the checkpoint a restarted job's first output waits for); the next one writes the base.
+ * delta (a full snapshot, such as a savepoint's, was written in between). After a restore the chain goes on with
+ * deltas even where a new base is due until the first checkpoint that holds a change (it is the one a restarted
+ * job's first output waits for; checkpoints before it, taken while the sources had read nothing yet, change
+ * nothing); the next one writes the base.
  */
 public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntrySink {
 
@@ -490,7 +492,7 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
             layout.add("restored " + r.name() + " " + r.kind());
         }
         long deltas = restoredChain.stream().skip(1).mapToLong(io.onceflow.runtime.storage.StateHandle.InFile::size).sum();
-        return new Written(layout, maps, restoredChain, restoredChain.get(0).size(), deltas);
+        return new Written(layout, maps, restoredChain, restoredChain.get(0).size(), deltas, true);
     }
 
     /** At most this many deltas follow a base, so a restore reads a bounded number of files. */
@@ -499,9 +501,13 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
     /** A new base once the deltas since the last one hold as many bytes as it: a restore reads at most twice the base. */
     static final int MAX_DELTA_BYTES_PER_BASE_BYTE = 1;
 
-    /** What the last written snapshot was, for the next one's delta. */
+    /**
+     * What the last written snapshot was, for the next one's delta; {@code unchangedSinceRestore}: the restored chain,
+     * or deltas of it that held no change, so the next delta may still put off a base that is due.
+     */
     private record Written(List<String> layout, Map<String, CopyOnWriteStateMap.Snapshot<Object, ?>> maps,
-                           List<io.onceflow.runtime.storage.StateHandle.InFile> chain, long baseBytes, long deltaBytes) {
+                           List<io.onceflow.runtime.storage.StateHandle.InFile> chain, long baseBytes, long deltaBytes,
+                           boolean unchangedSinceRestore) {
     }
 
     private final class HeapSnapshot implements KeyedStateSnapshot {
@@ -551,13 +557,16 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                 return;
             }
             Written base = lastWritten != null ? lastWritten : restoredBase;
-            // a restored chain due for a new base gets one more delta first: the first checkpoint after a restart
-            // is the one output waits for, in a process whose code is still cold; the next one writes the base
+            // a restored chain due for a new base gets deltas until the first one with a change: the first
+            // checkpoint after a restart that holds input is the one output waits for, in a process whose code is
+            // still cold; the next one writes the base
             boolean full = base == null || !base.layout().equals(layout) || base.chain().size() > MAX_DELTAS
-                    || (base != restoredBase && base.deltaBytes() > MAX_DELTA_BYTES_PER_BASE_BYTE * base.baseBytes())
+                    || (!base.unchangedSinceRestore()
+                        && base.deltaBytes() > MAX_DELTA_BYTES_PER_BASE_BYTE * base.baseBytes())
                     || !diffable(base);
             java.nio.file.Path local = java.nio.file.Files.createTempFile("onceflow-heap-state-", ".chain");
             try {
+                long changes = 0;
                 try (java.io.OutputStream target = java.nio.file.Files.newOutputStream(local)) {
                     DataOutputStream file = new DataOutputStream(
                             new io.onceflow.runtime.storage.UnsynchronizedBufferedOutputStream(target, 64 * 1024));
@@ -565,7 +574,7 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                     if (full) {
                         writeEntries(file, new EntryBuffers());
                     } else {
-                        writeDelta(file, base);
+                        changes = writeDelta(file, base);
                     }
                     HeapStateChain.writeFileEnd(file);
                     file.flush();
@@ -579,8 +588,9 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                 uploaded = handle.size();
                 Map<String, CopyOnWriteStateMap.Snapshot<Object, ?>> maps = new HashMap<>();
                 frozen.forEach(f -> maps.put(f.name, f.map));
-                lastWritten = full ? new Written(layout, maps, chain, handle.size(), 0)
-                        : new Written(layout, maps, chain, base.baseBytes(), base.deltaBytes() + handle.size());
+                lastWritten = full ? new Written(layout, maps, chain, handle.size(), 0, false)
+                        : new Written(layout, maps, chain, base.baseBytes(), base.deltaBytes() + handle.size(),
+                                base.unchangedSinceRestore() && changes == 0);
                 forgetChangesBefore(); // the next delta is one of this snapshot
             } finally {
                 java.nio.file.Files.deleteIfExists(local);
@@ -618,26 +628,32 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
         }
 
         /** What changed in each table since {@code base}; restored-but-unregistered entries cannot change. */
-        private void writeDelta(DataOutputStream out, Written base) throws IOException {
+        /** Writes the entries changed and the keys removed since {@code base}; returns how many. */
+        private long writeDelta(DataOutputStream out, Written base) throws IOException {
             EntryBuffers b = new EntryBuffers();
+            long[] changes = new long[1];
             int index = 0;
             for (FrozenTable<?> f : frozen) {
-                writeDelta(out, index++, f, base.maps().get(f.name), b);
+                writeDelta(out, index++, f, base.maps().get(f.name), b, changes);
             }
+            return changes[0];
         }
 
         @SuppressWarnings("unchecked")
         private <V> void writeDelta(DataOutputStream out, int index, FrozenTable<V> table,
-                                    CopyOnWriteStateMap.Snapshot<Object, ?> before, EntryBuffers b) throws IOException {
+                                    CopyOnWriteStateMap.Snapshot<Object, ?> before, EntryBuffers b, long[] changes)
+                throws IOException {
             CopyOnWriteStateMap.diff((CopyOnWriteStateMap.Snapshot<Object, V>) before, table.map,
                     new CopyOnWriteStateMap.DiffVisitor<>() {
                         @Override
                         public void changed(Object key, V value) throws IOException {
+                            changes[0]++;
                             writeEntry(out, index, table, key, value, b);
                         }
 
                         @Override
                         public void removed(Object key) throws IOException {
+                            changes[0]++;
                             b.key.reset();
                             keySerializer.serialize(StableKeys.original(key), b.keyOut);
                             HeapStateChain.writeRemoval(out, index, KeyGroups.keyGroupFor(key, maxParallelism),

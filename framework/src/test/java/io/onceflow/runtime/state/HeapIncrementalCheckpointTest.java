@@ -298,6 +298,50 @@ class HeapIncrementalCheckpointTest {
         assertEquals("-base", kinds(shared).get(4), "the base that was due comes with the next checkpoint");
     }
 
+    @Test
+    void checkpointsBeforeTheFirstChangeAfterARestoreLeaveTheExtraDeltaToTheFirstOneWithAChange() throws Exception {
+        Shared shared = new Shared();
+        HeapKeyedStateBackend backend = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        Random random = new Random(9);
+        int keys = 2_000;
+        for (int k = 0; k < keys; k++) {
+            change(backend, "key-" + k, random, false);
+        }
+        checkpoint(backend.snapshot(1), shared);
+        for (int k = 0; k < keys; k++) {
+            change(backend, "key-" + k, random, false); // every key: the delta outweighs the base on its own
+        }
+        byte[] second = checkpoint(backend.snapshot(2), shared);
+        assertEquals(List.of("-base", "-delta"), kinds(shared));
+
+        // restarted; two checkpoints come before the sources read anything (a slow start), then input
+        HeapKeyedStateBackend restored = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        restoreAsAttempt(second, ALL, restored);
+        registerEveryState(restored); // as the operators' open() does, before any checkpoint
+        checkpoint(restored.snapshot(3), shared);
+        checkpoint(restored.snapshot(4), shared);
+        for (int i = 0; i < 20; i++) {
+            change(restored, "key-" + random.nextInt(keys), random, false);
+        }
+        Map<String, String> atFifth = dump(restored, keys);
+        byte[] fifth = checkpoint(restored.snapshot(5), shared);
+        assertEquals(List.of("-base", "-delta", "-delta", "-delta", "-delta"), kinds(shared),
+                "the first checkpoint holding input after the restart is still a delta");
+        assertTrue(shared.uploaded.get(4).size() * 20 < shared.uploaded.get(0).size(),
+                "20 changed keys of 2,000: delta " + shared.uploaded.get(4).size() + " bytes");
+        HeapKeyedStateBackend again = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        restoreAsAttempt(fifth, ALL, again);
+        assertSameState(atFifth, dump(again, keys), "the chain of empty deltas and one small one restores its barrier");
+
+        change(restored, "key-1", random, false);
+        byte[] sixth = checkpoint(restored.snapshot(6), shared);
+        assertEquals("-base", kinds(shared).get(5), "the base that was due comes with the next checkpoint");
+        Map<String, String> atSixth = dump(restored, keys);
+        HeapKeyedStateBackend last = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        restoreAsAttempt(sixth, ALL, last);
+        assertSameState(atSixth, dump(last, keys), "the new base");
+    }
+
     private static List<String> kinds(Shared shared) {
         return shared.uploaded.stream().map(f -> f.path().substring(f.path().lastIndexOf('-'))).toList();
     }
@@ -368,6 +412,14 @@ class HeapIncrementalCheckpointTest {
 
     /** One random change of every kind of state for {@code key}; {@code inPlace}: change the holder in place. */
     /** {@code times} changes ({@link #change}, not in place) to keys drawn from {@code key-0 .. key-(keys-1)}. */
+    private static void registerEveryState(KeyedStateBackend b) throws Exception {
+        b.getState(COUNT);
+        b.getListState(SEEN);
+        b.getMapState(LAST);
+        b.getReducingState(SUM);
+        b.getState(HOLDER);
+    }
+
     private static void changeRandomKeys(KeyedStateBackend b, Random random, int keys, int times) throws Exception {
         for (int i = 0; i < times; i++) {
             change(b, "key-" + random.nextInt(keys), random, false);
