@@ -425,6 +425,12 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
     private TransactionalProducer initialise(String transactionalId, int subtask) {
         TransactionalProducer producer = TransactionalProducer.create(transactionalId, producerProperties(subtask));
         initialised.incrementAndGet();
+        Set<String> topics = sink.serializer.topics();
+        if (!topics.isEmpty()) {
+            // in the background: a producer that aborted a transaction at the sink's start is the restarted job's
+            // first writer, whose first send would otherwise wait for the output topics' metadata
+            WARM_UP.execute(() -> producer.fetchMetadata(topics));
+        }
         return producer;
     }
 

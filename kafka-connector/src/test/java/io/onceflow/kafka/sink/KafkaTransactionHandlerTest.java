@@ -78,6 +78,56 @@ class KafkaTransactionHandlerTest {
     }
 
     @Test
+    void theProducerThatAbortsARestoredOpenTransactionHasTheOutputTopicsMetadataBeforeItsFirstSend() throws Exception {
+        String topic = Pipelines.createTopic(kafka, "handler-metadata", 2);
+        KafkaTransactionHandler<String> crashed = handler("handler-metadata", topic);
+        KafkaTransaction open = crashed.beginTransaction(context(0, 0, 0));
+        crashed.write(open, "in-the-open-transaction");
+        open.producer.flush();
+
+        // the serializer names the topic: the aborting producer fetches its metadata in the background
+        KafkaTransactionHandler<String> restored = handler("handler-metadata", topic);
+        restored.recoverAndAbort(new KafkaTransaction(open.transactionalId, null, null));
+        KafkaTransaction next = restored.beginTransaction(context(0, 1, 0));
+        awaitPositive(next.producer::metadataWaitNanos, "the background fetch waited for the topic's metadata");
+        double waited = next.producer.metadataWaitNanos();
+        restored.write(next, "first-after-the-restore");
+        assertEquals(waited, next.producer.metadataWaitNanos(), "the first send found the metadata there");
+        restored.preCommit(next, 2);
+        restored.commit(next);
+
+        // a serializer that does not name its topic: nothing to fetch ahead, the first send waits
+        KafkaTransactionHandler<String> unnamed = new KafkaTransactionHandler<>(new KafkaSink<>(KafkaSink.<String>builder()
+                .setBootstrapServers(kafka.bootstrapServers())
+                .setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
+                .setTransactionalIdPrefix("handler-metadata-unnamed")
+                .setRecordSerializer(value -> new org.apache.kafka.clients.producer.ProducerRecord<>(topic,
+                        value.getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                        value.getBytes(java.nio.charset.StandardCharsets.UTF_8)))));
+        KafkaTransaction other = unnamed.beginTransaction(context(0, 0, 0));
+        assertEquals(0.0, other.producer.metadataWaitNanos());
+        unnamed.write(other, "unnamed");
+        assertTrue(other.producer.metadataWaitNanos() > 0, "its first send waited for the metadata");
+        unnamed.preCommit(other, 1);
+        unnamed.commit(other);
+
+        List<String> committed = Pipelines.readCommitted(kafka, topic);
+        assertEquals(List.of("first-after-the-restore,first-after-the-restore", "unnamed,unnamed"),
+                committed.stream().sorted().toList());
+        crashed.close(0);
+        restored.close(0);
+        unnamed.close(0);
+    }
+
+    private static void awaitPositive(java.util.function.DoubleSupplier value, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (value.getAsDouble() <= 0 && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertTrue(value.getAsDouble() > 0, what);
+    }
+
+    @Test
     void theProducersThatAbortLingeringTransactionsAtAStartWriteTheFirstOnes() throws Exception {
         String topic = Pipelines.createTopic(kafka, "handler-sweep", 1);
         KafkaTransactionHandler<String> crashed = handler("handler-sweep", topic);

@@ -142,6 +142,36 @@ public final class TransactionalProducer implements AutoCloseable {
         return transactionalId;
     }
 
+    /**
+     * Fetches the partitions of {@code topics} now, waiting for them (up to {@code max.block.ms}), so that the first
+     * send to each does not wait for that round trip: after a restart it is the first new output that would. Meant
+     * to run off the task thread while the producer is otherwise idle; a failure (the producer closed meanwhile, a
+     * topic not there) is left to the sends to report.
+     */
+    public void fetchMetadata(java.util.Collection<String> topics) {
+        for (String topic : topics) {
+            try {
+                producer.partitionsFor(topic);
+            } catch (RuntimeException e) {
+                LOG.debug("fetching the metadata of {} for {} failed: {}", topic, transactionalId, e.toString());
+                return;
+            }
+        }
+    }
+
+    /**
+     * The producer's {@code metadata-wait-time-ns-total}: how long its sends (and {@link #fetchMetadata}) waited for
+     * topic metadata so far. A send to a topic whose metadata the producer holds adds nothing.
+     */
+    public double metadataWaitNanos() {
+        for (var e : producer.metrics().entrySet()) {
+            if (e.getKey().name().equals("metadata-wait-time-ns-total") && e.getKey().group().equals("producer-metrics")) {
+                return ((Number) e.getValue().metricValue()).doubleValue();
+            }
+        }
+        throw new IllegalStateException("kafka-clients has no producer metric metadata-wait-time-ns-total");
+    }
+
     public void beginTransaction() {
         requireState(State.READY, "begin a transaction");
         sendError.set(null);
