@@ -627,8 +627,10 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
             }
         }
 
-        /** What changed in each table since {@code base}; restored-but-unregistered entries cannot change. */
-        /** Writes the entries changed and the keys removed since {@code base}; returns how many. */
+        /**
+         * Writes what changed in each table since {@code base} (restored-but-unregistered entries cannot change): the
+         * entries changed and the keys removed; returns how many.
+         */
         private long writeDelta(DataOutputStream out, Written base) throws IOException {
             EntryBuffers b = new EntryBuffers();
             long[] changes = new long[1];

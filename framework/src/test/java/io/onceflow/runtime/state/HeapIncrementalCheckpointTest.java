@@ -410,8 +410,7 @@ class HeapIncrementalCheckpointTest {
         assertSameState(atBarrier, dump(again, 1_000), "the new base holds the value changed in place");
     }
 
-    /** One random change of every kind of state for {@code key}; {@code inPlace}: change the holder in place. */
-    /** {@code times} changes ({@link #change}, not in place) to keys drawn from {@code key-0 .. key-(keys-1)}. */
+    /** Registers every state {@link #change} uses, as an operator's {@code open()} does. */
     private static void registerEveryState(KeyedStateBackend b) throws Exception {
         b.getState(COUNT);
         b.getListState(SEEN);
@@ -420,12 +419,14 @@ class HeapIncrementalCheckpointTest {
         b.getState(HOLDER);
     }
 
+    /** {@code times} changes ({@link #change}, not in place) to keys drawn from {@code key-0 .. key-(keys-1)}. */
     private static void changeRandomKeys(KeyedStateBackend b, Random random, int keys, int times) throws Exception {
         for (int i = 0; i < times; i++) {
             change(b, "key-" + random.nextInt(keys), random, false);
         }
     }
 
+    /** One random change of every kind of state for {@code key}; {@code inPlace}: change the holder in place. */
     private static void change(KeyedStateBackend b, String key, Random random, boolean inPlace) throws Exception {
         b.setCurrentKey(key);
         ValueState<Long> count = b.getState(COUNT);
