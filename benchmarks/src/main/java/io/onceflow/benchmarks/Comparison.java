@@ -279,7 +279,12 @@ public final class Comparison {
                 s.restart();
                 s.awaitOutput(before + 1);
                 toFirst = (System.currentTimeMillis() - s.started) / 1000.0;
-                cpuToFirst = cpuTicks(s.process.pid()) / CLOCK_TICKS_PER_SECOND;
+                try {
+                    cpuToFirst = cpuTicks(s.process.pid()) / CLOCK_TICKS_PER_SECOND;
+                } catch (IOException gone) {
+                    throw new RunFailed("the restarted process ended right after its first new output:\n"
+                            + ChildJvm.tail(s.log));
+                }
                 while (System.currentTimeMillis() - inputStart < duration.toMillis()) {
                     s.poll(50, null);
                     s.checkAlive();

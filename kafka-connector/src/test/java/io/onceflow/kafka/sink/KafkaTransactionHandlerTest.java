@@ -50,17 +50,32 @@ class KafkaTransactionHandlerTest {
         assertEquals(expected, count.getAsInt());
     }
 
-    @Test
-    void theProducerThatAbortsARestoredOpenTransactionWritesTheNextOne() throws Exception {
-        String topic = Pipelines.createTopic(kafka, "handler-restore", 1);
-        KafkaTransactionHandler<String> crashed = handler("handler-restore", topic);
+    /** A handler that crashed with a transaction open, and the handler of the process that restored it. */
+    private record Restart(KafkaTransactionHandler<String> crashed, KafkaTransaction open,
+                           KafkaTransactionHandler<String> restored) {
+    }
+
+    /**
+     * Subtask 0 writes a record in a transaction and crashes with it open; a new process restores a checkpoint that
+     * holds the open transaction and aborts it ({@code recoverAndAbort}); the crashed handler is left a zombie.
+     */
+    private static Restart crashWithAnOpenTransactionAndRestore(String prefix, String topic) throws Exception {
+        KafkaTransactionHandler<String> crashed = handler(prefix, topic);
         KafkaTransaction open = crashed.beginTransaction(context(0, 0, 0));
         crashed.write(open, "in-the-open-transaction");
         open.producer.flush();
-
-        // a new process restores a checkpoint that holds the open transaction; the crashed one is a zombie
-        KafkaTransactionHandler<String> restored = handler("handler-restore", topic);
+        KafkaTransactionHandler<String> restored = handler(prefix, topic);
         restored.recoverAndAbort(new KafkaTransaction(open.transactionalId, null, null));
+        return new Restart(crashed, open, restored);
+    }
+
+    @Test
+    void theProducerThatAbortsARestoredOpenTransactionWritesTheNextOne() throws Exception {
+        String topic = Pipelines.createTopic(kafka, "handler-restore", 1);
+        Restart restart = crashWithAnOpenTransactionAndRestore("handler-restore", topic);
+        KafkaTransactionHandler<String> crashed = restart.crashed();
+        KafkaTransaction open = restart.open();
+        KafkaTransactionHandler<String> restored = restart.restored();
         assertEquals(1, restored.producersInitialised());
         KafkaTransaction next = restored.beginTransaction(context(0, 1, 0));
         assertEquals(open.transactionalId, next.transactionalId, "the lowest free id of the pool");
@@ -80,14 +95,9 @@ class KafkaTransactionHandlerTest {
     @Test
     void theProducerThatAbortsARestoredOpenTransactionHasTheOutputTopicsMetadataBeforeItsFirstSend() throws Exception {
         String topic = Pipelines.createTopic(kafka, "handler-metadata", 2);
-        KafkaTransactionHandler<String> crashed = handler("handler-metadata", topic);
-        KafkaTransaction open = crashed.beginTransaction(context(0, 0, 0));
-        crashed.write(open, "in-the-open-transaction");
-        open.producer.flush();
-
         // the serializer names the topic: the aborting producer fetches its metadata in the background
-        KafkaTransactionHandler<String> restored = handler("handler-metadata", topic);
-        restored.recoverAndAbort(new KafkaTransaction(open.transactionalId, null, null));
+        Restart restart = crashWithAnOpenTransactionAndRestore("handler-metadata", topic);
+        KafkaTransactionHandler<String> restored = restart.restored();
         KafkaTransaction next = restored.beginTransaction(context(0, 1, 0));
         awaitPositive(next.producer::metadataWaitNanos, "the background fetch waited for the topic's metadata");
         double waited = next.producer.metadataWaitNanos();
@@ -114,7 +124,7 @@ class KafkaTransactionHandlerTest {
         List<String> committed = Pipelines.readCommitted(kafka, topic);
         assertEquals(List.of("first-after-the-restore,first-after-the-restore", "unnamed,unnamed"),
                 committed.stream().sorted().toList());
-        crashed.close(0);
+        restart.crashed().close(0);
         restored.close(0);
         unnamed.close(0);
     }
