@@ -193,7 +193,7 @@ public final class Comparison {
             long brokerTicks = cpuTicks(broker.pid());
             s.awaitOutput(input.words());
             long allOutput = System.currentTimeMillis();
-            double jobCpu = cpuTicks(s.process.pid()) / CLOCK_TICKS_PER_SECOND;
+            double jobCpu = cpuSeconds(s.process.pid());
             double rssMb = peakRssKb(s.process.pid()) / 1024.0;
             double brokerCpu = (cpuTicks(broker.pid()) - brokerTicks) / CLOCK_TICKS_PER_SECOND;
             s.kill();
@@ -280,7 +280,7 @@ public final class Comparison {
                 s.awaitOutput(before + 1);
                 toFirst = (System.currentTimeMillis() - s.started) / 1000.0;
                 try {
-                    cpuToFirst = cpuTicks(s.process.pid()) / CLOCK_TICKS_PER_SECOND;
+                    cpuToFirst = cpuSeconds(s.process.pid());
                 } catch (IOException gone) {
                     throw new RunFailed("the restarted process ended right after its first new output:\n"
                             + ChildJvm.tail(s.log));
@@ -771,6 +771,11 @@ public final class Comparison {
         } catch (Exception e) {
             progress.println("  (could not delete the topics of " + run + ": " + e + ")");
         }
+    }
+
+    /** User plus system CPU time of a process so far, in seconds. */
+    static double cpuSeconds(long pid) throws IOException {
+        return cpuTicks(pid) / CLOCK_TICKS_PER_SECOND;
     }
 
     /** User plus system CPU time of a process so far, in clock ticks (fields 14 and 15 of /proc/PID/stat). */

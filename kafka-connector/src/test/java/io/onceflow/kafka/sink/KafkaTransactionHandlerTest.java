@@ -107,13 +107,10 @@ class KafkaTransactionHandlerTest {
         restored.commit(next);
 
         // a serializer that does not name its topic: nothing to fetch ahead, the first send waits
-        KafkaTransactionHandler<String> unnamed = new KafkaTransactionHandler<>(new KafkaSink<>(KafkaSink.<String>builder()
-                .setBootstrapServers(kafka.bootstrapServers())
-                .setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
-                .setTransactionalIdPrefix("handler-metadata-unnamed")
-                .setRecordSerializer(value -> new org.apache.kafka.clients.producer.ProducerRecord<>(topic,
+        KafkaTransactionHandler<String> unnamed = Pipelines.stringHandler(kafka, "handler-metadata-unnamed",
+                value -> new org.apache.kafka.clients.producer.ProducerRecord<>(topic,
                         value.getBytes(java.nio.charset.StandardCharsets.UTF_8),
-                        value.getBytes(java.nio.charset.StandardCharsets.UTF_8)))));
+                        value.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
         KafkaTransaction other = unnamed.beginTransaction(context(0, 0, 0));
         assertEquals(0.0, other.producer.metadataWaitNanos());
         unnamed.write(other, "unnamed");

@@ -37,12 +37,18 @@ final class Pipelines {
      * {@code prefix} as its transactional id prefix: for tests that drive the handler by hand.
      */
     static KafkaTransactionHandler<String> stringHandler(KafkaTestCluster kafka, String prefix, String topic) {
+        return stringHandler(kafka, prefix, KafkaRecordSerializer.forTopic(topic,
+                v -> v.getBytes(StandardCharsets.UTF_8), v -> v.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    /** The same with a serializer of the caller's. */
+    static KafkaTransactionHandler<String> stringHandler(KafkaTestCluster kafka, String prefix,
+                                                         KafkaRecordSerializer<String> serializer) {
         return new KafkaTransactionHandler<>(new KafkaSink<>(KafkaSink.<String>builder()
                 .setBootstrapServers(kafka.bootstrapServers())
                 .setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
                 .setTransactionalIdPrefix(prefix)
-                .setRecordSerializer(KafkaRecordSerializer.forTopic(topic, v -> v.getBytes(StandardCharsets.UTF_8),
-                        v -> v.getBytes(StandardCharsets.UTF_8)))));
+                .setRecordSerializer(serializer)));
     }
 
     private Pipelines() {
