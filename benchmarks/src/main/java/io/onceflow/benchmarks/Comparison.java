@@ -66,11 +66,19 @@ public final class Comparison {
      * Words per second are over the time from the first input to the last output committed.
      */
     public record Run(BenchSystem system, int round, boolean exact, String audit, double firstInput, double firstOutput,
-                      double allOutput, double wordsPerSecond, double jobCpu, double brokerCpu, double peakRssMb,
-                      String failure) {
+                      double allOutput, double wordsPerSecond, double jobCpu, JvmCpu jvmCpu, double brokerCpu,
+                      double peakRssMb, String failure) {
         static Run failed(BenchSystem system, int round, String failure) {
-            return new Run(system, round, false, "", 0, 0, 0, 0, 0, 0, 0, failure);
+            return new Run(system, round, false, "", 0, 0, 0, 0, 0, new JvmCpu(0, 0), 0, 0, failure);
         }
+    }
+
+    /**
+     * The part of a process's CPU time its JVM took for itself rather than for the job, in seconds: the JIT
+     * compiler threads ({@code C1/C2 CompilerThread}) and the garbage collector's ({@code GC Thread}, {@code G1 ...}),
+     * summed over the threads alive when read (a compiler thread the JVM ended when idle is not counted).
+     */
+    public record JvmCpu(double jit, double gc) {
     }
 
     private static final String INPUT = "bench-in";
@@ -194,6 +202,7 @@ public final class Comparison {
             s.awaitOutput(input.words());
             long allOutput = System.currentTimeMillis();
             double jobCpu = cpuSeconds(s.process.pid());
+            JvmCpu jvmCpu = jvmCpu(s.process.pid());
             double rssMb = peakRssKb(s.process.pid()) / 1024.0;
             double brokerCpu = (cpuTicks(broker.pid()) - brokerTicks) / CLOCK_TICKS_PER_SECOND;
             s.kill();
@@ -203,7 +212,7 @@ public final class Comparison {
             double seconds = (allOutput - firstInput) / 1000.0;
             return new Run(system, round, exact, audit.toString(), (firstInput - s.started) / 1000.0,
                     (s.firstOutput - s.started) / 1000.0, (allOutput - s.started) / 1000.0, input.words() / seconds, jobCpu,
-                    brokerCpu, rssMb, null);
+                    jvmCpu, brokerCpu, rssMb, null);
         } catch (RunFailed e) {
             return Run.failed(system, round, e.getMessage());
         }
@@ -622,6 +631,8 @@ public final class Comparison {
                         new Column<>("all output s", Run::allOutput, "%.1f"),
                         new Column<>("words/s", Run::wordsPerSecond, "%,.0f"),
                         new Column<>("job CPU s", Run::jobCpu, "%.1f"),
+                        new Column<>("of which JIT s", r -> r.jvmCpu().jit(), "%.1f"),
+                        new Column<>("of which GC s", r -> r.jvmCpu().gc(), "%.1f"),
                         new Column<>("broker CPU s", Run::brokerCpu, "%.1f"),
                         new Column<>("peak RSS MB", Run::peakRssMb, "%.0f")));
     }
@@ -780,9 +791,37 @@ public final class Comparison {
 
     /** User plus system CPU time of a process so far, in clock ticks (fields 14 and 15 of /proc/PID/stat). */
     static long cpuTicks(long pid) throws IOException {
-        String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+        return ticks(Files.readString(Path.of("/proc", Long.toString(pid), "stat")));
+    }
+
+    /** User plus system CPU time from the text of a process's or thread's {@code stat} file, in clock ticks. */
+    private static long ticks(String stat) {
         String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
         return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+    }
+
+    /** The CPU time of a JVM's compiler and collector threads so far (see {@link JvmCpu}). */
+    static JvmCpu jvmCpu(long pid) throws IOException {
+        long jit = 0;
+        long gc = 0;
+        try (var threads = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
+            for (Path thread : (Iterable<Path>) threads::iterator) {
+                String stat;
+                try {
+                    stat = Files.readString(thread.resolve("stat"));
+                } catch (java.nio.file.NoSuchFileException ended) {
+                    continue; // the thread ended since the listing
+                }
+                String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+                long ticks = ticks(stat);
+                if (name.matches("C[12] CompilerThre.*")) {
+                    jit += ticks;
+                } else if (name.startsWith("GC Thread") || name.startsWith("G1 ")) {
+                    gc += ticks;
+                }
+            }
+        }
+        return new JvmCpu(jit / CLOCK_TICKS_PER_SECOND, gc / CLOCK_TICKS_PER_SECOND);
     }
 
     /** The peak resident set of a process (VmHWM), in kB. */
