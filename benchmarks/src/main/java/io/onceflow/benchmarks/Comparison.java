@@ -227,8 +227,8 @@ public final class Comparison {
      * seconds.
      */
     public record Recovery(BenchSystem system, int round, boolean exact, long duplicates, long lost, String audit,
-                           double killedAfter, double toFirstNewOutput, double cpuToFirstNewOutput, double toAllOutput,
-                           String failure) {
+                           double killedAfter, double toFirstNewOutput, double cpuToFirstNewOutput,
+                           JvmCpu jvmCpuToFirstNewOutput, double toAllOutput, String failure) {
         /** What the system promises: exact, or for an at-least-once one, nothing lost. */
         public boolean keptItsPromise() {
             return failure == null && (exact || !system.exactlyOnce() && lost == 0);
@@ -241,13 +241,15 @@ public final class Comparison {
                     try {
                         return recoverOnce(system, round, linesPerSecond, duration);
                     } catch (RunFailed e) {
-                        return new Recovery(system, round, false, 0, 0, "", 0, 0, 0, 0, e.getMessage());
+                        return new Recovery(system, round, false, 0, 0, "", 0, 0, 0, new JvmCpu(0, 0), 0,
+                                e.getMessage());
                     }
                 },
                 r -> r.failure() != null ? "FAILED: " + r.failure()
                         : String.format(Locale.ROOT, "killed after %.1f s; restarted: first new output after %.2f s"
-                                        + " (%.2f CPU s), all after %.1f s; %s", r.killedAfter(), r.toFirstNewOutput(),
-                                r.cpuToFirstNewOutput(), r.toAllOutput(),
+                                        + " (%.2f CPU s, %.2f of it JIT), all after %.1f s; %s", r.killedAfter(),
+                                r.toFirstNewOutput(), r.cpuToFirstNewOutput(), r.jvmCpuToFirstNewOutput().jit(),
+                                r.toAllOutput(),
                                 r.exact() ? "exact" : r.keptItsPromise() ? "at-least-once: " + r.duplicates()
                                         + " duplicate(s), nothing lost" : "NOT EXACT: " + r.audit()));
     }
@@ -283,6 +285,7 @@ public final class Comparison {
             long before = s.seen;
             double toFirst;
             double cpuToFirst;
+            JvmCpu jvmCpuToFirst;
             double toAll;
             try {
                 s.restart();
@@ -290,6 +293,7 @@ public final class Comparison {
                 toFirst = (System.currentTimeMillis() - s.started) / 1000.0;
                 try {
                     cpuToFirst = cpuSeconds(s.process.pid());
+                    jvmCpuToFirst = jvmCpu(s.process.pid());
                 } catch (IOException gone) {
                     throw new RunFailed("the restarted process ended right after its first new output:\n"
                             + ChildJvm.tail(s.log));
@@ -321,7 +325,8 @@ public final class Comparison {
             s.kill();
             ExactlyOnceAudit.Report audit = s.audit(in.expected());
             return new Recovery(system, round, audit.exact() && audit.records() == in.words(), audit.duplicates()
-                    + audit.unexpected(), audit.gaps(), audit.toString(), killedAfter, toFirst, cpuToFirst, toAll, null);
+                    + audit.unexpected(), audit.gaps(), audit.toString(), killedAfter, toFirst, cpuToFirst, jvmCpuToFirst,
+                    toAll, null);
         }
     }
 
@@ -647,6 +652,7 @@ public final class Comparison {
                 new Column<>("duplicates", Recovery::duplicates, "%,.0f"),
                 new Column<>("restart to first new output s", Recovery::toFirstNewOutput, "%.2f"),
                 new Column<>("job CPU s by then", Recovery::cpuToFirstNewOutput, "%.2f"),
+                new Column<>("of which JIT s", r -> r.jvmCpuToFirstNewOutput().jit(), "%.2f"),
                 new Column<>("restart to all output s", Recovery::toAllOutput, "%.1f")));
     }
 
