@@ -815,8 +815,8 @@ public final class Comparison {
                 String stat;
                 try {
                     stat = Files.readString(thread.resolve("stat"));
-                } catch (java.nio.file.NoSuchFileException ended) {
-                    continue; // the thread ended since the listing
+                } catch (IOException ended) {
+                    continue; // the thread ended since the listing (a process that ended fails the listing)
                 }
                 String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
                 long ticks = ticks(stat);
