@@ -41,16 +41,27 @@ class KafkaExactlyOnceTest {
         private final Map<FaultPoint, Integer> plan;
         private final Map<FaultPoint, AtomicInteger> seen = new ConcurrentHashMap<>();
         final AtomicInteger fired = new AtomicInteger();
+        /** The highest checkpoint id any point was reached at. */
+        private long highestSeen = -1;
+        /**
+         * After a fault, points at checkpoints up to this id neither fire nor count: the attempt that failed may
+         * still reach them (the next checkpoint was in flight) while it is cancelled, and a second fault there
+         * would fail that same attempt, not a new one. The next attempt's checkpoints come after them.
+         */
+        private long quietUpTo = -1;
 
         PlannedFaults(Map<FaultPoint, Integer> plan) {
             this.plan = plan;
         }
 
         @Override
-        public void at(FaultPoint point, String uid, int subtask, long checkpointId) {
+        public synchronized void at(FaultPoint point, String uid, int subtask, long checkpointId) {
+            highestSeen = Math.max(highestSeen, checkpointId);
             Integer when = plan.get(point);
-            if (when != null && seen.computeIfAbsent(point, p -> new AtomicInteger()).incrementAndGet() == when) {
+            if (when != null && checkpointId > quietUpTo
+                    && seen.computeIfAbsent(point, p -> new AtomicInteger()).incrementAndGet() == when) {
                 fired.incrementAndGet();
+                quietUpTo = highestSeen + 1;
                 throw new InjectedFailure(point + " at checkpoint " + checkpointId + " (" + uid + "/" + subtask + ")");
             }
         }
