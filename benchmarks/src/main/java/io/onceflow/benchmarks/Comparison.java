@@ -820,7 +820,7 @@ public final class Comparison {
                 }
                 String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
                 long ticks = ticks(stat);
-                if (name.matches("C[12] CompilerThre.*")) {
+                if (name.startsWith("C1 CompilerThre") || name.startsWith("C2 CompilerThre")) {
                     jit += ticks;
                 } else if (name.startsWith("GC Thread") || name.startsWith("G1 ")) {
                     gc += ticks;

@@ -12,9 +12,9 @@ import io.onceflow.runtime.fault.FaultPoint;
 import io.onceflow.testing.InjectedFailure;
 import io.onceflow.testing.SequenceChecker;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
@@ -39,7 +39,7 @@ class KafkaExactlyOnceTest {
     /** Fails once at each planned (point, occurrence), counting occurrences of each point over the whole job. */
     static final class PlannedFaults implements FaultInjector {
         private final Map<FaultPoint, Integer> plan;
-        private final Map<FaultPoint, AtomicInteger> seen = new ConcurrentHashMap<>();
+        private final Map<FaultPoint, Integer> seen = new HashMap<>();
         final AtomicInteger fired = new AtomicInteger();
         /** The highest checkpoint id any point was reached at. */
         private long highestSeen = -1;
@@ -59,7 +59,7 @@ class KafkaExactlyOnceTest {
             highestSeen = Math.max(highestSeen, checkpointId);
             Integer when = plan.get(point);
             if (when != null && checkpointId > quietUpTo
-                    && seen.computeIfAbsent(point, p -> new AtomicInteger()).incrementAndGet() == when) {
+                    && seen.merge(point, 1, Integer::sum).equals(when)) {
                 fired.incrementAndGet();
                 quietUpTo = highestSeen + 1;
                 throw new InjectedFailure(point + " at checkpoint " + checkpointId + " (" + uid + "/" + subtask + ")");
