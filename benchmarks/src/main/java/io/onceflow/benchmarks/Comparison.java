@@ -361,6 +361,25 @@ public final class Comparison {
                                 r.exact() ? "exact" : "NOT EXACT: " + r.audit()));
     }
 
+    /**
+     * One latency run of the first system, not counted: for a latency phase that is the first to load a broker just
+     * started. The first minute or so of a fresh broker and of this process's own producer and consumer (their code
+     * still being compiled) made the first measured runs of every system seconds slower at the p99 than the later
+     * ones, whichever system ran first.
+     */
+    public void latencyWarmUpRun(double linesPerSecond, Duration duration, Duration warmup) throws Exception {
+        BenchSystem system = settings.systems().get(0);
+        Latency r;
+        try {
+            r = latencyOnce(system, 0, linesPerSecond, duration, warmup);
+        } catch (RunFailed e) {
+            r = new Latency(system, 0, linesPerSecond, 0, 0, 0, 0, false, "", e.getMessage(), null);
+        }
+        progress.printf(Locale.ROOT, "[warm-up] latency %-12s %s (not counted)%n", system.id(),
+                r.failure() != null ? "FAILED: " + r.failure()
+                        : String.format(Locale.ROOT, "p50 %.0f ms, p99 %.0f ms", r.p50(), r.p99()));
+    }
+
     Latency latencyOnce(BenchSystem system, int round, double linesPerSecond, Duration duration, Duration warmup)
             throws Exception {
         String inputTopic = runName(system, round) + "-in";
