@@ -69,7 +69,7 @@ public final class Comparison {
                       double allOutput, double wordsPerSecond, double jobCpu, JvmCpu jvmCpu, double brokerCpu,
                       double peakRssMb, String failure) {
         static Run failed(BenchSystem system, int round, String failure) {
-            return new Run(system, round, false, "", 0, 0, 0, 0, 0, new JvmCpu(0, 0), 0, 0, failure);
+            return new Run(system, round, false, "", 0, 0, 0, 0, 0, JvmCpu.NONE, 0, 0, failure);
         }
     }
 
@@ -79,6 +79,8 @@ public final class Comparison {
      * summed over the threads alive when read (a compiler thread the JVM ended when idle is not counted).
      */
     public record JvmCpu(double jit, double gc) {
+        /** For a run that failed before it was measured. */
+        static final JvmCpu NONE = new JvmCpu(0, 0);
     }
 
     private static final String INPUT = "bench-in";
@@ -241,7 +243,7 @@ public final class Comparison {
                     try {
                         return recoverOnce(system, round, linesPerSecond, duration);
                     } catch (RunFailed e) {
-                        return new Recovery(system, round, false, 0, 0, "", 0, 0, 0, new JvmCpu(0, 0), 0,
+                        return new Recovery(system, round, false, 0, 0, "", 0, 0, 0, JvmCpu.NONE, 0,
                                 e.getMessage());
                     }
                 },
@@ -348,36 +350,36 @@ public final class Comparison {
      * not measured (nor the checkpoints triggered then): compilation and caches warm up at the real rate first.
      */
     public List<Latency> latencyAll(double linesPerSecond, Duration duration, Duration warmup) throws Exception {
-        return everyRound("latency ", settings.systems(), (system, round) -> {
-                    try {
-                        return latencyOnce(system, round, linesPerSecond, duration, warmup);
-                    } catch (RunFailed e) {
-                        return new Latency(system, round, linesPerSecond, 0, 0, 0, 0, false, "", e.getMessage(), null);
-                    }
-                },
-                r -> r.failure() != null ? "FAILED: " + r.failure()
-                        : String.format(Locale.ROOT, "%,.0f lines/s: p50 %.0f ms, p99 %.0f ms, max %.0f ms over "
-                                        + "%,d records; %s", r.linesPerSecond(), r.p50(), r.p99(), r.max(), r.samples(),
-                                r.exact() ? "exact" : "NOT EXACT: " + r.audit()));
+        return everyRound("latency ", settings.systems(),
+                (system, round) -> latencyRun(system, round, linesPerSecond, duration, warmup), Comparison::latencyLine);
     }
 
     /**
      * One latency run of the first system, not counted: for a latency phase that is the first to load a broker just
-     * started. The first minute or so of a fresh broker and of this process's own producer and consumer (their code
-     * still being compiled) made the first measured runs of every system seconds slower at the p99 than the later
-     * ones, whichever system ran first.
+     * started. The first runs on a fresh broker were seconds slower at the p99 than the later ones, whichever system
+     * ran first (most likely the broker's code and this process's own producer and consumer still being compiled).
      */
     public void latencyWarmUpRun(double linesPerSecond, Duration duration, Duration warmup) throws Exception {
         BenchSystem system = settings.systems().get(0);
-        Latency r;
-        try {
-            r = latencyOnce(system, 0, linesPerSecond, duration, warmup);
-        } catch (RunFailed e) {
-            r = new Latency(system, 0, linesPerSecond, 0, 0, 0, 0, false, "", e.getMessage(), null);
-        }
         progress.printf(Locale.ROOT, "[warm-up] latency %-12s %s (not counted)%n", system.id(),
-                r.failure() != null ? "FAILED: " + r.failure()
-                        : String.format(Locale.ROOT, "p50 %.0f ms, p99 %.0f ms", r.p50(), r.p99()));
+                latencyLine(latencyRun(system, 0, linesPerSecond, duration, warmup)));
+    }
+
+    /** A latency run, or its failure as a result that says why. */
+    private Latency latencyRun(BenchSystem system, int round, double linesPerSecond, Duration duration,
+                               Duration warmup) throws Exception {
+        try {
+            return latencyOnce(system, round, linesPerSecond, duration, warmup);
+        } catch (RunFailed e) {
+            return new Latency(system, round, linesPerSecond, 0, 0, 0, 0, false, "", e.getMessage(), null);
+        }
+    }
+
+    private static String latencyLine(Latency r) {
+        return r.failure() != null ? "FAILED: " + r.failure()
+                : String.format(Locale.ROOT, "%,.0f lines/s: p50 %.0f ms, p99 %.0f ms, max %.0f ms over %,d records; %s",
+                        r.linesPerSecond(), r.p50(), r.p99(), r.max(), r.samples(),
+                        r.exact() ? "exact" : "NOT EXACT: " + r.audit());
     }
 
     Latency latencyOnce(BenchSystem system, int round, double linesPerSecond, Duration duration, Duration warmup)
