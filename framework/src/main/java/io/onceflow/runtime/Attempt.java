@@ -354,7 +354,7 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
                             t.getKeySerializer(), spec.maxParallelism(), range, rocks)
                     : new HeapKeyedStateBackend(uid, t.getKeySerializer(), spec.maxParallelism(), range,
                             !(spec.stateBackend() instanceof io.onceflow.api.HeapStateBackend heap)
-                                    || heap.incrementalCheckpoints());
+                                    || heap.incrementalCheckpoints(), HeapKeyedStateBackend.BACKGROUND);
         }
         try {
             return new Prepared(keyed, assignment.assign(uid, subtask, p, range, (KeyedEntrySink) keyed));

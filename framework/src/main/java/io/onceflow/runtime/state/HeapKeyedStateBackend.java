@@ -46,8 +46,23 @@ import java.util.Map;
  * deltas even where a new base is due until the first checkpoint that holds a change (it is the one a restarted
  * job's first output waits for; checkpoints before it, taken while the sources had read nothing yet, change
  * nothing); the next one writes the base.
+ *
+ * <h2>Bases written in the background</h2>
+ * With a base writer (the runtime's backends have one), a base that is due because of the deltas' size or number
+ * is not written by the checkpoint: the checkpoint writes its delta as usual and hands its frozen state to the base
+ * writer, which writes it in full to the shared state beside the chain (as Flink's changelog backend materializes
+ * its state). A checkpoint written after that base is in starts its chain with it, followed by the deltas written
+ * since its snapshot; until then the chain goes on with deltas. A checkpoint so never waits for a whole copy of
+ * the state, only for what changed in its interval: a base, several times a delta's size, is what made every few
+ * checkpoints slow. A base that could not be written is logged and tried again with the next checkpoint; one no
+ * longer of use (the chain was started anew in between, the backend closed) is left unreferenced. A base a
+ * checkpoint must have at once (the first, a change of the states, a value changed in place, a full snapshot in
+ * between) is written by the checkpoint as before; so is a due one when the chain has grown to twice
+ * {@value #MAX_DELTAS} deltas while the base writer is still busy.
  */
 public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntrySink {
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(HeapKeyedStateBackend.class);
 
     private final String operatorUid;
     private final TypeSerializer<Object> keySerializer;
@@ -57,6 +72,12 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
     private final Map<String, RestoredKeyedState> restored = new LinkedHashMap<>();
     private final List<RestoredKeyedState> reading = new ArrayList<>();
     private final boolean incremental;
+    // writes a due base off the checkpoint's path; null: the checkpoint writes it
+    private final java.util.concurrent.Executor baseWriter;
+    // a base the base writer is writing, or has written and no chain uses yet
+    private final java.util.concurrent.atomic.AtomicBoolean writingBase = new java.util.concurrent.atomic.AtomicBoolean();
+    private volatile WrittenBase writtenBase;
+    private volatile boolean closed;
     // names this backend's files in the shared state
     private final String chainId = "heap-" + java.util.UUID.randomUUID();
     // the last snapshot written, which the next one is a delta of (set by the snapshot threads, in order)
@@ -83,7 +104,19 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
     /** @param incremental whether checkpoints with shared state storage are written as chains of deltas */
     public HeapKeyedStateBackend(String operatorUid, TypeSerializer<Object> keySerializer, int maxParallelism,
                                  KeyGroupRange keyGroupRange, boolean incremental) {
+        this(operatorUid, keySerializer, maxParallelism, keyGroupRange, incremental, null);
+    }
+
+    /**
+     * @param incremental whether checkpoints with shared state storage are written as chains of deltas
+     * @param baseWriter  where a due base is written, off the checkpoints' path ({@link #BACKGROUND}); null: the
+     *                    checkpoint it is due at writes it
+     */
+    public HeapKeyedStateBackend(String operatorUid, TypeSerializer<Object> keySerializer, int maxParallelism,
+                                 KeyGroupRange keyGroupRange, boolean incremental,
+                                 java.util.concurrent.Executor baseWriter) {
         this.incremental = incremental;
+        this.baseWriter = baseWriter;
         this.operatorUid = operatorUid;
         this.keyCheck = new StableKeys.RecordKeyCheck(operatorUid);
         this.keySerializer = keySerializer != null ? keySerializer : Serializers.dynamic();
@@ -492,22 +525,63 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
             layout.add("restored " + r.name() + " " + r.kind());
         }
         long deltas = restoredChain.stream().skip(1).mapToLong(io.onceflow.runtime.storage.StateHandle.InFile::size).sum();
-        return new Written(layout, maps, restoredChain, restoredChain.get(0).size(), deltas, true);
+        List<Long> ids = Collections.nCopies(restoredChain.size(), RESTORED); // older than any snapshot of this backend
+        return new Written(layout, maps, restoredChain, ids, restoredChain.get(0).size(), deltas, true);
     }
 
     /** At most this many deltas follow a base, so a restore reads a bounded number of files. */
     static final int MAX_DELTAS = 50;
 
-    /** A new base once the deltas since the last one hold as many bytes as it: a restore reads at most twice the base. */
+    /**
+     * A new base once the deltas since the last one hold as many bytes as it: a restore reads at most twice the base
+     * (a little more while a base is written in the background).
+     */
     static final int MAX_DELTA_BYTES_PER_BASE_BYTE = 1;
 
+    /** The shared base writer of the runtime's heap backends: daemon threads, made as needed, gone when idle. */
+    public static final java.util.concurrent.Executor BACKGROUND = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "onceflow-heap-base-writer");
+        t.setDaemon(true);
+        return t;
+    });
+
+    /** The checkpoint id of a restored chain's files in {@link Written#chainIds}. */
+    private static final long RESTORED = -1;
+
     /**
-     * What the last written snapshot was, for the next one's delta; {@code unchangedSinceRestore}: the restored chain,
-     * or deltas of it that held no change, so the next delta may still put off a base that is due.
+     * What the last written snapshot was, for the next one's delta; {@code chainIds}: the checkpoint whose snapshot
+     * each file of the chain ends with; {@code unchangedSinceRestore}: the restored chain, or deltas of it that held
+     * no change, so the next delta may still put off a base that is due.
      */
     private record Written(List<String> layout, Map<String, CopyOnWriteStateMap.Snapshot<Object, ?>> maps,
-                           List<io.onceflow.runtime.storage.StateHandle.InFile> chain, long baseBytes, long deltaBytes,
-                           boolean unchangedSinceRestore) {
+                           List<io.onceflow.runtime.storage.StateHandle.InFile> chain, List<Long> chainIds,
+                           long baseBytes, long deltaBytes, boolean unchangedSinceRestore) {
+
+        /**
+         * This chain begun with {@code base}, a full copy of the snapshot of a checkpoint whose delta is in it,
+         * instead of everything up to that delta; null if no file of the chain ends with that snapshot.
+         */
+        Written startingWith(WrittenBase base) {
+            int at = chainIds.indexOf(base.checkpointId());
+            if (at < 0) {
+                return null;
+            }
+            List<io.onceflow.runtime.storage.StateHandle.InFile> files = new ArrayList<>();
+            List<Long> ids = new ArrayList<>();
+            files.add(base.file());
+            ids.add(base.checkpointId());
+            long deltas = 0;
+            for (int i = at + 1; i < chain.size(); i++) {
+                files.add(chain.get(i));
+                ids.add(chainIds.get(i));
+                deltas += chain.get(i).size();
+            }
+            return new Written(layout, maps, List.copyOf(files), List.copyOf(ids), base.file().size(), deltas, false);
+        }
+    }
+
+    /** A base the base writer wrote: the whole state at checkpoint {@code checkpointId}. */
+    private record WrittenBase(long checkpointId, io.onceflow.runtime.storage.StateHandle.InFile file) {
     }
 
     private final class HeapSnapshot implements KeyedStateSnapshot {
@@ -557,13 +631,24 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                 return;
             }
             Written base = lastWritten != null ? lastWritten : restoredBase;
+            // a base the base writer finished starts the chain in place of the files up to its snapshot's delta
+            long backgroundBytes = 0;
+            WrittenBase background = writtenBase;
+            if (background != null && base != null) {
+                Written shorter = base.startingWith(background); // null: the chain was started anew since its snapshot
+                if (shorter != null) {
+                    base = shorter;
+                    backgroundBytes = background.file().size();
+                }
+            }
+            boolean mustBeFull = base == null || !base.layout().equals(layout) || !diffable(base);
             // a restored chain due for a new base gets deltas until the first one with a change: the first
             // checkpoint after a restart that holds input is the one output waits for, in a process whose code is
             // still cold; the next one writes the base
-            boolean full = base == null || !base.layout().equals(layout) || base.chain().size() > MAX_DELTAS
-                    || (!base.unchangedSinceRestore()
-                        && base.deltaBytes() > MAX_DELTA_BYTES_PER_BASE_BYTE * base.baseBytes())
-                    || !diffable(base);
+            boolean due = base != null && (base.chain().size() > MAX_DELTAS || (!base.unchangedSinceRestore()
+                    && base.deltaBytes() > MAX_DELTA_BYTES_PER_BASE_BYTE * base.baseBytes()));
+            boolean inBackground = due && !mustBeFull && baseWriter != null && base.chain().size() <= 2 * MAX_DELTAS;
+            boolean full = mustBeFull || (due && !inBackground);
             java.nio.file.Path local = java.nio.file.Files.createTempFile("onceflow-heap-state-", ".chain");
             try {
                 long changes = 0;
@@ -583,15 +668,75 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                         chainId + "-" + checkpointId + (full ? "-base" : "-delta"), local);
                 List<io.onceflow.runtime.storage.StateHandle.InFile> files = new ArrayList<>(full ? List.of() : base.chain());
                 files.add(handle);
+                List<Long> ids = new ArrayList<>(full ? List.of() : base.chainIds());
+                ids.add(checkpointId);
                 HeapStateChain.writeChain(out, maxParallelism, states, files);
                 chain = List.copyOf(files);
-                uploaded = handle.size();
+                uploaded = handle.size() + (full ? 0 : backgroundBytes);
                 Map<String, CopyOnWriteStateMap.Snapshot<Object, ?>> maps = new HashMap<>();
                 frozen.forEach(f -> maps.put(f.name, f.map));
-                lastWritten = full ? new Written(layout, maps, chain, handle.size(), 0, false)
-                        : new Written(layout, maps, chain, base.baseBytes(), base.deltaBytes() + handle.size(),
-                                base.unchangedSinceRestore() && changes == 0);
+                lastWritten = full ? new Written(layout, maps, chain, List.copyOf(ids), handle.size(), 0, false)
+                        : new Written(layout, maps, chain, List.copyOf(ids), base.baseBytes(),
+                                base.deltaBytes() + handle.size(), base.unchangedSinceRestore() && changes == 0);
                 forgetChangesBefore(); // the next delta is one of this snapshot
+                if (background != null) {
+                    writtenBase = null; // in the chain now, or of no use any more; kept for the next try if this failed
+                }
+            } finally {
+                java.nio.file.Files.deleteIfExists(local);
+            }
+            if (inBackground && !closed && writingBase.compareAndSet(false, true)) {
+                writeBaseInBackground(shared);
+            }
+        }
+
+        /**
+         * Has the base writer write this snapshot in full to the shared state, for a later checkpoint's chain to start
+         * with ({@link #writtenBase}); the snapshot's frozen tables stay as they are while it does.
+         */
+        private void writeBaseInBackground(SharedFiles shared) {
+            try {
+                baseWriter.execute(() -> {
+                    try {
+                        io.onceflow.runtime.storage.StateHandle.InFile file = writeBase(shared);
+                        if (file != null) {
+                            writtenBase = new WrittenBase(checkpointId, file);
+                        }
+                    } catch (Exception | Error e) {
+                        LOG.warn("Could not write a new base of the keyed state of operator '{}' as of checkpoint {} in "
+                                + "the background: {}. Its checkpoints go on as deltas of the last base; the next one "
+                                + "tries again", operatorUid, checkpointId, e.toString());
+                    } finally {
+                        writingBase.set(false); // after writtenBase: a checkpoint that sees it unset finds the base
+                    }
+                });
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                writingBase.set(false);
+            }
+        }
+
+        /** The whole snapshot as a chain's first file, uploaded; null if the backend was closed meanwhile. */
+        private io.onceflow.runtime.storage.StateHandle.InFile writeBase(SharedFiles shared) throws IOException {
+            java.nio.file.Path local = java.nio.file.Files.createTempFile("onceflow-heap-state-", ".base");
+            try {
+                try (java.io.OutputStream target = java.nio.file.Files.newOutputStream(local)) {
+                    java.io.OutputStream unlessClosed = new java.io.FilterOutputStream(target) {
+                        @Override
+                        public void write(byte[] b, int off, int len) throws IOException {
+                            if (closed) {
+                                throw new IOException("the backend was closed");
+                            }
+                            out.write(b, off, len);
+                        }
+                    };
+                    DataOutputStream file = new DataOutputStream(
+                            new io.onceflow.runtime.storage.UnsynchronizedBufferedOutputStream(unlessClosed, 64 * 1024));
+                    HeapStateChain.writeFileHeader(file);
+                    writeEntries(file, new EntryBuffers());
+                    HeapStateChain.writeFileEnd(file);
+                    file.flush();
+                }
+                return closed ? null : shared.upload(chainId + "-" + checkpointId + "-base", local);
             } finally {
                 java.nio.file.Files.deleteIfExists(local);
             }
@@ -717,6 +862,7 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
 
     @Override
     public void close() {
+        closed = true; // a base being written in the background stops
         tables.clear();
         restored.clear();
     }

@@ -342,6 +342,183 @@ class HeapIncrementalCheckpointTest {
         assertSameState(atSixth, dump(last, keys), "the new base");
     }
 
+    /** A base writer that runs what it is given only when the test says so. */
+    private static final class LaterWriter implements java.util.concurrent.Executor {
+        final List<Runnable> queued = new ArrayList<>();
+
+        @Override
+        public void execute(Runnable task) {
+            queued.add(task);
+        }
+
+        void runAll() {
+            List<Runnable> now = new ArrayList<>(queued);
+            queued.clear();
+            now.forEach(Runnable::run);
+        }
+    }
+
+    @Test
+    void aDueBaseIsWrittenBesideTheChainAndTheNextCheckpointStartsWithIt() throws Exception {
+        Shared shared = new Shared();
+        LaterWriter writer = new LaterWriter();
+        HeapKeyedStateBackend backend = new HeapKeyedStateBackend("op", null, 128, ALL, true, writer);
+        Random random = new Random(21);
+        int keys = 2_000;
+        for (int k = 0; k < keys; k++) {
+            change(backend, "key-" + k, random, false);
+        }
+        checkpoint(backend.snapshot(1), shared);
+        for (int k = 0; k < keys; k++) {
+            change(backend, "key-" + k, random, false); // every key: the delta outweighs the base on its own
+        }
+        checkpoint(backend.snapshot(2), shared);
+        assertTrue(writer.queued.isEmpty(), "no base is due yet");
+
+        changeRandomKeys(backend, random, keys, 100);
+        Map<String, String> atThird = dump(backend, keys);
+        KeyedStateSnapshot third = backend.snapshot(3);
+        changeRandomKeys(backend, random, keys, 300); // the task goes on; the base must hold the barrier's state
+        byte[] thirdBytes = checkpoint(third, shared);
+        assertEquals(List.of("-base", "-delta", "-delta"), kinds(shared),
+                "the checkpoint a base is due at writes only its delta");
+        assertEquals(1, writer.queued.size(), "and hands its state to the base writer");
+
+        changeRandomKeys(backend, random, keys, 100);
+        Map<String, String> atFourth = dump(backend, keys);
+        byte[] fourth = checkpoint(backend.snapshot(4), shared);
+        assertEquals("-delta", kinds(shared).get(3), "while the base is written the chain goes on with deltas");
+        assertEquals(1, writer.queued.size(), "one base at a time");
+
+        writer.runAll();
+        assertEquals(5, shared.uploaded.size());
+        StateHandle.InFile base = shared.uploaded.get(4);
+        assertTrue(base.path().endsWith("-3-base"), "the whole state of checkpoint 3: " + base.path());
+
+        changeRandomKeys(backend, random, keys, 100);
+        Map<String, String> atFifth = dump(backend, keys);
+        KeyedStateSnapshot fifth = backend.snapshot(5);
+        byte[] fifthBytes = checkpoint(fifth, shared);
+        StateHandle.InFile delta5 = shared.uploaded.get(5);
+        assertEquals(List.of(base, shared.uploaded.get(3), delta5), fifth.sharedFiles(),
+                "the chain starts with the new base, then the deltas written after its snapshot");
+        assertEquals(base.size() + delta5.size(), fifth.uploadedSharedBytes(),
+                "the first checkpoint to use the base counts its bytes");
+        assertTrue(writer.queued.isEmpty(), "the shorter chain is not due for another base");
+
+        for (byte[] bytes : List.of(thirdBytes, fourth, fifthBytes)) {
+            HeapKeyedStateBackend restored = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+            restoreAsAttempt(bytes, ALL, restored);
+            Map<String, String> expected = bytes == thirdBytes ? atThird : bytes == fourth ? atFourth : atFifth;
+            assertSameState(expected, dump(restored, keys), "each checkpoint restores the state at its barrier");
+        }
+        KeyGroupRange half = KeyGroups.rangeFor(128, 2, 1);
+        HeapKeyedStateBackend part = new HeapKeyedStateBackend("op", null, 128, half, true);
+        restore(fifthBytes, half, part);
+        Map<String, String> mine = dump(part, keys);
+        Map<String, String> expected = new TreeMap<>(atFifth);
+        expected.keySet().removeIf(k -> !half.contains(KeyGroups.keyGroupFor(k, 128)));
+        assertSameState(expected, mine, "half of the key groups, from the chain that starts with the new base");
+    }
+
+    @Test
+    void aBaseTheWriterCouldNotUploadIsTriedAgainAndOneForAClosedBackendIsNotWritten() throws Exception {
+        Shared shared = new Shared();
+        LaterWriter writer = new LaterWriter();
+        HeapKeyedStateBackend backend = new HeapKeyedStateBackend("op", null, 128, ALL, true, writer);
+        Random random = new Random(22);
+        int keys = 1_000;
+        for (int round = 1; round <= 3; round++) {
+            for (int k = 0; k < keys; k++) {
+                change(backend, "key-" + k, random, false);
+            }
+            checkpoint(backend.snapshot(round), shared);
+        }
+        assertEquals(1, writer.queued.size());
+        shared.failNext = true;
+        writer.runAll(); // logged; nothing uploaded
+        assertEquals(3, shared.uploaded.size());
+
+        changeRandomKeys(backend, random, keys, 50);
+        Map<String, String> atFourth = dump(backend, keys);
+        KeyedStateSnapshot fourth = backend.snapshot(4);
+        byte[] fourthBytes = checkpoint(fourth, shared);
+        assertEquals(4, fourth.sharedFiles().size(), "the chain goes on without the base that failed");
+        assertEquals(1, writer.queued.size(), "and the checkpoint hands its state to the writer again");
+        writer.runAll();
+        assertTrue(shared.uploaded.get(4).path().endsWith("-4-base"), shared.uploaded.get(4).path());
+        HeapKeyedStateBackend restored = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        restoreAsAttempt(fourthBytes, ALL, restored);
+        assertSameState(atFourth, dump(restored, keys), "the delta after the failed base");
+
+        for (int k = 0; k < keys; k++) {
+            change(backend, "key-" + k, random, false);
+        }
+        KeyedStateSnapshot fifth = backend.snapshot(5);
+        checkpoint(fifth, shared);
+        assertEquals(2, fifth.sharedFiles().size(), "base 4 and delta 5");
+        for (int round = 6; round <= 7; round++) {
+            for (int k = 0; k < keys; k++) {
+                change(backend, "key-" + k, random, false);
+            }
+            checkpoint(backend.snapshot(round), shared);
+        }
+        assertEquals(1, writer.queued.size(), "deltas 5 and 6 outweigh base 4: a new base is due");
+        int uploads = shared.uploaded.size();
+        backend.close();
+        writer.runAll();
+        assertEquals(uploads, shared.uploaded.size(), "a closed backend's base is not uploaded");
+    }
+
+    @Test
+    void withBasesWrittenInTheBackgroundAtRandomMomentsEveryCheckpointRestoresItsBarrier() throws Exception {
+        Shared shared = new Shared();
+        LaterWriter writer = new LaterWriter();
+        HeapKeyedStateBackend backend = new HeapKeyedStateBackend("op", null, 128, ALL, true, writer);
+        Random random = new Random(23);
+        int keys = 1_500;
+        java.util.Set<StateHandle.InFile> writtenInBackground = new java.util.HashSet<>();
+        int startingWithThem = 0;
+        int longest = 0;
+        for (long checkpoint = 1; checkpoint <= 40; checkpoint++) {
+            int changes = random.nextInt(4) == 0 ? 3_000 : 200;
+            for (int i = 0; i < changes; i++) {
+                change(backend, "key-" + random.nextInt(keys), random, checkpoint == 17);
+            }
+            if (checkpoint == 25) {
+                // a savepoint between two checkpoints: the next checkpoint must be a base of its own
+                checkpoint(backend.snapshot(1_000), KeyedStateSnapshot.SharedFiles.NONE);
+            }
+            Map<String, String> atBarrier = dump(backend, keys);
+            KeyedStateSnapshot snapshot = backend.snapshot(checkpoint);
+            changeRandomKeys(backend, random, keys, 100);
+            int before = shared.uploaded.size();
+            if (random.nextInt(3) == 0) {
+                writer.runAll(); // the writer finishes before the checkpoint's write
+            }
+            if (random.nextInt(8) == 0) {
+                shared.failNext = true; // the writer's upload or the checkpoint's fails
+                writer.runAll();
+            }
+            writtenInBackground.addAll(shared.uploaded.subList(before, shared.uploaded.size()));
+            byte[] bytes;
+            try {
+                bytes = checkpoint(snapshot, shared);
+            } catch (IOException e) {
+                continue; // the checkpoint's own upload failed: it does not count
+            }
+            List<StateHandle.InFile> chain = snapshot.sharedFiles();
+            longest = Math.max(longest, chain.size());
+            startingWithThem += writtenInBackground.contains(chain.get(0)) ? 1 : 0;
+            HeapKeyedStateBackend restored = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+            restoreAsAttempt(bytes, ALL, restored);
+            assertSameState(atBarrier, dump(restored, keys), "checkpoint " + checkpoint + " restores its barrier");
+        }
+        assertTrue(longest <= 20, "bases written in the background keep the chains short: longest " + longest);
+        assertTrue(writtenInBackground.size() >= 3 && startingWithThem >= 10, writtenInBackground.size()
+                + " bases written in the background, " + startingWithThem + " checkpoints starting with one");
+    }
+
     private static List<String> kinds(Shared shared) {
         return shared.uploaded.stream().map(f -> f.path().substring(f.path().lastIndexOf('-'))).toList();
     }
