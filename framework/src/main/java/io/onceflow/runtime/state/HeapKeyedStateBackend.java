@@ -702,7 +702,12 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                         if (file != null) {
                             writtenBase = new WrittenBase(checkpointId, file);
                         }
-                    } catch (Exception | Error e) {
+                    } catch (Exception e) {
+                        if (closed) {
+                            LOG.debug("A base of the keyed state of operator '{}' was not finished: the backend closed "
+                                    + "({})", operatorUid, e.toString());
+                            return;
+                        }
                         LOG.warn("Could not write a new base of the keyed state of operator '{}' as of checkpoint {} in "
                                 + "the background: {}. Its checkpoints go on as deltas of the last base; the next one "
                                 + "tries again", operatorUid, checkpointId, e.toString());
