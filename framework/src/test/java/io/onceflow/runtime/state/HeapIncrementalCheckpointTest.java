@@ -265,9 +265,7 @@ class HeapIncrementalCheckpointTest {
         HeapKeyedStateBackend backend = new HeapKeyedStateBackend("op", null, 128, ALL, true);
         Random random = new Random(8);
         int keys = 2_000;
-        for (int k = 0; k < keys; k++) {
-            change(backend, "key-" + k, random, false);
-        }
+        changeEveryKey(backend, random, keys);
         checkpoint(backend.snapshot(1), shared);
         for (int k = 0; k < keys; k += 2) {
             change(backend, "key-" + k, random, false); // half the keys: a delta of about half the base
@@ -304,13 +302,9 @@ class HeapIncrementalCheckpointTest {
         HeapKeyedStateBackend backend = new HeapKeyedStateBackend("op", null, 128, ALL, true);
         Random random = new Random(9);
         int keys = 2_000;
-        for (int k = 0; k < keys; k++) {
-            change(backend, "key-" + k, random, false);
-        }
+        changeEveryKey(backend, random, keys);
         checkpoint(backend.snapshot(1), shared);
-        for (int k = 0; k < keys; k++) {
-            change(backend, "key-" + k, random, false); // every key: the delta outweighs the base on its own
-        }
+        changeEveryKey(backend, random, keys); // every key: the delta outweighs the base on its own
         byte[] second = checkpoint(backend.snapshot(2), shared);
         assertEquals(List.of("-base", "-delta"), kinds(shared));
 
@@ -365,13 +359,9 @@ class HeapIncrementalCheckpointTest {
         HeapKeyedStateBackend backend = new HeapKeyedStateBackend("op", null, 128, ALL, true, writer);
         Random random = new Random(21);
         int keys = 2_000;
-        for (int k = 0; k < keys; k++) {
-            change(backend, "key-" + k, random, false);
-        }
+        changeEveryKey(backend, random, keys);
         checkpoint(backend.snapshot(1), shared);
-        for (int k = 0; k < keys; k++) {
-            change(backend, "key-" + k, random, false); // every key: the delta outweighs the base on its own
-        }
+        changeEveryKey(backend, random, keys); // every key: the delta outweighs the base on its own
         checkpoint(backend.snapshot(2), shared);
         assertTrue(writer.queued.isEmpty(), "no base is due yet");
 
@@ -406,12 +396,9 @@ class HeapIncrementalCheckpointTest {
                 "the first checkpoint to use the base counts its bytes");
         assertTrue(writer.queued.isEmpty(), "the shorter chain is not due for another base");
 
-        for (byte[] bytes : List.of(thirdBytes, fourth, fifthBytes)) {
-            HeapKeyedStateBackend restored = new HeapKeyedStateBackend("op", null, 128, ALL, true);
-            restoreAsAttempt(bytes, ALL, restored);
-            Map<String, String> expected = bytes == thirdBytes ? atThird : bytes == fourth ? atFourth : atFifth;
-            assertSameState(expected, dump(restored, keys), "each checkpoint restores the state at its barrier");
-        }
+        assertRestoresTo(atThird, thirdBytes, keys, "checkpoint 3, whose state the base holds");
+        assertRestoresTo(atFourth, fourth, keys, "checkpoint 4, written while the base was");
+        assertRestoresTo(atFifth, fifthBytes, keys, "checkpoint 5, from the new base");
         KeyGroupRange half = KeyGroups.rangeFor(128, 2, 1);
         HeapKeyedStateBackend part = new HeapKeyedStateBackend("op", null, 128, half, true);
         restore(fifthBytes, half, part);
@@ -429,9 +416,7 @@ class HeapIncrementalCheckpointTest {
         Random random = new Random(22);
         int keys = 1_000;
         for (int round = 1; round <= 3; round++) {
-            for (int k = 0; k < keys; k++) {
-                change(backend, "key-" + k, random, false);
-            }
+            changeEveryKey(backend, random, keys);
             checkpoint(backend.snapshot(round), shared);
         }
         assertEquals(1, writer.queued.size());
@@ -447,20 +432,14 @@ class HeapIncrementalCheckpointTest {
         assertEquals(1, writer.queued.size(), "and the checkpoint hands its state to the writer again");
         writer.runAll();
         assertTrue(shared.uploaded.get(4).path().endsWith("-4-base"), shared.uploaded.get(4).path());
-        HeapKeyedStateBackend restored = new HeapKeyedStateBackend("op", null, 128, ALL, true);
-        restoreAsAttempt(fourthBytes, ALL, restored);
-        assertSameState(atFourth, dump(restored, keys), "the delta after the failed base");
+        assertRestoresTo(atFourth, fourthBytes, keys, "the delta after the failed base");
 
-        for (int k = 0; k < keys; k++) {
-            change(backend, "key-" + k, random, false);
-        }
+        changeEveryKey(backend, random, keys);
         KeyedStateSnapshot fifth = backend.snapshot(5);
         checkpoint(fifth, shared);
         assertEquals(2, fifth.sharedFiles().size(), "base 4 and delta 5");
         for (int round = 6; round <= 7; round++) {
-            for (int k = 0; k < keys; k++) {
-                change(backend, "key-" + k, random, false);
-            }
+            changeEveryKey(backend, random, keys);
             checkpoint(backend.snapshot(round), shared);
         }
         assertEquals(1, writer.queued.size(), "deltas 5 and 6 outweigh base 4: a new base is due");
@@ -510,9 +489,7 @@ class HeapIncrementalCheckpointTest {
             List<StateHandle.InFile> chain = snapshot.sharedFiles();
             longest = Math.max(longest, chain.size());
             startingWithThem += writtenInBackground.contains(chain.get(0)) ? 1 : 0;
-            HeapKeyedStateBackend restored = new HeapKeyedStateBackend("op", null, 128, ALL, true);
-            restoreAsAttempt(bytes, ALL, restored);
-            assertSameState(atBarrier, dump(restored, keys), "checkpoint " + checkpoint + " restores its barrier");
+            assertRestoresTo(atBarrier, bytes, keys, "checkpoint " + checkpoint);
         }
         assertTrue(longest <= 20, "bases written in the background keep the chains short: longest " + longest);
         assertTrue(writtenInBackground.size() >= 3 && startingWithThem >= 10, writtenInBackground.size()
@@ -596,6 +573,13 @@ class HeapIncrementalCheckpointTest {
         b.getState(HOLDER);
     }
 
+    /** One change ({@link #change}, not in place) to every key from {@code key-0} to {@code key-(keys-1)}. */
+    private static void changeEveryKey(KeyedStateBackend b, Random random, int keys) throws Exception {
+        for (int k = 0; k < keys; k++) {
+            change(b, "key-" + k, random, false);
+        }
+    }
+
     /** {@code times} changes ({@link #change}, not in place) to keys drawn from {@code key-0 .. key-(keys-1)}. */
     private static void changeRandomKeys(KeyedStateBackend b, Random random, int keys, int times) throws Exception {
         for (int i = 0; i < times; i++) {
@@ -631,6 +615,14 @@ class HeapIncrementalCheckpointTest {
         } else {
             holder.update(new long[] {h == null ? 0 : h[0] + 1});
         }
+    }
+
+    /** A new attempt restoring {@code checkpoint} holds exactly {@code expected}. */
+    private void assertRestoresTo(Map<String, String> expected, byte[] checkpoint, int keys, String what)
+            throws Exception {
+        HeapKeyedStateBackend restored = new HeapKeyedStateBackend("op", null, 128, ALL, true);
+        restoreAsAttempt(checkpoint, ALL, restored);
+        assertSameState(expected, dump(restored, keys), what + " restores the state at its barrier");
     }
 
     /** Fails naming the first keys that differ, not printing thousands of them. */
