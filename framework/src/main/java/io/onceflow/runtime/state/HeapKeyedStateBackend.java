@@ -649,41 +649,31 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                     && base.deltaBytes() > MAX_DELTA_BYTES_PER_BASE_BYTE * base.baseBytes()));
             boolean inBackground = due && !mustBeFull && baseWriter != null && base.chain().size() <= 2 * MAX_DELTAS;
             boolean full = mustBeFull || (due && !inBackground);
-            java.nio.file.Path local = java.nio.file.Files.createTempFile("onceflow-heap-state-", ".chain");
-            try {
-                long changes = 0;
-                try (java.io.OutputStream target = java.nio.file.Files.newOutputStream(local)) {
-                    DataOutputStream file = new DataOutputStream(
-                            new io.onceflow.runtime.storage.UnsynchronizedBufferedOutputStream(target, 64 * 1024));
-                    HeapStateChain.writeFileHeader(file);
-                    if (full) {
-                        writeEntries(file, new EntryBuffers());
-                    } else {
-                        changes = writeDelta(file, base);
-                    }
-                    HeapStateChain.writeFileEnd(file);
-                    file.flush();
-                }
-                io.onceflow.runtime.storage.StateHandle.InFile handle = shared.upload(
-                        chainId + "-" + checkpointId + (full ? "-base" : "-delta"), local);
-                List<io.onceflow.runtime.storage.StateHandle.InFile> files = new ArrayList<>(full ? List.of() : base.chain());
-                files.add(handle);
-                List<Long> ids = new ArrayList<>(full ? List.of() : base.chainIds());
-                ids.add(checkpointId);
-                HeapStateChain.writeChain(out, maxParallelism, states, files);
-                chain = List.copyOf(files);
-                uploaded = handle.size() + (full ? 0 : backgroundBytes);
-                Map<String, CopyOnWriteStateMap.Snapshot<Object, ?>> maps = new HashMap<>();
-                frozen.forEach(f -> maps.put(f.name, f.map));
-                lastWritten = full ? new Written(layout, maps, chain, List.copyOf(ids), handle.size(), 0, false)
-                        : new Written(layout, maps, chain, List.copyOf(ids), base.baseBytes(),
-                                base.deltaBytes() + handle.size(), base.unchangedSinceRestore() && changes == 0);
-                forgetChangesBefore(); // the next delta is one of this snapshot
-                if (background != null) {
-                    writtenBase = null; // in the chain now, or of no use any more; kept for the next try if this failed
-                }
-            } finally {
-                java.nio.file.Files.deleteIfExists(local);
+            long[] changes = new long[1];
+            Written deltaOf = base;
+            io.onceflow.runtime.storage.StateHandle.InFile handle = uploadChainFile(shared, full ? "-base" : "-delta",
+                    false, file -> {
+                        if (full) {
+                            writeEntries(file, new EntryBuffers());
+                        } else {
+                            changes[0] = writeDelta(file, deltaOf);
+                        }
+                    });
+            List<io.onceflow.runtime.storage.StateHandle.InFile> files = new ArrayList<>(full ? List.of() : base.chain());
+            files.add(handle);
+            List<Long> ids = new ArrayList<>(full ? List.of() : base.chainIds());
+            ids.add(checkpointId);
+            HeapStateChain.writeChain(out, maxParallelism, states, files);
+            chain = List.copyOf(files);
+            uploaded = handle.size() + (full ? 0 : backgroundBytes);
+            Map<String, CopyOnWriteStateMap.Snapshot<Object, ?>> maps = new HashMap<>();
+            frozen.forEach(f -> maps.put(f.name, f.map));
+            lastWritten = full ? new Written(layout, maps, chain, List.copyOf(ids), handle.size(), 0, false)
+                    : new Written(layout, maps, chain, List.copyOf(ids), base.baseBytes(),
+                            base.deltaBytes() + handle.size(), base.unchangedSinceRestore() && changes[0] == 0);
+            forgetChangesBefore(); // the next delta is one of this snapshot
+            if (background != null) {
+                writtenBase = null; // in the chain now, or of no use any more; kept for the next try if this failed
             }
             if (inBackground && !closed && writingBase.compareAndSet(false, true)) {
                 writeBaseInBackground(shared);
@@ -698,7 +688,8 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
             try {
                 baseWriter.execute(() -> {
                     try {
-                        io.onceflow.runtime.storage.StateHandle.InFile file = writeBase(shared);
+                        io.onceflow.runtime.storage.StateHandle.InFile file = uploadChainFile(shared, "-base", true,
+                                out -> writeEntries(out, new EntryBuffers()));
                         if (file != null) {
                             writtenBase = new WrittenBase(checkpointId, file);
                         }
@@ -720,12 +711,18 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
             }
         }
 
-        /** The whole snapshot as a chain's first file, uploaded; null if the backend was closed meanwhile. */
-        private io.onceflow.runtime.storage.StateHandle.InFile writeBase(SharedFiles shared) throws IOException {
-            java.nio.file.Path local = java.nio.file.Files.createTempFile("onceflow-heap-state-", ".base");
+        /**
+         * Writes one file of the chain ({@code body} between the file's header and end) to a local file and uploads it
+         * as this checkpoint's {@code kind} ("-base" or "-delta"). With {@code stopIfClosed} (the base writer) the
+         * write stops once the backend is closed, and returns null then.
+         */
+        private io.onceflow.runtime.storage.StateHandle.InFile uploadChainFile(SharedFiles shared, String kind,
+                                                                              boolean stopIfClosed, ChainFileBody body)
+                throws IOException {
+            java.nio.file.Path local = java.nio.file.Files.createTempFile("onceflow-heap-state-", kind);
             try {
                 try (java.io.OutputStream target = java.nio.file.Files.newOutputStream(local)) {
-                    java.io.OutputStream unlessClosed = new java.io.FilterOutputStream(target) {
+                    java.io.OutputStream sink = !stopIfClosed ? target : new java.io.FilterOutputStream(target) {
                         @Override
                         public void write(byte[] b, int off, int len) throws IOException {
                             if (closed) {
@@ -735,13 +732,13 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                         }
                     };
                     DataOutputStream file = new DataOutputStream(
-                            new io.onceflow.runtime.storage.UnsynchronizedBufferedOutputStream(unlessClosed, 64 * 1024));
+                            new io.onceflow.runtime.storage.UnsynchronizedBufferedOutputStream(sink, 64 * 1024));
                     HeapStateChain.writeFileHeader(file);
-                    writeEntries(file, new EntryBuffers());
+                    body.write(file);
                     HeapStateChain.writeFileEnd(file);
                     file.flush();
                 }
-                return closed ? null : shared.upload(chainId + "-" + checkpointId + "-base", local);
+                return stopIfClosed && closed ? null : shared.upload(chainId + "-" + checkpointId + kind, local);
             } finally {
                 java.nio.file.Files.deleteIfExists(local);
             }
@@ -827,6 +824,11 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
 
     private <V> FrozenTable<V> freeze(String name, StateTable<V> table) {
         return new FrozenTable<>(name, table.kind, table.valueSerializer, table.map.snapshot(), table.inPlaceUpdates);
+    }
+
+    /** What a file of the chain holds between its header and its end. */
+    private interface ChainFileBody {
+        void write(DataOutputStream file) throws IOException;
     }
 
     private record FrozenTable<V>(String name, StateDescriptor.Kind kind, TypeSerializer<V> valueSerializer,
