@@ -2,11 +2,12 @@ package io.onceflow.kafka.sink;
 
 import io.onceflow.api.serialization.VersionedSerializer;
 import io.onceflow.api.sink.SinkInitContext;
+import io.onceflow.kafka.sink.internal.BarrierChecks;
 import io.onceflow.kafka.sink.internal.CommitMarkers;
 import io.onceflow.kafka.sink.internal.CommitResult;
 import io.onceflow.kafka.sink.internal.EndedTransactionSweep;
-import io.onceflow.kafka.sink.internal.HangingTransactionCheck;
 import io.onceflow.kafka.sink.internal.LingeringTransactionAborter;
+import io.onceflow.kafka.sink.internal.ResumableTransaction;
 import io.onceflow.kafka.sink.internal.TransactionalIdPool;
 import io.onceflow.kafka.sink.internal.TransactionalProducer;
 import io.onceflow.twophase.TransactionContext;
@@ -56,9 +57,12 @@ import org.slf4j.LoggerFactory;
  * After a commit (and after a commit of a committable restored from a checkpoint) the partitions the transaction
  * wrote to are asked whether one still counts it open; a commit marker the broker dropped is written there before the
  * producer id writes again ({@link CommitMarkers}), so that no later abort of that producer id takes committed
- * records with it. An abort marker the broker dropped is written by a sweep of the subtask's topics at the first
- * completed checkpoint of a run and every {@value #ENDED_SWEEP_INTERVAL_SECONDS} s after
- * ({@link EndedTransactionSweep}).
+ * records with it. A running writer's commits are checked at its next barrier, in the request of that barrier's
+ * hanging-transaction check ({@link BarrierChecks}): the barrier of the first checkpoint that could hand the
+ * producer back, which the check declines should it fail. A commit with no transaction open after it (the end of the
+ * input) is checked at once, and so is what is left unchecked when the writer closes. An abort marker the broker
+ * dropped is written by a sweep of the subtask's topics at the first completed checkpoint of a run and every
+ * {@value #ENDED_SWEEP_INTERVAL_SECONDS} s after ({@link EndedTransactionSweep}).
  *
  * <h2>No producer start on the way of the first output</h2>
  * Initialising a transactional producer is a round trip to the transaction coordinator (and a cold one
@@ -118,6 +122,13 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         final List<TransactionalProducer> all = new ArrayList<>();
         long lastSnapshot = -1;
         boolean swept;
+        /**
+         * Transactions committed and not yet checked for their commit markers, oldest first: checked at the next
+         * barrier ({@link BarrierChecks}), before their producers can be used again.
+         */
+        final List<ResumableTransaction> unverified = new ArrayList<>();
+        /** The transaction begun and not yet pre-committed or aborted, or null. */
+        KafkaTransaction open;
         /** The topics this subtask wrote to in this run, and those its serializer names: where it sweeps. */
         final Set<String> topics = new HashSet<>(sink.serializer.topics());
         /** When the next sweep for ended transactions left open is due ({@link System#nanoTime()}). */
@@ -228,6 +239,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
 
         /** Closes every producer: idle ones gracefully, pre-committed ones without aborting their transaction. */
         void close() {
+            verifyLeftOnClose();
             dropSpare();
             for (TransactionalProducer p : all) {
                 try {
@@ -245,6 +257,24 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
                     LOG.debug("the Admin client of an ended writer failed or did not close: {}", e.toString());
                 }
                 admin = null;
+            }
+        }
+
+        /**
+         * Checks the commit markers of the commits no barrier checked (a graceful stop's last one, say), so that their
+         * records are visible once the job has ended. Not for long: a writer closed on a failure may find the cluster
+         * unreachable, and a start from the checkpoint holding those commits checks them again.
+         */
+        private void verifyLeftOnClose() {
+            if (unverified.isEmpty() || admin == null) {
+                return;
+            }
+            try {
+                BarrierChecks.run(admin(), unverified, null, BarrierChecks.blockingAtMost(producerProperties(index),
+                        SPARE_WAIT_ON_CLOSE.toMillis()));
+            } catch (RuntimeException e) {
+                LOG.warn("sink subtask {}: checking the commit markers of {} as its writer closes failed ({}); a start "
+                        + "from the checkpoint that holds them checks them again", index, unverified, e.toString());
             }
         }
     }
@@ -292,7 +322,8 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             // the next barrier will need another producer: initialise it now, off the task thread
             st.warmUpSpare();
         }
-        return new KafkaTransaction(producer.transactionalId(), producer, null);
+        st.open = new KafkaTransaction(producer.transactionalId(), producer, null);
+        return st.open;
     }
 
     /**
@@ -329,8 +360,11 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         transaction.resumable = transaction.producer.preCommit();
         Subtask st = owner(transaction.transactionalId);
         if (st != null) {
+            if (st.open == transaction) {
+                st.open = null;
+            }
             transaction.resumable.firstOffsets().keySet().forEach(tp -> st.topics.add(tp.topic()));
-            HangingTransactionCheck.verify(st.admin(), transaction.resumable, producerProperties(st.index));
+            BarrierChecks.run(st.admin(), st.unverified, transaction.resumable, producerProperties(st.index));
         }
         return transaction;
     }
@@ -351,9 +385,13 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
                     + " ms passed before the commit", e);
         }
         Subtask st = owner(transaction.transactionalId);
-        // before the producer id writes again: a commit marker the broker dropped is written now, not lost later
+        // before the producer id writes again: a commit marker the broker dropped is written then, not lost later
         if (st != null) {
-            CommitMarkers.verifyCommitted(st.admin(), transaction.resumable, producerProperties(st.index));
+            st.unverified.add(transaction.resumable);
+            if (st.open == null) {
+                // no barrier follows (the end of the input): check now
+                BarrierChecks.run(st.admin(), st.unverified, null, producerProperties(st.index));
+            }
             st.cool(transaction.transactionalId, transaction.producer, st.lastSnapshot);
         } else {
             Properties p = producerProperties(-1);
@@ -395,6 +433,9 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             return;
         }
         Subtask st = owner(transaction.transactionalId);
+        if (st != null && st.open == transaction) {
+            st.open = null;
+        }
         try {
             producer.abortTransaction();
             if (st != null) {
@@ -485,6 +526,10 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         Subtask st = subtasks.get(subtaskIndex);
         if (st != null) {
             st.lastSnapshot = checkpointId;
+            if (!st.unverified.isEmpty()) {
+                // a barrier with nothing to pre-commit: the commits' own check, which declines it if it fails
+                BarrierChecks.run(st.admin(), st.unverified, null, producerProperties(st.index));
+            }
         }
     }
 
@@ -493,6 +538,13 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         Subtask st = subtasks.get(subtaskIndex);
         if (st == null) {
             return;
+        }
+        for (Object[] c : st.cooling) {
+            if ((long) c[2] < checkpointId && st.unverified.stream().anyMatch(t -> t.transactionalId().equals(c[0]))) {
+                // not expected (the barrier of that checkpoint checked them): never hand back an unchecked producer
+                BarrierChecks.run(st.admin(), st.unverified, null, producerProperties(st.index));
+                break;
+            }
         }
         for (Iterator<Object[]> it = st.cooling.iterator(); it.hasNext(); ) {
             Object[] c = it.next();

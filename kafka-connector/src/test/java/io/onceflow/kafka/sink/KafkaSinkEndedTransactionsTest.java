@@ -1,6 +1,8 @@
 package io.onceflow.kafka.sink;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.onceflow.kafka.sink.internal.StrayTransactionalBatch;
 import io.onceflow.kafka.testing.KafkaTestCluster;
@@ -12,16 +14,19 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ListOffsetsOptions;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.common.IsolationLevel;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * An abort marker the broker dropped, in a partition the sink's producer id does not write to again, no longer holds
- * that partition's {@code read_committed} readers back for good: the sink sweeps its topics once the first checkpoint
- * of a run completes. The dropped marker is made with {@link StrayTransactionalBatch} on a broker without partition
- * verification; the outcome is read by an independent read_committed consumer.
+ * Transaction markers the broker dropped, as the sink's handler meets them. An abort marker dropped in a partition the
+ * sink's producer id does not write to again no longer holds that partition's {@code read_committed} readers back for
+ * good: the sink sweeps its topics once the first checkpoint of a run completes. A commit marker dropped is written
+ * at the writer's next barrier (or at once when no barrier follows), before the producer can write again. The
+ * dropped markers are made with {@link StrayTransactionalBatch} on a broker without partition verification; the
+ * outcome is read by an independent read_committed consumer.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class KafkaSinkEndedTransactionsTest {
@@ -79,5 +84,121 @@ class KafkaSinkEndedTransactionsTest {
         assertEquals(List.of(2L, 2L), ends(other), "aborted: an abort marker after the open record");
         assertEquals(List.of("v,v"), Pipelines.readCommitted(kafka, topic), "the committed record once, the stray none");
         restarted.close(0);
+    }
+
+    /**
+     * Pre-commits {@code t} after writing {@code value}, then gives it, as a dropped commit marker would leave it, two
+     * records in the partition it did not write to, which its committable names as the sink's does when the producer
+     * wrote there: its coordinator does not know that partition, so the commit writes no marker there.
+     *
+     * @return that other partition
+     */
+    private static TopicPartition preCommitWithStrayRecords(KafkaTransactionHandler<String> handler, KafkaTransaction t,
+                                                            String topic, long checkpointId, long strayAt)
+            throws Exception {
+        handler.write(t, "v");
+        handler.preCommit(t, checkpointId);
+        TopicPartition written = t.resumable.firstOffsets().keySet().iterator().next();
+        TopicPartition other = new TopicPartition(topic, 1 - written.partition());
+        long first = StrayTransactionalBatch.append(kafka.bootstrapServers(), other, t.transactionalId,
+                t.resumable.producerId(), t.resumable.epoch(), 0, List.of("stray-0", "stray-1"));
+        Map<TopicPartition, Long> offsets = new java.util.HashMap<>(t.resumable.firstOffsets());
+        offsets.put(other, first + strayAt);
+        t.resumable = new io.onceflow.kafka.sink.internal.ResumableTransaction(t.transactionalId,
+                t.resumable.producerId(), t.resumable.epoch(), t.resumable.transactionV2(), offsets);
+        return other;
+    }
+
+    @Test
+    void aCommitMarkerTheBrokerDroppedIsWrittenAtTheNextBarrier() throws Exception {
+        String topic = Pipelines.createTopic(kafka, "commit-next", 2);
+        KafkaTransactionHandler<String> handler = handler("commit-next", topic);
+        KafkaTransaction first = handler.beginTransaction(context(0, 0));
+        TopicPartition other = preCommitWithStrayRecords(handler, first, topic, 1, 0);
+        KafkaTransaction second = handler.beginTransaction(context(0, 1));
+        handler.checkpointTaken(0, 1);
+        handler.write(second, "v"); // the same key: the same partition as the first
+
+        handler.commit(first);
+        assertEquals(List.of(0L, 2L), ends(other), "right after the commit the records there are still open");
+        assertEquals(List.of("v,v"), Pipelines.readCommitted(kafka, topic));
+
+        handler.preCommit(second, 2);
+        assertEquals(List.of(3L, 3L), ends(other), "the next barrier wrote the commit marker");
+        handler.checkpointTaken(0, 2);
+        handler.commit(second);
+        assertEquals(List.of(",stray-0", ",stray-1", "v,v", "v,v"),
+                Pipelines.readCommitted(kafka, topic).stream().sorted().toList(), "the dropped commit's records once");
+        handler.close(0);
+    }
+
+    @Test
+    void aBarrierWithNothingToPreCommitChecksTheCommitsBeforeIt() throws Exception {
+        String topic = Pipelines.createTopic(kafka, "commit-idle", 2);
+        KafkaTransactionHandler<String> handler = handler("commit-idle", topic);
+        KafkaTransaction first = handler.beginTransaction(context(0, 0));
+        TopicPartition other = preCommitWithStrayRecords(handler, first, topic, 1, 0);
+        handler.beginTransaction(context(0, 1)); // stays empty: the writer pre-commits nothing at the next barrier
+        handler.checkpointTaken(0, 1);
+        handler.commit(first);
+        assertEquals(List.of(0L, 2L), ends(other));
+
+        handler.checkpointTaken(0, 2);
+        assertEquals(List.of(3L, 3L), ends(other), "the barrier wrote the commit marker");
+        assertEquals(3, Pipelines.readCommitted(kafka, topic).size());
+        handler.close(0);
+    }
+
+    @Test
+    void aCommitWithNoTransactionOpenAfterItIsCheckedAtOnce() throws Exception {
+        String topic = Pipelines.createTopic(kafka, "commit-last", 2);
+        KafkaTransactionHandler<String> handler = handler("commit-last", topic);
+        KafkaTransaction last = handler.beginTransaction(context(0, 0));
+        TopicPartition other = preCommitWithStrayRecords(handler, last, topic, 1, 0);
+        handler.checkpointTaken(0, 1); // the end of the input: the writer begins no transaction after this one
+
+        handler.commit(last);
+        assertEquals(List.of(3L, 3L), ends(other), "no barrier follows: the commit wrote the marker itself");
+        handler.close(0);
+    }
+
+    @Test
+    void aWriterClosedBeforeItsNextBarrierChecksItsLastCommits() throws Exception {
+        String topic = Pipelines.createTopic(kafka, "commit-stop", 2);
+        KafkaTransactionHandler<String> handler = handler("commit-stop", topic);
+        KafkaTransaction first = handler.beginTransaction(context(0, 0));
+        TopicPartition other = preCommitWithStrayRecords(handler, first, topic, 1, 0);
+        KafkaTransaction open = handler.beginTransaction(context(0, 1));
+        handler.checkpointTaken(0, 1);
+        handler.commit(first); // a graceful stop's last checkpoint: committed, then the writer closes
+        handler.abort(open);
+        assertEquals(List.of(0L, 2L), ends(other));
+
+        handler.close(0);
+        assertEquals(List.of(3L, 3L), ends(other), "the close wrote the commit marker");
+    }
+
+    @Test
+    void aCommitWhoseMarkersCannotBeToldDeclinesEveryLaterBarrierUntilTheyCan() throws Exception {
+        String topic = Pipelines.createTopic(kafka, "commit-unknown", 2);
+        KafkaTransactionHandler<String> handler = handler("commit-unknown", topic);
+        KafkaTransaction first = handler.beginTransaction(context(0, 0));
+        // the committable says the transaction began in the other partition after records of its producer id that are
+        // open there: whether those were meant to be committed cannot be told
+        TopicPartition other = preCommitWithStrayRecords(handler, first, topic, 1, 1);
+        KafkaTransaction second = handler.beginTransaction(context(0, 1));
+        handler.checkpointTaken(0, 1);
+        handler.commit(first);
+        handler.write(second, "v"); // the same key: the same partition as the first
+
+        KafkaException declined = assertThrows(KafkaException.class, () -> handler.preCommit(second, 2));
+        assertTrue(declined.getMessage().contains("open from before its first record: " + other + " from offset 0"),
+                declined.getMessage());
+        assertThrows(KafkaException.class, () -> handler.checkpointTaken(0, 3), "checked again at every barrier");
+        assertThrows(KafkaException.class, () -> handler.checkpointCompleted(0, 3),
+                "its producer is never handed back unchecked");
+        assertEquals(List.of(0L, 2L), ends(other), "nothing was written there");
+        handler.abort(second);
+        handler.close(0);
     }
 }

@@ -39,9 +39,10 @@ import org.slf4j.LoggerFactory;
  * transaction of the same producer id that touches the partition decides their fate, which loses them if that one
  * is aborted.
  *
- * <p>{@link #verifyCommitted} runs after every commit, before the producer id writes again: it asks each partition
- * the transaction wrote to where the producer's open transaction begins ({@code DescribeProducers}); if one still
- * begins at the transaction's first record there, it waits for the coordinator to finish the commit and, if the
+ * <p>{@link #verifyCommitted} runs after every commit, before the producer id writes again (the sink's, at the
+ * writer's next barrier: {@link BarrierChecks}): it asks each partition the transaction wrote to where the
+ * producer's open transaction begins ({@code DescribeProducers}); if one still begins at the transaction's first
+ * record there, it waits for the coordinator to finish the commit and, if the
  * partition still holds it open then, writes the commit marker itself: the {@code WriteTxnMarkers} request the
  * coordinator would have sent, for that partition alone. The public Admin API can only write abort markers
  * ({@code abortTransaction}, KIP-664), so this uses its request handler with the result flipped to commit.
@@ -62,12 +63,22 @@ public final class CommitMarkers {
      *                        (their fate cannot be told), or if a written marker did not close the transaction
      */
     public static void verifyCommitted(Admin admin, ResumableTransaction t, Properties producerProperties) {
+        verifyCommitted(admin, t, producerProperties, null);
+    }
+
+    /**
+     * The same, starting from what the transaction's partitions said after the commit ({@link OpenTransactions#all}),
+     * or asking them if {@code asked} is null.
+     */
+    static void verifyCommitted(Admin admin, ResumableTransaction t, Properties producerProperties,
+                                Map<TopicPartition, List<ProducerState>> asked) {
         if (t.firstOffsets().isEmpty()) {
             return;
         }
         long timeoutMs = TransactionalProducer.maxBlockMs(producerProperties);
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
-        Map<TopicPartition, ProducerState> open = stillOpen(admin, t, timeoutMs);
+        Map<TopicPartition, ProducerState> open = asked != null ? stillOpen(t, OpenTransactions.of(asked, t.producerId()))
+                : stillOpen(admin, t, timeoutMs);
         if (open.isEmpty()) {
             return;
         }
@@ -101,9 +112,14 @@ public final class CommitMarkers {
      * there: those still waiting for its commit marker.
      */
     static Map<TopicPartition, ProducerState> stillOpen(Admin admin, ResumableTransaction t, long timeoutMs) {
-        Map<TopicPartition, ProducerState> states = OpenTransactions.of(admin, t.producerId(),
-                t.firstOffsets().keySet(), timeoutMs, t + " was committed, but the partitions it wrote to could not "
-                        + "be asked whether its commit markers arrived");
+        return stillOpen(t, OpenTransactions.of(admin, t.producerId(), t.firstOffsets().keySet(), timeoutMs, t
+                + " was committed, but the partitions it wrote to could not be asked whether its commit markers "
+                + "arrived"));
+    }
+
+    /** The same, from the states of the producer id's open transactions in the transaction's partitions. */
+    private static Map<TopicPartition, ProducerState> stillOpen(ResumableTransaction t,
+                                                                Map<TopicPartition, ProducerState> states) {
         Map<TopicPartition, ProducerState> open = new LinkedHashMap<>();
         List<String> older = new ArrayList<>();
         for (Map.Entry<TopicPartition, Long> e : t.firstOffsets().entrySet()) {

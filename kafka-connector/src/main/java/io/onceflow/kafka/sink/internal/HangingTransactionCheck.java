@@ -44,12 +44,21 @@ public final class HangingTransactionCheck {
         if (firstOffsets.isEmpty()) {
             return;
         }
+        long timeoutMs = TransactionalProducer.maxBlockMs(producerProperties);
+        verify(transaction, OpenTransactions.all(admin, firstOffsets.keySet(), timeoutMs, "transaction "
+                + transaction.transactionalId() + " cannot be pre-committed: the partitions it wrote to could not be "
+                + "checked for hanging transactions"));
+    }
+
+    /**
+     * The same check, on what the transaction's partitions said ({@link OpenTransactions#all}) once every record
+     * of it was acknowledged.
+     */
+    static void verify(ResumableTransaction transaction, Map<TopicPartition, List<ProducerState>> asked) {
+        Map<TopicPartition, Long> firstOffsets = transaction.firstOffsets();
         String transactionalId = transaction.transactionalId();
         long producerId = transaction.producerId();
-        long timeoutMs = TransactionalProducer.maxBlockMs(producerProperties);
-        Map<TopicPartition, ProducerState> open = OpenTransactions.of(admin, producerId, firstOffsets.keySet(),
-                timeoutMs, "transaction " + transactionalId + " cannot be pre-committed: the partitions it wrote to "
-                        + "could not be checked for hanging transactions");
+        Map<TopicPartition, ProducerState> open = OpenTransactions.of(asked, producerId);
         List<String> hanging = new ArrayList<>();
         for (Map.Entry<TopicPartition, Long> e : firstOffsets.entrySet()) {
             ProducerState p = open.get(e.getKey());

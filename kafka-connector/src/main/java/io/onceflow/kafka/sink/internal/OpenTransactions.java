@@ -41,8 +41,13 @@ final class OpenTransactions {
      */
     static Map<TopicPartition, ProducerState> of(Admin admin, long producerId, Set<TopicPartition> partitions,
                                                  long timeoutMs, String failure) {
+        return of(all(admin, partitions, timeoutMs, failure), producerId);
+    }
+
+    /** From what {@link #all} returned: per partition where {@code producerId} has an open transaction, its state. */
+    static Map<TopicPartition, ProducerState> of(Map<TopicPartition, List<ProducerState>> all, long producerId) {
         Map<TopicPartition, ProducerState> open = new HashMap<>();
-        all(admin, partitions, timeoutMs, failure).forEach((partition, producers) -> producers.stream()
+        all.forEach((partition, producers) -> producers.stream()
                 .filter(p -> p.producerId() == producerId)
                 .findFirst().ifPresent(p -> open.put(partition, p)));
         return open;
