@@ -87,17 +87,18 @@ class KafkaSinkEndedTransactionsTest {
     }
 
     /**
-     * Pre-commits {@code t} after writing {@code value}, then gives it, as a dropped commit marker would leave it, two
-     * records in the partition it did not write to, which its committable names as the sink's does when the producer
-     * wrote there: its coordinator does not know that partition, so the commit writes no marker there.
+     * Writes "v" in {@code t} and pre-commits it for checkpoint 1, then gives it, as a dropped commit marker would leave
+     * it, two records in the partition it did not write to, which its committable names as the sink's does when the
+     * producer wrote there: its coordinator does not know that partition, so the commit writes no marker there.
      *
+     * @param strayAt where the committable says the transaction began in that partition: 0 at the first stray record,
+     *                1 after it (records of its producer id open from before its first record there)
      * @return that other partition
      */
     private static TopicPartition preCommitWithStrayRecords(KafkaTransactionHandler<String> handler, KafkaTransaction t,
-                                                            String topic, long checkpointId, long strayAt)
-            throws Exception {
+                                                            String topic, long strayAt) throws Exception {
         handler.write(t, "v");
-        handler.preCommit(t, checkpointId);
+        handler.preCommit(t, 1);
         TopicPartition written = t.resumable.firstOffsets().keySet().iterator().next();
         TopicPartition other = new TopicPartition(topic, 1 - written.partition());
         long first = StrayTransactionalBatch.append(kafka.bootstrapServers(), other, t.transactionalId,
@@ -109,35 +110,46 @@ class KafkaSinkEndedTransactionsTest {
         return other;
     }
 
+    /** A handler of a new two-partition topic, and its first transaction, pre-committed with stray records. */
+    private record Dropped(KafkaTransactionHandler<String> handler, KafkaTransaction first, TopicPartition other,
+                           String topic) {
+        static Dropped start(String prefix, long strayAt) throws Exception {
+            String topic = Pipelines.createTopic(kafka, prefix, 2);
+            KafkaTransactionHandler<String> handler = KafkaSinkEndedTransactionsTest.handler(prefix, topic);
+            KafkaTransaction first = handler.beginTransaction(context(0, 0));
+            return new Dropped(handler, first, preCommitWithStrayRecords(handler, first, topic, strayAt), topic);
+        }
+    }
+
     @Test
     void aCommitMarkerTheBrokerDroppedIsWrittenAtTheNextBarrier() throws Exception {
-        String topic = Pipelines.createTopic(kafka, "commit-next", 2);
-        KafkaTransactionHandler<String> handler = handler("commit-next", topic);
-        KafkaTransaction first = handler.beginTransaction(context(0, 0));
-        TopicPartition other = preCommitWithStrayRecords(handler, first, topic, 1, 0);
+        Dropped d = Dropped.start("commit-next", 0);
+        KafkaTransactionHandler<String> handler = d.handler();
+        KafkaTransaction first = d.first();
+        TopicPartition other = d.other();
         KafkaTransaction second = handler.beginTransaction(context(0, 1));
         handler.checkpointTaken(0, 1);
         handler.write(second, "v"); // the same key: the same partition as the first
 
         handler.commit(first);
         assertEquals(List.of(0L, 2L), ends(other), "right after the commit the records there are still open");
-        assertEquals(List.of("v,v"), Pipelines.readCommitted(kafka, topic));
+        assertEquals(List.of("v,v"), Pipelines.readCommitted(kafka, d.topic()));
 
         handler.preCommit(second, 2);
         assertEquals(List.of(3L, 3L), ends(other), "the next barrier wrote the commit marker");
         handler.checkpointTaken(0, 2);
         handler.commit(second);
         assertEquals(List.of(",stray-0", ",stray-1", "v,v", "v,v"),
-                Pipelines.readCommitted(kafka, topic).stream().sorted().toList(), "the dropped commit's records once");
+                Pipelines.readCommitted(kafka, d.topic()).stream().sorted().toList(), "the dropped commit's records once");
         handler.close(0);
     }
 
     @Test
     void aBarrierWithNothingToPreCommitChecksTheCommitsBeforeIt() throws Exception {
-        String topic = Pipelines.createTopic(kafka, "commit-idle", 2);
-        KafkaTransactionHandler<String> handler = handler("commit-idle", topic);
-        KafkaTransaction first = handler.beginTransaction(context(0, 0));
-        TopicPartition other = preCommitWithStrayRecords(handler, first, topic, 1, 0);
+        Dropped d = Dropped.start("commit-idle", 0);
+        KafkaTransactionHandler<String> handler = d.handler();
+        KafkaTransaction first = d.first();
+        TopicPartition other = d.other();
         handler.beginTransaction(context(0, 1)); // stays empty: the writer pre-commits nothing at the next barrier
         handler.checkpointTaken(0, 1);
         handler.commit(first);
@@ -145,16 +157,16 @@ class KafkaSinkEndedTransactionsTest {
 
         handler.checkpointTaken(0, 2);
         assertEquals(List.of(3L, 3L), ends(other), "the barrier wrote the commit marker");
-        assertEquals(3, Pipelines.readCommitted(kafka, topic).size());
+        assertEquals(3, Pipelines.readCommitted(kafka, d.topic()).size());
         handler.close(0);
     }
 
     @Test
     void aCommitWithNoTransactionOpenAfterItIsCheckedAtOnce() throws Exception {
-        String topic = Pipelines.createTopic(kafka, "commit-last", 2);
-        KafkaTransactionHandler<String> handler = handler("commit-last", topic);
-        KafkaTransaction last = handler.beginTransaction(context(0, 0));
-        TopicPartition other = preCommitWithStrayRecords(handler, last, topic, 1, 0);
+        Dropped d = Dropped.start("commit-last", 0);
+        KafkaTransactionHandler<String> handler = d.handler();
+        KafkaTransaction last = d.first();
+        TopicPartition other = d.other();
         handler.checkpointTaken(0, 1); // the end of the input: the writer begins no transaction after this one
 
         handler.commit(last);
@@ -164,10 +176,10 @@ class KafkaSinkEndedTransactionsTest {
 
     @Test
     void aWriterClosedBeforeItsNextBarrierChecksItsLastCommits() throws Exception {
-        String topic = Pipelines.createTopic(kafka, "commit-stop", 2);
-        KafkaTransactionHandler<String> handler = handler("commit-stop", topic);
-        KafkaTransaction first = handler.beginTransaction(context(0, 0));
-        TopicPartition other = preCommitWithStrayRecords(handler, first, topic, 1, 0);
+        Dropped d = Dropped.start("commit-stop", 0);
+        KafkaTransactionHandler<String> handler = d.handler();
+        KafkaTransaction first = d.first();
+        TopicPartition other = d.other();
         KafkaTransaction open = handler.beginTransaction(context(0, 1));
         handler.checkpointTaken(0, 1);
         handler.commit(first); // a graceful stop's last checkpoint: committed, then the writer closes
@@ -180,12 +192,12 @@ class KafkaSinkEndedTransactionsTest {
 
     @Test
     void aCommitWhoseMarkersCannotBeToldDeclinesEveryLaterBarrierUntilTheyCan() throws Exception {
-        String topic = Pipelines.createTopic(kafka, "commit-unknown", 2);
-        KafkaTransactionHandler<String> handler = handler("commit-unknown", topic);
-        KafkaTransaction first = handler.beginTransaction(context(0, 0));
         // the committable says the transaction began in the other partition after records of its producer id that are
         // open there: whether those were meant to be committed cannot be told
-        TopicPartition other = preCommitWithStrayRecords(handler, first, topic, 1, 1);
+        Dropped d = Dropped.start("commit-unknown", 1);
+        KafkaTransactionHandler<String> handler = d.handler();
+        KafkaTransaction first = d.first();
+        TopicPartition other = d.other();
         KafkaTransaction second = handler.beginTransaction(context(0, 1));
         handler.checkpointTaken(0, 1);
         handler.commit(first);
