@@ -261,6 +261,14 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         }
 
         /**
+         * The barrier's partition checks ({@link BarrierChecks}): the commits not yet checked and {@code preCommitted}
+         * (or null).
+         */
+        void check(ResumableTransaction preCommitted) {
+            BarrierChecks.run(admin(), unverified, preCommitted, producerProperties(index));
+        }
+
+        /**
          * Checks the commit markers of the commits no barrier checked (a graceful stop's last one, say), so that their
          * records are visible once the job has ended. Not for long: a writer closed on a failure may find the cluster
          * unreachable, and a start from the checkpoint holding those commits checks them again.
@@ -364,7 +372,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
                 st.open = null;
             }
             transaction.resumable.firstOffsets().keySet().forEach(tp -> st.topics.add(tp.topic()));
-            BarrierChecks.run(st.admin(), st.unverified, transaction.resumable, producerProperties(st.index));
+            st.check(transaction.resumable);
         }
         return transaction;
     }
@@ -390,7 +398,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             st.unverified.add(transaction.resumable);
             if (st.open == null) {
                 // no barrier follows (the end of the input): check now
-                BarrierChecks.run(st.admin(), st.unverified, null, producerProperties(st.index));
+                st.check(null);
             }
             st.cool(transaction.transactionalId, transaction.producer, st.lastSnapshot);
         } else {
@@ -528,7 +536,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             st.lastSnapshot = checkpointId;
             if (!st.unverified.isEmpty()) {
                 // a barrier with nothing to pre-commit: the commits' own check, which declines it if it fails
-                BarrierChecks.run(st.admin(), st.unverified, null, producerProperties(st.index));
+                st.check(null);
             }
         }
     }
@@ -542,7 +550,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         for (Object[] c : st.cooling) {
             if ((long) c[2] < checkpointId && st.unverified.stream().anyMatch(t -> t.transactionalId().equals(c[0]))) {
                 // not expected (the barrier of that checkpoint checked them): never hand back an unchecked producer
-                BarrierChecks.run(st.admin(), st.unverified, null, producerProperties(st.index));
+                st.check(null);
                 break;
             }
         }

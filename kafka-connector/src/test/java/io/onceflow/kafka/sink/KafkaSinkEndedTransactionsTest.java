@@ -125,18 +125,16 @@ class KafkaSinkEndedTransactionsTest {
     void aCommitMarkerTheBrokerDroppedIsWrittenAtTheNextBarrier() throws Exception {
         Dropped d = Dropped.start("commit-next", 0);
         KafkaTransactionHandler<String> handler = d.handler();
-        KafkaTransaction first = d.first();
-        TopicPartition other = d.other();
         KafkaTransaction second = handler.beginTransaction(context(0, 1));
         handler.checkpointTaken(0, 1);
         handler.write(second, "v"); // the same key: the same partition as the first
 
-        handler.commit(first);
-        assertEquals(List.of(0L, 2L), ends(other), "right after the commit the records there are still open");
+        handler.commit(d.first());
+        assertEquals(List.of(0L, 2L), ends(d.other()), "right after the commit the records there are still open");
         assertEquals(List.of("v,v"), Pipelines.readCommitted(kafka, d.topic()));
 
         handler.preCommit(second, 2);
-        assertEquals(List.of(3L, 3L), ends(other), "the next barrier wrote the commit marker");
+        assertEquals(List.of(3L, 3L), ends(d.other()), "the next barrier wrote the commit marker");
         handler.checkpointTaken(0, 2);
         handler.commit(second);
         assertEquals(List.of(",stray-0", ",stray-1", "v,v", "v,v"),
@@ -148,15 +146,13 @@ class KafkaSinkEndedTransactionsTest {
     void aBarrierWithNothingToPreCommitChecksTheCommitsBeforeIt() throws Exception {
         Dropped d = Dropped.start("commit-idle", 0);
         KafkaTransactionHandler<String> handler = d.handler();
-        KafkaTransaction first = d.first();
-        TopicPartition other = d.other();
         handler.beginTransaction(context(0, 1)); // stays empty: the writer pre-commits nothing at the next barrier
         handler.checkpointTaken(0, 1);
-        handler.commit(first);
-        assertEquals(List.of(0L, 2L), ends(other));
+        handler.commit(d.first());
+        assertEquals(List.of(0L, 2L), ends(d.other()));
 
         handler.checkpointTaken(0, 2);
-        assertEquals(List.of(3L, 3L), ends(other), "the barrier wrote the commit marker");
+        assertEquals(List.of(3L, 3L), ends(d.other()), "the barrier wrote the commit marker");
         assertEquals(3, Pipelines.readCommitted(kafka, d.topic()).size());
         handler.close(0);
     }
@@ -165,12 +161,10 @@ class KafkaSinkEndedTransactionsTest {
     void aCommitWithNoTransactionOpenAfterItIsCheckedAtOnce() throws Exception {
         Dropped d = Dropped.start("commit-last", 0);
         KafkaTransactionHandler<String> handler = d.handler();
-        KafkaTransaction last = d.first();
-        TopicPartition other = d.other();
         handler.checkpointTaken(0, 1); // the end of the input: the writer begins no transaction after this one
 
-        handler.commit(last);
-        assertEquals(List.of(3L, 3L), ends(other), "no barrier follows: the commit wrote the marker itself");
+        handler.commit(d.first());
+        assertEquals(List.of(3L, 3L), ends(d.other()), "no barrier follows: the commit wrote the marker itself");
         handler.close(0);
     }
 
@@ -178,16 +172,14 @@ class KafkaSinkEndedTransactionsTest {
     void aWriterClosedBeforeItsNextBarrierChecksItsLastCommits() throws Exception {
         Dropped d = Dropped.start("commit-stop", 0);
         KafkaTransactionHandler<String> handler = d.handler();
-        KafkaTransaction first = d.first();
-        TopicPartition other = d.other();
         KafkaTransaction open = handler.beginTransaction(context(0, 1));
         handler.checkpointTaken(0, 1);
-        handler.commit(first); // a graceful stop's last checkpoint: committed, then the writer closes
+        handler.commit(d.first()); // a graceful stop's last checkpoint: committed, then the writer closes
         handler.abort(open);
-        assertEquals(List.of(0L, 2L), ends(other));
+        assertEquals(List.of(0L, 2L), ends(d.other()));
 
         handler.close(0);
-        assertEquals(List.of(3L, 3L), ends(other), "the close wrote the commit marker");
+        assertEquals(List.of(3L, 3L), ends(d.other()), "the close wrote the commit marker");
     }
 
     @Test
@@ -196,20 +188,18 @@ class KafkaSinkEndedTransactionsTest {
         // open there: whether those were meant to be committed cannot be told
         Dropped d = Dropped.start("commit-unknown", 1);
         KafkaTransactionHandler<String> handler = d.handler();
-        KafkaTransaction first = d.first();
-        TopicPartition other = d.other();
         KafkaTransaction second = handler.beginTransaction(context(0, 1));
         handler.checkpointTaken(0, 1);
-        handler.commit(first);
+        handler.commit(d.first());
         handler.write(second, "v"); // the same key: the same partition as the first
 
         KafkaException declined = assertThrows(KafkaException.class, () -> handler.preCommit(second, 2));
-        assertTrue(declined.getMessage().contains("open from before its first record: " + other + " from offset 0"),
+        assertTrue(declined.getMessage().contains("open from before its first record: " + d.other() + " from offset 0"),
                 declined.getMessage());
         assertThrows(KafkaException.class, () -> handler.checkpointTaken(0, 3), "checked again at every barrier");
         assertThrows(KafkaException.class, () -> handler.checkpointCompleted(0, 3),
                 "its producer is never handed back unchecked");
-        assertEquals(List.of(0L, 2L), ends(other), "nothing was written there");
+        assertEquals(List.of(0L, 2L), ends(d.other()), "nothing was written there");
         handler.abort(second);
         handler.close(0);
     }

@@ -3,7 +3,6 @@ package io.onceflow.kafka.sink.internal;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ProducerState;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
@@ -21,7 +20,8 @@ import org.apache.kafka.common.TopicPartition;
  * where this producer's open transaction begins ({@code DescribeProducers}); if that is before the
  * transaction's own first record there, the pre-commit fails. The transaction is then aborted with the records
  * before it (the abort marker covers everything the producer id wrote since the transaction began), and the
- * job restarts from its last completed checkpoint. One request per broker per checkpoint and subtask.
+ * job restarts from its last completed checkpoint. The request is the barrier's one ({@link BarrierChecks}): one per
+ * broker per checkpoint and subtask.
  *
  * <p>The same skip can drop the <em>commit</em> markers of a transaction the coordinator has completed (seen right
  * after a {@code kill -9} and restart of a single broker). Those records were meant to be visible and must not be
@@ -35,24 +35,10 @@ public final class HangingTransactionCheck {
 
     /**
      * @param transaction the pre-committed transaction, with the offset of its first record in each partition
+     * @param asked       what its partitions said ({@link OpenTransactions#all}) once every record of it was
+     *                    acknowledged: {@link BarrierChecks} asks them
      * @throws KafkaException when a partition holds records of the transaction's producer id in its open
-     *                        transaction from before its first record there, or when the partitions cannot be asked
-     *                        within the producer's {@code max.block.ms}
-     */
-    public static void verify(Admin admin, ResumableTransaction transaction, java.util.Properties producerProperties) {
-        Map<TopicPartition, Long> firstOffsets = transaction.firstOffsets();
-        if (firstOffsets.isEmpty()) {
-            return;
-        }
-        long timeoutMs = TransactionalProducer.maxBlockMs(producerProperties);
-        verify(transaction, OpenTransactions.all(admin, firstOffsets.keySet(), timeoutMs, "transaction "
-                + transaction.transactionalId() + " cannot be pre-committed: the partitions it wrote to could not be "
-                + "checked for hanging transactions"));
-    }
-
-    /**
-     * The same check, on what the transaction's partitions said ({@link OpenTransactions#all}) once every record
-     * of it was acknowledged.
+     *                        transaction from before its first record there
      */
     static void verify(ResumableTransaction transaction, Map<TopicPartition, List<ProducerState>> asked) {
         Map<TopicPartition, Long> firstOffsets = transaction.firstOffsets();

@@ -130,7 +130,7 @@ class TransactionalProducerTest {
         TransactionalProducer p = TransactionalProducer.create("hanging-0-0", props());
         List<String> expected = writeTransaction(p, topic, "clean", 4);
         ResumableTransaction clean = p.preCommit();
-        HangingTransactionCheck.verify(admin, clean, props());
+        BarrierChecks.run(admin, new java.util.ArrayList<>(), clean, props());
         p.commitTransaction();
 
         p.beginTransaction();
@@ -144,7 +144,7 @@ class TransactionalProducerTest {
         p.send(record(topic, 0, "ours-1"));
         ResumableTransaction t = p.preCommit();
         KafkaException refused = assertThrows(KafkaException.class,
-                () -> HangingTransactionCheck.verify(admin, t, props()));
+                () -> BarrierChecks.run(admin, new java.util.ArrayList<>(), t, props()));
         assertTrue(refused.getMessage().contains("hanging transaction") && refused.getMessage().contains(topic + "-0 from offset 3"),
                 refused.getMessage());
         p.abortTransaction();
