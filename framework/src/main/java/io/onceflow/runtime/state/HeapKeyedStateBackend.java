@@ -803,10 +803,8 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                         @Override
                         public void removed(Object key) throws IOException {
                             changes[0]++;
-                            b.key.reset();
-                            keySerializer.serialize(StableKeys.original(key), b.keyOut);
-                            HeapStateChain.writeRemoval(out, index, KeyGroups.keyGroupFor(key, maxParallelism),
-                                    b.key.array(), b.key.size());
+                            HeapStateChain.writeRemoval(out, b.entry, index, KeyGroups.keyGroupFor(key, maxParallelism),
+                                    keySerializer, StableKeys.original(key));
                         }
                     });
         }
@@ -835,12 +833,9 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                                   CopyOnWriteStateMap.Snapshot<Object, V> map, long inPlaceUpdates) {
     }
 
-    /** Where one entry's key and value are serialized before it is written; reused for every entry. */
+    /** Where one entry is assembled before it is written; reused for every entry. */
     private static final class EntryBuffers {
-        final ReusableBytes key = new ReusableBytes(64);
-        final DataOutputStream keyOut = new DataOutputStream(key);
-        final ReusableBytes value = new ReusableBytes(64);
-        final DataOutputStream valueOut = new DataOutputStream(value);
+        final ReusableBytes entry = new ReusableBytes(128);
     }
 
     private <V> void writeTable(DataOutputStream out, int index, FrozenTable<V> table, EntryBuffers b) throws IOException {
@@ -859,12 +854,8 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
 
     private <V> void writeEntry(DataOutputStream out, int index, FrozenTable<V> table, Object key, V value,
                                 EntryBuffers b) throws IOException {
-        b.key.reset();
-        keySerializer.serialize(StableKeys.original(key), b.keyOut);
-        b.value.reset();
-        table.valueSerializer.serialize(value, b.valueOut);
-        SubtaskStateFormat.writeKeyedEntry(out, index, KeyGroups.keyGroupFor(key, maxParallelism),
-                b.key.array(), b.key.size(), b.value.array(), b.value.size());
+        SubtaskStateFormat.writeKeyedEntry(out, b.entry, index, KeyGroups.keyGroupFor(key, maxParallelism),
+                keySerializer, StableKeys.original(key), table.valueSerializer, value);
     }
 
     @Override

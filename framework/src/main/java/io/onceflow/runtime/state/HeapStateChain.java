@@ -48,12 +48,16 @@ public final class HeapStateChain {
         out.writeInt(FILE_VERSION);
     }
 
-    static void writeRemoval(DataOutput out, int stateIndex, int keyGroup, byte[] key, int keyLength) throws IOException {
-        out.writeShort(stateIndex);
-        out.writeInt(keyGroup);
-        out.writeInt(keyLength);
-        out.write(key, 0, keyLength);
-        out.writeInt(REMOVED);
+    /** A removed key: an entry whose value length is {@value #REMOVED}, assembled in {@code entry} and written in one piece. */
+    static <K> void writeRemoval(DataOutput out, ReusableBytes entry, int stateIndex, int keyGroup,
+                                 io.onceflow.api.serialization.TypeSerializer<K> keySerializer, K key) throws IOException {
+        entry.reset();
+        SubtaskStateFormat.writeKeyedEntryHead(entry, stateIndex, keyGroup);
+        int keyLength = entry.skipInt();
+        keySerializer.serialize(key, entry);
+        entry.fillLength(keyLength);
+        entry.writeInt(REMOVED);
+        out.write(entry.array(), 0, entry.size());
     }
 
     static void writeFileEnd(DataOutput out) throws IOException {
