@@ -194,6 +194,11 @@ public final class FailingCheckpointStorage implements CheckpointStorage {
             }
 
             @Override
+            public StateHandle.InFile writeShared(String name, SharedFileBody body) throws IOException {
+                return store.writeShared(name, body);
+            }
+
+            @Override
             public void downloadShared(StateHandle.InFile handle, java.nio.file.Path localFile) throws IOException {
                 store.downloadShared(handle, localFile);
             }

@@ -651,7 +651,7 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
             boolean full = mustBeFull || (due && !inBackground);
             long[] changes = new long[1];
             Written deltaOf = base;
-            io.onceflow.runtime.storage.StateHandle.InFile handle = uploadChainFile(shared, full ? "-base" : "-delta",
+            io.onceflow.runtime.storage.StateHandle.InFile handle = writeChainFile(shared, full ? "-base" : "-delta",
                     false, file -> {
                         if (full) {
                             writeEntries(file, new EntryBuffers());
@@ -688,7 +688,7 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
             try {
                 baseWriter.execute(() -> {
                     try {
-                        io.onceflow.runtime.storage.StateHandle.InFile file = uploadChainFile(shared, "-base", true,
+                        io.onceflow.runtime.storage.StateHandle.InFile file = writeChainFile(shared, "-base", true,
                                 out -> writeEntries(out, new EntryBuffers()));
                         if (file != null) {
                             writtenBase = new WrittenBase(checkpointId, file);
@@ -712,36 +712,34 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
         }
 
         /**
-         * Writes one file of the chain ({@code body} between the file's header and end) to a local file and uploads it
-         * as this checkpoint's {@code kind} ("-base" or "-delta"). With {@code stopIfClosed} (the base writer) the
-         * write stops once the backend is closed, and returns null then.
+         * Writes one file of the chain ({@code body} between the file's header and end) into the shared state as this
+         * checkpoint's {@code kind} ("-base" or "-delta"). With {@code stopIfClosed} (the base writer) the write stops
+         * once the backend is closed, and returns null then.
          */
-        private io.onceflow.runtime.storage.StateHandle.InFile uploadChainFile(SharedFiles shared, String kind,
-                                                                              boolean stopIfClosed, ChainFileBody body)
+        private io.onceflow.runtime.storage.StateHandle.InFile writeChainFile(SharedFiles shared, String kind,
+                                                                             boolean stopIfClosed, ChainFileBody body)
                 throws IOException {
-            java.nio.file.Path local = java.nio.file.Files.createTempFile("onceflow-heap-state-", kind);
-            try {
-                try (java.io.OutputStream target = java.nio.file.Files.newOutputStream(local)) {
-                    java.io.OutputStream sink = !stopIfClosed ? target : new java.io.FilterOutputStream(target) {
-                        @Override
-                        public void write(byte[] b, int off, int len) throws IOException {
-                            if (closed) {
-                                throw new IOException("the backend was closed");
+            io.onceflow.runtime.storage.StateHandle.InFile written = shared.write(chainId + "-" + checkpointId + kind,
+                    target -> {
+                        java.io.OutputStream sink = !stopIfClosed ? target : new java.io.FilterOutputStream(target) {
+                            @Override
+                            public void write(byte[] b, int off, int len) throws IOException {
+                                if (closed) {
+                                    throw new IOException("the backend was closed");
+                                }
+                                out.write(b, off, len);
                             }
-                            out.write(b, off, len);
-                        }
-                    };
-                    DataOutputStream file = new DataOutputStream(
-                            new io.onceflow.runtime.storage.UnsynchronizedBufferedOutputStream(sink, 64 * 1024));
-                    HeapStateChain.writeFileHeader(file);
-                    body.write(file);
-                    HeapStateChain.writeFileEnd(file);
-                    file.flush();
-                }
-                return stopIfClosed && closed ? null : shared.upload(chainId + "-" + checkpointId + kind, local);
-            } finally {
-                java.nio.file.Files.deleteIfExists(local);
-            }
+                        };
+                        DataOutputStream file = new DataOutputStream(
+                                new io.onceflow.runtime.storage.UnsynchronizedBufferedOutputStream(sink, 64 * 1024));
+                        HeapStateChain.writeFileHeader(file);
+                        body.write(file);
+                        HeapStateChain.writeFileEnd(file);
+                        file.flush();
+                    });
+            // a base finished as the backend closed is of no use: like the files of a checkpoint that failed, it is
+            // removed when the job next starts
+            return stopIfClosed && closed ? null : written;
         }
 
         /** Whether each table's changes since {@code base} are still known (the tables log what they change). */

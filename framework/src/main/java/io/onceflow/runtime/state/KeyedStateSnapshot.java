@@ -1,5 +1,6 @@
 package io.onceflow.runtime.state;
 
+import io.onceflow.runtime.storage.JobCheckpointStore;
 import io.onceflow.runtime.storage.StateHandle;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -53,5 +54,42 @@ public interface KeyedStateSnapshot {
 
         /** Uploads a local file under a name unique in the job; durable when this returns. */
         StateHandle.InFile upload(String name, Path localFile) throws IOException;
+
+        /**
+         * Writes a new file under a name unique in the job from {@code body}; durable when this returns. By default
+         * through a local temporary file and {@link #upload}.
+         */
+        default StateHandle.InFile write(String name, JobCheckpointStore.SharedFileBody body) throws IOException {
+            return writeThroughLocalFile(name, body, this);
+        }
+
+        /** Writes {@code body} to a local temporary file, has {@code files} upload it as {@code name}, and deletes it. */
+        static StateHandle.InFile writeThroughLocalFile(String name, JobCheckpointStore.SharedFileBody body,
+                                                        SharedFiles files) throws IOException {
+            Path local = java.nio.file.Files.createTempFile("onceflow-shared-", ".tmp");
+            try {
+                try (java.io.OutputStream out = java.nio.file.Files.newOutputStream(local)) {
+                    body.writeTo(out);
+                }
+                return files.upload(name, local);
+            } finally {
+                java.nio.file.Files.deleteIfExists(local);
+            }
+        }
+
+        /** The shared state of a job's checkpoint store: files written in place where the storage can. */
+        static SharedFiles of(JobCheckpointStore store) {
+            return new SharedFiles() {
+                @Override
+                public StateHandle.InFile upload(String name, Path localFile) throws IOException {
+                    return store.uploadShared(name, localFile);
+                }
+
+                @Override
+                public StateHandle.InFile write(String name, JobCheckpointStore.SharedFileBody body) throws IOException {
+                    return store.writeShared(name, body);
+                }
+            };
+        }
     }
 }

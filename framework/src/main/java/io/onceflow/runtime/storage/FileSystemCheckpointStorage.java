@@ -317,12 +317,7 @@ public final class FileSystemCheckpointStorage implements CheckpointStorage {
 
         @Override
         public StateHandle.InFile uploadShared(String name, Path localFile) throws IOException {
-            Path dir = jobDir.resolve(SHARED);
-            boolean created = !Files.isDirectory(dir);
-            Files.createDirectories(dir);
-            if (created) {
-                sync.sync(jobDir);
-            }
+            Path dir = sharedDir();
             String fileName = safeName(name);
             Path target = dir.resolve(fileName);
             Path tmp = dir.resolve(fileName + ".inprogress");
@@ -330,6 +325,43 @@ public final class FileSystemCheckpointStorage implements CheckpointStorage {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
                 ch.force(true);
             }
+            return publishShared(tmp, dir, fileName);
+        }
+
+        /** In place: the body goes to the shared directory's in-progress file, which is then fsynced and renamed. */
+        @Override
+        public StateHandle.InFile writeShared(String name, SharedFileBody body) throws IOException {
+            Path dir = sharedDir();
+            String fileName = safeName(name);
+            Path tmp = dir.resolve(fileName + ".inprogress");
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                    StandardOpenOption.WRITE)) {
+                body.writeTo(java.nio.channels.Channels.newOutputStream(ch));
+                ch.force(true);
+            } catch (IOException | RuntimeException | Error e) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
+                throw e;
+            }
+            return publishShared(tmp, dir, fileName);
+        }
+
+        private Path sharedDir() throws IOException {
+            Path dir = jobDir.resolve(SHARED);
+            boolean created = !Files.isDirectory(dir);
+            Files.createDirectories(dir);
+            if (created) {
+                sync.sync(jobDir);
+            }
+            return dir;
+        }
+
+        /** Renames a written and fsynced in-progress file to its name, durably (the directory's fsync). */
+        private StateHandle.InFile publishShared(Path tmp, Path dir, String fileName) throws IOException {
+            Path target = dir.resolve(fileName);
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             sync.sync(dir);
             return new StateHandle.InFile(SHARED + "/" + fileName, Files.size(target));

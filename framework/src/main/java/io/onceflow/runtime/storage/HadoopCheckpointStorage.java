@@ -279,6 +279,31 @@ public final class HadoopCheckpointStorage implements CheckpointStorage {
                 java.nio.file.Files.copy(localFile, out);
                 out.hsync();
             }
+            return publishShared(tmp, target, fileName);
+        }
+
+        /** In place: the body goes to the in-progress file, which is then hsynced and renamed. */
+        @Override
+        public StateHandle.InFile writeShared(String name, SharedFileBody body) throws IOException {
+            String fileName = FileSystemCheckpointStorage.safeName(name);
+            Path dir = new Path(jobDir, SHARED);
+            Path tmp = new Path(dir, fileName + ".inprogress");
+            Path target = new Path(dir, fileName);
+            try (FSDataOutputStream out = fs.create(tmp, true)) {
+                body.writeTo(out);
+                out.hsync();
+            } catch (IOException | RuntimeException | Error e) {
+                try {
+                    fs.delete(tmp, false);
+                } catch (IOException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
+                throw e;
+            }
+            return publishShared(tmp, target, fileName);
+        }
+
+        private StateHandle.InFile publishShared(Path tmp, Path target, String fileName) throws IOException {
             fs.delete(target, false);
             if (!fs.rename(tmp, target)) {
                 throw new IOException("Could not rename " + tmp + " to " + target);

@@ -95,6 +95,22 @@ public interface JobCheckpointStore {
         throw new IOException(describe() + " cannot hold shared state files (incremental checkpoints)");
     }
 
+    /** What a new shared file holds: written to {@code out} by {@link #writeShared}, which closes it. */
+    @FunctionalInterface
+    interface SharedFileBody {
+        void writeTo(java.io.OutputStream out) throws IOException;
+    }
+
+    /**
+     * Writes a new file into the job's shared state (an incremental heap checkpoint's base or delta) from
+     * {@code body}; durable when this returns, and nothing of it under {@code name} if {@code body} throws.
+     * {@code name} must be unique in the job. By default through a local temporary file and {@link #uploadShared};
+     * storages that can write in place do, which saves a copy of every such file.
+     */
+    default StateHandle.InFile writeShared(String name, SharedFileBody body) throws IOException {
+        return io.onceflow.runtime.state.KeyedStateSnapshot.SharedFiles.writeThroughLocalFile(name, body, this::uploadShared);
+    }
+
     /**
      * Reads a shared file as a stream. By default a local copy ({@link #downloadShared}) that is deleted
      * when the stream is closed; storages that can read in place do.

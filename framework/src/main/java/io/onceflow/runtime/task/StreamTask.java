@@ -722,7 +722,7 @@ public final class StreamTask implements Runnable {
                         java.io.DataOutputStream data = new java.io.DataOutputStream(
                                 new io.onceflow.runtime.storage.UnsynchronizedBufferedOutputStream(out, 64 * 1024));
                         SubtaskStateFormat.write(data, snapshot.operatorState(), snapshot.keyed(),
-                                info.store()::uploadShared);
+                                io.onceflow.runtime.state.KeyedStateSnapshot.SharedFiles.of(info.store()));
                         handle = out.closeAndGetHandle();
                         if (snapshot.keyed() != null) {
                             shared = snapshot.keyed().sharedFiles();

@@ -130,6 +130,12 @@ class FileSystemCheckpointStorageTest {
         Files.createDirectories(dir.resolve("scratch"));
         SinkFilesContract.check(new FileSystemCheckpointStorage(dir.resolve("marks")).forJob("job"),
                 () -> new FileSystemCheckpointStorage(dir.resolve("marks")).forJob("job"), dir.resolve("scratch"));
+        try (java.util.stream.Stream<Path> shared = Files.list(dir.resolve("marks/job/shared"))) {
+            List<String> names = shared.map(p -> p.getFileName().toString()).sorted().toList();
+            assertEquals(3, names.size(), names.toString());
+            assertTrue(names.stream().noneMatch(n -> n.endsWith(".inprogress")), "a failed write leaves no partial file: "
+                    + names);
+        }
     }
 
     @Test

@@ -2,8 +2,10 @@ package io.onceflow.runtime.storage;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -11,7 +13,10 @@ import java.nio.file.Path;
 import java.util.OptionalLong;
 import java.util.function.Supplier;
 
-/** What every checkpoint storage must do for a sink's files and commit marks, checked the same way on each. */
+/**
+ * What every checkpoint storage must do for the shared files of sinks and state backends (uploaded from a local file,
+ * or written in place) and for sinks' commit marks, checked the same way on each.
+ */
 final class SinkFilesContract {
 
     private SinkFilesContract() {
@@ -30,6 +35,28 @@ final class SinkFilesContract {
         Files.delete(local);
         try (InputStream in = reopened.get().openState(file)) {
             assertArrayEquals(content, in.readAllBytes(), "the uploaded file reads back from another instance");
+        }
+
+        // written in place (an incremental heap checkpoint's base or delta); one that fails leaves nothing behind
+        byte[] delta = "a heap delta\n".repeat(5000).getBytes(StandardCharsets.UTF_8);
+        StateHandle.InFile written = store.writeShared("heap-ab12-3-delta", out -> {
+            out.write(delta, 0, 7);
+            out.write(delta, 7, delta.length - 7);
+        });
+        assertEquals(delta.length, written.size());
+        try (InputStream in = reopened.get().openState(written)) {
+            assertArrayEquals(delta, in.readAllBytes(), "the written file reads back from another instance");
+        }
+        IOException failed = assertThrows(IOException.class, () -> store.writeShared("heap-ab12-4-delta", out -> {
+            out.write(delta);
+            throw new IOException("No space left on device (injected)");
+        }));
+        assertTrue(failed.getMessage().contains("injected"), failed.toString());
+        byte[] retried = "the retry\n".getBytes(StandardCharsets.UTF_8);
+        StateHandle.InFile again = store.writeShared("heap-ab12-4-delta", out -> out.write(retried));
+        assertEquals(retried.length, again.size());
+        try (InputStream in = reopened.get().openState(again)) {
+            assertArrayEquals(retried, in.readAllBytes(), "nothing of the failed write is under the name");
         }
 
         assertEquals(OptionalLong.empty(), store.readCommitMark("wal-sink-0"));
