@@ -51,11 +51,7 @@ public final class HeapStateChain {
     /** A removed key: an entry whose value length is {@value #REMOVED}, assembled in {@code entry} and written in one piece. */
     static <K> void writeRemoval(DataOutput out, ReusableBytes entry, int stateIndex, int keyGroup,
                                  io.onceflow.api.serialization.TypeSerializer<K> keySerializer, K key) throws IOException {
-        entry.reset();
-        SubtaskStateFormat.writeKeyedEntryHead(entry, stateIndex, keyGroup);
-        int keyLength = entry.skipInt();
-        keySerializer.serialize(key, entry);
-        entry.fillLength(keyLength);
+        SubtaskStateFormat.beginKeyedEntry(entry, stateIndex, keyGroup, keySerializer, key);
         entry.writeInt(REMOVED);
         out.write(entry.array(), 0, entry.size());
     }

@@ -113,19 +113,26 @@ public final class SubtaskStateFormat {
                                        io.onceflow.api.serialization.TypeSerializer<K> keySerializer, K key,
                                        io.onceflow.api.serialization.TypeSerializer<V> valueSerializer, V value)
             throws IOException {
-        entry.reset();
-        writeKeyedEntryHead(entry, stateIndex, keyGroup);
-        int keyLength = entry.skipInt();
-        keySerializer.serialize(key, entry);
-        entry.fillLength(keyLength);
+        beginKeyedEntry(entry, stateIndex, keyGroup, keySerializer, key);
         int valueLength = entry.skipInt();
         valueSerializer.serialize(value, entry);
         entry.fillLength(valueLength);
         out.write(entry.array(), 0, entry.size());
     }
 
+    /** Resets {@code entry} to an entry's head and its key behind the key's length (the value's part follows). */
+    static <K> void beginKeyedEntry(ReusableBytes entry, int stateIndex, int keyGroup,
+                                    io.onceflow.api.serialization.TypeSerializer<K> keySerializer, K key)
+            throws IOException {
+        entry.reset();
+        writeKeyedEntryHead(entry, stateIndex, keyGroup);
+        int keyLength = entry.skipInt();
+        keySerializer.serialize(key, entry);
+        entry.fillLength(keyLength);
+    }
+
     /** What every keyed entry begins with (then the key's and the value's length and bytes). */
-    static void writeKeyedEntryHead(DataOutput out, int stateIndex, int keyGroup) throws IOException {
+    private static void writeKeyedEntryHead(DataOutput out, int stateIndex, int keyGroup) throws IOException {
         out.writeShort(stateIndex);
         out.writeInt(keyGroup);
     }
