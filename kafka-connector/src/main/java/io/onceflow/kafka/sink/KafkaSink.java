@@ -60,9 +60,14 @@ public final class KafkaSink<T> implements Sink<T>, ValidatesConfiguration {
         this.properties.putAll(b.properties);
     }
 
-    /** {@code linger.ms} of an EXACTLY_ONCE sink's producers unless set: how long a batch may wait to fill up. */
+    /**
+     * {@code linger.ms} of an EXACTLY_ONCE sink's producers unless set: how long a batch may wait to fill up. In a
+     * transaction a record is visible at the commit however soon it was sent, and the barrier's flush sends what
+     * waits, so waiting longer costs no latency and makes fuller batches (fewer requests for the producer and the
+     * broker), as Kafka Streams' producers do.
+     */
     static final long TRANSACTIONAL_LINGER_MS = 20;
-    /** {@code linger.ms} of the other guarantees' producers unless set. */
+    /** {@code linger.ms} of the other guarantees' producers unless set: their records are visible once written. */
     static final long LINGER_MS = 5;
 
     public static <T> KafkaSinkBuilder<T> builder() {
@@ -82,10 +87,6 @@ public final class KafkaSink<T> implements Sink<T>, ValidatesConfiguration {
     /** Producer properties: the user's, plus what the sink manages. */
     Properties producerProperties(String clientId) {
         Properties p = new Properties();
-        // in a transaction a record is visible at the commit however soon it is sent, and the barrier's flush sends
-        // what waits: lingering longer there costs no latency and fills fuller batches (fewer requests for both
-        // the producer and the broker), as Kafka Streams' producers do; without transactions a record is visible
-        // once written, so it is sent soon
         p.put(ProducerConfig.LINGER_MS_CONFIG, Long.toString(guarantee == DeliveryGuarantee.EXACTLY_ONCE
                 ? TRANSACTIONAL_LINGER_MS : LINGER_MS));
         p.put(ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(128 * 1024));
