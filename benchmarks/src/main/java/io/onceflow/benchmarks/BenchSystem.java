@@ -23,17 +23,18 @@ public enum BenchSystem {
     public static final String FLINK_BUILD_PROPERTY = "onceflow.benchmarks.flink";
 
     /**
-     * What Flink's own start scripts open of the JDK on Java 17 (its {@code env.java.opts.all} default);
-     * without them its serializers fail on JDK internals.
-     */
-    /**
      * The JVM systems that run on the benchmark's own class path log through slf4j-simple at WARN, as an Onceflow
      * app does: that class path also holds the broker's log4j, whose start-up (about half a second, more on a busy
-     * machine) is no part of any of them. Flink runs on its own class path with its own logging.
+     * machine) is no part of any of them. Flink runs on its own class path with its own logging. They come before
+     * {@code --child-jvm-option}s, so that one of those can set a logger's level.
      */
     private static final List<String> CHILD_LOGGING = List.of("-Dslf4j.provider=org.slf4j.simple.SimpleServiceProvider",
             "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn");
 
+    /**
+     * What Flink's own start scripts open of the JDK on Java 17 (its {@code env.java.opts.all} default);
+     * without them its serializers fail on JDK internals.
+     */
     private static final List<String> FLINK_JVM_OPTIONS = List.of(
             "--add-exports=java.base/sun.net.util=ALL-UNNAMED",
             "--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED",
@@ -105,8 +106,8 @@ public enum BenchSystem {
         String interval = Long.toString(intervalMillis);
         String p = Integer.toString(parallelism);
         List<String> flinkOptions = jvmOptions;
-        jvmOptions = new ArrayList<>(jvmOptions);
-        jvmOptions.addAll(CHILD_LOGGING);
+        jvmOptions = new ArrayList<>(CHILD_LOGGING);
+        jvmOptions.addAll(flinkOptions);
         return switch (this) {
             case RAW_AT_LEAST_ONCE -> ChildJvm.of(RawLoop.class, jvmOptions, "at-least-once", bootstrap, input, output,
                     run, interval);
