@@ -6,7 +6,8 @@ import java.util.Map;
  * Implemented by a source or sink that can check its configuration against the job's before anything
  * runs (for example a transaction timeout against the checkpoint timeout and the broker's limit).
  * {@link #validate} is called once when the job starts; throwing stops the start with the exception's
- * message, which should say what to change.
+ * message, which should say what to change. The job's checks run on a thread of their own, one after another,
+ * while the job reads the checkpoint it resumes from; no task starts before they all passed.
  */
 public interface ValidatesConfiguration {
 

@@ -60,6 +60,8 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
     private final int number;
     private final CheckpointMetadata restoreFrom;
     private final io.onceflow.runtime.metrics.MetricRegistry metrics;
+    /** The sources' and sinks' configuration checks, which end before any task starts. */
+    private final java.util.concurrent.CompletableFuture<Void> validation;
 
     // filled while deploying, read by metrics from other threads meanwhile
     private final List<StreamTask> tasks = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -77,7 +79,8 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
 
     Attempt(JobSpec spec, ExecutionPlan plan, JobCheckpointStore store,
             CheckpointCoordinator coordinator, ExecutorService snapshotExecutor, int number,
-            CheckpointMetadata restoreFrom, io.onceflow.runtime.metrics.MetricRegistry metrics) {
+            CheckpointMetadata restoreFrom, io.onceflow.runtime.metrics.MetricRegistry metrics,
+            java.util.concurrent.CompletableFuture<Void> validation) {
         this.spec = spec;
         this.plan = plan;
         this.store = store;
@@ -86,6 +89,7 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
         this.number = number;
         this.restoreFrom = restoreFrom;
         this.metrics = metrics;
+        this.validation = validation;
     }
 
     Throwable failure() {
@@ -124,12 +128,20 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
 
     /** Deploys, runs and tears down this attempt; returns FINISHED, FAILED or CANCELED. */
     JobStatus run(BooleanSupplier cancelRequested) {
+        Throwable deployFailure = null;
         try {
-            deploy();
+            deploy(); // reads the restored state meanwhile the checks run, and starts nothing
         } catch (Throwable t) {
+            deployFailure = t;
+        }
+        Throwable invalid = validation.handle((ok, f) -> f).join();
+        if (invalid != null || deployFailure != null) {
             backends.forEach(KeyedStateBackend::close);
-            LOG.warn("Job '{}' attempt {} could not be deployed: {}", spec.jobName(), number, t.toString());
-            failure = t;
+            if (invalid == null) {
+                LOG.warn("Job '{}' attempt {} could not be deployed: {}", spec.jobName(), number,
+                        deployFailure.toString());
+            }
+            failure = invalid != null ? invalid : deployFailure;
             over = true;
             return JobStatus.FAILED;
         }

@@ -43,6 +43,8 @@ public final class JobMaster implements JobClient {
     private final ExecutionPlan plan;
     private final JobCheckpointStore store;
     private final Ownership ownership;
+    /** Completes once the sources and sinks checked their configuration (see {@link #validateConnectors}). */
+    private final CompletableFuture<Void> validation;
     private final CheckpointCoordinator coordinator;
     private final RestartBackoff backoff;
     private final ExecutorService snapshotExecutor;
@@ -70,8 +72,9 @@ public final class JobMaster implements JobClient {
     }
 
     private JobMaster(JobSpec spec, ExecutionPlan plan, JobCheckpointStore store, CheckpointCoordinator coordinator,
-                      Ownership ownership) {
+                      Ownership ownership, CompletableFuture<Void> validation) {
         this.ownership = ownership;
+        this.validation = validation;
         this.spec = spec;
         this.plan = plan;
         this.store = store;
@@ -87,12 +90,63 @@ public final class JobMaster implements JobClient {
     /**
      * Validates the job, finds the checkpoint to resume from, and starts it on its own thread.
      *
+     * <p>The sources and sinks check their configuration on a thread of their own (a Kafka sink asks the broker for
+     * its transaction limit: in a fresh process the first Kafka client's start takes most of a second), while this
+     * thread reads the checkpoint and the job's thread restores its state from it. Nothing runs before the checks
+     * passed: the first attempt's tasks start only then, and this returns only then. When a check fails, the job's
+     * thread stops before any task started and this throws the check's exception, as it would have before
+     * anything else was done.
+     *
      * @throws JobConfigurationException or {@link IllegalStateException} for problems found up front
      */
     public static JobMaster start(JobSpec spec) {
         ExecutionPlan plan = ExecutionPlan.build(spec);
+        CompletableFuture<Void> validation = new CompletableFuture<>();
+        Thread validator = new Thread(() -> {
+            try {
+                validateConnectors(spec, plan);
+                validation.complete(null);
+            } catch (Throwable t) {
+                validation.completeExceptionally(t);
+            }
+        }, "onceflow validate " + spec.jobName());
+        validator.setDaemon(true);
+        validator.setContextClassLoader(Thread.currentThread().getContextClassLoader());
+        validator.start();
+        JobMaster master;
+        try {
+            master = prepareAndStart(spec, plan, validation);
+        } catch (RuntimeException | Error e) {
+            Throwable invalid = validationFailure(validation);
+            if (invalid != null) {
+                invalid.addSuppressed(e);
+                throw unchecked(invalid);
+            }
+            throw e;
+        }
+        Throwable invalid = validationFailure(validation);
+        if (invalid != null) {
+            master.termination.join(); // its thread stops before any task started
+            throw unchecked(invalid);
+        }
+        return master;
+    }
+
+    /** What {@link #validateConnectors} threw: an unchecked exception or an error, as it declares nothing else. */
+    private static RuntimeException unchecked(Throwable t) {
+        if (t instanceof Error e) {
+            throw e;
+        }
+        return (RuntimeException) t;
+    }
+
+    /** Waits for the sources' and sinks' checks; what one of them threw, or null when they passed. */
+    private static Throwable validationFailure(CompletableFuture<Void> validation) {
+        return validation.handle((ok, failure) -> failure).join();
+    }
+
+    private static JobMaster prepareAndStart(JobSpec spec, ExecutionPlan plan, CompletableFuture<Void> validation) {
         CheckpointConfig config = spec.checkpointConfig();
-        validateConnectors(spec, plan);
         CheckpointStorage storage;
         if (config.getCheckpointStorageInstance() instanceof CheckpointStorage s) {
             storage = s;
@@ -123,7 +177,7 @@ public final class JobMaster implements JobClient {
                     + store.describe() + " for this process: " + e.getMessage(), e);
         }
         try {
-            return start(spec, plan, config, store, ownership);
+            return start(spec, plan, config, store, ownership, validation);
         } catch (RuntimeException | Error e) {
             ownership.release();
             throw e;
@@ -131,7 +185,7 @@ public final class JobMaster implements JobClient {
     }
 
     private static JobMaster start(JobSpec spec, ExecutionPlan plan, CheckpointConfig config, JobCheckpointStore store,
-                                   Ownership ownership) {
+                                   Ownership ownership, CompletableFuture<Void> validation) {
         CheckpointMetadata restoreFrom = null;
         List<Long> retained = List.of();
         long highest;
@@ -161,7 +215,7 @@ public final class JobMaster implements JobClient {
         }
         CheckpointCoordinator coordinator = new CheckpointCoordinator(spec.jobName(), config, store, spec.clock(),
                 spec.faults(), restoreFrom, retained, highest, ownership);
-        JobMaster master = new JobMaster(spec, plan, store, coordinator, ownership);
+        JobMaster master = new JobMaster(spec, plan, store, coordinator, ownership, validation);
         if (spec.metricsPort() >= 0) {
             try {
                 master.startMetricsEndpoint();
@@ -257,9 +311,14 @@ public final class JobMaster implements JobClient {
                     ownership.verify(); // a zombie woken after another instance took over must not run again
                 }
                 Attempt attempt = new Attempt(spec, plan, store, coordinator, snapshotExecutor, attemptNumber,
-                        coordinator.getLatestCompleted(), metrics);
+                        coordinator.getLatestCompleted(), metrics, validation);
                 current = attempt;
                 JobStatus outcome = attempt.run(() -> cancelRequested);
+                if (validation.isCompletedExceptionally()) {
+                    // no task started; start() throws what the check found
+                    fail(validationFailure(validation));
+                    return;
+                }
                 synchronized (lock) {
                     recordsInBefore += attempt.recordsIn();
                     recordsOutBefore += attempt.recordsOut();

@@ -261,4 +261,68 @@ class ResumeAndRescaleTest {
         job.awaitTermination(Duration.ofSeconds(30));
         assertFalse(Files.exists(dir.resolve("checkpoints/delete")), "checkpoints deleted on cancel");
     }
+
+    /** Refuses the job after a while; counts the writers and committers made of it, which must be none. */
+    static final class RefusingSink extends TransactionalTestSink implements io.onceflow.api.ValidatesConfiguration {
+        static final java.util.concurrent.atomic.AtomicInteger STARTED = new java.util.concurrent.atomic.AtomicInteger();
+
+        RefusingSink(CommittedStore store) {
+            super(store);
+        }
+
+        @Override
+        public void validate(Context context) throws InterruptedException {
+            Thread.sleep(300); // the job's thread reads the restored state meanwhile
+            throw new IllegalArgumentException("sink '" + context.operatorUid() + "' refuses this job");
+        }
+
+        @Override
+        public io.onceflow.api.sink.SinkWriter<String> createWriter(io.onceflow.api.sink.SinkInitContext context) {
+            STARTED.incrementAndGet();
+            return super.createWriter(context);
+        }
+
+        @Override
+        public io.onceflow.api.sink.Committer<Transaction> createCommitter(io.onceflow.api.sink.SinkInitContext context) {
+            STARTED.incrementAndGet();
+            return super.createCommitter(context);
+        }
+    }
+
+    /**
+     * The sinks' checks run while the job reads the checkpoint it resumes from; one that fails still fails the start
+     * before anything ran: no sink started (the restored transactions stay uncommitted until a start that passes),
+     * the checkpoints stay even where a cancellation deletes them, and the directory's lock is free for the next run.
+     */
+    @Test
+    void aCheckThatFailsWhileTheStateIsReadStartsNothingAndKeepsTheCheckpoints() throws Exception {
+        CommittedStore store = CommittedStore.inDirectory(dir.resolve("out"));
+        JobClient first = env(2, store).executeAsync("checked");
+        await(() -> first.getMetrics().numberOfCompletedCheckpoints() >= 2, "2 checkpoints completed");
+        first.cancel();
+        assertEquals(JobStatus.CANCELED, first.awaitTermination(Duration.ofSeconds(30)));
+        long committed = store.readAll().size();
+
+        StreamEnvironment refused = StreamEnvironment.create();
+        refused.setParallelism(2);
+        refused.enableCheckpointing(Duration.ofMillis(50));
+        refused.getCheckpointConfig().setCheckpointStorage(dir.resolve("checkpoints").toUri().toString());
+        refused.getCheckpointConfig().setCheckpointRetention(CheckpointRetention.DELETE_ON_CANCELLATION);
+        refused.fromSource(SequenceSource.bounded(4, TOTAL, KEYS), "sequence").uid("source")
+                .keyBy(w -> w)
+                .process(new RunningCount()).uid("count")
+                .sinkTo(new RefusingSink(store)).uid("sink");
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> refused.executeAsync("checked"));
+        assertEquals("sink 'sink' refuses this job", e.getMessage());
+        assertEquals(0, RefusingSink.STARTED.get(), "no writer or committer was made");
+        assertEquals(committed, store.readAll().size(), "nothing more was committed");
+        assertTrue(Files.exists(dir.resolve("checkpoints/checked")), "the checkpoints are kept");
+
+        JobMetrics third = env(2, store).execute("checked");
+        assertEquals(JobStatus.FINISHED, third.status());
+        assertTrue(third.numRecordsIn() < TOTAL, "the next run resumed: " + third.numRecordsIn());
+        SequenceChecker.Result result = SequenceChecker.check(store.readAll(), SequenceChecker.expectedForSequence(TOTAL, KEYS));
+        assertTrue(result.exact(), "after a refused start and a resumed one: " + result);
+    }
 }
