@@ -23,6 +23,8 @@ public final class SourceOperator<T, S extends SourceSplit> extends AbstractStre
     private SourceReader<T, S> reader;
     private ListState<S> splitsState;
     private ReaderOutput<T> readerOutput;
+    private java.util.function.BooleanSupplier yieldSignal = () -> false;
+    private Runnable firstRecord = () -> { };
     // written by the task thread only; metrics read it racily, a slightly stale count is fine
     private long emitted;
 
@@ -53,8 +55,15 @@ public final class SourceOperator<T, S extends SourceSplit> extends AbstractStre
         readerOutput = new ReaderOutput<>() {
             @Override
             public void collect(T record) {
-                emitted++;
+                if (emitted++ == 0) {
+                    firstRecord.run();
+                }
                 output.collect(record);
+            }
+
+            @Override
+            public boolean shouldYield() {
+                return yieldSignal.getAsBoolean();
             }
 
             @Override
@@ -64,6 +73,15 @@ public final class SourceOperator<T, S extends SourceSplit> extends AbstractStre
         };
         reader.addSplits(splits);
         reader.start();
+    }
+
+    /**
+     * @param yieldSignal  true when the task has mail: the reader is asked to return after the current record
+     * @param firstRecord  runs as the reader emits its first record, before that record goes on
+     */
+    void signals(java.util.function.BooleanSupplier yieldSignal, Runnable firstRecord) {
+        this.yieldSignal = yieldSignal;
+        this.firstRecord = firstRecord;
     }
 
     /** Records the reader emitted so far. */

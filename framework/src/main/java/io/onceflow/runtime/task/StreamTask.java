@@ -354,11 +354,17 @@ public final class StreamTask implements Runnable {
 
     /** Set once every task of the attempt has started: a source reads nothing before (see TaskGateway). */
     private boolean othersStarted;
-    private boolean firstRecordsReported;
 
     private void runSource() throws Exception {
         @SuppressWarnings("unchecked")
         SourceOperator<?, ?> source = (SourceOperator<?, ?>) (StreamOperator<?, ?>) chain.get(0).operator;
+        // the early checkpoint after a restore is triggered at the first record, and its trigger (mail) makes the
+        // reader return at once: the barrier follows that record instead of the rest of the first batch, so the
+        // first checkpoint holds little for the cold code downstream to process before it can complete
+        source.signals(gate::hasMail, () -> {
+            numRecordsIn = 1;
+            info.gateway().firstRecordsRead(taskIndex);
+        });
         boolean ended = false;
         while (!finishRequested) {
             if (gate.hasMail()) {
@@ -383,10 +389,6 @@ public final class StreamTask implements Runnable {
             }
             InputStatus status = source.emitNext();
             numRecordsIn = source.getNumRecordsEmitted();
-            if (!firstRecordsReported && numRecordsIn > 0) {
-                firstRecordsReported = true;
-                info.gateway().firstRecordsRead(taskIndex);
-            }
             if (status == InputStatus.END_OF_INPUT) {
                 ended = true;
                 endOfInput();

@@ -182,6 +182,9 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             output.collect(value);
             context.recordInputTimestamp(r.timestamp()); // for the job's end-to-end latency
             emitted++;
+            if (output.shouldYield()) {
+                break; // a barrier goes out behind this record; the rest of the poll's records follow it
+            }
         }
         if (!buffered.hasNext()) {
             checkBoundedEnds();

@@ -364,6 +364,99 @@ class KafkaSourceTest {
             implements io.onceflow.api.source.SourceReaderContext {
     }
 
+    /**
+     * After a restore the early first checkpoint is triggered as the source emits its first record, and the trigger
+     * makes the reader return at once: that checkpoint holds that one record, though the first poll brought a
+     * backlog, so the cold code downstream has little to do before the first output after a restart is committed.
+     */
+    @Test
+    void theFirstCheckpointAfterARestoreHoldsOnlyTheFirstRecordOfTheBacklog(@org.junit.jupiter.api.io.TempDir
+                                                                           java.nio.file.Path dir) throws Exception {
+        String topic = topic(1);
+        CommittedStore store = CommittedStore.inDirectory(dir.resolve("out"));
+        java.nio.file.Path checkpoints = dir.resolve("checkpoints");
+        try (KafkaProducer<String, String> p = producer(null)) {
+            write(p, topic, 0, 2_000, 5);
+            p.flush();
+            io.onceflow.api.JobClient first = copyJob(source(topic).build(), store, checkpoints).executeAsync("backlog");
+            await(() -> first.getMetrics().numRecordsIn() >= 2_000, "the first run read everything");
+            long stoppedAt = first.stop(Duration.ofSeconds(30));
+            write(p, topic, 2_000, 6_000, 5); // the backlog while the job is down
+            p.flush();
+            io.onceflow.api.JobClient second = copyJob(source(topic).build(), store, checkpoints).executeAsync("backlog");
+            try {
+                java.nio.file.Path early = dir.resolve("out").resolve("sink-0-" + (stoppedAt + 1) + ".txt");
+                await(() -> java.nio.file.Files.exists(early), "the early checkpoint after the restore committed");
+                assertEquals(List.of("key-0"), java.nio.file.Files.readAllLines(early),
+                        "the early checkpoint holds the backlog's first record only");
+                await(() -> second.getMetrics().numRecordsIn() >= 4_000, "the second run read the backlog");
+                second.stop(Duration.ofSeconds(30));
+            } finally {
+                second.cancel();
+            }
+        }
+        Map<String, Long> expected = new HashMap<>();
+        for (int k = 0; k < 5; k++) {
+            expected.put("key-" + k, 1_200L);
+        }
+        Map<String, Long> counted = new HashMap<>();
+        store.readAll().forEach(w -> counted.merge(w, 1L, Long::sum));
+        assertEquals(expected, counted, "every record once");
+    }
+
+    /**
+     * A reader whose task has mail (a checkpoint's trigger) returns after the record it emitted, though its poll
+     * brought more: the barrier goes out behind that record, and the position in the snapshot is just past it.
+     */
+    @Test
+    void aReaderAskedToYieldReturnsAfterTheRecordItEmittedAndItsPositionIsJustPastIt() throws Exception {
+        String topic = topic(1);
+        try (KafkaProducer<String, String> p = producer(null)) {
+            write(p, topic, 0, 50, 5);
+            p.flush();
+        }
+        KafkaSource<String> source = source(topic).setBounded().build();
+        KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source.createReader(
+                new ReaderContext(0, 1, "source", "yield-" + topic));
+        try {
+            reader.addSplits(source.createInitialSplits());
+            reader.start();
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
+            while (!reader.hasFetchedAhead()) {
+                assertTrue(System.nanoTime() < deadline, "the records were fetched");
+                reader.prefetch();
+                Thread.sleep(2);
+            }
+            List<String> read = new ArrayList<>();
+            io.onceflow.api.source.ReaderOutput<String> yielding = new io.onceflow.api.source.ReaderOutput<>() {
+                @Override
+                public void collect(String record) {
+                    read.add(record);
+                }
+
+                @Override
+                public boolean shouldYield() {
+                    return true;
+                }
+            };
+            assertEquals(io.onceflow.api.source.InputStatus.MORE_AVAILABLE, reader.pollNext(yielding));
+            assertEquals(List.of("key-0"), read, "one record, though its poll brought more");
+            assertEquals(1, reader.snapshotState(1).get(0).nextOffset(), "the position is just past that record");
+            assertEquals(io.onceflow.api.source.InputStatus.MORE_AVAILABLE, reader.pollNext(yielding));
+            assertEquals(List.of("key-0", "key-1"), read);
+            while (reader.pollNext(read::add) != io.onceflow.api.source.InputStatus.END_OF_INPUT) {
+                assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 50");
+            }
+            List<String> expected = new ArrayList<>();
+            for (int i = 0; i < 50; i++) {
+                expected.add("key-" + (i % 5));
+            }
+            assertEquals(expected, read, "then the rest, every record once, in order");
+        } finally {
+            reader.close();
+        }
+    }
+
     @Test
     void aReaderFetchesAheadWhileTheJobStartsButEmitsAndMovesNothingUntilItReads() throws Exception {
         String topic = topic(1);
