@@ -130,7 +130,7 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
     JobStatus run(BooleanSupplier cancelRequested) {
         Throwable deployFailure = null;
         try {
-            deploy(); // reads the restored state meanwhile the checks run, and starts nothing
+            deploy(); // reads the restored state while the checks run; starts nothing
         } catch (Throwable t) {
             deployFailure = t;
         }
