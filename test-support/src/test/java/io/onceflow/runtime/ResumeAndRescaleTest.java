@@ -38,6 +38,10 @@ class ResumeAndRescaleTest {
     Path dir;
 
     private StreamEnvironment env(int parallelism, CommittedStore store) {
+        return env(parallelism, new TransactionalTestSink(store));
+    }
+
+    private StreamEnvironment env(int parallelism, TransactionalTestSink sink) {
         StreamEnvironment env = StreamEnvironment.create();
         env.setParallelism(parallelism);
         env.enableCheckpointing(Duration.ofMillis(50));
@@ -46,7 +50,7 @@ class ResumeAndRescaleTest {
         env.fromSource(SequenceSource.bounded(4, TOTAL, KEYS).throttled(2_000), "sequence").uid("source")
                 .keyBy(w -> w)
                 .process(new RunningCount()).uid("count")
-                .sinkTo(new TransactionalTestSink(store)).uid("sink");
+                .sinkTo(sink).uid("sink");
         return env;
     }
 
@@ -303,15 +307,8 @@ class ResumeAndRescaleTest {
         assertEquals(JobStatus.CANCELED, first.awaitTermination(Duration.ofSeconds(30)));
         long committed = store.readAll().size();
 
-        StreamEnvironment refused = StreamEnvironment.create();
-        refused.setParallelism(2);
-        refused.enableCheckpointing(Duration.ofMillis(50));
-        refused.getCheckpointConfig().setCheckpointStorage(dir.resolve("checkpoints").toUri().toString());
+        StreamEnvironment refused = env(2, new RefusingSink(store));
         refused.getCheckpointConfig().setCheckpointRetention(CheckpointRetention.DELETE_ON_CANCELLATION);
-        refused.fromSource(SequenceSource.bounded(4, TOTAL, KEYS), "sequence").uid("source")
-                .keyBy(w -> w)
-                .process(new RunningCount()).uid("count")
-                .sinkTo(new RefusingSink(store)).uid("sink");
         IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                 () -> refused.executeAsync("checked"));
         assertEquals("sink 'sink' refuses this job", e.getMessage());

@@ -364,6 +364,27 @@ class KafkaSourceTest {
             implements io.onceflow.api.source.SourceReaderContext {
     }
 
+    /** Starts {@code reader} on {@code splits} and lets it fetch ahead until it holds records. */
+    private static void startAndFetchAhead(KafkaSourceReader<String> reader, List<KafkaPartitionSplit> splits,
+                                           long deadline) throws Exception {
+        reader.addSplits(splits);
+        reader.start();
+        while (!reader.hasFetchedAhead()) {
+            assertTrue(System.nanoTime() < deadline, "the records were fetched ahead");
+            reader.prefetch();
+            Thread.sleep(2);
+        }
+    }
+
+    /** What {@link #write} wrote for {@code [0, n)}, in order. */
+    private static List<String> written(int n, int keys) {
+        List<String> expected = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            expected.add("key-" + (i % keys));
+        }
+        return expected;
+    }
+
     /**
      * After a restore the early first checkpoint is triggered as the source emits its first record, and the trigger
      * makes the reader return at once: that checkpoint holds that one record, though the first poll brought a
@@ -419,14 +440,8 @@ class KafkaSourceTest {
         KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source.createReader(
                 new ReaderContext(0, 1, "source", "yield-" + topic));
         try {
-            reader.addSplits(source.createInitialSplits());
-            reader.start();
             long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
-            while (!reader.hasFetchedAhead()) {
-                assertTrue(System.nanoTime() < deadline, "the records were fetched");
-                reader.prefetch();
-                Thread.sleep(2);
-            }
+            startAndFetchAhead(reader, source.createInitialSplits(), deadline);
             List<String> read = new ArrayList<>();
             io.onceflow.api.source.ReaderOutput<String> yielding = new io.onceflow.api.source.ReaderOutput<>() {
                 @Override
@@ -447,11 +462,7 @@ class KafkaSourceTest {
             while (reader.pollNext(read::add) != io.onceflow.api.source.InputStatus.END_OF_INPUT) {
                 assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 50");
             }
-            List<String> expected = new ArrayList<>();
-            for (int i = 0; i < 50; i++) {
-                expected.add("key-" + (i % 5));
-            }
-            assertEquals(expected, read, "then the rest, every record once, in order");
+            assertEquals(written(50, 5), read, "then the rest, every record once, in order");
         } finally {
             reader.close();
         }
@@ -469,24 +480,14 @@ class KafkaSourceTest {
         KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source.createReader(
                 new ReaderContext(0, 1, "source", "prefetch-" + topic));
         try {
-            reader.addSplits(splits);
-            reader.start();
             long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
-            while (!reader.hasFetchedAhead()) {
-                assertTrue(System.nanoTime() < deadline, "the records were fetched ahead while the job started");
-                reader.prefetch();
-                Thread.sleep(2);
-            }
+            startAndFetchAhead(reader, splits, deadline);
             assertEquals(splits, reader.snapshotState(1), "fetching ahead moves no position: nothing was emitted");
             List<String> read = new ArrayList<>();
             while (reader.pollNext(read::add) != io.onceflow.api.source.InputStatus.END_OF_INPUT) {
                 assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 50");
             }
-            List<String> expected = new ArrayList<>();
-            for (int i = 0; i < 50; i++) {
-                expected.add("key-" + (i % 5));
-            }
-            assertEquals(expected, read, "every record once, in order, the ones fetched ahead first");
+            assertEquals(written(50, 5), read, "every record once, in order, the ones fetched ahead first");
         } finally {
             reader.close();
         }
