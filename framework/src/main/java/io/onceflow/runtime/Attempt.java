@@ -134,7 +134,7 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
         } catch (Throwable t) {
             deployFailure = t;
         }
-        Throwable invalid = validation.handle((ok, f) -> f).join();
+        Throwable invalid = JobMaster.validationFailure(validation);
         if (invalid != null || deployFailure != null) {
             backends.forEach(KeyedStateBackend::close);
             if (invalid == null) {

@@ -141,7 +141,7 @@ public final class JobMaster implements JobClient {
     }
 
     /** Waits for the sources' and sinks' checks; what one of them threw, or null when they passed. */
-    private static Throwable validationFailure(CompletableFuture<Void> validation) {
+    static Throwable validationFailure(CompletableFuture<Void> validation) {
         return validation.handle((ok, failure) -> failure).join();
     }
 
@@ -315,8 +315,8 @@ public final class JobMaster implements JobClient {
                 current = attempt;
                 JobStatus outcome = attempt.run(() -> cancelRequested);
                 if (validation.isCompletedExceptionally()) {
-                    // no task started; start() throws what the check found
-                    fail(validationFailure(validation));
+                    // no task started; start() throws what the check found, the attempt's failure
+                    fail(attempt.failure());
                     return;
                 }
                 synchronized (lock) {

@@ -364,6 +364,16 @@ class KafkaSourceTest {
             implements io.onceflow.api.source.SourceReaderContext {
     }
 
+    /** A topic of one partition holding {@code written(50, 5)}. */
+    private static String topicOf50() throws Exception {
+        String topic = topic(1);
+        try (KafkaProducer<String, String> p = producer(null)) {
+            write(p, topic, 0, 50, 5);
+            p.flush();
+        }
+        return topic;
+    }
+
     /** Starts {@code reader} on {@code splits} and lets it fetch ahead until it holds records. */
     private static void startAndFetchAhead(KafkaSourceReader<String> reader, List<KafkaPartitionSplit> splits,
                                            long deadline) throws Exception {
@@ -431,11 +441,7 @@ class KafkaSourceTest {
      */
     @Test
     void aReaderAskedToYieldReturnsAfterTheRecordItEmittedAndItsPositionIsJustPastIt() throws Exception {
-        String topic = topic(1);
-        try (KafkaProducer<String, String> p = producer(null)) {
-            write(p, topic, 0, 50, 5);
-            p.flush();
-        }
+        String topic = topicOf50();
         KafkaSource<String> source = source(topic).setBounded().build();
         KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source.createReader(
                 new ReaderContext(0, 1, "source", "yield-" + topic));
@@ -470,11 +476,7 @@ class KafkaSourceTest {
 
     @Test
     void aReaderFetchesAheadWhileTheJobStartsButEmitsAndMovesNothingUntilItReads() throws Exception {
-        String topic = topic(1);
-        try (KafkaProducer<String, String> p = producer(null)) {
-            write(p, topic, 0, 50, 5);
-            p.flush();
-        }
+        String topic = topicOf50();
         KafkaSource<String> source = source(topic).setBounded().build();
         List<KafkaPartitionSplit> splits = source.createInitialSplits();
         KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source.createReader(
