@@ -64,6 +64,14 @@ class ResumeAndRescaleTest {
         }
     }
 
+    /** Runs the job until {@code checkpoints} checkpoints completed, then cancels it; its final status. */
+    private static JobStatus cancelAfterCheckpoints(StreamEnvironment env, String name, int checkpoints) throws Exception {
+        JobClient job = env.executeAsync(name);
+        await(() -> job.getMetrics().numberOfCompletedCheckpoints() >= checkpoints, checkpoints + " checkpoints completed");
+        job.cancel();
+        return job.awaitTermination(Duration.ofSeconds(30));
+    }
+
     /**
      * A stop asked for while the job's input has just ended and its own final checkpoint is completing: the
      * stop's checkpoint cannot happen (the job is ending), but the final one covers everything, so the stop
@@ -98,10 +106,7 @@ class ResumeAndRescaleTest {
     @Test
     void aNewRunResumesFromTheLatestCheckpointAtAnotherParallelism() throws Exception {
         CommittedStore store = CommittedStore.inDirectory(dir.resolve("out"));
-        JobClient first = env(2, store).executeAsync("resume");
-        await(() -> first.getMetrics().numberOfCompletedCheckpoints() >= 3, "3 checkpoints completed");
-        first.cancel();
-        assertEquals(JobStatus.CANCELED, first.awaitTermination(Duration.ofSeconds(30)));
+        assertEquals(JobStatus.CANCELED, cancelAfterCheckpoints(env(2, store), "resume", 3));
         long committedBefore = store.readAll().size();
         assertTrue(committedBefore > 0 && committedBefore < TOTAL, "the first run stopped midway: " + committedBefore);
         assertTrue(Files.exists(dir.resolve("checkpoints/resume")), "checkpoints are retained on cancel by default");
@@ -212,10 +217,7 @@ class ResumeAndRescaleTest {
         CommittedStore store = CommittedStore.inDirectory(dir.resolve("out"));
         StreamEnvironment env = env(2, store);
         env.getCheckpointConfig().setNumRetainedCheckpoints(3);
-        JobClient first = env.executeAsync("retained");
-        await(() -> first.getMetrics().numberOfCompletedCheckpoints() >= 5, "5 checkpoints completed");
-        first.cancel();
-        first.awaitTermination(Duration.ofSeconds(30));
+        cancelAfterCheckpoints(env, "retained", 5);
         java.util.List<String> before = completedCheckpoints("retained");
         assertEquals(3, before.size(), "3 retained: " + before);
 
@@ -240,10 +242,7 @@ class ResumeAndRescaleTest {
     @Test
     void startingFreshIgnoresOldCheckpoints() throws Exception {
         CommittedStore oldStore = CommittedStore.inDirectory(dir.resolve("old"));
-        JobClient first = env(2, oldStore).executeAsync("fresh");
-        await(() -> first.getMetrics().numberOfCompletedCheckpoints() >= 2, "2 checkpoints completed");
-        first.cancel();
-        first.awaitTermination(Duration.ofSeconds(30));
+        cancelAfterCheckpoints(env(2, oldStore), "fresh", 2);
 
         CommittedStore newStore = CommittedStore.inDirectory(dir.resolve("new"));
         StreamEnvironment env = env(2, newStore);
@@ -301,10 +300,7 @@ class ResumeAndRescaleTest {
     @Test
     void aCheckThatFailsWhileTheStateIsReadStartsNothingAndKeepsTheCheckpoints() throws Exception {
         CommittedStore store = CommittedStore.inDirectory(dir.resolve("out"));
-        JobClient first = env(2, store).executeAsync("checked");
-        await(() -> first.getMetrics().numberOfCompletedCheckpoints() >= 2, "2 checkpoints completed");
-        first.cancel();
-        assertEquals(JobStatus.CANCELED, first.awaitTermination(Duration.ofSeconds(30)));
+        assertEquals(JobStatus.CANCELED, cancelAfterCheckpoints(env(2, store), "checked", 2));
         long committed = store.readAll().size();
 
         StreamEnvironment refused = env(2, new RefusingSink(store));

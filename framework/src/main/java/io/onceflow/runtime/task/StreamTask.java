@@ -362,7 +362,7 @@ public final class StreamTask implements Runnable {
         // reader return at once: the barrier follows that record instead of the rest of the first batch, so the
         // first checkpoint holds little for the cold code downstream to process before it can complete
         source.signals(gate::hasMail, () -> {
-            numRecordsIn = 1;
+            numRecordsIn = 1; // counted before the report: the coordinator's watch asks whether records came in
             info.gateway().firstRecordsRead(taskIndex);
         });
         boolean ended = false;

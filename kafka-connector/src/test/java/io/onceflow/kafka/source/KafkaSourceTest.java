@@ -465,12 +465,17 @@ class KafkaSourceTest {
             assertEquals(1, reader.snapshotState(1).get(0).nextOffset(), "the position is just past that record");
             assertEquals(io.onceflow.api.source.InputStatus.MORE_AVAILABLE, reader.pollNext(yielding));
             assertEquals(List.of("key-0", "key-1"), read);
-            while (reader.pollNext(read::add) != io.onceflow.api.source.InputStatus.END_OF_INPUT) {
-                assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 50");
-            }
+            readToEnd(reader, read, deadline);
             assertEquals(written(50, 5), read, "then the rest, every record once, in order");
         } finally {
             reader.close();
+        }
+    }
+
+    /** Reads a bounded reader of the 50-record topic to its end, adding what it emits to {@code read}. */
+    private static void readToEnd(KafkaSourceReader<String> reader, List<String> read, long deadline) throws Exception {
+        while (reader.pollNext(read::add) != io.onceflow.api.source.InputStatus.END_OF_INPUT) {
+            assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 50");
         }
     }
 
@@ -486,9 +491,7 @@ class KafkaSourceTest {
             startAndFetchAhead(reader, splits, deadline);
             assertEquals(splits, reader.snapshotState(1), "fetching ahead moves no position: nothing was emitted");
             List<String> read = new ArrayList<>();
-            while (reader.pollNext(read::add) != io.onceflow.api.source.InputStatus.END_OF_INPUT) {
-                assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 50");
-            }
+            readToEnd(reader, read, deadline);
             assertEquals(written(50, 5), read, "every record once, in order, the ones fetched ahead first");
         } finally {
             reader.close();
