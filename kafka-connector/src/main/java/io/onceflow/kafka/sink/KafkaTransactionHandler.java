@@ -69,7 +69,8 @@ import org.slf4j.LoggerFactory;
  * at start). A producer that aborted a transaction as a writer started is kept and writes that writer's
  * first transactions; once a writer has no idle producer left, the next one is initialised in the background,
  * so that a barrier's synchronous part takes a ready producer; the Admin client is created in the background
- * when the writer starts.
+ * when the writer starts. The subtasks and a restart's calls share one Admin client ({@link SharedAdmin}), not one
+ * each.
  *
  * <p>One instance serves every subtask, each from its own thread: per-subtask state lives in
  * {@link Subtask} objects, each touched by one thread at a time.
@@ -108,8 +109,12 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
                 return t;
             });
 
+    /** The sink's one Admin client in this process, shared by its writers and its recovery calls. */
+    private final SharedAdmin sharedAdmin;
+
     KafkaTransactionHandler(KafkaSink<T> sink) {
         this.sink = sink;
+        this.sharedAdmin = new SharedAdmin(TransactionalProducer.adminProperties(producerProperties(-1)), WARM_UP);
     }
 
     /** The pooled ids, producers and cooling-down ids of one subtask, for one writer's lifetime. */
@@ -134,10 +139,11 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         /** When the next sweep for ended transactions left open is due ({@link System#nanoTime()}). */
         long nextEndedSweep;
         /**
-         * For the hanging-transaction check at every pre-commit and the sweeps once the first checkpoint completed;
-         * created in the background when the writer starts, so that the first barrier does not wait for it.
+         * Whether this writer holds the sink's Admin client, for the hanging-transaction check at every pre-commit and
+         * the sweeps once the first checkpoint completed; acquired when the writer starts (created in the background
+         * if need be), so that the first barrier does not wait for it.
          */
-        private CompletableFuture<Admin> admin;
+        private boolean holdsAdmin;
         /**
          * A producer being initialised in the background for the next transaction that finds no idle producer, and
          * its id (in use in the pool), or null: {@code initTransactions()} takes a round trip to the transaction
@@ -146,22 +152,17 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         private CompletableFuture<TransactionalProducer> spare;
         private String spareId;
 
-        /** Starts creating the Admin client off the task thread. */
+        /** Takes hold of the sink's Admin client (its creation, if need be, starts off the task thread). */
         void prepareAdmin() {
-            if (admin == null) {
-                Properties properties = TransactionalProducer.adminProperties(producerProperties(index));
-                admin = CompletableFuture.supplyAsync(() -> Admin.create(properties), WARM_UP);
+            if (!holdsAdmin) {
+                sharedAdmin.acquire();
+                holdsAdmin = true;
             }
         }
 
         Admin admin() {
             prepareAdmin();
-            try {
-                return admin.join();
-            } catch (CompletionException e) {
-                admin = null; // the next call tries again
-                throw e.getCause() instanceof RuntimeException r ? r : e;
-            }
+            return sharedAdmin.get();
         }
 
         Subtask(int index, int parallelism) {
@@ -250,13 +251,9 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             }
             all.clear();
             idle.clear();
-            if (admin != null) {
-                try {
-                    admin.join().close(Duration.ofSeconds(5));
-                } catch (RuntimeException e) {
-                    LOG.debug("the Admin client of an ended writer failed or did not close: {}", e.toString());
-                }
-                admin = null;
+            if (holdsAdmin) {
+                holdsAdmin = false;
+                sharedAdmin.release();
             }
         }
 
@@ -274,7 +271,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
          * unreachable, and a start from the checkpoint holding those commits checks them again.
          */
         private void verifyLeftOnClose() {
-            if (unverified.isEmpty() || admin == null) {
+            if (unverified.isEmpty() || !holdsAdmin) {
                 return;
             }
             try {
@@ -403,8 +400,11 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             st.cool(transaction.transactionalId, transaction.producer, st.lastSnapshot);
         } else {
             Properties p = producerProperties(-1);
-            try (Admin admin = Admin.create(TransactionalProducer.adminProperties(p))) {
-                CommitMarkers.verifyCommitted(admin, transaction.resumable, p);
+            sharedAdmin.acquire();
+            try {
+                CommitMarkers.verifyCommitted(sharedAdmin.get(), transaction.resumable, p);
+            } finally {
+                sharedAdmin.release();
             }
         }
         transaction.producer = null;
@@ -417,7 +417,9 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         }
         Properties p = producerProperties(-1);
         CommitResult result;
-        try (Admin admin = Admin.create(TransactionalProducer.adminProperties(p))) {
+        sharedAdmin.acquire();
+        try {
+            Admin admin = sharedAdmin.get();
             result = TransactionalProducer.resumeAndCommit(transaction.resumable, p, admin);
             if (result.outcome() == CommitResult.Outcome.FENCED_OR_EXPIRED) {
                 throw new io.onceflow.twophase.TransactionLostException(result.message() + "; the broker most likely "
@@ -427,6 +429,8 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             // committed now or before the crash: either way its markers may be missing (the broker may have died
             // writing them), and the id is about to be used again
             CommitMarkers.verifyCommitted(admin, transaction.resumable, p);
+        } finally {
+            sharedAdmin.release();
         }
         LOG.info("Committed {} restored from a checkpoint: {}", transaction, result.outcome());
         recovered.add(transaction.transactionalId);
@@ -515,9 +519,12 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
     public void abortLingeringTransactions(SinkInitContext context) throws Exception {
         int subtask = context.getIndexOfSubtask();
         Properties p = producerProperties(subtask);
-        try (Admin admin = Admin.create(TransactionalProducer.adminProperties(p))) {
-            new LingeringTransactionAborter(p, admin, id -> keepWarm(id, initialise(id, subtask)))
+        sharedAdmin.acquire();
+        try {
+            new LingeringTransactionAborter(p, sharedAdmin.get(), id -> keepWarm(id, initialise(id, subtask)))
                     .abortLingering(namespace(context.getParallelism()), subtask, Set.of());
+        } finally {
+            sharedAdmin.release();
         }
     }
 

@@ -1,0 +1,134 @@
+package io.onceflow.kafka.sink;
+
+import java.time.Duration;
+import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one Admin client of an exactly-once sink in a process, shared by its subtasks (the hanging-transaction checks
+ * and sweeps) and by the calls of a restart (resuming restored commits, aborting lingering transactions). Created
+ * in the background at the first {@link #acquire}; closed {@link #LINGER} after its last user {@linkplain
+ * #release released} it, unless someone acquires it again by then: a restart's calls follow each other with short
+ * gaps, and each would otherwise open its own client, with its own connections, metadata and network thread. An
+ * Admin client is thread-safe; a client whose creation failed is forgotten, so that the next {@link #get} tries
+ * again.
+ */
+final class SharedAdmin {
+
+    private static final Logger LOG = LoggerFactory.getLogger(SharedAdmin.class);
+
+    static final Duration LINGER = Duration.ofSeconds(10);
+
+    private static final ScheduledExecutorService CLOSER = closer();
+
+    private final Properties properties;
+    private final Executor creator;
+    private final Duration linger;
+    private CompletableFuture<Admin> client;
+    private int users;
+    private ScheduledFuture<?> closing;
+
+    /**
+     * @param properties the Admin client's properties (see {@code TransactionalProducer.adminProperties})
+     * @param creator    where the client is created: off the calling task thread
+     */
+    SharedAdmin(Properties properties, Executor creator) {
+        this(properties, creator, LINGER);
+    }
+
+    SharedAdmin(Properties properties, Executor creator, Duration linger) {
+        this.properties = properties;
+        this.creator = creator;
+        this.linger = linger;
+    }
+
+    /** Counts one more user and starts creating the client if there is none; pair with {@link #release}. */
+    synchronized void acquire() {
+        users++;
+        if (closing != null) {
+            closing.cancel(false);
+            closing = null;
+        }
+        if (client == null) {
+            client = CompletableFuture.supplyAsync(() -> Admin.create(properties), creator);
+        }
+    }
+
+    /** The client, waiting for its creation if need be; only between {@link #acquire} and {@link #release}. */
+    Admin get() {
+        CompletableFuture<Admin> c;
+        synchronized (this) {
+            if (users == 0) {
+                throw new IllegalStateException("the sink's Admin client was used without being acquired");
+            }
+            if (client == null) {
+                client = CompletableFuture.supplyAsync(() -> Admin.create(properties), creator);
+            }
+            c = client;
+        }
+        try {
+            return c.join();
+        } catch (CompletionException e) {
+            synchronized (this) {
+                if (client == c) {
+                    client = null; // the next get tries again
+                }
+            }
+            throw e.getCause() instanceof RuntimeException r ? r : e;
+        }
+    }
+
+    /** Counts one user less; the last one's release closes the client after {@link #LINGER} unless acquired again. */
+    synchronized void release() {
+        if (users == 0) {
+            throw new IllegalStateException("the sink's Admin client was released more often than acquired");
+        }
+        if (--users == 0 && client != null) {
+            CompletableFuture<Admin> c = client;
+            closing = CLOSER.schedule(() -> closeIfUnused(c), linger.toMillis(), TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void closeIfUnused(CompletableFuture<Admin> c) {
+        synchronized (this) {
+            if (users > 0 || client != c) {
+                return;
+            }
+            client = null;
+            closing = null;
+        }
+        c.thenAccept(admin -> {
+            try {
+                admin.close(Duration.ofSeconds(5));
+            } catch (RuntimeException e) {
+                LOG.debug("closing the sink's Admin client failed: {}", e.toString());
+            }
+        });
+    }
+
+    /** Whether a client exists or is being created (for the tests). */
+    synchronized boolean isOpen() {
+        return client != null;
+    }
+
+    private static ScheduledExecutorService closer() {
+        ScheduledThreadPoolExecutor executor = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "onceflow kafka sink admin closer");
+            t.setDaemon(true);
+            return t;
+        });
+        executor.setRemoveOnCancelPolicy(true);
+        executor.setKeepAliveTime(60, TimeUnit.SECONDS);
+        executor.allowCoreThreadTimeOut(true);
+        return executor;
+    }
+}

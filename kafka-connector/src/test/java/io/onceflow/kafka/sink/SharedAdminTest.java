@@ -1,0 +1,80 @@
+package io.onceflow.kafka.sink;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.Properties;
+import java.util.concurrent.ForkJoinPool;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The sink's shared Admin client: one client for every user, kept while someone holds it and for a while after, a
+ * new one once it has been closed. Creating an Admin client opens no connection, so no broker is needed here.
+ */
+class SharedAdminTest {
+
+    private static final Duration LINGER = Duration.ofMillis(300);
+
+    private static SharedAdmin shared() {
+        Properties p = new Properties();
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, "localhost:9");
+        return new SharedAdmin(p, ForkJoinPool.commonPool(), LINGER);
+    }
+
+    @Test
+    void usersShareOneClientUntilTheLingerAfterTheLastRelease() throws Exception {
+        SharedAdmin shared = shared();
+        shared.acquire();
+        shared.acquire();
+        Admin first = shared.get();
+        assertSame(first, shared.get());
+        shared.release();
+        Thread.sleep(LINGER.toMillis() * 3);
+        assertTrue(shared.isOpen(), "closed while a user still held it");
+        assertSame(first, shared.get());
+
+        shared.release();
+        assertTrue(shared.isOpen(), "closed at the last release instead of after the linger");
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (shared.isOpen() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertFalse(shared.isOpen(), "still open 10 s after its last user released it");
+
+        shared.acquire();
+        try {
+            assertNotSame(first, shared.get(), "a closed client was handed out again");
+        } finally {
+            shared.release();
+        }
+    }
+
+    @Test
+    void anAcquireWithinTheLingerKeepsTheClient() throws Exception {
+        SharedAdmin shared = shared();
+        shared.acquire();
+        Admin first = shared.get();
+        shared.release();
+        shared.acquire();
+        Thread.sleep(LINGER.toMillis() * 3);
+        assertTrue(shared.isOpen(), "the linger's close went ahead though the client was acquired again");
+        assertSame(first, shared.get());
+        shared.release();
+    }
+
+    @Test
+    void useWithoutAcquiringIsRefused() {
+        SharedAdmin shared = shared();
+        assertThrows(IllegalStateException.class, shared::get);
+        assertThrows(IllegalStateException.class, shared::release);
+        shared.acquire();
+        shared.release();
+        assertThrows(IllegalStateException.class, shared::release);
+    }
+}
