@@ -114,7 +114,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
 
     KafkaTransactionHandler(KafkaSink<T> sink) {
         this.sink = sink;
-        this.sharedAdmin = new SharedAdmin(TransactionalProducer.adminProperties(producerProperties(-1)), WARM_UP);
+        this.sharedAdmin = new SharedAdmin(() -> TransactionalProducer.adminProperties(producerProperties(-1)), WARM_UP);
     }
 
     /** The pooled ids, producers and cooling-down ids of one subtask, for one writer's lifetime. */

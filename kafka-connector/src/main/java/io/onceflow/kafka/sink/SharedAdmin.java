@@ -9,6 +9,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.apache.kafka.clients.admin.Admin;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,7 +31,7 @@ final class SharedAdmin {
 
     private static final ScheduledExecutorService CLOSER = closer();
 
-    private final Properties properties;
+    private final Supplier<Properties> properties;
     private final Executor creator;
     private final Duration linger;
     private CompletableFuture<Admin> client;
@@ -38,14 +39,15 @@ final class SharedAdmin {
     private ScheduledFuture<?> closing;
 
     /**
-     * @param properties the Admin client's properties (see {@code TransactionalProducer.adminProperties})
+     * @param properties the Admin client's properties (see {@code TransactionalProducer.adminProperties}), asked for
+     *                   each time a client is created
      * @param creator    where the client is created: off the calling task thread
      */
-    SharedAdmin(Properties properties, Executor creator) {
+    SharedAdmin(Supplier<Properties> properties, Executor creator) {
         this(properties, creator, LINGER);
     }
 
-    SharedAdmin(Properties properties, Executor creator, Duration linger) {
+    SharedAdmin(Supplier<Properties> properties, Executor creator, Duration linger) {
         this.properties = properties;
         this.creator = creator;
         this.linger = linger;
@@ -59,7 +61,7 @@ final class SharedAdmin {
             closing = null;
         }
         if (client == null) {
-            client = CompletableFuture.supplyAsync(() -> Admin.create(properties), creator);
+            client = create();
         }
     }
 
@@ -71,7 +73,7 @@ final class SharedAdmin {
                 throw new IllegalStateException("the sink's Admin client was used without being acquired");
             }
             if (client == null) {
-                client = CompletableFuture.supplyAsync(() -> Admin.create(properties), creator);
+                client = create();
             }
             c = client;
         }
@@ -87,7 +89,11 @@ final class SharedAdmin {
         }
     }
 
-    /** Counts one user less; the last one's release closes the client after {@link #LINGER} unless acquired again. */
+    private CompletableFuture<Admin> create() {
+        return CompletableFuture.supplyAsync(() -> Admin.create(properties.get()), creator);
+    }
+
+    /** Counts one user less; the last one's release closes the client after the linger unless acquired again. */
     synchronized void release() {
         if (users == 0) {
             throw new IllegalStateException("the sink's Admin client was released more often than acquired");

@@ -24,7 +24,7 @@ class SharedAdminTest {
     private static SharedAdmin shared() {
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, "localhost:9");
-        return new SharedAdmin(p, ForkJoinPool.commonPool(), LINGER);
+        return new SharedAdmin(() -> p, ForkJoinPool.commonPool(), LINGER);
     }
 
     @Test
