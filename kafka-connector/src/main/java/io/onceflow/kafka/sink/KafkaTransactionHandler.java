@@ -400,12 +400,10 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             st.cool(transaction.transactionalId, transaction.producer, st.lastSnapshot);
         } else {
             Properties p = producerProperties(-1);
-            sharedAdmin.acquire();
-            try {
-                CommitMarkers.verifyCommitted(sharedAdmin.get(), transaction.resumable, p);
-            } finally {
-                sharedAdmin.release();
-            }
+            sharedAdmin.use(admin -> {
+                CommitMarkers.verifyCommitted(admin, transaction.resumable, p);
+                return null;
+            });
         }
         transaction.producer = null;
     }
@@ -416,22 +414,18 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             throw new IllegalStateException("Cannot commit " + transaction + ": it was never pre-committed");
         }
         Properties p = producerProperties(-1);
-        CommitResult result;
-        sharedAdmin.acquire();
-        try {
-            Admin admin = sharedAdmin.get();
-            result = TransactionalProducer.resumeAndCommit(transaction.resumable, p, admin);
-            if (result.outcome() == CommitResult.Outcome.FENCED_OR_EXPIRED) {
-                throw new io.onceflow.twophase.TransactionLostException(result.message() + "; the broker most likely "
+        CommitResult result = sharedAdmin.use(admin -> {
+            CommitResult r = TransactionalProducer.resumeAndCommit(transaction.resumable, p, admin);
+            if (r.outcome() == CommitResult.Outcome.FENCED_OR_EXPIRED) {
+                throw new io.onceflow.twophase.TransactionLostException(r.message() + "; the broker most likely "
                         + "aborted it when the sink's transaction timeout of " + sink.transactionTimeout().toMillis()
                         + " ms passed while the job was down (transactional id " + transaction.transactionalId + ")");
             }
             // committed now or before the crash: either way its markers may be missing (the broker may have died
             // writing them), and the id is about to be used again
             CommitMarkers.verifyCommitted(admin, transaction.resumable, p);
-        } finally {
-            sharedAdmin.release();
-        }
+            return r;
+        });
         LOG.info("Committed {} restored from a checkpoint: {}", transaction, result.outcome());
         recovered.add(transaction.transactionalId);
         transaction.resumable.firstOffsets().keySet().forEach(tp -> restoredTopics.add(tp.topic()));
@@ -519,13 +513,11 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
     public void abortLingeringTransactions(SinkInitContext context) throws Exception {
         int subtask = context.getIndexOfSubtask();
         Properties p = producerProperties(subtask);
-        sharedAdmin.acquire();
-        try {
-            new LingeringTransactionAborter(p, sharedAdmin.get(), id -> keepWarm(id, initialise(id, subtask)))
+        sharedAdmin.use(admin -> {
+            new LingeringTransactionAborter(p, admin, id -> keepWarm(id, initialise(id, subtask)))
                     .abortLingering(namespace(context.getParallelism()), subtask, Set.of());
-        } finally {
-            sharedAdmin.release();
-        }
+            return null;
+        });
     }
 
     /** Keeps an initialised producer holding no transaction for the next writer of its id's subtask. */

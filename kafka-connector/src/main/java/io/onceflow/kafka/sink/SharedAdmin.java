@@ -89,6 +89,22 @@ final class SharedAdmin {
         }
     }
 
+    /** What a one-off user does with the client. */
+    @FunctionalInterface
+    interface Call<R> {
+        R apply(Admin admin) throws Exception;
+    }
+
+    /** Holds the client for one call: {@link #acquire}, {@link #get}, the call, {@link #release}. */
+    <R> R use(Call<R> call) throws Exception {
+        acquire();
+        try {
+            return call.apply(get());
+        } finally {
+            release();
+        }
+    }
+
     private CompletableFuture<Admin> create() {
         return CompletableFuture.supplyAsync(() -> Admin.create(properties.get()), creator);
     }

@@ -69,6 +69,18 @@ class SharedAdminTest {
     }
 
     @Test
+    void aCallHoldsTheClientOnlyWhileItRunsEvenWhenItFails() throws Exception {
+        SharedAdmin shared = shared();
+        Admin used = shared.use(admin -> admin);
+        assertThrows(IllegalStateException.class, shared::release, "the call did not let go of the client");
+        assertThrows(IllegalArgumentException.class, () -> shared.use(admin -> {
+            throw new IllegalArgumentException("failed");
+        }));
+        assertThrows(IllegalStateException.class, shared::release, "the failed call did not let go of the client");
+        assertSame(used, shared.use(admin -> admin), "a call within the linger got another client");
+    }
+
+    @Test
     void useWithoutAcquiringIsRefused() {
         SharedAdmin shared = shared();
         assertThrows(IllegalStateException.class, shared::get);
