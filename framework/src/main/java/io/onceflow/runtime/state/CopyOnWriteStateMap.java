@@ -25,6 +25,13 @@ import java.util.function.BiConsumer;
  * may read a snapshot while the owner goes on writing, and a checkpoint stops the task only for
  * {@link #snapshot()}.
  *
+ * <p>A snapshot is <em>pinned</em> until {@link Snapshot#release()}: once every snapshot that can see an entry
+ * is released (no pinned one is of its version or newer), a new value of its key is written into the entry
+ * itself, which becomes the current version's, instead of into a copy. A map whose snapshots are written and
+ * released between checkpoints so copies an entry only when a write falls while a snapshot is being read, as
+ * Flink's copy-on-write state table does, rather than at the first write of every version. A snapshot never
+ * released costs only that: its entries are copied as they would be without pins.
+ *
  * <h2>What changed</h2>
  * With change tracking on, each version logs the keys written and removed in it; {@link #diff} reports what
  * differs between two snapshots from those logs alone, in time proportional to the writes between them, not to
@@ -48,22 +55,38 @@ final class CopyOnWriteStateMap<K, V> {
      */
     static final int MIN_LOG_BUDGET = 1 << 20;
 
-    /** An immutable view of the map at the moment of {@link #snapshot()}. */
+    /**
+     * An immutable view of the map at the moment of {@link #snapshot()}, readable by any thread until
+     * {@link #release()}d; afterwards only its place in the history remains ({@link #canDiff}, {@link #diff}'s
+     * older side).
+     */
     static final class Snapshot<K, V> {
-        private final Object owner;
+        private final CopyOnWriteStateMap<?, ?> owner;
         private final Segment[] dir;
         private final int depth;
         private final int size;
         private final int version;
         private final Generation generation;
+        private final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
 
-        private Snapshot(Object owner, Segment[] dir, int depth, int size, int version, Generation generation) {
+        private Snapshot(CopyOnWriteStateMap<?, ?> owner, Segment[] dir, int depth, int size, int version,
+                         Generation generation) {
             this.owner = owner;
             this.dir = dir;
             this.depth = depth;
             this.size = size;
             this.version = version;
             this.generation = generation;
+        }
+
+        /**
+         * Says nobody reads the snapshot's entries any more: the map may write into them. Any thread, once;
+         * later calls do nothing. Reading it afterwards may see later values.
+         */
+        void release() {
+            if (released.compareAndSet(false, true)) {
+                owner.unpin(version);
+            }
         }
 
         int size() {
@@ -85,14 +108,16 @@ final class CopyOnWriteStateMap<K, V> {
     private static final class Generation {
         final int version;
         /** The entries this version created or changed: each stays its key's entry until the version ends, or is removed. */
-        List<Entry> changed = new ArrayList<>();
+        List<Entry> changed;
         List<Object> removed = new ArrayList<>();
         volatile Generation previous;
         /** Its logs were dropped by {@link #forgetBefore}: no comparison may span this version. */
         volatile boolean forgotten;
 
-        Generation(int version, Generation previous, boolean logged) {
+        /** @param expected how many keys it will likely log (the version before it logged as many) */
+        Generation(int version, Generation previous, boolean logged, int expected) {
             this.version = version;
+            this.changed = new ArrayList<>(logged ? expected : 0);
             this.previous = previous;
             this.forgotten = !logged;
         }
@@ -134,8 +159,11 @@ final class CopyOnWriteStateMap<K, V> {
         }
     }
 
-    private final Object owner = new Object();
     private final boolean tracking;
+    /** The versions of the snapshots not yet released, with how many of each; guarded by itself. */
+    private final java.util.TreeMap<Integer, Integer> pinned = new java.util.TreeMap<>();
+    /** The newest version a snapshot not yet released is of, 0 if none: entries of later versions can change in place. */
+    private volatile int newestPinned;
     private int version = 1;
     private Generation generation;
     private Segment[] dir = {new Segment(new Entry[2], 0, 0, 1)};
@@ -154,7 +182,7 @@ final class CopyOnWriteStateMap<K, V> {
     /** @param trackChanges whether to log what each version writes: {@link #diff} needs it, nothing else does */
     CopyOnWriteStateMap(boolean trackChanges) {
         this.tracking = trackChanges;
-        this.generation = new Generation(1, null, trackChanges);
+        this.generation = new Generation(1, null, trackChanges, 10);
     }
 
     /** The current generation: values that must be copied before a write compare against it. */
@@ -196,6 +224,14 @@ final class CopyOnWriteStateMap<K, V> {
                 }
                 return false;
             }
+            if (found.version() > newestPinned) {
+                // every snapshot that can see it was released: it becomes this version's, changed in place (the
+                // segments and entries of older versions that lead to it stay as they are, so stay shared)
+                found.value = value;
+                found.stamp = version << 1;
+                logChanged(found);
+                return false;
+            }
             Segment seg = writable(s);
             Entry prev = copyChainUpTo(seg, b, found);
             Entry copy = new Entry(found.key, h, value, found.next, version << 1);
@@ -235,10 +271,22 @@ final class CopyOnWriteStateMap<K, V> {
 
     /** Freezes what the map holds now and starts a new version. O(1), unless the logs are over their budget. */
     Snapshot<K, V> snapshot() {
-        Snapshot<K, V> s = new Snapshot<>(owner, dir, depth, size, version, generation);
+        Snapshot<K, V> s = new Snapshot<>(this, dir, depth, size, version, generation);
+        synchronized (pinned) {
+            pinned.merge(version, 1, Integer::sum);
+            newestPinned = version;
+        }
         version++;
-        generation = new Generation(version, tracking && logsWithinBudget() ? generation : null, tracking);
+        generation = new Generation(version, tracking && logsWithinBudget() ? generation : null, tracking,
+                generation.changed.size());
         return s;
+    }
+
+    private void unpin(int snapshotVersion) {
+        synchronized (pinned) {
+            pinned.computeIfPresent(snapshotVersion, (v, n) -> n == 1 ? null : n - 1);
+            newestPinned = pinned.isEmpty() ? 0 : pinned.lastKey();
+        }
     }
 
     /** Whether the logs chained from the current version hold no more than the budget ({@link #MIN_LOG_BUDGET}). */
@@ -260,10 +308,10 @@ final class CopyOnWriteStateMap<K, V> {
 
     /** What changed between two snapshots of one map, entry by entry. */
     interface DiffVisitor<K, V> {
-        /** {@code key} is new, or holds another value object than before (or, rarely, was written and holds it again). */
+        /** {@code key} is new, or holds another value object than before (or was written and holds it again). */
         void changed(K key, V value) throws java.io.IOException;
 
-        /** {@code key} was removed. */
+        /** {@code key} is not in the newer snapshot (it was removed, or added and removed again between them). */
         void removed(K key) throws java.io.IOException;
     }
 
@@ -276,11 +324,12 @@ final class CopyOnWriteStateMap<K, V> {
     }
 
     /**
-     * Reports every entry that differs between {@code from} and {@code to} (two snapshots of one map,
-     * {@code from} the older), from the keys the versions between them logged: each key once, nothing they
-     * share. Values are compared by identity: a value object changed in place and put again is not seen
-     * ({@link #put} tells). A key written in the one version between them and then given its old value object
-     * back is reported as changed (to the value it has).
+     * Reports every entry that may differ between {@code from} and {@code to} (two snapshots of one map,
+     * {@code from} the older), from the keys the versions between them logged, each key once, as {@code to}
+     * holds it: nothing they share, every key written or removed between them (so also a key given its old value
+     * back, or added and removed again). {@code to} must not be released yet; {@code from} may be, since only
+     * its place in the history is used. A value object changed in place and put again is not seen ({@link #put}
+     * tells).
      *
      * @throws IllegalStateException if the two cannot be compared ({@link #canDiff})
      */
@@ -305,24 +354,24 @@ final class CopyOnWriteStateMap<K, V> {
         Set<Object> seen = new HashSet<>();
         for (Generation g : generations) {
             for (Entry e : g.changed) {
-                report(e.key, from, to, seen, v);
+                report(e.key, to, seen, v);
             }
             for (Object key : g.removed) {
-                report(key, from, to, seen, v);
+                report(key, to, seen, v);
             }
         }
     }
 
-    private static void report(Object key, Snapshot<?, ?> from, Snapshot<?, ?> to, Set<Object> seen,
-                               DiffVisitor<Object, Object> v) throws java.io.IOException {
+    /** Reports {@code key} as {@code to} holds it, the first time it comes up (the older side may be released). */
+    private static void report(Object key, Snapshot<?, ?> to, Set<Object> seen, DiffVisitor<Object, Object> v)
+            throws java.io.IOException {
         if (!seen.add(key)) {
             return;
         }
         Object now = to.get(key);
-        Object before = from.get(key);
-        if (now != null && now != before) {
+        if (now != null) {
             v.changed(key, now);
-        } else if (now == null && before != null) {
+        } else {
             v.removed(key);
         }
     }

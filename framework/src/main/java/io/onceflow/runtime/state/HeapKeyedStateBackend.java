@@ -441,7 +441,9 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
             }
         }
         if (restoredTables != null && restoredChain != null) {
-            restoredTables.put(d.getName(), table.map.snapshot()); // the table as the chain holds it
+            CopyOnWriteStateMap.Snapshot<Object, ?> asRestored = table.map.snapshot(); // the table as the chain holds it
+            asRestored.release(); // only ever the older side of a delta: its entries are not read
+            restoredTables.put(d.getName(), asRestored);
         }
         tables.put(d.getName(), table);
         return table;
@@ -595,6 +597,8 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
         private long uploaded;
         // the first snapshot after a restore: the restored chain, which it may be a delta of
         private Written restoredBase;
+        // who still reads the frozen tables: the checkpoint until release(), and the base writer while it writes them
+        private final java.util.concurrent.atomic.AtomicInteger readers = new java.util.concurrent.atomic.AtomicInteger(1);
 
         HeapSnapshot(long checkpointId, List<FrozenTable<?>> frozen, List<RestoredKeyedState> leftovers) {
             this.checkpointId = checkpointId;
@@ -685,6 +689,7 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
          * with ({@link #writtenBase}); the snapshot's frozen tables stay as they are while it does.
          */
         private void writeBaseInBackground(SharedFiles shared) {
+            readers.incrementAndGet();
             try {
                 baseWriter.execute(() -> {
                     try {
@@ -704,10 +709,27 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                                 + "tries again", operatorUid, checkpointId, e.toString());
                     } finally {
                         writingBase.set(false); // after writtenBase: a checkpoint that sees it unset finds the base
+                        doneReading();
                     }
                 });
             } catch (java.util.concurrent.RejectedExecutionException e) {
                 writingBase.set(false);
+                doneReading();
+            }
+        }
+
+        /**
+         * After the checkpoint's write (or instead of it): the tables may write into the entries this snapshot
+         * froze once the base writer, if it writes them, is done too.
+         */
+        @Override
+        public void release() {
+            doneReading();
+        }
+
+        private void doneReading() {
+            if (readers.decrementAndGet() == 0) {
+                frozen.forEach(f -> f.map.release());
             }
         }
 
