@@ -290,7 +290,7 @@ class CopyOnWriteStateMapTest {
                     }
                 });
             }
-            assertEquals(takenContents, applied, "round " + round + ": the last written one with the diff");
+            assertTrue(takenContents.equals(applied), "round " + round + ": the last written one with the diff");
             if (longHeld == null && round % 13 == 3) {
                 longHeld = taken; // released some rounds later
                 longHeldContents = takenContents;
@@ -300,7 +300,7 @@ class CopyOnWriteStateMapTest {
             if (longHeld != null && round % 13 == 9) {
                 Map<Object, Object> read = new HashMap<>();
                 longHeld.forEach(read::put);
-                assertEquals(longHeldContents, read, "a snapshot held for rounds stays as it was taken");
+                assertTrue(longHeldContents.equals(read), "a snapshot held for rounds stays as it was taken");
                 longHeld.release();
                 longHeld = null;
             }
@@ -308,6 +308,65 @@ class CopyOnWriteStateMapTest {
             lastWritten = taken;
             lastWrittenContents = takenContents;
         }
+        Map<Object, Object> now = new HashMap<>();
+        map.forEach(now::put);
+        assertEquals(expected, now);
+    }
+
+    /**
+     * A snapshot read on another thread while the owner writes on, released by that thread when read: up to
+     * three are pinned at once, released in the order they were read, and each reads exactly what the map held
+     * when it was taken, while the owner writes in place into what the released ones saw.
+     */
+    @Test
+    void snapshotsReadAndReleasedOnAnotherThreadSeeNoWriteMadeAfterThem() throws Exception {
+        CopyOnWriteStateMap<Object, Object> map = new CopyOnWriteStateMap<>();
+        Map<Object, Object> expected = new HashMap<>();
+        java.util.concurrent.BlockingQueue<Object[]> toRead = new java.util.concurrent.ArrayBlockingQueue<>(3);
+        List<String> wrong = java.util.Collections.synchronizedList(new ArrayList<>());
+        java.util.concurrent.atomic.AtomicInteger read = new java.util.concurrent.atomic.AtomicInteger();
+        Thread reader = new Thread(() -> {
+            try {
+                while (true) {
+                    Object[] next = toRead.take();
+                    if (next.length == 0) {
+                        return;
+                    }
+                    @SuppressWarnings("unchecked")
+                    CopyOnWriteStateMap.Snapshot<Object, Object> snapshot = (CopyOnWriteStateMap.Snapshot<Object, Object>) next[0];
+                    Map<Object, Object> seen = new HashMap<>();
+                    snapshot.forEach(seen::put);
+                    if (!seen.equals(next[1]) || snapshot.size() != seen.size()) {
+                        wrong.add("snapshot " + next[2] + " read differently from the map when it was taken");
+                    }
+                    snapshot.release();
+                    read.incrementAndGet();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "snapshot reader");
+        reader.start();
+        Random random = new Random(5);
+        int rounds = 300;
+        for (int round = 0; round < rounds; round++) {
+            for (int op = 0; op < 3_000; op++) {
+                Object key = random.nextInt(10) == 0 ? new Colliding(random.nextInt(40)) : (Object) random.nextInt(4_000);
+                if (random.nextInt(8) == 0) {
+                    map.remove(key);
+                    expected.remove(key);
+                } else {
+                    Long value = 1_000_000L + random.nextInt(1_000_000); // a new object each time
+                    map.put(key, value);
+                    expected.put(key, value);
+                }
+            }
+            toRead.put(new Object[] {map.snapshot(), new HashMap<>(expected), round});
+        }
+        toRead.put(new Object[0]);
+        reader.join(60_000);
+        assertEquals(List.of(), wrong);
+        assertEquals(rounds, read.get());
         Map<Object, Object> now = new HashMap<>();
         map.forEach(now::put);
         assertEquals(expected, now);
