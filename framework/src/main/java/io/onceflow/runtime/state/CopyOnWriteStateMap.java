@@ -104,6 +104,9 @@ final class CopyOnWriteStateMap<K, V> {
         }
     }
 
+    /** A new version's log starts with room for at most this many keys, more only as it grows. */
+    static final int MAX_PRESIZED_LOG = 1 << 16;
+
     /** The keys written and removed in one version, and the version before it (until forgotten). */
     private static final class Generation {
         final int version;
@@ -114,10 +117,13 @@ final class CopyOnWriteStateMap<K, V> {
         /** Its logs were dropped by {@link #forgetBefore}: no comparison may span this version. */
         volatile boolean forgotten;
 
-        /** @param expected how many keys it will likely log (the version before it logged as many) */
+        /**
+         * @param expected how many keys it will likely log (the version before it logged as many); the log starts at
+         *                 that size, up to {@link #MAX_PRESIZED_LOG} (a restore logs every key once)
+         */
         Generation(int version, Generation previous, boolean logged, int expected) {
             this.version = version;
-            this.changed = new ArrayList<>(logged ? expected : 0);
+            this.changed = new ArrayList<>(logged ? Math.min(expected, MAX_PRESIZED_LOG) : 0);
             this.previous = previous;
             this.forgotten = !logged;
         }
