@@ -222,20 +222,17 @@ final class CopyOnWriteStateMap<K, V> {
             if (found.value == value) {
                 return true;
             }
-            if (found.version() == version) {
-                // created in this version, so no snapshot holds it, nor the segment it is in
+            if (found.version() == version || found.version() > newestPinned) {
+                // no pinned snapshot sees it (created in this version, or every snapshot that can see it was
+                // released): changed in place; an older one becomes this version's, still to be logged (the
+                // segments and entries of older versions that lead to it stay as they are, so stay shared)
+                if (found.version() != version) {
+                    found.stamp = version << 1;
+                }
                 found.value = value;
                 if ((found.stamp & 1) == 0) {
                     logChanged(found);
                 }
-                return false;
-            }
-            if (found.version() > newestPinned) {
-                // every snapshot that can see it was released: it becomes this version's, changed in place (the
-                // segments and entries of older versions that lead to it stay as they are, so stay shared)
-                found.value = value;
-                found.stamp = version << 1;
-                logChanged(found);
                 return false;
             }
             Segment seg = writable(s);
