@@ -219,6 +219,17 @@ class TransactionMarkersTest {
         return ends;
     }
 
+    /** Waits (10 s at most) until {@code partition}'s ends are {@code expected}, as {@link #ends} gives them. */
+    private static void awaitEnds(String topic, int partition, List<Long> expected) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        List<Long> now;
+        while (!(now = ends(topic).get(partition)).equals(expected)) {
+            assertTrue(System.nanoTime() < deadline, "partition " + partition + "'s ends stayed " + now
+                    + " for 10 s, expected " + expected);
+            Thread.sleep(20);
+        }
+    }
+
     private static KafkaConsumer<byte[], byte[]> uncommittedConsumer() {
         Properties p = props();
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_uncommitted");
@@ -231,6 +242,8 @@ class TransactionMarkersTest {
         TransactionalProducer p = producer("dropped-commit");
         ResumableTransaction t = withStrayRecords(p, topic, "c", 2);
         p.commitTransaction();
+        // the coordinator writes its markers after it answered the commit: wait for partition 0's
+        awaitEnds(topic, 0, List.of(3L, 3L));
         assertEquals(Set.of("0:c-0", "0:c-1"), Set.copyOf(committed(topic)),
                 "the commit left partition 1's records open: hidden, as after a dropped marker");
         assertEquals(List.of(0L, 2L), ends(topic).get(1), "partition 1's last stable offset is held at its open records");
