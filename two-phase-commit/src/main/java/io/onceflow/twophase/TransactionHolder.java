@@ -1,5 +1,6 @@
 package io.onceflow.twophase;
 
+import java.time.Clock;
 import java.util.Objects;
 
 /**
@@ -97,10 +98,11 @@ public final class TransactionHolder<TXN> {
                 recovered);
     }
 
-    void recordWritten(long nowMillis) {
+    /** Counts a record written; the first one also stamps {@link #startedAtMillis()} from {@code clock}. */
+    void recordWritten(Clock clock) {
         requireState(TransactionState.OPEN, "write into");
         if (records++ == 0) {
-            startedAtMillis = nowMillis;
+            startedAtMillis = clock.millis();
         }
     }
 

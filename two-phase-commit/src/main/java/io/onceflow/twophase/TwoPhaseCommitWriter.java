@@ -128,7 +128,7 @@ final class TwoPhaseCommitWriter<IN, TXN>
                     + context.getIndexOfSubtask() + " received a record after the end of its input");
         }
         handler.write(current.handle(), element);
-        current.recordWritten(clock.millis());
+        current.recordWritten(clock); // reads the clock at the first record only
     }
 
     @Override
