@@ -84,6 +84,9 @@ class MetricsEndpointTest {
             int port = job.getMetricsPort();
             assertTrue(port > 0, "a free port was picked: " + port);
             await(() -> job.getMetrics().numberOfCompletedCheckpoints() >= 3, "3 checkpoints completed");
+            // a sink commits when the completion notice reaches its task, after the checkpoint completed
+            await(() -> sum(scrape(port), "onceflow_operator_commit_latency_seconds_count{") >= 2,
+                    "two commits timed");
 
             HttpResponse<String> response = get(port, "/metrics");
             assertEquals(200, response.statusCode());
@@ -168,8 +171,12 @@ class MetricsEndpointTest {
     }
 
     private double failedCheckpoints(int port) {
+        return scrape(port).get("onceflow_checkpoints_failed_total{job=\"not-ready\"}");
+    }
+
+    private Map<String, Double> scrape(int port) {
         try {
-            return samples(get(port, "/metrics").body()).get("onceflow_checkpoints_failed_total{job=\"not-ready\"}");
+            return samples(get(port, "/metrics").body());
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
