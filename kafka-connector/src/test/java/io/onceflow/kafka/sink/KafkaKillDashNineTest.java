@@ -54,7 +54,7 @@ class KafkaKillDashNineTest {
         String input = Pipelines.createTopic(kafka, "in", 4);
         String output = Pipelines.createTopic(kafka, "out", 4);
         String deadLetters = Pipelines.createTopic(kafka, "dlq", 2);
-        java.util.Set<String> poison = new java.util.HashSet<>();
+        Map<String, Integer> poison = new java.util.HashMap<>();
         Map<String, Long> expected = Pipelines.writeWordsWithPoison(kafka, input, TOTAL, KEYS, 499, poison);
         long goodRecords = expected.values().stream().mapToLong(Long::longValue).sum();
         Path log = dir.resolve("child.log");
