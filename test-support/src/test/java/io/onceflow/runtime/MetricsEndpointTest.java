@@ -71,7 +71,9 @@ class MetricsEndpointTest {
         env.enableCheckpointing(Duration.ofMillis(100));
         env.getCheckpointConfig().setCheckpointStorage("memory:");
         env.setRestartStrategy(RestartStrategies.noRestart());
-        env.enableMetricsEndpoint(0);
+        // ready while the last completed checkpoint is younger than 5 s: a healthy job on a slow machine can take
+        // longer than the default three 100 ms intervals between two completions (readiness dropping is tested below)
+        env.enableMetricsEndpoint(0, 50);
         var counts = env.fromSource(SequenceSource.unbounded(2, 50).throttled(5_000), "sequence").uid("source")
                 .keyBy(w -> w)
                 .process(new RunningCount()).uid("count");
