@@ -32,7 +32,8 @@ import org.slf4j.LoggerFactory;
  * mode a channel that delivered the barrier is held back until then (alignment).</li>
  * </ul>
  * The snapshot's synchronous part (operators write their state, the state is serialized) runs on this
- * thread; writing it to checkpoint storage and acknowledging run on the job's snapshot executor.
+ * thread; writing it to checkpoint storage and acknowledging run on the job's snapshot executor. Keyed state
+ * frozen by an operator is written from then on, while the operators after it in the chain take their part.
  *
  * <p>Life cycle: {@code CREATED → RUNNING → (END_OF_INPUT →) FINISHED}, or {@code → FAILED} /
  * {@code → CANCELED} from any state.
@@ -588,18 +589,25 @@ public final class StreamTask implements Runnable {
         // state is only frozen (a new copy-on-write generation, a RocksDB snapshot) and written later
         long syncStart = System.nanoTime();
         Map<String, OperatorSnapshot> snapshots = new LinkedHashMap<>();
+        PendingSnapshot early = null;
         try {
-            for (ChainedOperator op : chain) {
+            for (int i = 0; i < chain.size(); i++) {
+                ChainedOperator op = chain.get(i);
                 op.operator.snapshotState(id);
                 if (!op.operatorState.isEmpty() || op.keyedState != null) {
                     snapshots.put(op.uid, new OperatorSnapshot(SubtaskStateFormat.operatorState(op.operatorState),
                             op.keyedState != null ? op.keyedState.snapshot(id) : null, op.operator.referencedFiles(id)));
                 }
+                if (early == null && op.keyedState != null && i < chain.size() - 1) {
+                    // operators further down the chain may take a while (a sink's pre-commit waits for its
+                    // writes to be acknowledged): the frozen keyed state is written meanwhile
+                    early = startEarlyWrite(id, snapshots);
+                }
             }
         } catch (Exception e) {
-            snapshots.values().forEach(OperatorSnapshot::release);
             LOG.warn("Task {} declines checkpoint {}: snapshot failed: {}", name, id, e.toString());
             info.gateway().declineCheckpoint(taskIndex, id, e);
+            abandonAfterSyncFailure(early, snapshots);
             return;
         }
         long syncDoneAt = System.nanoTime();
@@ -609,8 +617,12 @@ public final class StreamTask implements Runnable {
                 info.faults().at(FaultPoint.AFTER_SNAPSHOT, op.uid, subtaskIndex, id);
             }
         } catch (Exception e) {
-            snapshots.values().forEach(OperatorSnapshot::release);
+            abandonAfterSyncFailure(early, snapshots);
             throw e;
+        }
+        if (early != null) {
+            early.syncDone(snapshots, alignmentNanos, syncNanos, alignedAt, syncDoneAt);
+            return;
         }
         PendingSnapshot pending = new PendingSnapshot(id, snapshots, alignmentNanos, syncNanos, alignedAt, syncDoneAt);
         synchronized (snapshotQueue) {
@@ -621,6 +633,39 @@ public final class StreamTask implements Runnable {
             snapshotRunning = true;
         }
         submit(pending);
+    }
+
+    /**
+     * Starts writing the operators frozen so far while the synchronous part goes on, if no earlier asynchronous part
+     * of this task is running (checkpoint order holds: otherwise the whole part queues as usual). Returns the pending
+     * part, which the synchronous part completes, or null.
+     */
+    private PendingSnapshot startEarlyWrite(long id, Map<String, OperatorSnapshot> frozen) {
+        synchronized (snapshotQueue) {
+            if (snapshotRunning) {
+                return null;
+            }
+            snapshotRunning = true;
+        }
+        PendingSnapshot early = new PendingSnapshot(id, new LinkedHashMap<>(frozen));
+        try {
+            info.snapshotExecutor().execute(early);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            synchronized (snapshotQueue) {
+                snapshotRunning = false;
+            }
+            return null; // the job is ending; the synchronous part goes on and its part is dropped like any other
+        }
+        return early;
+    }
+
+    /** The synchronous part failed: releases what it froze, once an early write no longer reads it. */
+    private void abandonAfterSyncFailure(PendingSnapshot early, Map<String, OperatorSnapshot> snapshots) {
+        if (early == null) {
+            snapshots.values().forEach(OperatorSnapshot::release);
+        } else {
+            early.syncFailed(snapshots);
+        }
     }
 
     /**
@@ -655,14 +700,28 @@ public final class StreamTask implements Runnable {
         }
     }
 
-    /** The asynchronous part of one checkpoint of this task, queued on the snapshot executor. */
+    /**
+     * The asynchronous part of one checkpoint of this task, queued on the snapshot executor. Started either once the
+     * synchronous part is done, or early ({@link #startEarlyWrite}): then it first writes the operators frozen before
+     * the rest of the chain's synchronous part, and whichever of that write and the synchronous part ends last goes
+     * on to write the rest and acknowledge.
+     */
     public final class PendingSnapshot implements Runnable {
         private final long id;
-        private final Map<String, OperatorSnapshot> snapshots;
-        private final long alignmentNanos;
-        private final long syncNanos;
-        private final long alignedAt;
-        private final long syncDoneAt;
+        private volatile Map<String, OperatorSnapshot> snapshots;
+        private long alignmentNanos;
+        private long syncNanos;
+        private long alignedAt;
+        private long syncDoneAt;
+        /** An early part's frozen operators, written first; null once written or for a part started when synced. */
+        private Map<String, OperatorSnapshot> frozenEarly;
+        /** What the early write wrote, by operator uid, or the reason it failed. */
+        private final Map<String, CheckpointMetadata.SubtaskState> writtenEarly = new java.util.HashMap<>();
+        private Throwable earlyFailure;
+        /** The early write and the synchronous part: the last to arrive goes on. */
+        private final java.util.concurrent.atomic.AtomicInteger toArrive;
+        private volatile boolean syncFailed;
+        private final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
 
         PendingSnapshot(long id, Map<String, OperatorSnapshot> snapshots, long alignmentNanos, long syncNanos,
                         long alignedAt, long syncDoneAt) {
@@ -672,27 +731,96 @@ public final class StreamTask implements Runnable {
             this.syncNanos = syncNanos;
             this.alignedAt = alignedAt;
             this.syncDoneAt = syncDoneAt;
+            this.toArrive = new java.util.concurrent.atomic.AtomicInteger(0);
+        }
+
+        /** An early part: writes {@code frozen} as soon as it runs; {@link #syncDone} or {@link #syncFailed} follows. */
+        PendingSnapshot(long id, Map<String, OperatorSnapshot> frozen) {
+            this.id = id;
+            this.snapshots = frozen;
+            this.frozenEarly = frozen;
+            this.toArrive = new java.util.concurrent.atomic.AtomicInteger(2);
+        }
+
+        /** The task thread, its synchronous part done: hands over every operator's part. */
+        void syncDone(Map<String, OperatorSnapshot> all, long alignmentNanos, long syncNanos, long alignedAt,
+                      long syncDoneAt) {
+            this.alignmentNanos = alignmentNanos;
+            this.syncNanos = syncNanos;
+            this.alignedAt = alignedAt;
+            this.syncDoneAt = syncDoneAt;
+            this.snapshots = all;
+            if (toArrive.decrementAndGet() == 0) {
+                submit(this);
+            }
+        }
+
+        /** The task thread, its synchronous part failed (and declined): what was frozen is released once unread. */
+        void syncFailed(Map<String, OperatorSnapshot> all) {
+            this.snapshots = all;
+            this.syncFailed = true;
+            if (toArrive.decrementAndGet() == 0) {
+                releaseAll();
+                snapshotDone();
+            }
         }
 
         @Override
         public void run() {
+            Map<String, OperatorSnapshot> frozen = frozenEarly;
+            if (frozen != null) {
+                frozenEarly = null;
+                try {
+                    for (ChainedOperator op : chain) {
+                        OperatorSnapshot snapshot = frozen.get(op.uid);
+                        if (snapshot != null) {
+                            writtenEarly.put(op.uid, writeOperator(id, op, snapshot));
+                        }
+                    }
+                } catch (Throwable t) {
+                    earlyFailure = t;
+                }
+                if (toArrive.decrementAndGet() != 0) {
+                    return; // the synchronous part goes on; it hands this part back to the executor when done
+                }
+                if (syncFailed) {
+                    releaseAll();
+                    snapshotDone();
+                    return;
+                }
+            }
             try {
-                writeAndAcknowledge(id, snapshots, alignmentNanos, syncNanos, alignedAt, syncDoneAt);
+                writeAndAcknowledge(this);
             } finally {
+                releaseAll();
                 snapshotDone();
+            }
+        }
+
+        private void releaseAll() {
+            if (released.compareAndSet(false, true)) {
+                snapshots.values().forEach(OperatorSnapshot::release);
             }
         }
 
         /** Never run (the job ended first): releases what this and the task's later snapshots hold. */
         public void abandon() {
-            snapshots.values().forEach(OperatorSnapshot::release);
+            if (frozenEarly != null) {
+                // an early part never run: stands in for its write; the synchronous part may still be reading on
+                frozenEarly = null;
+                earlyFailure = new java.util.concurrent.CancellationException("the job ended before the write began");
+                if (toArrive.decrementAndGet() != 0) {
+                    return; // the synchronous part hands this part back, the executor refuses it, and it ends here
+                }
+            }
+            releaseAll();
             List<PendingSnapshot> later;
             synchronized (snapshotQueue) {
                 later = new ArrayList<>(snapshotQueue);
                 snapshotQueue.clear();
                 snapshotRunning = false;
             }
-            later.forEach(p -> p.snapshots.values().forEach(OperatorSnapshot::release));
+            later.forEach(PendingSnapshot::releaseAll);
         }
     }
 
@@ -707,50 +835,58 @@ public final class StreamTask implements Runnable {
     }
 
     /** The asynchronous part, on a snapshot thread: streams each operator's state to storage, then acknowledges. */
-    private void writeAndAcknowledge(long id, Map<String, OperatorSnapshot> snapshots, long alignmentNanos,
-                                     long syncNanos, long alignedAt, long syncDoneAt) {
+    private void writeAndAcknowledge(PendingSnapshot p) {
+        long id = p.id;
         try {
+            if (p.earlyFailure != null) {
+                throw p.earlyFailure;
+            }
             Map<String, CheckpointMetadata.SubtaskState> states = new LinkedHashMap<>();
             for (ChainedOperator op : chain) {
-                OperatorSnapshot snapshot = snapshots.get(op.uid);
-                StateHandle handle = null;
-                List<StateHandle.InFile> shared = List.of();
-                long uploaded = 0;
-                if (snapshot != null) {
-                    String stateName = op.uid + "-" + subtaskIndex;
-                    io.onceflow.runtime.storage.CheckpointStateOutput out = io.onceflow.runtime.storage.CheckpointStateOutput
-                            .inlineUpTo(info.inlineStateThreshold(), () -> info.store().openStateOutput(id, stateName));
-                    try {
-                        java.io.DataOutputStream data = new java.io.DataOutputStream(
-                                new io.onceflow.runtime.storage.UnsynchronizedBufferedOutputStream(out, 64 * 1024));
-                        SubtaskStateFormat.write(data, snapshot.operatorState(), snapshot.keyed(),
-                                io.onceflow.runtime.state.KeyedStateSnapshot.SharedFiles.of(info.store()));
-                        handle = out.closeAndGetHandle();
-                        if (snapshot.keyed() != null) {
-                            shared = snapshot.keyed().sharedFiles();
-                            uploaded = snapshot.keyed().uploadedSharedBytes();
-                        }
-                        if (!snapshot.operatorFiles().files().isEmpty()) {
-                            shared = new ArrayList<>(shared);
-                            shared.addAll(snapshot.operatorFiles().files());
-                            uploaded += snapshot.operatorFiles().uploadedBytes();
-                        }
-                    } catch (Throwable t) {
-                        out.discard();
-                        throw t;
-                    }
-                }
-                states.put(op.uid, new CheckpointMetadata.SubtaskState(subtaskIndex,
-                        op.keyGroups != null ? op.keyGroups : io.onceflow.runtime.state.KeyGroupRange.EMPTY, handle,
-                        shared, uploaded));
+                CheckpointMetadata.SubtaskState written = p.writtenEarly.get(op.uid);
+                states.put(op.uid, written != null ? written : writeOperator(id, op, p.snapshots.get(op.uid)));
             }
-            info.gateway().acknowledgeCheckpoint(taskIndex, id, states, alignmentNanos, syncNanos, alignedAt, syncDoneAt);
+            info.gateway().acknowledgeCheckpoint(taskIndex, id, states, p.alignmentNanos, p.syncNanos, p.alignedAt,
+                    p.syncDoneAt);
         } catch (Throwable t) {
             LOG.warn("Task {} declines checkpoint {}: writing its state failed: {}", name, id, t.toString());
             info.gateway().declineCheckpoint(taskIndex, id, t);
-        } finally {
-            snapshots.values().forEach(OperatorSnapshot::release);
         }
+    }
+
+    /** Streams one operator's part of a checkpoint to storage ({@code snapshot} null: it has no state). */
+    private CheckpointMetadata.SubtaskState writeOperator(long id, ChainedOperator op, OperatorSnapshot snapshot)
+            throws java.io.IOException {
+        StateHandle handle = null;
+        List<StateHandle.InFile> shared = List.of();
+        long uploaded = 0;
+        if (snapshot != null) {
+            String stateName = op.uid + "-" + subtaskIndex;
+            io.onceflow.runtime.storage.CheckpointStateOutput out = io.onceflow.runtime.storage.CheckpointStateOutput
+                    .inlineUpTo(info.inlineStateThreshold(), () -> info.store().openStateOutput(id, stateName));
+            try {
+                java.io.DataOutputStream data = new java.io.DataOutputStream(
+                        new io.onceflow.runtime.storage.UnsynchronizedBufferedOutputStream(out, 64 * 1024));
+                SubtaskStateFormat.write(data, snapshot.operatorState(), snapshot.keyed(),
+                        io.onceflow.runtime.state.KeyedStateSnapshot.SharedFiles.of(info.store()));
+                handle = out.closeAndGetHandle();
+                if (snapshot.keyed() != null) {
+                    shared = snapshot.keyed().sharedFiles();
+                    uploaded = snapshot.keyed().uploadedSharedBytes();
+                }
+                if (!snapshot.operatorFiles().files().isEmpty()) {
+                    shared = new ArrayList<>(shared);
+                    shared.addAll(snapshot.operatorFiles().files());
+                    uploaded += snapshot.operatorFiles().uploadedBytes();
+                }
+            } catch (Throwable t) {
+                out.discard();
+                throw t;
+            }
+        }
+        return new CheckpointMetadata.SubtaskState(subtaskIndex,
+                op.keyGroups != null ? op.keyGroups : io.onceflow.runtime.state.KeyGroupRange.EMPTY, handle,
+                shared, uploaded);
     }
 
     /** Wraps a checked exception thrown by a mail action. */

@@ -1,0 +1,212 @@
+package io.onceflow.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.onceflow.api.CheckpointStats;
+import io.onceflow.api.JobClient;
+import io.onceflow.api.JobStatus;
+import io.onceflow.api.RestartStrategies;
+import io.onceflow.api.StreamEnvironment;
+import io.onceflow.api.serialization.VersionedSerializer;
+import io.onceflow.api.sink.Committer;
+import io.onceflow.api.sink.CommittingSinkWriter;
+import io.onceflow.api.sink.Sink;
+import io.onceflow.api.sink.SinkInitContext;
+import io.onceflow.api.sink.SinkWriter;
+import io.onceflow.api.sink.SupportsCommitter;
+import io.onceflow.runtime.fault.FaultPoint;
+import io.onceflow.runtime.storage.FileSystemCheckpointStorage;
+import io.onceflow.testing.CommittedStore;
+import io.onceflow.testing.InjectedFailure;
+import io.onceflow.testing.RunningCount;
+import io.onceflow.testing.SequenceChecker;
+import io.onceflow.testing.SequenceSource;
+import io.onceflow.testing.TransactionalTestSink;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A task whose chain has keyed state followed by a sink starts writing the frozen keyed state while the sink still
+ * pre-commits (a Kafka sink waits there for its records to be acknowledged), instead of after the whole synchronous
+ * part. The sink here waits in its pre-commit until the counting operator's state file of that checkpoint is written:
+ * without the early write it would wait in vain.
+ */
+class EarlyStateWriteTest {
+
+    private static final long TOTAL = 20_000;
+    private static final int KEYS = 40;
+    private static final Duration WAIT = Duration.ofSeconds(10);
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void theKeyedStateIsWrittenWhileTheSinkPreCommits() throws Exception {
+        CommittedStore store = CommittedStore.inMemory();
+        GatedSink sink = new GatedSink(store, dir.resolve("checkpoints").resolve("early-write"), id -> false);
+        StreamEnvironment env = environment();
+        env.setRestartStrategy(RestartStrategies.noRestart());
+        build(env, sink);
+
+        JobClient job = env.executeAsync("early-write");
+        assertEquals(JobStatus.FINISHED, job.awaitTermination(Duration.ofSeconds(120)));
+
+        List<Long> completed = job.getCompletedCheckpoints().stream().map(CheckpointStats::checkpointId).toList();
+        assertTrue(completed.size() >= 3, "completed: " + completed);
+        for (long id : completed) {
+            assertEquals(Boolean.TRUE, sink.stateWrittenDuringPreCommit.get(id),
+                    "checkpoint " + id + ": the counting state was not written while the sink pre-committed; seen: "
+                            + sink.stateWrittenDuringPreCommit);
+        }
+        assertExact(store);
+    }
+
+    @Test
+    void aPreCommitFailingAfterTheEarlyWriteDeclinesOnlyItsCheckpoint() throws Exception {
+        CommittedStore store = CommittedStore.inMemory();
+        GatedSink sink = new GatedSink(store, dir.resolve("checkpoints").resolve("early-write-declined"), id -> id == 2);
+        StreamEnvironment env = environment();
+        env.getCheckpointConfig().setTolerableCheckpointFailureNumber(1);
+        env.setRestartStrategy(RestartStrategies.noRestart());
+        build(env, sink);
+
+        JobClient job = env.executeAsync("early-write-declined");
+        assertEquals(JobStatus.FINISHED, job.awaitTermination(Duration.ofSeconds(120)));
+
+        List<Long> completed = job.getCompletedCheckpoints().stream().map(CheckpointStats::checkpointId).toList();
+        assertEquals(Boolean.TRUE, sink.stateWrittenDuringPreCommit.get(2L), "the state of checkpoint 2 was written early");
+        assertFalse(completed.contains(2L), "checkpoint 2, whose pre-commit failed, completed: " + completed);
+        assertTrue(completed.stream().anyMatch(id -> id > 2), "no checkpoint completed after the declined one: "
+                + completed);
+        assertEquals(1, job.getMetrics().numberOfFailedCheckpoints(), job.getMetrics().toString());
+        assertExact(store);
+    }
+
+    @Test
+    void aTaskFailingWhileItsStateIsWrittenRestoresExactly() throws Exception {
+        CommittedStore store = CommittedStore.inMemory();
+        GatedSink sink = new GatedSink(store, dir.resolve("checkpoints").resolve("early-write-failover"), id -> false);
+        StreamEnvironment env = environment();
+        env.setRestartStrategy(RestartStrategies.fixedDelay(3, Duration.ZERO));
+        AtomicBoolean failed = new AtomicBoolean();
+        env.setFaultInjector((point, uid, subtask, checkpointId) -> {
+            // after the sink's pre-commit, the counting state's write started: the task fails with it in flight
+            if (point == FaultPoint.AFTER_SNAPSHOT && "sink".equals(uid) && checkpointId >= 3
+                    && failed.compareAndSet(false, true)) {
+                throw new InjectedFailure("task fails after the synchronous part of checkpoint " + checkpointId);
+            }
+        });
+        build(env, sink);
+
+        JobClient job = env.executeAsync("early-write-failover");
+        assertEquals(JobStatus.FINISHED, job.awaitTermination(Duration.ofSeconds(120)));
+
+        assertTrue(failed.get(), "the failure was injected");
+        assertEquals(1, job.getMetrics().numRestarts(), job.getMetrics().toString());
+        assertExact(store);
+    }
+
+    private static StreamEnvironment environment() {
+        StreamEnvironment env = StreamEnvironment.create();
+        env.setParallelism(1);
+        env.enableCheckpointing(Duration.ofMillis(100));
+        env.getCheckpointConfig().setMaxConcurrentCheckpoints(1);
+        env.getCheckpointConfig().setInlineStateThresholdBytes(0); // the counting state goes to a file of its own
+        return env;
+    }
+
+    private void build(StreamEnvironment env, GatedSink sink) {
+        env.getCheckpointConfig().setCheckpointStorage(new FileSystemCheckpointStorage(dir.resolve("checkpoints")));
+        env.fromSource(SequenceSource.bounded(1, TOTAL, KEYS).throttled(8_000), "sequence").uid("source")
+                .keyBy(k -> k)
+                .process(new RunningCount()).uid("count")
+                .sinkTo(sink).uid("sink");
+    }
+
+    /** Read back from the committed store, independently of what the job reports. */
+    private static void assertExact(CommittedStore store) throws IOException {
+        SequenceChecker.Result result = SequenceChecker.check(store.readAll(),
+                SequenceChecker.expectedForSequence(TOTAL, KEYS));
+        assertTrue(result.exact(), result.toString());
+    }
+
+    /**
+     * The test sink, whose pre-commit first waits (up to {@link #WAIT}) until the counting operator's state file of
+     * the checkpoint is written, records whether it was, and fails the pre-commit of the checkpoints {@code failAt}
+     * names.
+     */
+    private static final class GatedSink implements Sink<String>,
+            SupportsCommitter<TransactionalTestSink.Transaction> {
+        private final TransactionalTestSink inner;
+        private final Path jobDir;
+        private final java.util.function.LongPredicate failAt;
+        final Map<Long, Boolean> stateWrittenDuringPreCommit = new ConcurrentHashMap<>();
+
+        GatedSink(CommittedStore store, Path jobDir, java.util.function.LongPredicate failAt) {
+            this.inner = new TransactionalTestSink(store);
+            this.jobDir = jobDir;
+            this.failAt = failAt;
+        }
+
+        @Override
+        @SuppressWarnings("unchecked")
+        public SinkWriter<String> createWriter(SinkInitContext context) throws Exception {
+            var writer = (CommittingSinkWriter<String, TransactionalTestSink.Transaction>) inner.createWriter(context);
+            return new CommittingSinkWriter<String, TransactionalTestSink.Transaction>() {
+                @Override
+                public void write(String element) throws Exception {
+                    writer.write(element);
+                }
+
+                @Override
+                public Collection<TransactionalTestSink.Transaction> prepareCommit(long checkpointId)
+                        throws Exception {
+                    boolean written = awaitStateFile(checkpointId);
+                    stateWrittenDuringPreCommit.put(checkpointId, written);
+                    if (failAt.test(checkpointId)) {
+                        throw new IOException("pre-commit of checkpoint " + checkpointId + " fails (test)");
+                    }
+                    return new ArrayList<>(writer.prepareCommit(checkpointId));
+                }
+            };
+        }
+
+        private boolean awaitStateFile(long checkpointId) throws InterruptedException {
+            Path file = jobDir.resolve("chk-" + checkpointId).resolve("count-0.state");
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (System.nanoTime() < deadline) {
+                try {
+                    if (Files.size(file) > 0) {
+                        return true;
+                    }
+                } catch (IOException notYet) {
+                    // not created yet
+                }
+                Thread.sleep(1);
+            }
+            return false;
+        }
+
+        @Override
+        public Committer<TransactionalTestSink.Transaction> createCommitter(SinkInitContext context) {
+            return inner.createCommitter(context);
+        }
+
+        @Override
+        public VersionedSerializer<TransactionalTestSink.Transaction> getCommittableSerializer() {
+            return inner.getCommittableSerializer();
+        }
+    }
+}
