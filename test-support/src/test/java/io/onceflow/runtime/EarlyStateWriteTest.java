@@ -34,6 +34,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,13 +42,15 @@ import org.junit.jupiter.api.io.TempDir;
  * A task whose chain has keyed state followed by a sink starts writing the frozen keyed state while the sink still
  * pre-commits (a Kafka sink waits there for its records to be acknowledged), instead of after the whole synchronous
  * part. The sink here waits in its pre-commit until the counting operator's state file of that checkpoint is written:
- * without the early write it would wait in vain.
+ * without the early write it would wait in vain. (A checkpoint whose barrier comes while the task's previous part is
+ * still finishing, its acknowledgement sent, does not start early, to keep the task's acknowledgements in order; the
+ * pause between checkpoints makes that rare, and the tests count on most checkpoints, not all.)
  */
 class EarlyStateWriteTest {
 
     private static final long TOTAL = 20_000;
     private static final int KEYS = 40;
-    private static final Duration WAIT = Duration.ofSeconds(10);
+    private static final Duration WAIT = Duration.ofSeconds(5);
 
     @TempDir
     Path dir;
@@ -55,7 +58,7 @@ class EarlyStateWriteTest {
     @Test
     void theKeyedStateIsWrittenWhileTheSinkPreCommits() throws Exception {
         CommittedStore store = CommittedStore.inMemory();
-        GatedSink sink = new GatedSink(store, dir.resolve("checkpoints").resolve("early-write"), id -> false);
+        GatedSink sink = new GatedSink(store, dir.resolve("checkpoints").resolve("early-write"), false);
         StreamEnvironment env = environment();
         env.setRestartStrategy(RestartStrategies.noRestart());
         build(env, sink);
@@ -65,18 +68,18 @@ class EarlyStateWriteTest {
 
         List<Long> completed = job.getCompletedCheckpoints().stream().map(CheckpointStats::checkpointId).toList();
         assertTrue(completed.size() >= 3, "completed: " + completed);
-        for (long id : completed) {
-            assertEquals(Boolean.TRUE, sink.stateWrittenDuringPreCommit.get(id),
-                    "checkpoint " + id + ": the counting state was not written while the sink pre-committed; seen: "
-                            + sink.stateWrittenDuringPreCommit);
-        }
+        long writtenEarly = completed.stream().filter(id -> Boolean.TRUE.equals(sink.stateWrittenDuringPreCommit.get(id)))
+                .count();
+        assertTrue(writtenEarly >= 3 && writtenEarly * 2 > completed.size(), "the counting state was written while "
+                + "the sink pre-committed in " + writtenEarly + " of the completed checkpoints " + completed + ": "
+                + sink.stateWrittenDuringPreCommit);
         assertExact(store);
     }
 
     @Test
     void aPreCommitFailingAfterTheEarlyWriteDeclinesOnlyItsCheckpoint() throws Exception {
         CommittedStore store = CommittedStore.inMemory();
-        GatedSink sink = new GatedSink(store, dir.resolve("checkpoints").resolve("early-write-declined"), id -> id == 2);
+        GatedSink sink = new GatedSink(store, dir.resolve("checkpoints").resolve("early-write-declined"), true);
         StreamEnvironment env = environment();
         env.getCheckpointConfig().setTolerableCheckpointFailureNumber(1);
         env.setRestartStrategy(RestartStrategies.noRestart());
@@ -86,9 +89,11 @@ class EarlyStateWriteTest {
         assertEquals(JobStatus.FINISHED, job.awaitTermination(Duration.ofSeconds(120)));
 
         List<Long> completed = job.getCompletedCheckpoints().stream().map(CheckpointStats::checkpointId).toList();
-        assertEquals(Boolean.TRUE, sink.stateWrittenDuringPreCommit.get(2L), "the state of checkpoint 2 was written early");
-        assertFalse(completed.contains(2L), "checkpoint 2, whose pre-commit failed, completed: " + completed);
-        assertTrue(completed.stream().anyMatch(id -> id > 2), "no checkpoint completed after the declined one: "
+        long failed = sink.failedPreCommit.get();
+        assertTrue(failed >= 2, "no pre-commit failed after an early write: " + sink.stateWrittenDuringPreCommit);
+        assertFalse(completed.contains(failed), "checkpoint " + failed + ", whose pre-commit failed, completed: "
+                + completed);
+        assertTrue(completed.stream().anyMatch(id -> id > failed), "no checkpoint completed after the declined one: "
                 + completed);
         assertEquals(1, job.getMetrics().numberOfFailedCheckpoints(), job.getMetrics().toString());
         assertExact(store);
@@ -97,13 +102,14 @@ class EarlyStateWriteTest {
     @Test
     void aTaskFailingWhileItsStateIsWrittenRestoresExactly() throws Exception {
         CommittedStore store = CommittedStore.inMemory();
-        GatedSink sink = new GatedSink(store, dir.resolve("checkpoints").resolve("early-write-failover"), id -> false);
+        GatedSink sink = new GatedSink(store, dir.resolve("checkpoints").resolve("early-write-failover"), false);
         StreamEnvironment env = environment();
         env.setRestartStrategy(RestartStrategies.fixedDelay(3, Duration.ZERO));
         AtomicBoolean failed = new AtomicBoolean();
         env.setFaultInjector((point, uid, subtask, checkpointId) -> {
             // after the sink's pre-commit, the counting state's write started: the task fails with it in flight
             if (point == FaultPoint.AFTER_SNAPSHOT && "sink".equals(uid) && checkpointId >= 3
+                    && Boolean.TRUE.equals(sink.stateWrittenDuringPreCommit.get(checkpointId))
                     && failed.compareAndSet(false, true)) {
                 throw new InjectedFailure("task fails after the synchronous part of checkpoint " + checkpointId);
             }
@@ -123,6 +129,7 @@ class EarlyStateWriteTest {
         env.setParallelism(1);
         env.enableCheckpointing(Duration.ofMillis(100));
         env.getCheckpointConfig().setMaxConcurrentCheckpoints(1);
+        env.getCheckpointConfig().setMinPauseBetweenCheckpoints(Duration.ofMillis(20));
         env.getCheckpointConfig().setInlineStateThresholdBytes(0); // the counting state goes to a file of its own
         return env;
     }
@@ -144,20 +151,22 @@ class EarlyStateWriteTest {
 
     /**
      * The test sink, whose pre-commit first waits (up to {@link #WAIT}) until the counting operator's state file of
-     * the checkpoint is written, records whether it was, and fails the pre-commit of the checkpoints {@code failAt}
-     * names.
+     * the checkpoint is written and records whether it was; with {@code failOnce}, the first pre-commit from
+     * checkpoint 2 on that found the file written then fails.
      */
     private static final class GatedSink implements Sink<String>,
             SupportsCommitter<TransactionalTestSink.Transaction> {
         private final TransactionalTestSink inner;
         private final Path jobDir;
-        private final java.util.function.LongPredicate failAt;
+        private final boolean failOnce;
         final Map<Long, Boolean> stateWrittenDuringPreCommit = new ConcurrentHashMap<>();
+        /** The checkpoint whose pre-commit failed, or -1. */
+        final AtomicLong failedPreCommit = new AtomicLong(-1);
 
-        GatedSink(CommittedStore store, Path jobDir, java.util.function.LongPredicate failAt) {
+        GatedSink(CommittedStore store, Path jobDir, boolean failOnce) {
             this.inner = new TransactionalTestSink(store);
             this.jobDir = jobDir;
-            this.failAt = failAt;
+            this.failOnce = failOnce;
         }
 
         @Override
@@ -175,7 +184,7 @@ class EarlyStateWriteTest {
                         throws Exception {
                     boolean written = awaitStateFile(checkpointId);
                     stateWrittenDuringPreCommit.put(checkpointId, written);
-                    if (failAt.test(checkpointId)) {
+                    if (failOnce && written && checkpointId >= 2 && failedPreCommit.compareAndSet(-1, checkpointId)) {
                         throw new IOException("pre-commit of checkpoint " + checkpointId + " fails (test)");
                     }
                     return new ArrayList<>(writer.prepareCommit(checkpointId));
