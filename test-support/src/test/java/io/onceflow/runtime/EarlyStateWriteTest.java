@@ -68,8 +68,8 @@ class EarlyStateWriteTest {
 
         List<Long> completed = job.getCompletedCheckpoints().stream().map(CheckpointStats::checkpointId).toList();
         assertTrue(completed.size() >= 3, "completed: " + completed);
-        long writtenEarly = completed.stream().filter(id -> Boolean.TRUE.equals(sink.stateWrittenDuringPreCommit.get(id)))
-                .count();
+        long writtenEarly = completed.stream()
+                .filter(id -> Boolean.TRUE.equals(sink.stateWrittenDuringPreCommit.get(id))).count();
         assertTrue(writtenEarly >= 3 && writtenEarly * 2 > completed.size(), "the counting state was written while "
                 + "the sink pre-committed in " + writtenEarly + " of the completed checkpoints " + completed + ": "
                 + sink.stateWrittenDuringPreCommit);

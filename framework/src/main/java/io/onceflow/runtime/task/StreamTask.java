@@ -13,11 +13,15 @@ import io.onceflow.runtime.storage.StateHandle;
 import io.onceflow.runtime.fault.FaultPoint;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -716,12 +720,12 @@ public final class StreamTask implements Runnable {
         /** An early part's frozen operators, written first; null once written or for a part started when synced. */
         private Map<String, OperatorSnapshot> frozenEarly;
         /** What the early write wrote, by operator uid, or the reason it failed. */
-        private final Map<String, CheckpointMetadata.SubtaskState> writtenEarly = new java.util.HashMap<>();
+        private final Map<String, CheckpointMetadata.SubtaskState> writtenEarly = new HashMap<>();
         private Throwable earlyFailure;
         /** The early write and the synchronous part: the last to arrive goes on. */
-        private final java.util.concurrent.atomic.AtomicInteger toArrive;
+        private final AtomicInteger toArrive;
         private volatile boolean syncFailed;
-        private final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
+        private final AtomicBoolean released = new AtomicBoolean();
 
         PendingSnapshot(long id, Map<String, OperatorSnapshot> snapshots, long alignmentNanos, long syncNanos,
                         long alignedAt, long syncDoneAt) {
@@ -731,15 +735,15 @@ public final class StreamTask implements Runnable {
             this.syncNanos = syncNanos;
             this.alignedAt = alignedAt;
             this.syncDoneAt = syncDoneAt;
-            this.toArrive = new java.util.concurrent.atomic.AtomicInteger(0);
+            this.toArrive = new AtomicInteger(0);
         }
 
-        /** An early part: writes {@code frozen} as soon as it runs; {@link #syncDone} or {@link #syncFailed} follows. */
+        /** An early part: writes {@code frozen} when it runs; {@link #syncDone} or {@link #syncFailed} follows. */
         PendingSnapshot(long id, Map<String, OperatorSnapshot> frozen) {
             this.id = id;
             this.snapshots = frozen;
             this.frozenEarly = frozen;
-            this.toArrive = new java.util.concurrent.atomic.AtomicInteger(2);
+            this.toArrive = new AtomicInteger(2);
         }
 
         /** The task thread, its synchronous part done: hands over every operator's part. */
@@ -808,7 +812,7 @@ public final class StreamTask implements Runnable {
             if (frozenEarly != null) {
                 // an early part never run: stands in for its write; the synchronous part may still be reading on
                 frozenEarly = null;
-                earlyFailure = new java.util.concurrent.CancellationException("the job ended before the write began");
+                earlyFailure = new CancellationException("the job ended before the write began");
                 if (toArrive.decrementAndGet() != 0) {
                     return; // the synchronous part hands this part back, the executor refuses it, and it ends here
                 }
