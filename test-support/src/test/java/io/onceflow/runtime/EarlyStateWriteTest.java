@@ -35,6 +35,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -59,12 +60,7 @@ class EarlyStateWriteTest {
     void theKeyedStateIsWrittenWhileTheSinkPreCommits() throws Exception {
         CommittedStore store = CommittedStore.inMemory();
         GatedSink sink = new GatedSink(store, dir.resolve("checkpoints").resolve("early-write"), false);
-        StreamEnvironment env = environment();
-        env.setRestartStrategy(RestartStrategies.noRestart());
-        build(env, sink);
-
-        JobClient job = env.executeAsync("early-write");
-        assertEquals(JobStatus.FINISHED, job.awaitTermination(Duration.ofSeconds(120)));
+        JobClient job = runToTheEnd("early-write", sink, env -> env.setRestartStrategy(RestartStrategies.noRestart()));
 
         List<Long> completed = job.getCompletedCheckpoints().stream().map(CheckpointStats::checkpointId).toList();
         assertTrue(completed.size() >= 3, "completed: " + completed);
@@ -80,13 +76,10 @@ class EarlyStateWriteTest {
     void aPreCommitFailingAfterTheEarlyWriteDeclinesOnlyItsCheckpoint() throws Exception {
         CommittedStore store = CommittedStore.inMemory();
         GatedSink sink = new GatedSink(store, dir.resolve("checkpoints").resolve("early-write-declined"), true);
-        StreamEnvironment env = environment();
-        env.getCheckpointConfig().setTolerableCheckpointFailureNumber(1);
-        env.setRestartStrategy(RestartStrategies.noRestart());
-        build(env, sink);
-
-        JobClient job = env.executeAsync("early-write-declined");
-        assertEquals(JobStatus.FINISHED, job.awaitTermination(Duration.ofSeconds(120)));
+        JobClient job = runToTheEnd("early-write-declined", sink, env -> {
+            env.getCheckpointConfig().setTolerableCheckpointFailureNumber(1);
+            env.setRestartStrategy(RestartStrategies.noRestart());
+        });
 
         List<Long> completed = job.getCompletedCheckpoints().stream().map(CheckpointStats::checkpointId).toList();
         long failed = sink.failedPreCommit.get();
@@ -103,43 +96,42 @@ class EarlyStateWriteTest {
     void aTaskFailingWhileItsStateIsWrittenRestoresExactly() throws Exception {
         CommittedStore store = CommittedStore.inMemory();
         GatedSink sink = new GatedSink(store, dir.resolve("checkpoints").resolve("early-write-failover"), false);
-        StreamEnvironment env = environment();
-        env.setRestartStrategy(RestartStrategies.fixedDelay(3, Duration.ZERO));
         AtomicBoolean failed = new AtomicBoolean();
-        env.setFaultInjector((point, uid, subtask, checkpointId) -> {
-            // after the sink's pre-commit, the counting state's write started: the task fails with it in flight
-            if (point == FaultPoint.AFTER_SNAPSHOT && "sink".equals(uid) && checkpointId >= 3
-                    && Boolean.TRUE.equals(sink.stateWrittenDuringPreCommit.get(checkpointId))
-                    && failed.compareAndSet(false, true)) {
-                throw new InjectedFailure("task fails after the synchronous part of checkpoint " + checkpointId);
-            }
+        JobClient job = runToTheEnd("early-write-failover", sink, env -> {
+            env.setRestartStrategy(RestartStrategies.fixedDelay(3, Duration.ZERO));
+            env.setFaultInjector((point, uid, subtask, checkpointId) -> {
+                // after the sink's pre-commit, the counting state's write started: the task fails with it in flight
+                if (point == FaultPoint.AFTER_SNAPSHOT && "sink".equals(uid) && checkpointId >= 3
+                        && Boolean.TRUE.equals(sink.stateWrittenDuringPreCommit.get(checkpointId))
+                        && failed.compareAndSet(false, true)) {
+                    throw new InjectedFailure("task fails after the synchronous part of checkpoint " + checkpointId);
+                }
+            });
         });
-        build(env, sink);
-
-        JobClient job = env.executeAsync("early-write-failover");
-        assertEquals(JobStatus.FINISHED, job.awaitTermination(Duration.ofSeconds(120)));
 
         assertTrue(failed.get(), "the failure was injected");
         assertEquals(1, job.getMetrics().numRestarts(), job.getMetrics().toString());
         assertExact(store);
     }
 
-    private static StreamEnvironment environment() {
+    /** Runs the counting job into {@code sink} until its input ends, configured further by {@code configure}. */
+    private JobClient runToTheEnd(String name, GatedSink sink, Consumer<StreamEnvironment> configure)
+            throws Exception {
         StreamEnvironment env = StreamEnvironment.create();
         env.setParallelism(1);
         env.enableCheckpointing(Duration.ofMillis(100));
         env.getCheckpointConfig().setMaxConcurrentCheckpoints(1);
         env.getCheckpointConfig().setMinPauseBetweenCheckpoints(Duration.ofMillis(20));
         env.getCheckpointConfig().setInlineStateThresholdBytes(0); // the counting state goes to a file of its own
-        return env;
-    }
-
-    private void build(StreamEnvironment env, GatedSink sink) {
         env.getCheckpointConfig().setCheckpointStorage(new FileSystemCheckpointStorage(dir.resolve("checkpoints")));
+        configure.accept(env);
         env.fromSource(SequenceSource.bounded(1, TOTAL, KEYS).throttled(8_000), "sequence").uid("source")
                 .keyBy(k -> k)
                 .process(new RunningCount()).uid("count")
                 .sinkTo(sink).uid("sink");
+        JobClient job = env.executeAsync(name);
+        assertEquals(JobStatus.FINISHED, job.awaitTermination(Duration.ofSeconds(120)));
+        return job;
     }
 
     /** Read back from the committed store, independently of what the job reports. */
