@@ -2,6 +2,7 @@ package io.onceflow.runtime.state;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -123,6 +124,45 @@ class CopyOnWriteStateMapTest {
                 assertTrue(mayChange.containsAll(reported),
                         "only keys written between the snapshots are reported, not what they share");
             }
+        }
+    }
+
+    @Test
+    void aDiffLoadingEntriesAheadVisitsEachLoggedEntryOnceWhateverTheLogsLength() throws Exception {
+        int group = CopyOnWriteStateMap.TOUCH_AHEAD;
+        for (int length : new int[] {0, 1, group - 1, group, group + 1, 3 * group + 5, 10_007}) {
+            CopyOnWriteStateMap<Object, Object> map = new CopyOnWriteStateMap<>();
+            for (int k = 0; k < 20_000; k++) {
+                map.put(k, "old");
+            }
+            CopyOnWriteStateMap.Snapshot<Object, Object> before = map.snapshot();
+            Map<Object, Object> expected = new HashMap<>();
+            for (int k = 0; k < length; k++) {
+                Object value = "new " + k;
+                map.put(k * 7 % 20_000, value);
+                expected.put(k * 7 % 20_000, value);
+            }
+            CopyOnWriteStateMap.Snapshot<Object, Object> after = map.snapshot();
+            List<List<Object>> visits = new ArrayList<>();
+            for (int ahead : new int[] {group, 1}) {
+                List<Object> visited = new ArrayList<>();
+                Map<Object, Object> seen = new HashMap<>();
+                CopyOnWriteStateMap.diff(before, after, new CopyOnWriteStateMap.DiffVisitor<>() {
+                    @Override
+                    public void changed(Object key, Object value) {
+                        assertNull(seen.put(key, value), "key " + key + " visited once");
+                        visited.add(key);
+                    }
+
+                    @Override
+                    public void removed(Object key) {
+                        throw new AssertionError("nothing was removed: " + key);
+                    }
+                }, ahead);
+                assertEquals(expected, seen, "a log of " + length + " keys, " + ahead + " loaded ahead");
+                visits.add(visited);
+            }
+            assertEquals(visits.get(1), visits.get(0), "the same entries in the same order either way");
         }
     }
 
