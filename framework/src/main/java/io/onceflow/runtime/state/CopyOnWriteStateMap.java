@@ -347,11 +347,12 @@ final class CopyOnWriteStateMap<K, V> {
     }
 
     /**
-     * How many logged entries {@link #diff} loads ahead of the visitor. A version's log holds its entries in the
-     * order they were first written, spread all over the heap, and so are their keys and values: visited one by one,
-     * each entry's loads wait for memory in turn behind the visitor's long serializing step. Loaded first in a short
-     * loop that only reads each entry's key and value headers, the loads of a group are issued together and their
-     * waits overlap; the visitor then finds them in the cache (a group of 16 stays well within the first level's).
+     * How many logged entries {@link #diff} (or buckets' entries, {@link #forEach}) loads ahead of the visitor. A
+     * version's log holds its entries in the order they were first written, spread all over the heap, and so are
+     * their keys and values: visited one by one, each entry's loads wait for memory in turn behind the visitor's long
+     * serializing step. Loaded first in a short loop that only reads each entry's key and value headers, the loads of
+     * a group are issued together and their waits overlap; the visitor then finds them in the cache (a group of 16
+     * stays well within the first level's).
      */
     static final int TOUCH_AHEAD = 16;
 
@@ -362,6 +363,7 @@ final class CopyOnWriteStateMap<K, V> {
     /** {@link #diff}, loading {@code touchAhead} logged entries before visiting them (1: none ahead). */
     static <K, V> void diff(Snapshot<K, V> from, Snapshot<K, V> to, DiffVisitor<K, V> visitor, int touchAhead)
             throws java.io.IOException {
+        checkTouchAhead(touchAhead);
         List<Generation> generations = from.owner == to.owner && from.version <= to.version ? between(from, to) : null;
         if (generations == null) {
             throw new IllegalStateException("These snapshots cannot be compared: the changes between them were not "
@@ -395,6 +397,12 @@ final class CopyOnWriteStateMap<K, V> {
             for (Object key : g.removed) {
                 report(key, to, seen, v);
             }
+        }
+    }
+
+    private static void checkTouchAhead(int touchAhead) {
+        if (touchAhead < 1) {
+            throw new IllegalArgumentException("At least one entry at a time, not " + touchAhead);
         }
     }
 
@@ -485,6 +493,7 @@ final class CopyOnWriteStateMap<K, V> {
     }
 
     private static void forEach(Segment[] dir, int depth, BiConsumer<Object, Object> action, int touchAhead) {
+        checkTouchAhead(touchAhead);
         for (int i = 0; i < dir.length; i += 1 << (depth - dir[i].depth)) {
             Entry[] table = dir[i].table;
             for (int start = 0; start < table.length; start += touchAhead) {
