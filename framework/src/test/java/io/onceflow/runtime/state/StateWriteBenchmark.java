@@ -20,9 +20,9 @@ import java.util.Random;
  * them ahead of the visitor ({@link CopyOnWriteStateMap#TOUCH_AHEAD}), on the same snapshots, the order alternating.
  * The map is built as a running job builds it: words first seen in random order between other allocations, every
  * interval a random share of them counted again (a new boxed count each), so that entries, keys and counts lie all
- * over the heap. Between two measured writes the caches are flushed by walking an
- * array larger than them, as the task's own work does between two checkpoints. Prints the writing thread's CPU time
- * per entry and the ratios, median over the intervals. Run with
+ * over the heap. Between two measured writes the caches are flushed by walking an array larger than them, as the
+ * task's own work does between two checkpoints. Prints the writing thread's CPU time per entry and the ratios, median
+ * over the intervals. Run with
  * {@code mvn -q -pl framework test-compile exec:java -Dexec.classpathScope=test
  * -Dexec.mainClass=io.onceflow.runtime.state.StateWriteBenchmark} (optional arguments: vocabulary, share of it
  * written per interval in percent; default 50,000 and 60, about one subtask's delta at 1 s checkpoints in the
