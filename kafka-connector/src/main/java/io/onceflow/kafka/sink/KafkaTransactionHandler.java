@@ -58,11 +58,12 @@ import org.slf4j.LoggerFactory;
  * wrote to are asked whether one still counts it open; a commit marker the broker dropped is written there before the
  * producer id writes again ({@link CommitMarkers}), so that no later abort of that producer id takes committed
  * records with it. A running writer's commits are checked at its next barrier, in the request of that barrier's
- * hanging-transaction check ({@link BarrierChecks}): the barrier of the first checkpoint that could hand the
- * producer back, which the check declines should it fail. A commit with no transaction open after it (the end of the
- * input) is checked at once, and so is what is left unchecked when the writer closes. An abort marker the broker
- * dropped is written by a sweep of the subtask's topics at the first completed checkpoint of a run and every
- * {@value #ENDED_SWEEP_INTERVAL_SECONDS} s after ({@link EndedTransactionSweep}).
+ * hanging-transaction check ({@link BarrierChecks}, sent as the barrier arrives, so that its round trip overlaps the
+ * pre-commit's flush): the barrier of the first checkpoint that could hand the producer back, which the check
+ * declines should it fail. A commit with no transaction open after it (the end of the input) is checked at once, and
+ * so is what is left unchecked when the writer closes. An abort marker the broker dropped is written by a sweep of
+ * the subtask's topics at the first completed checkpoint of a run and every {@value #ENDED_SWEEP_INTERVAL_SECONDS} s
+ * after ({@link EndedTransactionSweep}).
  *
  * <h2>No producer start on the way of the first output</h2>
  * Initialising a transactional producer is a round trip to the transaction coordinator (and a cold one
@@ -266,6 +267,14 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         }
 
         /**
+         * Sends the barrier's partition checks before the pre-commit's flush, asking the partitions {@code open}
+         * already wrote to; {@link BarrierChecks.Asked#verify} it once pre-committed.
+         */
+        BarrierChecks.Asked ask(TransactionalProducer open) {
+            return BarrierChecks.ask(admin(), unverified, open.acknowledgedPartitions(), producerProperties(index));
+        }
+
+        /**
          * Checks the commit markers of the commits no barrier checked (a graceful stop's last one, say), so that their
          * records are visible once the job has ended. Not for long: a writer closed on a failure may find the cluster
          * unreachable, and a start from the checkpoint holding those commits checks them again.
@@ -362,14 +371,16 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
 
     @Override
     public KafkaTransaction preCommit(KafkaTransaction transaction, long checkpointId) {
-        transaction.resumable = transaction.producer.preCommit();
         Subtask st = owner(transaction.transactionalId);
+        // the checks' round trip beside the flush's, not after it
+        BarrierChecks.Asked asked = st != null ? st.ask(transaction.producer) : null;
+        transaction.resumable = transaction.producer.preCommit();
         if (st != null) {
             if (st.open == transaction) {
                 st.open = null;
             }
             transaction.resumable.firstOffsets().keySet().forEach(tp -> st.topics.add(tp.topic()));
-            st.check(transaction.resumable);
+            asked.verify(transaction.resumable);
         }
         return transaction;
     }

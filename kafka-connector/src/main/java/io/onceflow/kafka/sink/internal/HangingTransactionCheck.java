@@ -16,9 +16,9 @@ import org.apache.kafka.common.TopicPartition;
  * producer's open transaction, and the next commit by that producer id — a later epoch, the same transactional
  * id — makes them visible: a duplicate of output that was meant to be aborted.
  *
- * <p>At the pre-commit, once every record is acknowledged, each partition the transaction wrote to is asked
- * where this producer's open transaction begins ({@code DescribeProducers}); if that is before the
- * transaction's own first record there, the pre-commit fails. The transaction is then aborted with the records
+ * <p>At the pre-commit each partition the transaction wrote to is asked where this producer's open transaction
+ * begins ({@code DescribeProducers}: sent as the barrier arrives, beside the flush, see {@link BarrierChecks}); if
+ * that is before the transaction's own first record there, once every record is acknowledged, the pre-commit fails. The transaction is then aborted with the records
  * before it (the abort marker covers everything the producer id wrote since the transaction began), and the
  * job restarts from its last completed checkpoint. The request is the barrier's one ({@link BarrierChecks}): one per
  * broker per checkpoint and subtask.
@@ -35,8 +35,8 @@ public final class HangingTransactionCheck {
 
     /**
      * @param transaction the pre-committed transaction, with the offset of its first record in each partition
-     * @param asked       what its partitions said ({@link OpenTransactions#all}) once every record of it was
-     *                    acknowledged: {@link BarrierChecks} asks them
+     * @param asked       what its partitions said ({@link OpenTransactions#all}), asked once one of its records
+     *                    was acknowledged: {@link BarrierChecks} asks them
      * @throws KafkaException when a partition holds records of the transaction's producer id in its open
      *                        transaction from before its first record there
      */

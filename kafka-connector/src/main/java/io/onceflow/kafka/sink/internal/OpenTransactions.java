@@ -15,6 +15,7 @@ import org.apache.kafka.clients.admin.ProducerState;
 import org.apache.kafka.clients.admin.TransactionDescription;
 import org.apache.kafka.clients.admin.TransactionState;
 import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.TransactionalIdNotFoundException;
 
@@ -60,14 +61,34 @@ final class OpenTransactions {
      */
     static Map<TopicPartition, List<ProducerState>> all(Admin admin, Set<TopicPartition> partitions, long timeoutMs,
                                                         String failure) {
+        return await(ask(admin, partitions, timeoutMs), timeoutMs, failure);
+    }
+
+    /**
+     * Sends what {@link #all} asks and returns at once: {@link #await} the answer. Null for no partitions.
+     */
+    static KafkaFuture<Map<TopicPartition, PartitionProducerState>> ask(Admin admin, Set<TopicPartition> partitions,
+                                                                        long timeoutMs) {
         if (partitions.isEmpty()) {
+            return null;
+        }
+        return admin.describeProducers(partitions,
+                new DescribeProducersOptions().timeoutMs((int) Math.min(Integer.MAX_VALUE, timeoutMs))).all();
+    }
+
+    /**
+     * The answer of {@link #ask} (null: nothing asked), as {@link #all} returns it.
+     *
+     * @throws KafkaException if it did not come within {@code timeoutMs}
+     */
+    static Map<TopicPartition, List<ProducerState>> await(KafkaFuture<Map<TopicPartition, PartitionProducerState>> asked,
+                                                          long timeoutMs, String failure) {
+        if (asked == null) {
             return Map.of();
         }
         Map<TopicPartition, PartitionProducerState> states;
         try {
-            states = admin.describeProducers(partitions,
-                    new DescribeProducersOptions().timeoutMs((int) Math.min(Integer.MAX_VALUE, timeoutMs)))
-                    .all().get(timeoutMs, TimeUnit.MILLISECONDS);
+            states = asked.get(timeoutMs, TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
             throw new KafkaException(failure + " (" + e.getCause() + ")", e.getCause());
         } catch (java.util.concurrent.TimeoutException e) {

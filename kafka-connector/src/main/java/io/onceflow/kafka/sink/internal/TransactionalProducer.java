@@ -222,6 +222,14 @@ public final class TransactionalProducer implements AutoCloseable {
     }
 
     /**
+     * The partitions where a record of the open transaction has been acknowledged so far, before any
+     * {@link #flush()}: those the barrier's check may ask while the pre-commit flushes ({@link BarrierChecks#ask}).
+     */
+    public java.util.Set<org.apache.kafka.common.TopicPartition> acknowledgedPartitions() {
+        return firstOffsets.toMap().keySet();
+    }
+
+    /**
      * The lowest acknowledged offset per partition, kept per topic in an array indexed by partition: the
      * producer's I/O thread calls {@link #acknowledged} once per record, which must then cost a lookup of the
      * topic and a compare, no object per record.

@@ -152,6 +152,62 @@ class TransactionalProducerTest {
         assertExactlyOnce(expected, readAllCommitted(props(), admin, topic, 2, Duration.ofSeconds(15)));
     }
 
+    /**
+     * The barrier's request goes out before the pre-commit's flush ({@link BarrierChecks#ask}): a partition asked
+     * before the transaction's own records reached it still shows what an earlier transaction of the producer id left
+     * open there, and a partition the early request did not name is asked after the flush. The transaction is refused
+     * either way; a clean one asked early, with one partition acknowledged and one written only after the request,
+     * passes.
+     */
+    @Test
+    void aHangingTransactionIsFoundWhetherItsPartitionIsAskedBeforeOrAfterTheFlush() throws Exception {
+        String topic = newTopic(2);
+        TopicPartition p0 = new TopicPartition(topic, 0);
+        TopicPartition p1 = new TopicPartition(topic, 1);
+        TransactionalProducer p = TransactionalProducer.create("hanging-early-0-0", props());
+        java.lang.reflect.Field raw = TransactionalProducer.class.getDeclaredField("producer");
+        raw.setAccessible(true);
+        @SuppressWarnings("unchecked")
+        org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]> underneath =
+                (org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]>) raw.get(p);
+
+        p.beginTransaction();
+        p.send(record(topic, 0, "clean-0"));
+        p.send(record(topic, 0, "clean-1"));
+        p.flush();
+        assertEquals(Set.of(p0), p.acknowledgedPartitions());
+        BarrierChecks.Asked early = BarrierChecks.ask(admin, new ArrayList<>(), p.acknowledgedPartitions(), props());
+        p.send(record(topic, 1, "clean-2"));
+        p.send(record(topic, 1, "clean-3"));
+        early.verify(p.preCommit());
+        p.commitTransaction();
+        List<String> expected = List.of("0:clean-0", "0:clean-1", "1:clean-2", "1:clean-3");
+
+        // partition 0 asked before this transaction's first record there: offsets 0-1 clean, 2 its commit marker
+        p.beginTransaction();
+        underneath.send(record(topic, 0, "left-open")).get(30, TimeUnit.SECONDS);
+        BarrierChecks.Asked beforeOurs = BarrierChecks.ask(admin, new ArrayList<>(), Set.of(p0), props());
+        p.send(record(topic, 0, "ours-0"));
+        ResumableTransaction t = p.preCommit();
+        KafkaException refused = assertThrows(KafkaException.class, () -> beforeOurs.verify(t));
+        assertTrue(refused.getMessage().contains("hanging transaction")
+                && refused.getMessage().contains(topic + "-0 from offset 3"), refused.getMessage());
+        p.abortTransaction();
+
+        // partition 1 not named early: asked after the flush
+        p.beginTransaction();
+        BarrierChecks.Asked nothingEarly = BarrierChecks.ask(admin, new ArrayList<>(), Set.of(), props());
+        underneath.send(record(topic, 1, "left-open")).get(30, TimeUnit.SECONDS);
+        p.send(record(topic, 1, "ours-1"));
+        ResumableTransaction u = p.preCommit();
+        refused = assertThrows(KafkaException.class, () -> nothingEarly.verify(u));
+        assertTrue(refused.getMessage().contains("hanging transaction")
+                && refused.getMessage().contains(topic + "-1 from offset 3"), refused.getMessage());
+        p.abortTransaction();
+        p.close(Duration.ofSeconds(5));
+        assertExactlyOnce(expected, readAllCommitted(props(), admin, topic, 2, Duration.ofSeconds(15)));
+    }
+
     // ------------------------------------------------------------------ resume and commit
 
     @Test
