@@ -268,9 +268,15 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
 
         /**
          * Sends the barrier's partition checks before the pre-commit's flush, asking the partitions {@code open}
-         * already wrote to; {@link BarrierChecks.Asked#verify} it once pre-committed.
+         * already wrote to; {@link BarrierChecks.Asked#verify} it once pre-committed. Null while the Admin client is
+         * still being created (a barrier right after the writer started): the flush does not wait for it, and the
+         * checks are made after it ({@link #check}).
          */
         BarrierChecks.Asked ask(TransactionalProducer open) {
+            prepareAdmin();
+            if (!sharedAdmin.ready()) {
+                return null;
+            }
             return BarrierChecks.ask(admin(), unverified, open.acknowledgedPartitions(), producerProperties(index));
         }
 
@@ -380,7 +386,11 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
                 st.open = null;
             }
             transaction.resumable.firstOffsets().keySet().forEach(tp -> st.topics.add(tp.topic()));
-            asked.verify(transaction.resumable);
+            if (asked != null) {
+                asked.verify(transaction.resumable);
+            } else {
+                st.check(transaction.resumable);
+            }
         }
         return transaction;
     }

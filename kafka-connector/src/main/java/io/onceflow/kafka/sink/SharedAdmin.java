@@ -138,6 +138,14 @@ final class SharedAdmin {
     }
 
     /** Whether a client exists or is being created (for the tests). */
+    /**
+     * Whether {@link #get} would return at once: the client is created (not being created, not failed). A barrier
+     * that finds it not ready asks its checks after the flush rather than make the flush wait for the client.
+     */
+    synchronized boolean ready() {
+        return client != null && client.isDone() && !client.isCompletedExceptionally();
+    }
+
     synchronized boolean isOpen() {
         return client != null;
     }

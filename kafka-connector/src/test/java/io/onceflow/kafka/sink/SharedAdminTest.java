@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
 import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -50,6 +52,34 @@ class SharedAdminTest {
         shared.acquire();
         try {
             assertNotSame(first, shared.get(), "a closed client was handed out again");
+        } finally {
+            shared.release();
+        }
+    }
+
+    /** Not ready while the client is being created, so that a barrier then does not make its flush wait for it. */
+    @Test
+    void readyOnlyOnceTheClientIsCreated() throws Exception {
+        Properties p = new Properties();
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, "localhost:9");
+        CountDownLatch creationMayRun = new CountDownLatch(1);
+        Executor held = r -> new Thread(() -> {
+            try {
+                creationMayRun.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            r.run();
+        }).start();
+        SharedAdmin shared = new SharedAdmin(() -> p, held, LINGER);
+        assertFalse(shared.ready(), "ready before anyone acquired it");
+        shared.acquire();
+        try {
+            assertFalse(shared.ready(), "ready while its creation has not run");
+            creationMayRun.countDown();
+            Admin created = shared.get();
+            assertTrue(shared.ready(), "not ready once get() returned the client");
+            assertSame(created, shared.get());
         } finally {
             shared.release();
         }
