@@ -25,10 +25,11 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  * interval like a running sink's: a few thousand records sent, a pause, then a tail still lingering in the producer
  * when the barrier comes; two producers take turns, as a sink's pooled producers do, so that each barrier also checks
  * the commit markers of the transaction committed before it. The two ways alternate barrier by barrier on the same
- * broker, so that both meet the same machine.
+ * broker, so that both meet the same machine; threads keeping the cores busy (two unless told) stand for a running
+ * job's other threads.
  *
  * <p>Run: {@code mvn -q -pl kafka-connector test-compile exec:java -Dexec.classpathScope=test
- * -Dexec.mainClass=io.onceflow.kafka.bench.PreCommitBenchmark [-Dexec.args="BARRIERS_PER_WAY"]}
+ * -Dexec.mainClass=io.onceflow.kafka.bench.PreCommitBenchmark [-Dexec.args="BARRIERS_PER_WAY BUSY_THREADS"]}
  */
 public final class PreCommitBenchmark {
 
@@ -43,8 +44,8 @@ public final class PreCommitBenchmark {
     public static void main(String[] args) throws Exception {
         int barriers = (args.length > 0 ? Integer.parseInt(args[0]) : 200) / 2 * 2;
         int busy = args.length > 1 ? Integer.parseInt(args[1]) : 2;
-        System.out.printf(Locale.ROOT, "Pre-commit benchmark: %d barriers per way, %,d records per interval (the last %d"
-                + " sent right before the barrier), %d partitions, %d cores, %d busy threads%n", barriers,
+        System.out.printf(Locale.ROOT, "Pre-commit benchmark: %d barriers per way, %,d records per interval (the last"
+                + " %d sent right before the barrier), %d partitions, %d cores, %d busy threads%n", barriers,
                 RECORDS_PER_INTERVAL, TAIL, PARTITIONS, Runtime.getRuntime().availableProcessors(), busy);
         startBusyThreads(busy);
         try (RunningKafkaBroker broker = new KafkaBrokerLauncher().maxHeap("1g").start()) {

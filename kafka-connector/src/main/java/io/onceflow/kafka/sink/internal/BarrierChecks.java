@@ -105,7 +105,8 @@ public final class BarrierChecks {
          */
         public void verify(ResumableTransaction preCommitted) {
             String failure = "the partitions the sink wrote to could not be checked for "
-                    + (preCommitted != null ? "hanging transactions and " : "") + "the commit markers of its last commits";
+                    + (preCommitted != null ? "hanging transactions and " : "")
+                    + "the commit markers of its last commits";
             Set<TopicPartition> later = new HashSet<>();
             if (preCommitted != null) {
                 later.addAll(preCommitted.firstOffsets().keySet());

@@ -18,10 +18,10 @@ import org.apache.kafka.common.TopicPartition;
  *
  * <p>At the pre-commit each partition the transaction wrote to is asked where this producer's open transaction
  * begins ({@code DescribeProducers}: sent as the barrier arrives, beside the flush, see {@link BarrierChecks}); if
- * that is before the transaction's own first record there, once every record is acknowledged, the pre-commit fails. The transaction is then aborted with the records
- * before it (the abort marker covers everything the producer id wrote since the transaction began), and the
- * job restarts from its last completed checkpoint. The request is the barrier's one ({@link BarrierChecks}): one per
- * broker per checkpoint and subtask.
+ * that is before the transaction's own first record there, once every record is acknowledged, the pre-commit fails.
+ * The transaction is then aborted with the records before it (the abort marker covers everything the producer id
+ * wrote since the transaction began), and the job restarts from its last completed checkpoint. The request is the
+ * barrier's one ({@link BarrierChecks}): one per broker per checkpoint and subtask.
  *
  * <p>The same skip can drop the <em>commit</em> markers of a transaction the coordinator has completed (seen right
  * after a {@code kill -9} and restart of a single broker). Those records were meant to be visible and must not be

@@ -81,8 +81,8 @@ final class OpenTransactions {
      *
      * @throws KafkaException if it did not come within {@code timeoutMs}
      */
-    static Map<TopicPartition, List<ProducerState>> await(KafkaFuture<Map<TopicPartition, PartitionProducerState>> asked,
-                                                          long timeoutMs, String failure) {
+    static Map<TopicPartition, List<ProducerState>> await(
+            KafkaFuture<Map<TopicPartition, PartitionProducerState>> asked, long timeoutMs, String failure) {
         if (asked == null) {
             return Map.of();
         }
