@@ -65,20 +65,19 @@ public final class PreCommitBenchmark {
                 byte[] value = "a word and its count".getBytes(StandardCharsets.UTF_8);
                 List<ResumableTransaction> committed = new ArrayList<>();
                 long[][] total = new long[2][barriers];
+                int[] measured = new int[2];
                 long[] flush = new long[barriers];
                 long[] check = new long[barriers];
                 int warmUp = Math.max(20, barriers / 10);
                 for (int i = -warmUp; i < 2 * barriers; i++) {
                     TransactionalProducer p = producers[Math.floorMod(i, 2)];
                     p.beginTransaction();
-                    for (int r = 0; r < RECORDS_PER_INTERVAL - TAIL; r++) {
-                        p.send(new ProducerRecord<>(topic, r % PARTITIONS, null, value));
-                    }
+                    send(p, topic, value, RECORDS_PER_INTERVAL - TAIL);
                     Thread.sleep(PAUSE_MS);
-                    for (int r = 0; r < TAIL; r++) {
-                        p.send(new ProducerRecord<>(topic, r % PARTITIONS, null, value));
-                    }
+                    send(p, topic, value, TAIL);
+                    // two barriers (one per producer) each way in turn
                     boolean early = Math.floorMod(i / 2, 2) == 1;
+                    int way = early ? 1 : 0;
                     long t0 = System.nanoTime();
                     ResumableTransaction t;
                     if (early) {
@@ -91,13 +90,13 @@ public final class PreCommitBenchmark {
                         long t1 = System.nanoTime();
                         BarrierChecks.run(admin, committed, t, producer);
                         if (i >= 0) {
-                            flush[i / 4 * 2 + i % 2] = t1 - t0;
-                            check[i / 4 * 2 + i % 2] = System.nanoTime() - t1;
+                            flush[measured[way]] = t1 - t0;
+                            check[measured[way]] = System.nanoTime() - t1;
                         }
                     }
                     long elapsed = System.nanoTime() - t0;
                     if (i >= 0) {
-                        total[early ? 1 : 0][i / 4 * 2 + i % 2] = elapsed;
+                        total[way][measured[way]++] = elapsed;
                     }
                     p.commitTransaction();
                     committed.add(t);
@@ -137,6 +136,12 @@ public final class PreCommitBenchmark {
             }, "busy-" + i);
             t.setDaemon(true);
             t.start();
+        }
+    }
+
+    private static void send(TransactionalProducer p, String topic, byte[] value, int records) {
+        for (int r = 0; r < records; r++) {
+            p.send(new ProducerRecord<>(topic, r % PARTITIONS, null, value));
         }
     }
 

@@ -134,11 +134,7 @@ class TransactionalProducerTest {
         p.commitTransaction();
 
         p.beginTransaction();
-        java.lang.reflect.Field raw = TransactionalProducer.class.getDeclaredField("producer");
-        raw.setAccessible(true);
-        @SuppressWarnings("unchecked")
-        org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]> underneath =
-                (org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]>) raw.get(p);
+        var underneath = underneath(p);
         underneath.send(record(topic, 0, "left-open")).get(30, TimeUnit.SECONDS);
         p.send(record(topic, 0, "ours-0"));
         p.send(record(topic, 0, "ours-1"));
@@ -165,11 +161,7 @@ class TransactionalProducerTest {
         TopicPartition p0 = new TopicPartition(topic, 0);
         TopicPartition p1 = new TopicPartition(topic, 1);
         TransactionalProducer p = TransactionalProducer.create("hanging-early-0-0", props());
-        java.lang.reflect.Field raw = TransactionalProducer.class.getDeclaredField("producer");
-        raw.setAccessible(true);
-        @SuppressWarnings("unchecked")
-        org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]> underneath =
-                (org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]>) raw.get(p);
+        var underneath = underneath(p);
 
         p.beginTransaction();
         p.send(record(topic, 0, "clean-0"));
@@ -206,6 +198,15 @@ class TransactionalProducerTest {
         p.abortTransaction();
         p.close(Duration.ofSeconds(5));
         assertExactlyOnce(expected, readAllCommitted(props(), admin, topic, 2, Duration.ofSeconds(15)));
+    }
+
+    /** The Kafka producer under the adapter: what it sends, the adapter does not track. */
+    @SuppressWarnings("unchecked")
+    private static org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]> underneath(TransactionalProducer p)
+            throws ReflectiveOperationException {
+        java.lang.reflect.Field raw = TransactionalProducer.class.getDeclaredField("producer");
+        raw.setAccessible(true);
+        return (org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]>) raw.get(p);
     }
 
     // ------------------------------------------------------------------ resume and commit
