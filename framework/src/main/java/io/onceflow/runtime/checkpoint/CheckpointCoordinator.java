@@ -83,7 +83,14 @@ public final class CheckpointCoordinator {
     private final TreeMap<Long, Pending> pending = new TreeMap<>();
     private final ArrayDeque<Long> retained = new ArrayDeque<>();
     private CheckpointMetadata latestCompleted;
-    private long lastTriggerTime = Long.MIN_VALUE / 2;
+    /**
+     * When the last checkpoint was due: its trigger time, except for a periodic one that ran a little late, whose
+     * time it was scheduled for; the next periodic one is due an interval after it, so the timer's lateness does
+     * not add up from one checkpoint to the next.
+     */
+    private long lastTriggerDue = Long.MIN_VALUE / 2;
+    /** The time the scheduled periodic trigger is due. */
+    private long nextTriggerDue;
     private long lastCompleteTime = Long.MIN_VALUE / 2;
     private int consecutiveFailures;
     private boolean deferred;
@@ -233,6 +240,7 @@ public final class CheckpointCoordinator {
         if (nextTrigger != null) {
             nextTrigger.cancel(false);
         }
+        nextTriggerDue = clock.millis() + Math.max(0, delayMillis);
         nextTrigger = timer.schedule(this::periodicTrigger, Math.max(0, delayMillis), TimeUnit.MILLISECONDS);
     }
 
@@ -246,14 +254,21 @@ public final class CheckpointCoordinator {
             return;
         }
         long now = clock.millis();
-        long earliest = Math.max(lastTriggerTime + config.getCheckpointInterval().toMillis(),
+        long interval = config.getCheckpointInterval().toMillis();
+        long earliest = Math.max(lastTriggerDue + interval,
                 lastCompleteTime + config.getMinPauseBetweenCheckpoints().toMillis());
         if (now < earliest) {
             schedule(earliest - now);
             return;
         }
+        // a trigger that came a little late still counts as due on time, so the one after it comes an interval
+        // after that time rather than after this one: a record waits at most about an interval for its barrier.
+        // Later than a quarter of an interval (it waited for a pending checkpoint, or the process stood still),
+        // the intervals start again from now rather than bunch two checkpoints together.
+        long due = now - nextTriggerDue <= interval / 4 ? Math.min(now, nextTriggerDue) : now;
         trigger();
-        schedule(config.getCheckpointInterval().toMillis());
+        lastTriggerDue = due;
+        schedule(due + interval - clock.millis());
     }
 
     private int maxConcurrent() {
@@ -355,7 +370,7 @@ public final class CheckpointCoordinator {
     private CompletableFuture<Long> trigger(boolean stop) {
         long id = nextId++;
         long now = clock.millis();
-        lastTriggerTime = now;
+        lastTriggerDue = now;
         if (attempt.hasReadInput()) {
             attemptTriggeredWithInput = true;
         }
