@@ -17,9 +17,11 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
+import java.util.function.DoubleBinaryOperator;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.function.ToDoubleFunction;
+import java.util.function.ToIntFunction;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -651,16 +653,18 @@ public final class Comparison {
                         + "%d ms checkpoint or commit interval; median (min-max) of %d round(s); times from process start%n%n",
                 input.lines(), input.words(), input.expected().size(), settings.partitions(), settings.parallelism(),
                 settings.intervalMillis(), settings.rounds())
-                + markdown(settings.systems(), runs, Run::system, Run::exact, List.of(
+                + markdown(settings.systems(), runs, Run::system, Run::exact, withBaseline(settings, List.of(
                         new Column<>("first input s", Run::firstInput, "%.1f"),
                         new Column<>("first output s", Run::firstOutput, "%.1f"),
-                        new Column<>("all output s", Run::allOutput, "%.1f"),
+                        new Column<>("all output s", Run::allOutput, "%.1f")),
+                        new Column<>("all output ÷ raw tx loop's", sameRound(runs, Run::system, Run::round, Run::exact,
+                                Run::allOutput, (mine, loop) -> mine / loop), "%.2f"), List.of(
                         new Column<>("words/s", Run::wordsPerSecond, "%,.0f"),
                         new Column<>("job CPU s", Run::jobCpu, "%.1f"),
                         new Column<>("of which JIT s", r -> r.jvmCpu().jit(), "%.1f"),
                         new Column<>("of which GC s", r -> r.jvmCpu().gc(), "%.1f"),
                         new Column<>("broker CPU s", Run::brokerCpu, "%.1f"),
-                        new Column<>("peak RSS MB", Run::peakRssMb, "%.0f")));
+                        new Column<>("peak RSS MB", Run::peakRssMb, "%.0f"))));
     }
 
     /**
@@ -679,11 +683,49 @@ public final class Comparison {
 
     /** Latency per system: median (range) over its exact runs of each run's p50, p99 and max. */
     public static String latencyTable(Settings settings, List<Latency> runs) {
-        return markdown(settings.systems(), runs, Latency::system, Latency::exact, List.of(
+        return markdown(settings.systems(), runs, Latency::system, Latency::exact, withBaseline(settings, List.of(
                 new Column<>("lines/s", Latency::linesPerSecond, "%,.0f"),
                 new Column<>("p50 ms", Latency::p50, "%.0f"),
-                new Column<>("p99 ms", Latency::p99, "%.0f"),
-                new Column<>("max ms", Latency::max, "%.0f")));
+                new Column<>("p99 ms", Latency::p99, "%.0f")),
+                new Column<>("p99 − raw tx loop's ms", sameRound(runs, Latency::system, Latency::round, Latency::exact,
+                        Latency::p99, (mine, loop) -> mine - loop), "%+.0f"), List.of(
+                new Column<>("max ms", Latency::max, "%.0f"))));
+    }
+
+    /**
+     * The columns, with {@code paired} between the two lists when the raw transactional loop is among the systems:
+     * a figure against the loop's in the same round, which ran just before or after it on the same broker, so that
+     * it holds on a machine whose speed changes between rounds more than the difference it shows.
+     */
+    private static <R> List<Column<R>> withBaseline(Settings settings, List<Column<R>> before, Column<R> paired,
+                                                    List<Column<R>> after) {
+        List<Column<R>> columns = new ArrayList<>(before);
+        if (settings.systems().contains(BenchSystem.RAW_TRANSACTIONAL)) {
+            columns.add(paired);
+        }
+        columns.addAll(after);
+        return columns;
+    }
+
+    /**
+     * A run's {@code figure} compared ({@code compare(mine, loop's)}) with that of the raw transactional loop's
+     * exact run of the same round; NaN (left out of the cell) for the loop itself and for a round in which the
+     * loop has no exact run.
+     */
+    static <R> ToDoubleFunction<R> sameRound(List<R> runs, Function<R, BenchSystem> systemOf, ToIntFunction<R> roundOf,
+                                             Predicate<R> exact, ToDoubleFunction<R> figure,
+                                             DoubleBinaryOperator compare) {
+        Map<Integer, Double> loop = new HashMap<>();
+        for (R r : runs) {
+            if (systemOf.apply(r) == BenchSystem.RAW_TRANSACTIONAL && exact.test(r)) {
+                loop.put(roundOf.applyAsInt(r), figure.applyAsDouble(r));
+            }
+        }
+        return r -> {
+            Double base = loop.get(roundOf.applyAsInt(r));
+            return systemOf.apply(r) == BenchSystem.RAW_TRANSACTIONAL || base == null ? Double.NaN
+                    : compare.applyAsDouble(figure.applyAsDouble(r), base);
+        };
     }
 
     /**
@@ -750,8 +792,12 @@ public final class Comparison {
         return slowest / 2 / 3;
     }
 
-    private static <R> String cell(List<R> runs, ToDoubleFunction<R> figure, String format) {
-        double[] v = runs.stream().mapToDouble(figure).sorted().toArray();
+    /** Median (min-max) of the figure over the runs that have it (not NaN), or "-" when none has. */
+    static <R> String cell(List<R> runs, ToDoubleFunction<R> figure, String format) {
+        double[] v = runs.stream().mapToDouble(figure).filter(x -> !Double.isNaN(x)).sorted().toArray();
+        if (v.length == 0) {
+            return "-";
+        }
         double median = v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
         String m = String.format(Locale.ROOT, format, median);
         return v.length == 1 ? m : m + " (" + String.format(Locale.ROOT, format, v[0]) + "-"

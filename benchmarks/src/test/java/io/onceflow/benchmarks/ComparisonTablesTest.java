@@ -1,0 +1,76 @@
+package io.onceflow.benchmarks;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The tables' figures against the raw transactional loop's of the same round: each run is paired with the loop's
+ * run of its own round, not with the loop's median, so a round on a slower machine compares with a loop as slow.
+ */
+class ComparisonTablesTest {
+
+    private static Comparison.Settings settings(List<BenchSystem> systems) {
+        return new Comparison.Settings(1_000, 100, 3, 1_000, 2, systems, 4, Duration.ofMinutes(1), List.of());
+    }
+
+    private static Comparison.Run run(BenchSystem system, int round, boolean exact, double allOutput) {
+        return new Comparison.Run(system, round, exact, "", 0.5, 1.0, allOutput, 1_000, 1, Comparison.JvmCpu.NONE, 1, 100, null);
+    }
+
+    private static Comparison.Latency latency(BenchSystem system, int round, double p99) {
+        return new Comparison.Latency(system, round, 1_000, 100, p99 / 2, p99, p99 + 50, true, "", null, null);
+    }
+
+    @Test
+    void throughputIsComparedWithTheLoopOfTheSameRound() {
+        BenchSystem loop = BenchSystem.RAW_TRANSACTIONAL;
+        BenchSystem onceflow = BenchSystem.ONCEFLOW_EXACTLY_ONCE;
+        // the loop's rounds differ by twice as much as Onceflow's pairs do: the medians' ratio, 8.4 / 8.0, is 1.05
+        // by chance; the rounds' own ratios are 1.10, 1.05 and 1.02
+        List<Comparison.Run> runs = List.of(run(loop, 1, true, 5.0), run(onceflow, 1, true, 5.5),
+                run(loop, 2, true, 8.0), run(onceflow, 2, true, 8.4),
+                run(loop, 3, true, 10.0), run(onceflow, 3, true, 10.2));
+        Comparison.Input input = new Comparison.Input("in", 1_000, 3_000, Map.of());
+        String table = Comparison.table(settings(List.of(loop, onceflow)), input, runs);
+        assertTrue(table.contains("| all output s | all output ÷ raw tx loop's | words/s |"), table);
+        assertTrue(table.contains("| " + onceflow.label() + " | 3/3 | 0.5 (0.5-0.5) | 1.0 (1.0-1.0) | 8.4 (5.5-10.2) | "
+                + "1.05 (1.02-1.10) |"), table);
+        assertTrue(table.contains("| " + loop.label() + " | 3/3 | 0.5 (0.5-0.5) | 1.0 (1.0-1.0) | 8.0 (5.0-10.0) | - |"),
+                table);
+    }
+
+    @Test
+    void aRoundWithoutAnExactLoopRunIsLeftOutOfThePairs() {
+        BenchSystem loop = BenchSystem.RAW_TRANSACTIONAL;
+        BenchSystem onceflow = BenchSystem.ONCEFLOW_EXACTLY_ONCE;
+        List<Comparison.Run> runs = List.of(run(loop, 1, false, 1.0), run(onceflow, 1, true, 5.5),
+                run(loop, 2, true, 8.0), run(onceflow, 2, true, 8.8));
+        Comparison.Input input = new Comparison.Input("in", 1_000, 3_000, Map.of());
+        String table = Comparison.table(settings(List.of(loop, onceflow)), input, runs);
+        assertTrue(table.contains("| 7.2 (5.5-8.8) | 1.10 |"), "only round 2 is a pair: " + table);
+    }
+
+    @Test
+    void latencyShowsTheP99OverTheLoopsOfTheSameRound() {
+        BenchSystem loop = BenchSystem.RAW_TRANSACTIONAL;
+        BenchSystem onceflow = BenchSystem.ONCEFLOW_EXACTLY_ONCE;
+        List<Comparison.Latency> runs = List.of(latency(loop, 1, 1_060), latency(onceflow, 1, 1_100),
+                latency(loop, 2, 1_150), latency(onceflow, 2, 1_160));
+        String table = Comparison.latencyTable(settings(List.of(loop, onceflow)), runs);
+        assertTrue(table.contains("| p99 ms | p99 − raw tx loop's ms | max ms |"), table);
+        assertTrue(table.contains("| 1130 (1100-1160) | +25 (+10-+40) |"), table);
+    }
+
+    @Test
+    void withoutTheLoopThereIsNoPairedColumn() {
+        BenchSystem onceflow = BenchSystem.ONCEFLOW_EXACTLY_ONCE;
+        String table = Comparison.latencyTable(settings(List.of(onceflow)), List.of(latency(onceflow, 1, 1_100)));
+        assertFalse(table.contains("raw tx loop"), table);
+        assertTrue(table.contains("| p99 ms | max ms |"), table);
+    }
+}
