@@ -270,7 +270,8 @@ class CheckpointCoordinatorTest {
         await(() -> job.completions.size() >= 9, "9 checkpoints completed");
         long spanMillis = (job.triggers.get(8)[1] - job.triggers.get(0)[1]) / 1_000_000;
         // drifting, eight intervals would take at least 8 × (200 + 60) = 2,080 ms
-        assertTrue(spanMillis < 8 * 200 + 240, "8 intervals of 200 ms took " + spanMillis + " ms from trigger to trigger");
+        assertTrue(spanMillis < 8 * 200 + 240, "8 intervals of 200 ms took " + spanMillis
+                + " ms from trigger to trigger");
         assertTrue(spanMillis >= 8 * 200 - 200 / 4 - 1, "8 intervals of 200 ms took only " + spanMillis + " ms");
     }
 
