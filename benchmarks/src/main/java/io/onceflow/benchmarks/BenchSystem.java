@@ -82,6 +82,15 @@ public enum BenchSystem {
         return this != RAW_AT_LEAST_ONCE && this != RAW_TRANSACTIONAL;
     }
 
+    /**
+     * Whether the recovery phase restarts it: the systems that restore, and the raw transactional loop, whose restart
+     * (a cold JVM's clients, the open transaction aborted, the committed offsets read, the first transaction
+     * committed, no state) is the floor the others' restarts are measured against.
+     */
+    public boolean inRecovery() {
+        return restores() || this == RAW_TRANSACTIONAL;
+    }
+
     public static BenchSystem byId(String id) {
         for (BenchSystem s : values()) {
             if (s.id.equals(id)) {

@@ -67,6 +67,28 @@ class ComparisonTablesTest {
         assertTrue(table.contains("| 1130 (1100-1160) | +25 (+10-+40) |"), table);
     }
 
+    private static Comparison.Recovery recovery(BenchSystem system, int round, boolean exact, double toFirst) {
+        return new Comparison.Recovery(system, round, exact, 0, 0, "", 15.0, toFirst, 3.0,
+                new Comparison.JvmCpu(1.0, 0.1), 15.0, null);
+    }
+
+    @Test
+    void aRestartIsComparedWithTheLoopsRestartOfTheSameRound() {
+        BenchSystem loop = BenchSystem.RAW_TRANSACTIONAL;
+        BenchSystem onceflow = BenchSystem.ONCEFLOW_EXACTLY_ONCE;
+        // the loop restores nothing, so its run is not exact, yet it counts: it kept what a raw loop promises
+        List<Comparison.Recovery> runs = List.of(recovery(loop, 1, false, 1.20), recovery(onceflow, 1, true, 1.50),
+                recovery(loop, 2, false, 2.00), recovery(onceflow, 2, true, 2.50),
+                recovery(onceflow, 3, false, 9.00));
+        String table = Comparison.recoveryTable(settings(List.of(loop, onceflow)), runs);
+        assertTrue(table.contains("| restart to first new output s | restart − raw tx loop's s | job CPU s by then |"),
+                table);
+        assertTrue(table.contains("| " + loop.label() + " | 2/2 | 15.0 (15.0-15.0) | - | 1.60 (1.20-2.00) | - |"),
+                "a raw loop's duplicates are not counted, nor is it paired with itself: " + table);
+        assertTrue(table.contains("| " + onceflow.label() + " | 2/3 | 15.0 (15.0-15.0) | 0 (0-0) | 2.00 (1.50-2.50) "
+                + "| +0.40 (+0.30-+0.50) |"), "round 3 did not keep its promise: " + table);
+    }
+
     @Test
     void withoutTheLoopThereIsNoPairedColumn() {
         BenchSystem onceflow = BenchSystem.ONCEFLOW_EXACTLY_ONCE;
