@@ -822,8 +822,14 @@ public final class Comparison {
         }
         double median = v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
         String m = String.format(Locale.ROOT, format, median);
-        return v.length == 1 ? m : m + " (" + String.format(Locale.ROOT, format, v[0]) + "-"
-                + String.format(Locale.ROOT, format, v[v.length - 1]) + ")";
+        if (v.length == 1) {
+            return m;
+        }
+        String low = String.format(Locale.ROOT, format, v[0]);
+        String high = String.format(Locale.ROOT, format, v[v.length - 1]);
+        // a signed bound after a dash reads as a subtraction ("-1043--1034"): signed ranges are written with "to"
+        boolean signed = high.startsWith("-") || high.startsWith("+");
+        return m + " (" + low + (signed ? " to " : "-") + high + ")";
     }
 
     private Properties client() {

@@ -64,7 +64,17 @@ class ComparisonTablesTest {
                 latency(loop, 2, 1_150), latency(onceflow, 2, 1_160));
         String table = Comparison.latencyTable(settings(List.of(loop, onceflow)), runs);
         assertTrue(table.contains("| p99 ms | p99 − raw tx loop's ms | max ms |"), table);
-        assertTrue(table.contains("| 1130 (1100-1160) | +25 (+10-+40) |"), table);
+        assertTrue(table.contains("| 1130 (1100-1160) | +25 (+10 to +40) |"), table);
+    }
+
+    @Test
+    void aRangeBelowTheLoopReadsAsARange() {
+        BenchSystem loop = BenchSystem.RAW_TRANSACTIONAL;
+        BenchSystem atLeastOnce = BenchSystem.RAW_AT_LEAST_ONCE;
+        List<Comparison.Latency> runs = List.of(latency(loop, 1, 1_060), latency(atLeastOnce, 1, 25),
+                latency(loop, 2, 1_150), latency(atLeastOnce, 2, 31));
+        String table = Comparison.latencyTable(settings(List.of(atLeastOnce, loop)), runs);
+        assertTrue(table.contains("| 28 (25-31) | -1077 (-1119 to -1035) |"), table);
     }
 
     private static Comparison.Recovery recovery(BenchSystem system, int round, boolean exact, double toFirst) {
@@ -86,7 +96,7 @@ class ComparisonTablesTest {
         assertTrue(table.contains("| " + loop.label() + " | 2/2 | 15.0 (15.0-15.0) | - | 1.60 (1.20-2.00) | - |"),
                 "a raw loop's duplicates are not counted, nor is it paired with itself: " + table);
         assertTrue(table.contains("| " + onceflow.label() + " | 2/3 | 15.0 (15.0-15.0) | 0 (0-0) | 2.00 (1.50-2.50) "
-                + "| +0.40 (+0.30-+0.50) |"), "round 3 did not keep its promise: " + table);
+                + "| +0.40 (+0.30 to +0.50) |"), "round 3 did not keep its promise: " + table);
     }
 
     @Test
