@@ -828,7 +828,7 @@ public final class Comparison {
         String low = String.format(Locale.ROOT, format, v[0]);
         String high = String.format(Locale.ROOT, format, v[v.length - 1]);
         // a signed bound after a dash reads as a subtraction ("-1043--1034"): signed ranges are written with "to"
-        boolean signed = high.startsWith("-") || high.startsWith("+");
+        boolean signed = low.startsWith("-") || low.startsWith("+") || high.startsWith("+");
         return m + " (" + low + (signed ? " to " : "-") + high + ")";
     }
 

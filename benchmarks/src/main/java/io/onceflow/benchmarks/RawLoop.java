@@ -74,18 +74,18 @@ public final class RawLoop {
                 producer.initTransactions();
                 producer.beginTransaction();
             }
-            boolean resumed = false;
+            // resumed at committed offsets: the first transaction commits at the first record
+            boolean commitAtFirstRecord = false;
             Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(Set.copyOf(partitions));
             for (TopicPartition tp : partitions) {
                 OffsetAndMetadata at = committed.get(tp);
                 if (at != null) {
                     consumer.seek(tp, at);
-                    resumed = true;
+                    commitAtFirstRecord = true;
                 } else {
                     consumer.seekToBeginning(List.of(tp));
                 }
             }
-            boolean commitAtFirstRecord = resumed;
             long lastCommit = System.nanoTime();
             while (true) {
                 ConsumerRecords<String, String> records = consumer.poll(Duration.ofMillis(100));
