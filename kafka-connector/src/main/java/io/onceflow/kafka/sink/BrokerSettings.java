@@ -26,6 +26,13 @@ final class BrokerSettings {
         p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "15000");
         p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");
         try (Admin admin = Admin.create(p)) {
+            return transactionMaxTimeout(admin, bootstrapServers);
+        }
+    }
+
+    /** The brokers' {@code transaction.max.timeout.ms}, asked with the caller's Admin client. */
+    static Duration transactionMaxTimeout(Admin admin, String bootstrapServers) {
+        try {
             Collection<Node> nodes = admin.describeCluster().nodes().get(15, TimeUnit.SECONDS);
             if (nodes.isEmpty()) {
                 throw new IllegalStateException("The Kafka cluster at " + bootstrapServers + " reports no brokers");

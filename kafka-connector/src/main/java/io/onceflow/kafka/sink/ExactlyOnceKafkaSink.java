@@ -7,14 +7,21 @@ import io.onceflow.twophase.TwoPhaseCommitSink;
 final class ExactlyOnceKafkaSink<T> extends ForwardingTwoPhaseCommitSink<T, KafkaTransaction> {
 
     private final KafkaSink<T> config;
+    private final KafkaTransactionHandler<T> handler;
 
     ExactlyOnceKafkaSink(KafkaSink<T> config) {
-        super(template(config));
-        this.config = config;
+        this(config, new KafkaTransactionHandler<>(config));
     }
 
-    private static <T> TwoPhaseCommitSink<T, KafkaTransaction> template(KafkaSink<T> config) {
-        TwoPhaseCommitSink.Builder<T, KafkaTransaction> builder = TwoPhaseCommitSink.builder(new KafkaTransactionHandler<>(config));
+    private ExactlyOnceKafkaSink(KafkaSink<T> config, KafkaTransactionHandler<T> handler) {
+        super(template(config, handler));
+        this.config = config;
+        this.handler = handler;
+    }
+
+    private static <T> TwoPhaseCommitSink<T, KafkaTransaction> template(KafkaSink<T> config,
+                                                                        KafkaTransactionHandler<T> handler) {
+        TwoPhaseCommitSink.Builder<T, KafkaTransaction> builder = TwoPhaseCommitSink.builder(handler);
         if (config.ignoreFailuresAfterTransactionTimeout) {
             // the timeout is the broker's maximum unless set: known once validate() asked the broker
             builder.ignoreFailuresAfterTransactionTimeout(config::transactionTimeout);
@@ -22,10 +29,19 @@ final class ExactlyOnceKafkaSink<T> extends ForwardingTwoPhaseCommitSink<T, Kafk
         return builder.build();
     }
 
+    /**
+     * The sink's checks ask the broker with the Admin client its writers and a restart's calls use next: created
+     * once, in the background, and still open (for {@link SharedAdmin#LINGER}) when the tasks start.
+     */
     @Override
     public void validate(Context context) throws Exception {
-        config.validate(context);
+        config.validate(context, handler.sharedAdmin());
         super.validate(context);
+    }
+
+    /** The handler whose Admin client the checks use (for the tests). */
+    KafkaTransactionHandler<T> handler() {
+        return handler;
     }
 
     @Override

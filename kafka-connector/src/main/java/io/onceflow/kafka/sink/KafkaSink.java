@@ -111,6 +111,11 @@ public final class KafkaSink<T> implements Sink<T>, ValidatesConfiguration {
 
     @Override
     public void validate(Context context) throws Exception {
+        validate(context, null);
+    }
+
+    /** {@link #validate(Context)} asking the broker with {@code admin}, or with an Admin client of its own if null. */
+    void validate(Context context, SharedAdmin admin) throws Exception {
         if (guarantee != DeliveryGuarantee.EXACTLY_ONCE) {
             return;
         }
@@ -121,7 +126,8 @@ public final class KafkaSink<T> implements Sink<T>, ValidatesConfiguration {
                     + "' use the same transactional id prefix '" + transactionalIdPrefix + "': they would fence each "
                     + "other's transactions; give each sink its own prefix");
         }
-        Duration brokerMax = BrokerSettings.transactionMaxTimeout(bootstrapServers, properties);
+        Duration brokerMax = admin == null ? BrokerSettings.transactionMaxTimeout(bootstrapServers, properties)
+                : admin.use(a -> BrokerSettings.transactionMaxTimeout(a, bootstrapServers));
         if (transactionTimeout == null) {
             transactionTimeout = brokerMax.compareTo(DEFAULT_MAX_TRANSACTION_TIMEOUT) < 0 ? brokerMax
                     : DEFAULT_MAX_TRANSACTION_TIMEOUT;

@@ -70,8 +70,8 @@ import org.slf4j.LoggerFactory;
  * at start). A producer that aborted a transaction as a writer started is kept and writes that writer's
  * first transactions; once a writer has no idle producer left, the next one is initialised in the background,
  * so that a barrier's synchronous part takes a ready producer; the Admin client is created in the background
- * when the writer starts. The subtasks and a restart's calls share one Admin client ({@link SharedAdmin}), not one
- * each.
+ * when the writer starts, unless the sink's start check, which asks the broker with it, left it open. The subtasks,
+ * a restart's calls and the start check share one Admin client ({@link SharedAdmin}), not one each.
  *
  * <p>One instance serves every subtask, each from its own thread: per-subtask state lives in
  * {@link Subtask} objects, each touched by one thread at a time.
@@ -116,6 +116,11 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
     KafkaTransactionHandler(KafkaSink<T> sink) {
         this.sink = sink;
         this.sharedAdmin = new SharedAdmin(() -> TransactionalProducer.adminProperties(producerProperties(-1)), WARM_UP);
+    }
+
+    /** The sink's Admin client in this process, which its start checks use too. */
+    SharedAdmin sharedAdmin() {
+        return sharedAdmin;
     }
 
     /** The pooled ids, producers and cooling-down ids of one subtask, for one writer's lifetime. */

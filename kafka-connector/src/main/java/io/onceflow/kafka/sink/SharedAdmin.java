@@ -15,13 +15,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The one Admin client of an exactly-once sink in a process, shared by its subtasks (the hanging-transaction checks
- * and sweeps) and by the calls of a restart (resuming restored commits, aborting lingering transactions). Created
- * in the background at the first {@link #acquire}; closed {@link #LINGER} after its last user {@linkplain
- * #release released} it, unless someone acquires it again by then: a restart's calls follow each other with short
- * gaps, and each would otherwise open its own client, with its own connections, metadata and network thread. An
- * Admin client is thread-safe; a client whose creation failed is forgotten, so that the next {@link #get} tries
- * again.
+ * The one Admin client of an exactly-once sink in a process, shared by its start check (the broker's transaction
+ * limit), its subtasks (the hanging-transaction checks and sweeps) and the calls of a restart (resuming restored
+ * commits, aborting lingering transactions). Created in the background at the first {@link #acquire}; closed
+ * {@link #LINGER} after its last user {@linkplain #release released} it, unless someone acquires it again by then:
+ * the start check, the tasks' start and a restart's calls follow each other with short gaps, and each would
+ * otherwise open its own client, with its own connections, metadata and network thread. An Admin client is
+ * thread-safe; a client whose creation failed is forgotten, so that the next {@link #get} tries again.
  */
 final class SharedAdmin {
 
@@ -36,6 +36,7 @@ final class SharedAdmin {
     private final Duration linger;
     private CompletableFuture<Admin> client;
     private int users;
+    private int created;
     private ScheduledFuture<?> closing;
 
     /**
@@ -106,6 +107,7 @@ final class SharedAdmin {
     }
 
     private CompletableFuture<Admin> create() {
+        created++;
         return CompletableFuture.supplyAsync(() -> Admin.create(properties.get()), creator);
     }
 
@@ -137,7 +139,6 @@ final class SharedAdmin {
         });
     }
 
-    /** Whether a client exists or is being created (for the tests). */
     /**
      * Whether {@link #get} would return at once: the client is created (not being created, not failed). A barrier
      * that finds it not ready asks its checks after the flush rather than make the flush wait for the client.
@@ -146,8 +147,14 @@ final class SharedAdmin {
         return client != null && client.isDone() && !client.isCompletedExceptionally();
     }
 
+    /** Whether a client exists or is being created (for the tests). */
     synchronized boolean isOpen() {
         return client != null;
+    }
+
+    /** How many clients were created so far (for the tests). */
+    synchronized int created() {
+        return created;
     }
 
     private static ScheduledExecutorService closer() {

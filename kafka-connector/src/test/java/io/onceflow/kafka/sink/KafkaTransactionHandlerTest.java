@@ -4,10 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.onceflow.api.CheckpointConfig;
+import io.onceflow.api.ValidatesConfiguration;
 import io.onceflow.kafka.testing.KafkaTestCluster;
 import io.onceflow.twophase.TransactionContext;
 import io.onceflow.twophase.TransactionLostException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntSupplier;
 import org.junit.jupiter.api.Test;
@@ -262,5 +268,59 @@ class KafkaTransactionHandlerTest {
         second.commit(b);
         assertEquals(List.of("a,a", "b,b"), Pipelines.readCommitted(kafka, topic));
         second.close(0);
+    }
+
+    /**
+     * The sink's start check asks the broker for its transaction limit with the Admin client that the writers and a
+     * restart's calls use next: one client, still open when they start, not one for the check and another after it.
+     */
+    @Test
+    void theStartCheckAsksWithTheAdminClientTheWritersUseNext() throws Exception {
+        ExactlyOnceKafkaSink<String> sink = (ExactlyOnceKafkaSink<String>) KafkaSink.<String>builder()
+                .setBootstrapServers(kafka.bootstrapServers())
+                .setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
+                .setTransactionalIdPrefix("start-check")
+                .setRecordSerializer(KafkaRecordSerializer.forTopic("start-check",
+                        v -> v.getBytes(StandardCharsets.UTF_8), v -> v.getBytes(StandardCharsets.UTF_8)))
+                .build();
+        CheckpointConfig checkpoints = new CheckpointConfig();
+        checkpoints.setCheckpointInterval(Duration.ofSeconds(1));
+        Map<String, Object> shared = new HashMap<>();
+        sink.validate(new ValidatesConfiguration.Context() {
+            @Override
+            public String jobName() {
+                return "start-check";
+            }
+
+            @Override
+            public String operatorUid() {
+                return "output";
+            }
+
+            @Override
+            public int parallelism() {
+                return 1;
+            }
+
+            @Override
+            public CheckpointConfig checkpointConfig() {
+                return checkpoints;
+            }
+
+            @Override
+            public Map<String, Object> shared() {
+                return shared;
+            }
+        });
+        SharedAdmin admin = sink.handler().sharedAdmin();
+        assertEquals(1, admin.created(), "the check did not ask with the sink's Admin client");
+        assertTrue(admin.isOpen(), "the check's Admin client was closed before the writers could use it");
+        admin.acquire();
+        try {
+            assertEquals(1, admin.get().describeCluster().nodes().get(30, TimeUnit.SECONDS).size());
+        } finally {
+            admin.release();
+        }
+        assertEquals(1, admin.created(), "the writers created another Admin client after the check's");
     }
 }
