@@ -13,15 +13,14 @@ import io.onceflow.api.serialization.VersionedSerializer;
 import io.onceflow.api.sink.Committer;
 import io.onceflow.api.sink.SinkInitContext;
 import io.onceflow.api.sink.TrackedCommitRequest.Outcome;
+import io.onceflow.testing.ValidationContext;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -401,32 +400,7 @@ class TwoPhaseCommitSinkTest {
     // ------------------------------------------------------------------ helpers
 
     private static ValidatesConfiguration.Context validationContext(CheckpointConfig checkpoints) {
-        return new ValidatesConfiguration.Context() {
-            @Override
-            public String jobName() {
-                return "job";
-            }
-
-            @Override
-            public String operatorUid() {
-                return "sink";
-            }
-
-            @Override
-            public int parallelism() {
-                return 1;
-            }
-
-            @Override
-            public CheckpointConfig checkpointConfig() {
-                return checkpoints;
-            }
-
-            @Override
-            public Map<String, Object> shared() {
-                return new HashMap<>();
-            }
-        };
+        return ValidationContext.of("job", "sink", checkpoints);
     }
 
     @SuppressWarnings("unchecked")

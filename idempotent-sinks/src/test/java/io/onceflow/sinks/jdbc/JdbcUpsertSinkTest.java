@@ -17,11 +17,11 @@ import io.onceflow.testing.RunningCount;
 import io.onceflow.testing.SequenceChecker;
 import io.onceflow.testing.SequenceSource;
 import io.onceflow.testing.TestDatabase;
+import io.onceflow.testing.ValidationContext;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -218,36 +218,6 @@ class JdbcUpsertSinkTest {
     }
 
     private static ValidatesConfiguration.Context context() {
-        return new ValidatesConfiguration.Context() {
-            @Override
-            public String jobName() {
-                return "test";
-            }
-
-            @Override
-            public String operatorUid() {
-                return "upsert";
-            }
-
-            @Override
-            public int parallelism() {
-                return 1;
-            }
-
-            @Override
-            public CheckpointConfig checkpointConfig() {
-                return new CheckpointConfig();
-            }
-
-            @Override
-            public Map<String, Object> shared() {
-                return new java.util.HashMap<>();
-            }
-
-            @Override
-            public Set<String> consumedSideOutputs() {
-                return Set.of();
-            }
-        };
+        return ValidationContext.of("test", "upsert", new CheckpointConfig());
     }
 }

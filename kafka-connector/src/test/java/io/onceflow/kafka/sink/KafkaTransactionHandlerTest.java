@@ -5,15 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.onceflow.api.CheckpointConfig;
-import io.onceflow.api.ValidatesConfiguration;
 import io.onceflow.kafka.testing.KafkaTestCluster;
+import io.onceflow.testing.ValidationContext;
 import io.onceflow.twophase.TransactionContext;
 import io.onceflow.twophase.TransactionLostException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntSupplier;
 import org.junit.jupiter.api.Test;
@@ -285,33 +283,7 @@ class KafkaTransactionHandlerTest {
                 .build();
         CheckpointConfig checkpoints = new CheckpointConfig();
         checkpoints.setCheckpointInterval(Duration.ofSeconds(1));
-        Map<String, Object> shared = new HashMap<>();
-        sink.validate(new ValidatesConfiguration.Context() {
-            @Override
-            public String jobName() {
-                return "start-check";
-            }
-
-            @Override
-            public String operatorUid() {
-                return "output";
-            }
-
-            @Override
-            public int parallelism() {
-                return 1;
-            }
-
-            @Override
-            public CheckpointConfig checkpointConfig() {
-                return checkpoints;
-            }
-
-            @Override
-            public Map<String, Object> shared() {
-                return shared;
-            }
-        });
+        sink.validate(ValidationContext.of("start-check", "output", checkpoints));
         SharedAdmin admin = sink.handler().sharedAdmin();
         assertEquals(1, admin.created(), "the check did not ask with the sink's Admin client");
         assertTrue(admin.isOpen(), "the check's Admin client was closed before the writers could use it");
