@@ -56,24 +56,24 @@ class ComparisonTablesTest {
         assertTrue(table.contains("| 7.2 (5.5-8.8) | 1.10 |"), "only round 2 is a pair: " + table);
     }
 
+    /** The latency table of two rounds of the raw transactional loop (p99 1,060 then 1,150 ms) and {@code other}. */
+    private static String latencyAgainstTheLoop(BenchSystem other, long p99Round1, long p99Round2) {
+        BenchSystem loop = BenchSystem.RAW_TRANSACTIONAL;
+        List<Comparison.Latency> runs = List.of(latency(loop, 1, 1_060), latency(other, 1, p99Round1),
+                latency(loop, 2, 1_150), latency(other, 2, p99Round2));
+        return Comparison.latencyTable(settings(List.of(loop, other)), runs);
+    }
+
     @Test
     void latencyShowsTheP99OverTheLoopsOfTheSameRound() {
-        BenchSystem loop = BenchSystem.RAW_TRANSACTIONAL;
-        BenchSystem onceflow = BenchSystem.ONCEFLOW_EXACTLY_ONCE;
-        List<Comparison.Latency> runs = List.of(latency(loop, 1, 1_060), latency(onceflow, 1, 1_100),
-                latency(loop, 2, 1_150), latency(onceflow, 2, 1_160));
-        String table = Comparison.latencyTable(settings(List.of(loop, onceflow)), runs);
+        String table = latencyAgainstTheLoop(BenchSystem.ONCEFLOW_EXACTLY_ONCE, 1_100, 1_160);
         assertTrue(table.contains("| p99 ms | p99 − raw tx loop's ms | max ms |"), table);
         assertTrue(table.contains("| 1130 (1100-1160) | +25 (+10 to +40) |"), table);
     }
 
     @Test
     void aRangeBelowTheLoopReadsAsARange() {
-        BenchSystem loop = BenchSystem.RAW_TRANSACTIONAL;
-        BenchSystem atLeastOnce = BenchSystem.RAW_AT_LEAST_ONCE;
-        List<Comparison.Latency> runs = List.of(latency(loop, 1, 1_060), latency(atLeastOnce, 1, 25),
-                latency(loop, 2, 1_150), latency(atLeastOnce, 2, 31));
-        String table = Comparison.latencyTable(settings(List.of(atLeastOnce, loop)), runs);
+        String table = latencyAgainstTheLoop(BenchSystem.RAW_AT_LEAST_ONCE, 25, 31);
         assertTrue(table.contains("| 28 (25-31) | -1077 (-1119 to -1035) |"), table);
     }
 

@@ -3,31 +3,18 @@ package io.onceflow.kafka.sink;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
-import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.config.ConfigResource;
-import io.onceflow.kafka.sink.internal.TransactionalProducer;
 
 /** Reads the broker settings a sink must respect, with the Admin client. */
 final class BrokerSettings {
 
     private BrokerSettings() {
-    }
-
-    static Duration transactionMaxTimeout(String bootstrapServers, Properties clientProperties) {
-        Properties p = TransactionalProducer.adminProperties(clientProperties);
-        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-        p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "15000");
-        p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");
-        try (Admin admin = Admin.create(p)) {
-            return transactionMaxTimeout(admin, bootstrapServers);
-        }
     }
 
     /** The brokers' {@code transaction.max.timeout.ms}, asked with the caller's Admin client. */

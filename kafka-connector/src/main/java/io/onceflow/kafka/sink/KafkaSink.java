@@ -5,6 +5,7 @@ import io.onceflow.api.ValidatesConfiguration;
 import io.onceflow.api.sink.Sink;
 import io.onceflow.api.sink.SinkInitContext;
 import io.onceflow.api.sink.SinkWriter;
+import io.onceflow.kafka.sink.internal.TransactionalProducer;
 import java.time.Duration;
 import java.util.Properties;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -111,10 +112,13 @@ public final class KafkaSink<T> implements Sink<T>, ValidatesConfiguration {
 
     @Override
     public void validate(Context context) throws Exception {
-        validate(context, null);
+        // an EXACTLY_ONCE sink is validated by its ExactlyOnceKafkaSink, with its writers' Admin client; this one
+        // is for the sink on its own, created here, used and closed after the linger
+        validate(context, new SharedAdmin(() -> TransactionalProducer.adminProperties(producerProperties("check")),
+                Runnable::run));
     }
 
-    /** {@link #validate(Context)} asking the broker with {@code admin}, or with an Admin client of its own if null. */
+    /** {@link #validate(Context)} asking the broker with {@code admin}. */
     void validate(Context context, SharedAdmin admin) throws Exception {
         if (guarantee != DeliveryGuarantee.EXACTLY_ONCE) {
             return;
@@ -126,8 +130,7 @@ public final class KafkaSink<T> implements Sink<T>, ValidatesConfiguration {
                     + "' use the same transactional id prefix '" + transactionalIdPrefix + "': they would fence each "
                     + "other's transactions; give each sink its own prefix");
         }
-        Duration brokerMax = admin == null ? BrokerSettings.transactionMaxTimeout(bootstrapServers, properties)
-                : admin.use(a -> BrokerSettings.transactionMaxTimeout(a, bootstrapServers));
+        Duration brokerMax = admin.use(a -> BrokerSettings.transactionMaxTimeout(a, bootstrapServers));
         if (transactionTimeout == null) {
             transactionTimeout = brokerMax.compareTo(DEFAULT_MAX_TRANSACTION_TIMEOUT) < 0 ? brokerMax
                     : DEFAULT_MAX_TRANSACTION_TIMEOUT;
