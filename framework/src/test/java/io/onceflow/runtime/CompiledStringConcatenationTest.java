@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.onceflow.runtime.task.StreamTask;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,7 +42,7 @@ class CompiledStringConcatenationTest {
             String text = new String(Files.readAllBytes(classFile), StandardCharsets.ISO_8859_1);
             return text.contains("java/lang/invoke/StringConcatFactory");
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            throw new UncheckedIOException(e);
         }
     }
 }
