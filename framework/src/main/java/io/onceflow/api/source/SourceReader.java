@@ -4,8 +4,8 @@ import io.onceflow.api.functions.CheckpointListener;
 import java.util.List;
 
 /**
- * Reads the splits of one source subtask. All methods are called on the subtask's thread, never
- * concurrently.
+ * Reads the splits of one source subtask. All methods but {@link #wakeUp} are called on the subtask's thread,
+ * never concurrently.
  *
  * <p>Call order: {@link #addSplits} (the splits restored from the checkpoint, or the initial ones)
  * → {@link #start} → [repeated {@link #prefetch}] → repeated {@link #pollNext}, interleaved with {@link #snapshotState} at each
@@ -24,9 +24,19 @@ public interface SourceReader<T, SplitT extends SourceSplit> extends AutoCloseab
 
     /**
      * Emits zero or more records. Should return within a few milliseconds when nothing is available
-     * so that checkpoints are not delayed.
+     * so that checkpoints are not delayed, or soon after {@link #wakeUp} when it waits longer.
      */
     InputStatus pollNext(ReaderOutput<T> output) throws Exception;
+
+    /**
+     * Asks a {@link #pollNext} that is waiting for input to return now, with what it has: the task has mail that
+     * should not wait (a checkpoint's trigger, whose barrier goes out once {@code pollNext} returned). Called from
+     * another thread, at any time, also when no {@code pollNext} is running; a reader must then lose nothing and
+     * may return from its next {@code pollNext} early once. The default does nothing: the trigger then waits until
+     * {@code pollNext} returns.
+     */
+    default void wakeUp() {
+    }
 
     /**
      * Called instead of {@link #pollNext} while other tasks of the job are still starting (restoring state,

@@ -21,6 +21,8 @@ public final class SourceOperator<T, S extends SourceSplit> extends AbstractStre
     private final Source<T, S> source;
     private final List<S> initialSplits;
     private SourceReader<T, S> reader;
+    /** The reader once started, until it closes: what {@link #wakeUp} wakes, from another thread. */
+    private volatile SourceReader<T, S> wakeable;
     private ListState<S> splitsState;
     private ReaderOutput<T> readerOutput;
     private java.util.function.BooleanSupplier yieldSignal = () -> false;
@@ -73,6 +75,15 @@ public final class SourceOperator<T, S extends SourceSplit> extends AbstractStre
         };
         reader.addSplits(splits);
         reader.start();
+        wakeable = reader;
+    }
+
+    /** From any thread: the task has mail that should not wait for the reader's {@code pollNext} to return. */
+    void wakeUp() {
+        SourceReader<T, S> r = wakeable;
+        if (r != null) {
+            r.wakeUp();
+        }
     }
 
     /**
@@ -121,6 +132,7 @@ public final class SourceOperator<T, S extends SourceSplit> extends AbstractStre
 
     @Override
     public void close() throws Exception {
+        wakeable = null;
         if (reader != null) {
             reader.close();
         }

@@ -517,6 +517,10 @@ public final class StreamTask implements Runnable {
                 suspended |= stop;
             }
         }));
+        // a reader waiting for input (an idle Kafka partition's poll) returns now rather than at its timeout
+        if ((Object) chain.get(0).operator instanceof SourceOperator<?, ?> source) {
+            source.wakeUp();
+        }
     }
 
     /** Mailbox action: a graceful stop was given up, so a source reads on. */

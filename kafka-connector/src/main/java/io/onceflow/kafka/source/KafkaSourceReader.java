@@ -21,6 +21,7 @@ import io.onceflow.api.NonRecoverableException;
 import io.onceflow.api.metrics.Counter;
 import io.onceflow.api.source.SourceReaderContext;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,8 +35,8 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
 
     private static final Logger LOG = LoggerFactory.getLogger(KafkaSourceReader.class);
     /**
-     * How long one poll waits for records: also how long a checkpoint's trigger, queued as mail, can wait on an
-     * idle source before its barrier goes out. Short polls cost nothing extra: the fetch stays in flight.
+     * How long one poll waits for records. A checkpoint's trigger does not wait for it: {@link #wakeUp} ends the
+     * poll. Short polls cost nothing extra: the fetch stays in flight.
      */
     private static final Duration POLL_TIMEOUT = Duration.ofMillis(10);
     private static final int MAX_RECORDS_PER_CALL = 1000;
@@ -61,6 +62,11 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     private final TreeMap<Long, Map<TopicPartition, OffsetAndMetadata>> offsetsToCommit = new TreeMap<>();
     private KafkaConsumer<byte[], byte[]> consumer;
     private Iterator<ConsumerRecord<byte[], byte[]>> buffered = Collections.emptyIterator();
+    private Duration pollTimeout = POLL_TIMEOUT;
+    /** The task thread is in {@code consumer.poll}: a {@link #wakeUp} ends it. */
+    private volatile boolean polling;
+    /** Polls a {@link #wakeUp} ended (task thread; read by tests). */
+    private long wokenPolls;
 
     private static final class Position {
         final String topic;
@@ -142,7 +148,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                 Thread.sleep(POLL_TIMEOUT.toMillis());
                 return InputStatus.NOTHING_AVAILABLE;
             }
-            if (!fetch(POLL_TIMEOUT)) {
+            if (!fetch(pollTimeout)) {
                 return InputStatus.MORE_AVAILABLE;
             }
         }
@@ -211,10 +217,52 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         return buffered.hasNext();
     }
 
+    /**
+     * Ends a poll that waits for records (the consumer's {@code wakeup()}, which the poll answers with a
+     * {@link WakeupException}: it returns no records, and those it fetched stay in the consumer for the next one).
+     * Only while the task thread polls; one that comes as the poll returns is left in the consumer and ends its
+     * next blocking call, which this reader also takes as an early return (a poll) or retries (the rest).
+     */
+    @Override
+    public void wakeUp() {
+        KafkaConsumer<byte[], byte[]> c = consumer;
+        if (polling && c != null) {
+            c.wakeup();
+        }
+    }
+
+    /** A blocking call of the consumer, made again if a wakeup left from a poll ended it. */
+    private static <R> R unwoken(java.util.function.Supplier<R> call) {
+        try {
+            return call.get();
+        } catch (WakeupException leftFromAPoll) {
+            return call.get();
+        }
+    }
+
+    /** Polls that a {@link #wakeUp} ended so far; for tests. */
+    long wokenPolls() {
+        return wokenPolls;
+    }
+
+    /** How long a poll waits for records unless woken; for tests. */
+    void setPollTimeout(Duration timeout) {
+        this.pollTimeout = timeout;
+    }
+
     /** One poll of the consumer into {@link #buffered}; false if an offset was out of range (handled, poll again). */
     private boolean fetch(Duration timeout) {
         try {
-            buffered = consumer.poll(timeout).iterator();
+            polling = true;
+            try {
+                buffered = consumer.poll(timeout).iterator();
+            } catch (WakeupException woken) {
+                buffered = Collections.emptyIterator(); // nothing consumed: the records fetched come with the next poll
+                wokenPolls++;
+                return true;
+            } finally {
+                polling = false;
+            }
             for (TopicPartition tp : consumer.assignment()) {
                 java.util.OptionalLong l = consumer.currentLag(tp); // from the last fetch: no request
                 if (l.isPresent()) {
@@ -256,8 +304,8 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     }
 
     private void onOutOfRange(Map<TopicPartition, Long> partitions) {
-        Map<TopicPartition, Long> starts = consumer.beginningOffsets(partitions.keySet());
-        Map<TopicPartition, Long> ends = consumer.endOffsets(partitions.keySet());
+        Map<TopicPartition, Long> starts = unwoken(() -> consumer.beginningOffsets(partitions.keySet()));
+        Map<TopicPartition, Long> ends = unwoken(() -> consumer.endOffsets(partitions.keySet()));
         String from = context.getRestoredCheckpointId().isPresent()
                 ? "from checkpoint " + context.getRestoredCheckpointId().getAsLong()
                         + " or the reading since" : "from its starting offsets or the reading since";
@@ -301,7 +349,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     private void checkBoundedEnds() {
         List<TopicPartition> done = new ArrayList<>();
         positions.forEach((tp, p) -> {
-            if (p.bounded() && !p.finished && consumer.position(tp) >= p.stop) {
+            if (p.bounded() && !p.finished && unwoken(() -> consumer.position(tp)) >= p.stop) {
                 p.finished = true;
                 done.add(tp);
             }

@@ -479,6 +479,100 @@ class KafkaSourceTest {
         }
     }
 
+    /**
+     * A checkpoint's trigger does not wait for a poll of an idle partition: {@code wakeUp()} (which the task calls
+     * as the trigger arrives) ends the poll, whose timeout here is far longer than the test may take.
+     */
+    @Test
+    void aPollWaitingOnAnIdlePartitionReturnsWhenTheReaderIsWoken() throws Exception {
+        String topic = topic(1);
+        KafkaSource<String> source = source(topic).build();
+        List<KafkaPartitionSplit> splits = source.createInitialSplits();
+        KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source.createReader(
+                new ReaderContext(0, 1, "source", "idle-" + topic));
+        reader.setPollTimeout(Duration.ofMinutes(10));
+        reader.addSplits(splits);
+        reader.start();
+        List<String> read = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.CompletableFuture<io.onceflow.api.source.InputStatus> polled =
+                java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return reader.pollNext(read::add);
+                    } catch (Exception e) {
+                        throw new java.util.concurrent.CompletionException(e);
+                    }
+                });
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (!polled.isDone() && System.nanoTime() < deadline) {
+                reader.wakeUp(); // does nothing until the poll has begun
+                Thread.sleep(20);
+            }
+            assertTrue(polled.isDone(), "the poll, whose timeout is 10 minutes, ended within a minute of the wakeups");
+            assertEquals(io.onceflow.api.source.InputStatus.NOTHING_AVAILABLE, polled.get());
+            assertEquals(1, reader.wokenPolls());
+            assertEquals(List.of(), read);
+            assertEquals(splits, reader.snapshotState(1), "nothing was read, so no position moved");
+        } finally {
+            if (polled.isDone()) {
+                reader.close();
+            }
+        }
+    }
+
+    /**
+     * Wakeups at any moment of a steady read, as checkpoint triggers come: polls they end return nothing and lose
+     * nothing, a wakeup that comes as a poll returns ends the next one, and every record is emitted once, in order.
+     */
+    @Test
+    void wakeupsDuringASteadyReadLoseAndRepeatNothing() throws Exception {
+        String topic = topic(1);
+        int n = 300;
+        KafkaSource<String> source = source(topic).build();
+        List<KafkaPartitionSplit> splits = source.createInitialSplits();
+        KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source.createReader(
+                new ReaderContext(0, 1, "source", "woken-" + topic));
+        reader.setPollTimeout(Duration.ofMillis(500));
+        reader.addSplits(splits);
+        reader.start();
+        java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread writer = new Thread(() -> {
+            try (KafkaProducer<String, String> p = producer(null)) {
+                for (int i = 0; i < n && !done.get(); i++) {
+                    write(p, topic, i, i + 1, 5);
+                    p.flush();
+                    Thread.sleep(2);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "test writer");
+        Thread waker = new Thread(() -> {
+            while (!done.get()) {
+                reader.wakeUp();
+                java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(3));
+            }
+        }, "test waker");
+        writer.start();
+        waker.start();
+        List<String> read = new ArrayList<>();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+            while (read.size() < n) {
+                assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of " + n);
+                reader.pollNext(read::add);
+            }
+        } finally {
+            done.set(true);
+            writer.join();
+            waker.join();
+            reader.close();
+        }
+        assertEquals(written(n, 5), read, "every record once, in order");
+        assertEquals(n, reader.snapshotState(1).get(0).nextOffset());
+        assertTrue(reader.wokenPolls() > 0, "some polls were ended by a wakeup");
+    }
+
     @Test
     void aReaderFetchesAheadWhileTheJobStartsButEmitsAndMovesNothingUntilItReads() throws Exception {
         String topic = topicOf50();
