@@ -184,22 +184,26 @@ class AlignmentTest {
 
         @Override
         public VersionedSerializer<Split> getSplitSerializer() {
-            return new VersionedSerializer<>() {
-                @Override
-                public int getVersion() {
-                    return 1;
-                }
-
-                @Override
-                public byte[] serialize(Split value) {
-                    return ByteBuffer.allocate(4).putInt(value.index()).array();
-                }
-
-                @Override
-                public Split deserialize(int version, byte[] serialized) {
-                    return new Split(ByteBuffer.wrap(serialized).getInt());
-                }
-            };
+            return splitSerializer();
         }
+    }
+
+    static VersionedSerializer<Split> splitSerializer() {
+        return new VersionedSerializer<>() {
+            @Override
+            public int getVersion() {
+                return 1;
+            }
+
+            @Override
+            public byte[] serialize(Split value) {
+                return ByteBuffer.allocate(4).putInt(value.index()).array();
+            }
+
+            @Override
+            public Split deserialize(int version, byte[] serialized) {
+                return new Split(ByteBuffer.wrap(serialized).getInt());
+            }
+        };
     }
 }

@@ -7,15 +7,13 @@ import io.onceflow.api.JobClient;
 import io.onceflow.api.RestartStrategies;
 import io.onceflow.api.StreamEnvironment;
 import io.onceflow.api.serialization.VersionedSerializer;
-import io.onceflow.api.sink.Sink;
-import io.onceflow.api.sink.SinkWriter;
 import io.onceflow.api.source.Boundedness;
 import io.onceflow.api.source.InputStatus;
 import io.onceflow.api.source.ReaderOutput;
 import io.onceflow.api.source.Source;
 import io.onceflow.api.source.SourceReader;
 import io.onceflow.api.source.SourceReaderContext;
-import io.onceflow.api.source.SourceSplit;
+import io.onceflow.runtime.AlignmentTest.Split;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -53,7 +51,7 @@ class SourceWakeUpTest {
         env.getCheckpointConfig().setCheckpointStorage("memory:");
         env.setRestartStrategy(RestartStrategies.noRestart());
         env.fromSource(new IdleSource(), "idle").uid("source")
-                .sinkTo(new DiscardingSink()).uid("sink");
+                .sinkTo(new AlignmentTest.DiscardingSink()).uid("sink");
         try (JobClient job = env.executeAsync("wake-up")) {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (job.getMetrics().numberOfCompletedCheckpoints() < 3) {
@@ -64,21 +62,6 @@ class SourceWakeUpTest {
             }
             assertTrue(WAKEUPS.get() >= 3, "the reader was woken for each checkpoint: " + WAKEUPS.get());
             release();
-        }
-    }
-
-    static final class DiscardingSink implements Sink<String> {
-        @Override
-        public SinkWriter<String> createWriter(io.onceflow.api.sink.SinkInitContext context) {
-            return element -> {
-            };
-        }
-    }
-
-    record Split(int index) implements SourceSplit {
-        @Override
-        public String splitId() {
-            return "split-" + index;
         }
     }
 
@@ -128,22 +111,7 @@ class SourceWakeUpTest {
 
         @Override
         public VersionedSerializer<Split> getSplitSerializer() {
-            return new VersionedSerializer<>() {
-                @Override
-                public int getVersion() {
-                    return 1;
-                }
-
-                @Override
-                public byte[] serialize(Split value) {
-                    return new byte[] {(byte) value.index()};
-                }
-
-                @Override
-                public Split deserialize(int version, byte[] serialized) {
-                    return new Split(serialized[0]);
-                }
-            };
+            return AlignmentTest.splitSerializer();
         }
     }
 }

@@ -472,6 +472,17 @@ class KafkaSourceTest {
         }
     }
 
+    /** An unbounded reader of {@code splits}, started, whose polls wait up to {@code pollTimeout} unless woken. */
+    private static KafkaSourceReader<String> startedReader(String topic, List<KafkaPartitionSplit> splits,
+                                                           Duration pollTimeout) {
+        KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source(topic).build().createReader(
+                new ReaderContext(0, 1, "source", "wake-" + topic));
+        reader.setPollTimeout(pollTimeout);
+        reader.addSplits(splits);
+        reader.start();
+        return reader;
+    }
+
     /** Reads a bounded reader of the 50-record topic to its end, adding what it emits to {@code read}. */
     private static void readToEnd(KafkaSourceReader<String> reader, List<String> read, long deadline) throws Exception {
         while (reader.pollNext(read::add) != io.onceflow.api.source.InputStatus.END_OF_INPUT) {
@@ -486,13 +497,8 @@ class KafkaSourceTest {
     @Test
     void aPollWaitingOnAnIdlePartitionReturnsWhenTheReaderIsWoken() throws Exception {
         String topic = topic(1);
-        KafkaSource<String> source = source(topic).build();
-        List<KafkaPartitionSplit> splits = source.createInitialSplits();
-        KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source.createReader(
-                new ReaderContext(0, 1, "source", "idle-" + topic));
-        reader.setPollTimeout(Duration.ofMinutes(10));
-        reader.addSplits(splits);
-        reader.start();
+        List<KafkaPartitionSplit> splits = source(topic).build().createInitialSplits();
+        KafkaSourceReader<String> reader = startedReader(topic, splits, Duration.ofMinutes(10));
         List<String> read = new java.util.concurrent.CopyOnWriteArrayList<>();
         java.util.concurrent.CompletableFuture<io.onceflow.api.source.InputStatus> polled =
                 java.util.concurrent.CompletableFuture.supplyAsync(() -> {
@@ -528,13 +534,8 @@ class KafkaSourceTest {
     void wakeupsDuringASteadyReadLoseAndRepeatNothing() throws Exception {
         String topic = topic(1);
         int n = 300;
-        KafkaSource<String> source = source(topic).build();
-        List<KafkaPartitionSplit> splits = source.createInitialSplits();
-        KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source.createReader(
-                new ReaderContext(0, 1, "source", "woken-" + topic));
-        reader.setPollTimeout(Duration.ofMillis(500));
-        reader.addSplits(splits);
-        reader.start();
+        KafkaSourceReader<String> reader = startedReader(topic, source(topic).build().createInitialSplits(),
+                Duration.ofMillis(500));
         java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
         Thread writer = new Thread(() -> {
             try (KafkaProducer<String, String> p = producer(null)) {
