@@ -65,6 +65,10 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     private Duration pollTimeout = POLL_TIMEOUT;
     /** The task thread is in {@code consumer.poll}: a {@link #wakeUp} ends it. */
     private volatile boolean polling;
+    /** What a reader without partitions waits on instead of a poll; {@link #wakeUp} ends the wait. */
+    private final Object idle = new Object();
+    private boolean idling;
+    private boolean idleWoken;
     /** Polls a {@link #wakeUp} ended (task thread; read by tests). */
     private long wokenPolls;
 
@@ -145,7 +149,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         if (!buffered.hasNext()) {
             if (consumer.assignment().isEmpty()) {
                 // an unbounded reader without partitions: nothing will ever come
-                Thread.sleep(POLL_TIMEOUT.toMillis());
+                idle(pollTimeout);
                 return InputStatus.NOTHING_AVAILABLE;
             }
             if (!fetch(pollTimeout)) {
@@ -218,16 +222,38 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     }
 
     /**
-     * Ends a poll that waits for records (the consumer's {@code wakeup()}, which the poll answers with a
-     * {@link WakeupException}: it returns no records, and those it fetched stay in the consumer for the next one).
-     * Only while the task thread polls; one that comes as the poll returns is left in the consumer and ends its
-     * next blocking call, which this reader also takes as an early return (a poll) or retries (the rest).
+     * Ends a poll that waits for records, or the wait of a reader without partitions. A poll is ended with the
+     * consumer's {@code wakeup()}, which it answers with a {@link WakeupException}: it returns no records, and those
+     * it fetched stay in the consumer for the next one. Only while the task thread polls; one that comes as the
+     * poll returns is left in the consumer and ends its next blocking call, which this reader also takes as an
+     * early return (a poll) or retries (the rest).
      */
     @Override
     public void wakeUp() {
         KafkaConsumer<byte[], byte[]> c = consumer;
         if (polling && c != null) {
             c.wakeup();
+        }
+        synchronized (idle) {
+            if (idling) {
+                idleWoken = true;
+                idle.notifyAll();
+            }
+        }
+    }
+
+    /** Waits as a poll would, for a reader without partitions: {@code timeout}, or until {@link #wakeUp}. */
+    private void idle(Duration timeout) throws InterruptedException {
+        synchronized (idle) {
+            idling = true;
+            try {
+                if (!idleWoken) {
+                    idle.wait(Math.max(1, timeout.toMillis()));
+                }
+            } finally {
+                idling = false;
+                idleWoken = false;
+            }
         }
     }
 

@@ -499,6 +499,26 @@ class KafkaSourceTest {
         String topic = topic(1);
         List<KafkaPartitionSplit> splits = source(topic).build().createInitialSplits();
         KafkaSourceReader<String> reader = startedReader(topic, splits, Duration.ofMinutes(10));
+        assertWokenWithNothing(reader);
+        assertEquals(1, reader.wokenPolls());
+        assertEquals(splits, reader.snapshotState(1), "nothing was read, so no position moved");
+        reader.close();
+    }
+
+    /** The same for a subtask without partitions (more subtasks than partitions): its wait for nothing ends too. */
+    @Test
+    void aReaderWithoutPartitionsReturnsWhenWoken() throws Exception {
+        KafkaSourceReader<String> reader = startedReader(topic(1), List.of(), Duration.ofMinutes(10));
+        assertWokenWithNothing(reader);
+        assertEquals(List.of(), reader.snapshotState(1));
+        reader.close();
+    }
+
+    /**
+     * Calls {@code pollNext} on another thread and wakes the reader until it returns: it must return within a minute
+     * (its polls wait ten), having emitted nothing.
+     */
+    private static void assertWokenWithNothing(KafkaSourceReader<String> reader) throws Exception {
         List<String> read = new java.util.concurrent.CopyOnWriteArrayList<>();
         java.util.concurrent.CompletableFuture<io.onceflow.api.source.InputStatus> polled =
                 java.util.concurrent.CompletableFuture.supplyAsync(() -> {
@@ -508,22 +528,14 @@ class KafkaSourceTest {
                         throw new java.util.concurrent.CompletionException(e);
                     }
                 });
-        try {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (!polled.isDone() && System.nanoTime() < deadline) {
-                reader.wakeUp(); // does nothing until the poll has begun
-                Thread.sleep(20);
-            }
-            assertTrue(polled.isDone(), "the poll, whose timeout is 10 minutes, ended within a minute of the wakeups");
-            assertEquals(io.onceflow.api.source.InputStatus.NOTHING_AVAILABLE, polled.get());
-            assertEquals(1, reader.wokenPolls());
-            assertEquals(List.of(), read);
-            assertEquals(splits, reader.snapshotState(1), "nothing was read, so no position moved");
-        } finally {
-            if (polled.isDone()) {
-                reader.close();
-            }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!polled.isDone() && System.nanoTime() < deadline) {
+            reader.wakeUp(); // does nothing until the poll has begun
+            Thread.sleep(20);
         }
+        assertTrue(polled.isDone(), "the poll, whose timeout is 10 minutes, ended within a minute of the wakeups");
+        assertEquals(io.onceflow.api.source.InputStatus.NOTHING_AVAILABLE, polled.get());
+        assertEquals(List.of(), read);
     }
 
     /**
