@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -169,6 +170,20 @@ public final class Comparison {
         }
     }
 
+    /**
+     * The order of one round's runs: the given order rotated by one system per round (round 1 as given, round 2 from
+     * the second system, and so on), so that no system always runs in the same place. Where a run lands matters on
+     * a shared machine: what ran just before it (the broker's and the previous process's memory and caches, the page
+     * cache) changes its figures, and a fixed order would put the same bias on the same system in every round.
+     */
+    static List<BenchSystem> roundOrder(List<BenchSystem> systems, int round) {
+        List<BenchSystem> order = new ArrayList<>(systems);
+        if (!order.isEmpty()) {
+            Collections.rotate(order, -((round - 1) % order.size()));
+        }
+        return order;
+    }
+
     /** Throughput: every system on the same input, rounds interleaving the systems. */
     public List<Run> runAll(Input input) throws Exception {
         return everyRound("", settings.systems(), (system, round) -> runOnce(system, round, input),
@@ -184,13 +199,16 @@ public final class Comparison {
         R run(BenchSystem system, int round) throws Exception;
     }
 
-    /** Every round runs every system once, in the given order, and prints a line for each run. */
+    /**
+     * Every round runs every system once and prints a line for each run; each round starts one system further along
+     * the given order (see {@link #roundOrder}).
+     */
     private <R> List<R> everyRound(String phase, List<BenchSystem> systems, OneRun<R> one, Function<R, String> line)
             throws Exception {
         List<R> all = new ArrayList<>();
         int total = settings.rounds() * systems.size();
         for (int round = 1; round <= settings.rounds(); round++) {
-            for (BenchSystem system : systems) {
+            for (BenchSystem system : roundOrder(systems, round)) {
                 R r = one.run(system, round);
                 all.add(r);
                 progress.printf(Locale.ROOT, "[%d/%d] %sround %d %-12s %s%n", all.size(), total, phase, round,

@@ -1,5 +1,6 @@
 package io.onceflow.benchmarks;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -43,6 +44,20 @@ class ComparisonTablesTest {
                 + "1.05 (1.02-1.10) |"), table);
         assertTrue(table.contains("| " + loop.label() + " | 3/3 | 0.5 (0.5-0.5) | 1.0 (1.0-1.0) | 8.0 (5.0-10.0) "
                 + "| - |"), table);
+    }
+
+    @Test
+    void eachRoundStartsOneSystemFurtherAlongSoThatNoneAlwaysRunsInTheSamePlace() {
+        BenchSystem a = BenchSystem.RAW_TRANSACTIONAL;
+        BenchSystem b = BenchSystem.ONCEFLOW_EXACTLY_ONCE;
+        BenchSystem c = BenchSystem.FLINK_EXACTLY_ONCE;
+        List<BenchSystem> given = List.of(a, b, c);
+        assertEquals(List.of(a, b, c), Comparison.roundOrder(given, 1));
+        assertEquals(List.of(b, c, a), Comparison.roundOrder(given, 2));
+        assertEquals(List.of(c, a, b), Comparison.roundOrder(given, 3));
+        assertEquals(List.of(a, b, c), Comparison.roundOrder(given, 4));
+        assertEquals(List.of(b, a), Comparison.roundOrder(List.of(a, b), 2));
+        assertEquals(List.of(a), Comparison.roundOrder(List.of(a), 2));
     }
 
     @Test
