@@ -172,9 +172,9 @@ public final class Comparison {
 
     /**
      * The order of one round's runs: the given order rotated by one system per round (round 1 as given, round 2 from
-     * the second system, and so on), so that no system always runs in the same place. Where a run lands matters on
-     * a shared machine: what ran just before it (the broker's and the previous process's memory and caches, the page
-     * cache) changes its figures, and a fixed order would put the same bias on the same system in every round.
+     * the second system, and so on), so that no system always runs right after the same one: whatever a run leaves on
+     * a shared machine (the broker writing back its output, memory just freed or long unused) would otherwise fall on
+     * the same successor in every round.
      */
     static List<BenchSystem> roundOrder(List<BenchSystem> systems, int round) {
         List<BenchSystem> order = new ArrayList<>(systems);
