@@ -9,9 +9,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * An incremental heap checkpoint: the keyed state of one subtask as a chain of files in the job's
@@ -90,20 +88,26 @@ public final class HeapStateChain {
             return maxParallelism;
         }
         keyed.heapChain(List.copyOf(chain));
-        Set<KeyRef> decided = new HashSet<>();
+        // a chain of one file decides every key in it; a longer one remembers the keys its deltas decided
+        DecidedKeys decided = chain.size() > 1 ? new DecidedKeys() : null;
+        byte[] buffer = new byte[256];
         for (int i = chain.size() - 1; i >= 0; i--) {
             StateHandle.InFile file = chain.get(i);
             try (InputStream stream = files.open(file)) {
-                readFile(new DataInputStream(new BufferedInputStream(stream, 64 * 1024)), what, file, numStates,
-                        keyGroups, keyed, decided, i > 0);
+                buffer = readFile(new DataInputStream(new BufferedInputStream(stream, 64 * 1024)), what, file,
+                        numStates, keyGroups, keyed, decided, i > 0, buffer);
             }
         }
         return maxParallelism;
     }
 
-    private static void readFile(DataInputStream in, String what, StateHandle.InFile file, int numStates,
-                                 KeyGroupRange keyGroups, KeyedEntrySink keyed, Set<KeyRef> decided,
-                                 boolean olderFilesFollow) throws IOException {
+    /**
+     * Reads one file of a chain, each key into {@code buffer} first: a key outside {@code keyGroups} or decided by a
+     * newer file is skipped, value and all, without a copy. Returns the buffer, grown if a key needed more room.
+     */
+    private static byte[] readFile(DataInputStream in, String what, StateHandle.InFile file, int numStates,
+                                   KeyGroupRange keyGroups, KeyedEntrySink keyed, DecidedKeys decided,
+                                   boolean olderFilesFollow, byte[] buffer) throws IOException {
         try {
             int magic = in.readInt();
             int version = in.readInt();
@@ -115,50 +119,51 @@ public final class HeapStateChain {
             while (true) {
                 int index = in.readShort();
                 if (index == -1) {
-                    return;
+                    return buffer;
                 }
                 if (index < 0 || index >= numStates) {
                     throw new IOException("Shared state file " + file.path() + " of " + what + " refers to state "
                             + index + " of " + numStates + ": the checkpoint is corrupt");
                 }
                 int keyGroup = in.readInt();
-                byte[] key = Bytes.readBytes(in);
-                int valueLength = in.readInt();
-                byte[] value = null;
-                if (valueLength != REMOVED) {
-                    if (valueLength < 0) {
-                        throw new IOException("Shared state file " + file.path() + " of " + what
-                                + " holds a value of length " + valueLength + ": the checkpoint is corrupt");
-                    }
-                    value = new byte[valueLength];
-                    in.readFully(value);
+                int keyLength = in.readInt();
+                if (keyLength < 0) {
+                    throw new IOException("Shared state file " + file.path() + " of " + what
+                            + " holds a key of length " + keyLength + ": the checkpoint is corrupt");
                 }
-                if (!keyGroups.contains(keyGroup)) {
+                if (keyLength > buffer.length) {
+                    buffer = new byte[Math.max(keyLength, buffer.length * 2)];
+                }
+                in.readFully(buffer, 0, keyLength);
+                int valueLength = in.readInt();
+                if (valueLength < 0 && valueLength != REMOVED) {
+                    throw new IOException("Shared state file " + file.path() + " of " + what
+                            + " holds a value of length " + valueLength + ": the checkpoint is corrupt");
+                }
+                boolean owned = keyGroups.contains(keyGroup);
+                if (valueLength == REMOVED) {
+                    if (owned && olderFilesFollow) {
+                        decided.add(index, buffer, keyLength); // the key's entries in older files are gone
+                    }
                     continue;
                 }
-                // a newer file of the chain decided this key already
-                boolean first = olderFilesFollow ? decided.add(new KeyRef(index, key))
-                        : !decided.contains(new KeyRef(index, key));
-                if (first && value != null) {
+                byte[] key = null; // null: not this subtask's, or a newer file decided it already
+                if (owned && olderFilesFollow) {
+                    key = decided.add(index, buffer, keyLength);
+                } else if (owned && (decided == null || !decided.contains(index, buffer, keyLength))) {
+                    key = Arrays.copyOf(buffer, keyLength);
+                }
+                if (key == null) {
+                    in.skipNBytes(valueLength);
+                } else {
+                    byte[] value = new byte[valueLength];
+                    in.readFully(value);
                     keyed.entry(index, keyGroup, key, value);
                 }
             }
         } catch (EOFException e) {
             throw new IOException("Shared state file " + file.path() + " of " + what + " ends early (" + file.size()
                     + " bytes expected): the checkpoint is corrupt", e);
-        }
-    }
-
-    /** A key of one state, by content. */
-    private record KeyRef(int state, byte[] key) {
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof KeyRef r && r.state == state && Arrays.equals(r.key, key);
-        }
-
-        @Override
-        public int hashCode() {
-            return 31 * state + KeyHashes.of(key); // Arrays.hashCode would put serialized numbers in few buckets
         }
     }
 }

@@ -27,9 +27,14 @@ final class KeyHashes {
     }
 
     static int of(byte[] bytes) {
-        long h = SEED + bytes.length;
-        for (byte b : bytes) {
-            h = (h ^ (b & 0xFF)) * STEP;
+        return of(bytes, bytes.length);
+    }
+
+    /** The hash of {@code bytes[0, length)}: the same as of a copy of just those bytes. */
+    static int of(byte[] bytes, int length) {
+        long h = SEED + length;
+        for (int i = 0; i < length; i++) {
+            h = (h ^ (bytes[i] & 0xFF)) * STEP;
         }
         return finish(h);
     }
