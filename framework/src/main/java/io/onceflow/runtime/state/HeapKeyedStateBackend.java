@@ -435,9 +435,10 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                         + "' was checkpointed as " + old.kind() + " state but is now requested as " + d.getKind()
                         + " state: keep the kind of a state, or give the new state another name");
             }
+            BytesReader reader = new BytesReader();
             for (RestoredKeyedEntry e : old.entries()) {
-                table.map.put(StableKeys.normalize(Bytes.fromBytes(keySerializer, e.key())),
-                        Bytes.fromBytes(valueSerializer, e.value()));
+                table.map.put(StableKeys.normalize(reader.read(keySerializer, e.key())),
+                        reader.read(valueSerializer, e.value()));
             }
         }
         if (restoredTables != null && restoredChain != null) {

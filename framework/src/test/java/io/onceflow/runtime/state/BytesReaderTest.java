@@ -1,0 +1,132 @@
+package io.onceflow.runtime.state;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.onceflow.api.serialization.Serializers;
+import io.onceflow.api.serialization.TypeSerializer;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInput;
+import java.io.DataInputStream;
+import java.io.DataOutput;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The reader a restore deserializes its state with reads, method by method, what {@link DataInputStream} reads from
+ * the same bytes (user serializers call any of them), one array after another, and ends as a stream does.
+ */
+class BytesReaderTest {
+
+    /** Writes edge values with every method of {@link DataOutput}. */
+    private static byte[] everything() throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        DataOutputStream out = new DataOutputStream(bytes);
+        out.write(new byte[] {1, -2, 3, 9, 8});
+        out.writeBoolean(true);
+        out.writeBoolean(false);
+        out.writeByte(-129);
+        out.writeByte(200);
+        out.writeShort(-2);
+        out.writeShort(0xfedc);
+        out.writeChar('\u20ac');
+        out.writeInt(Integer.MIN_VALUE);
+        out.writeInt(0x01020304);
+        out.writeLong(Long.MIN_VALUE + 0x0102030405060708L);
+        out.writeLong(-1);
+        out.writeFloat(Float.NaN);
+        out.writeFloat(-1.5f);
+        out.writeDouble(Double.MIN_VALUE);
+        out.writeDouble(Math.PI);
+        out.writeUTF("");
+        out.writeUTF("\u0000 \u00e9 \u20ac \ud83d\ude00");
+        out.write(new byte[] {0, 1, 2, 3, 4, 5, 6});
+        out.writeBytes("first\r\nsecond\rthird\n\u00e9nd");
+        return bytes.toByteArray();
+    }
+
+    /** Reads {@link #everything()} back with every method of {@link DataInput}, each value as a string. */
+    private static final TypeSerializer<List<String>> READ_EVERYTHING = new TypeSerializer<>() {
+        @Override
+        public void serialize(List<String> value, DataOutput out) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public List<String> deserialize(DataInput in) throws IOException {
+            List<String> read = new ArrayList<>();
+            byte[] two = new byte[2];
+            in.readFully(two);
+            read.add(Arrays.toString(two));
+            byte[] five = new byte[5];
+            in.readFully(five, 2, 3);
+            read.add(Arrays.toString(five));
+            read.add(in.readBoolean() + " " + in.readBoolean());
+            read.add(in.readByte() + " " + in.readUnsignedByte());
+            read.add(in.readShort() + " " + in.readUnsignedShort());
+            read.add(String.valueOf(in.readChar()));
+            read.add(in.readInt() + " " + in.readInt());
+            read.add(in.readLong() + " " + in.readLong());
+            read.add(in.readFloat() + " " + in.readFloat());
+            read.add(in.readDouble() + " " + in.readDouble());
+            read.add("[" + in.readUTF() + "] [" + in.readUTF() + "]");
+            read.add(in.readByte() + " " + in.skipBytes(5) + " " + in.readByte());
+            read.add(in.readLine() + "|" + in.readLine() + "|" + in.readLine() + "|" + in.readLine() + "|"
+                    + in.readLine());
+            read.add(String.valueOf(in.skipBytes(10)));
+            return read;
+        }
+    };
+
+    @Test
+    void everyMethodReadsWhatDataInputStreamReads() throws IOException {
+        byte[] bytes = everything();
+        List<String> expected = READ_EVERYTHING.deserialize(new DataInputStream(new ByteArrayInputStream(bytes)));
+        BytesReader reader = new BytesReader();
+        assertEquals(expected, reader.read(READ_EVERYTHING, bytes));
+        assertEquals(expected, reader.read(READ_EVERYTHING, bytes), "the same reader, pointed at the array again");
+        assertEquals("first|second|third|\u00e9nd|null", expected.get(12), "the expectation itself");
+    }
+
+    @Test
+    void oneReaderReadsOneArrayAfterAnother() throws IOException {
+        BytesReader reader = new BytesReader();
+        TypeSerializer<Object> dynamic = Serializers.dynamic();
+        for (Object value : List.<Object>of("w\u00f6rd", 17L, "k".repeat(70_000), 3, "")) {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            dynamic.serialize(value, new DataOutputStream(bytes));
+            assertEquals(value, reader.read(dynamic, bytes.toByteArray()));
+        }
+    }
+
+    @Test
+    void readingPastTheEndFailsAsOnAStream() throws IOException {
+        byte[] threeBytes = {0, 0, 7};
+        TypeSerializer<Integer> anInt = new TypeSerializer<>() {
+            @Override
+            public void serialize(Integer value, DataOutput out) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public Integer deserialize(DataInput in) throws IOException {
+                return in.readInt();
+            }
+        };
+        assertThrows(EOFException.class, () -> anInt.deserialize(new DataInputStream(new ByteArrayInputStream(threeBytes))));
+        UncheckedIOException e = assertThrows(UncheckedIOException.class, () -> new BytesReader().read(anInt, threeBytes));
+        assertInstanceOf(EOFException.class, e.getCause());
+        byte[] fourBytes = {0, 0, 0, 7};
+        assertEquals(7, new BytesReader().read(anInt, fourBytes));
+        assertArrayEquals(new byte[] {0, 0, 0, 7}, fourBytes, "the array is read, not changed");
+    }
+}
