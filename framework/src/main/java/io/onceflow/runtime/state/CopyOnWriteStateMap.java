@@ -196,6 +196,37 @@ final class CopyOnWriteStateMap<K, V> {
         this.generation = new Generation(1, null, trackChanges, 10);
     }
 
+    /**
+     * Sizes a new map, still empty, for about {@code expected} entries, in the shape filling it would have grown
+     * to: a restore knows how many entries it will put, and so doubles and splits nothing on the way. Does
+     * nothing to a map that was written to or snapshotted.
+     */
+    void presize(int expected) {
+        if (size != 0 || version != 1 || depth != 0) {
+            return;
+        }
+        int perSegment = MAX_TABLE - (MAX_TABLE >>> 2); // a segment splits past three quarters of its buckets
+        if (expected <= perSegment) {
+            int buckets = 2;
+            while (buckets - (buckets >>> 2) < expected) {
+                buckets <<= 1;
+            }
+            dir = new Segment[] {new Segment(new Entry[buckets], 0, 0, version)};
+            return;
+        }
+        int d = 0;
+        while (((long) perSegment << d) < expected && d < MAX_DEPTH) {
+            d++;
+        }
+        Segment[] segments = new Segment[1 << d];
+        for (int i = 0; i < segments.length; i++) {
+            segments[i] = new Segment(new Entry[MAX_TABLE], 0, d, version);
+        }
+        dir = segments;
+        dirVersion = version;
+        depth = d;
+    }
+
     /** The current generation: values that must be copied before a write compare against it. */
     Object edit() {
         return generation;

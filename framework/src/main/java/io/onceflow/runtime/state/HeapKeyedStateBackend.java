@@ -435,6 +435,7 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                         + "' was checkpointed as " + old.kind() + " state but is now requested as " + d.getKind()
                         + " state: keep the kind of a state, or give the new state another name");
             }
+            table.map.presize(old.entries().size());
             BytesReader reader = new BytesReader();
             for (RestoredKeyedEntry e : old.entries()) {
                 table.map.put(StableKeys.normalize(reader.read(keySerializer, e.key())),

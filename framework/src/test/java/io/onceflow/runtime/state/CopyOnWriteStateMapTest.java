@@ -180,6 +180,56 @@ class CopyOnWriteStateMapTest {
     }
 
     @Test
+    void aMapSizedAheadForItsEntriesBehavesAsOneThatGrewWhateverCameAfterwards() throws Exception {
+        Random random = new Random(7);
+        // as a restore fills it: sized for as many, fewer or more than were sized for, or none
+        int[][] sizedAndFilled = {{0, 0}, {1, 1}, {600, 600}, {769, 769}, {5_000, 5_000}, {200_000, 200_000},
+                                  {200_000, 3_000}, {3_000, 200_000}};
+        for (int[] c : sizedAndFilled) {
+            String what = "sized for " + c[0] + ", filled with " + c[1];
+            CopyOnWriteStateMap<Object, Object> map = new CopyOnWriteStateMap<>();
+            map.presize(c[0]);
+            Map<Object, Object> expected = new HashMap<>();
+            for (int k = 0; k < c[1]; k++) {
+                Object key = k % 50 == 0 ? new Colliding(k) : "key-" + k;
+                map.put(key, k);
+                expected.put(key, k);
+            }
+            map.presize(10_000_000); // a map already written to keeps its shape
+            assertEquals(expected.size(), map.size(), what);
+            CopyOnWriteStateMap.Snapshot<Object, Object> restored = map.snapshot();
+            Map<Object, Object> atRestore = new HashMap<>(expected);
+            writeRandomly(map, expected, random, 20_000);
+            Map<Object, Object> now = new HashMap<>();
+            map.forEach(now::put);
+            assertEquals(expected, now, what);
+            Map<Object, Object> frozen = new HashMap<>();
+            restored.forEach(frozen::put);
+            assertEquals(atRestore, frozen, what + ": the snapshot taken after the fill stays as it was");
+            for (Map.Entry<Object, Object> e : atRestore.entrySet()) {
+                if (random.nextInt(100) == 0) {
+                    assertEquals(e.getValue(), restored.get(e.getKey()), what + ": " + e.getKey());
+                }
+            }
+            // a diff from the snapshot after the fill turns it into the map as it is now
+            CopyOnWriteStateMap.Snapshot<Object, Object> later = map.snapshot();
+            Map<Object, Object> patched = new HashMap<>(atRestore);
+            CopyOnWriteStateMap.diff(restored, later, new CopyOnWriteStateMap.DiffVisitor<>() {
+                @Override
+                public void changed(Object key, Object value) {
+                    patched.put(key, value);
+                }
+
+                @Override
+                public void removed(Object key) {
+                    patched.remove(key);
+                }
+            });
+            assertEquals(expected, patched, what);
+        }
+    }
+
+    @Test
     void aMillionKeysSplitSegmentsAndEverySnapshotKeepsItsOwnValues() throws Exception {
         CopyOnWriteStateMap<Object, Object> map = new CopyOnWriteStateMap<>();
         int keys = 1_000_000;
