@@ -122,8 +122,10 @@ class BytesReaderTest {
                 return in.readInt();
             }
         };
-        assertThrows(EOFException.class, () -> anInt.deserialize(new DataInputStream(new ByteArrayInputStream(threeBytes))));
-        UncheckedIOException e = assertThrows(UncheckedIOException.class, () -> new BytesReader().read(anInt, threeBytes));
+        assertThrows(EOFException.class,
+                () -> anInt.deserialize(new DataInputStream(new ByteArrayInputStream(threeBytes))));
+        UncheckedIOException e = assertThrows(UncheckedIOException.class,
+                () -> new BytesReader().read(anInt, threeBytes));
         assertInstanceOf(EOFException.class, e.getCause());
         byte[] fourBytes = {0, 0, 0, 7};
         assertEquals(7, new BytesReader().read(anInt, fourBytes));
