@@ -59,6 +59,7 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
     private final ExecutorService snapshotExecutor;
     private final int number;
     private final CheckpointMetadata restoreFrom;
+    private volatile long restoreMillis = -1;
     private final io.onceflow.runtime.metrics.MetricRegistry metrics;
     /** The sources' and sinks' configuration checks, which end before any task starts. */
     private final java.util.concurrent.CompletableFuture<Void> validation;
@@ -98,6 +99,11 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
 
     boolean isOver() {
         return over;
+    }
+
+    /** How long this attempt took to read its checkpoint's state into every operator; -1 if it restored none (yet). */
+    long restoreMillis() {
+        return restoreMillis;
     }
 
     long recordsIn() {
@@ -228,7 +234,13 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
                 gates.put(c, g);
             }
         }
+        long restoreStarted = System.nanoTime();
         Map<String, Prepared> prepared = prepare(assignment);
+        if (restoreFrom != null) {
+            restoreMillis = (System.nanoTime() - restoreStarted) / 1_000_000;
+            LOG.info("Job '{}' attempt {} read the state of checkpoint {} in {} ms", spec.jobName(), number,
+                    restoreFrom.checkpointId(), restoreMillis);
+        }
         int taskIndex = 0;
         for (ExecutionPlan.Chain c : plan.chains()) {
             Map<Transformation, List<? extends SourceSplit>[]> initialSplits = new HashMap<>();

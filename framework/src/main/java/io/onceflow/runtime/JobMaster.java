@@ -63,6 +63,8 @@ public final class JobMaster implements JobClient {
     private volatile long numRestarts;
     private long recordsInBefore;
     private long recordsOutBefore;
+    // how long the last attempt that restored a checkpoint took to read its state; -1 before any did (guarded by lock)
+    private long lastRestoreMillis = -1;
     private final java.util.Map<TaskKey, long[]> taskRecordsBefore = new java.util.LinkedHashMap<>();
     private volatile AutoCloseable metricsEndpoint;
     private volatile int metricsPort = -1;
@@ -320,6 +322,9 @@ public final class JobMaster implements JobClient {
                     return;
                 }
                 synchronized (lock) {
+                    if (attempt.restoreMillis() >= 0) {
+                        lastRestoreMillis = attempt.restoreMillis();
+                    }
                     recordsInBefore += attempt.recordsIn();
                     recordsOutBefore += attempt.recordsOut();
                     addTaskRecords(taskRecordsBefore, attempt.taskRecords());
@@ -442,17 +447,20 @@ public final class JobMaster implements JobClient {
         Attempt a = current;
         long in;
         long out;
+        long restore;
         synchronized (lock) {
             in = recordsInBefore;
             out = recordsOutBefore;
+            restore = lastRestoreMillis;
         }
         if (a != null && !a.isOver()) {
             in += a.recordsIn();
             out += a.recordsOut();
+            restore = a.restoreMillis() >= 0 ? a.restoreMillis() : restore;
         }
         return new JobMetrics(status, numRestarts, coordinator.getCompletedCount(), coordinator.getFailedCount(),
                 coordinator.getPendingCount(), coordinator.getLatestCompletedId(), coordinator.getLastDurationMillis(),
-                coordinator.getLastSizeBytes(), in, out);
+                coordinator.getLastSizeBytes(), in, out, restore);
     }
 
     private void startMetricsEndpoint() {

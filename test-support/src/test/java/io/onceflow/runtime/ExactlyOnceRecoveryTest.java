@@ -51,6 +51,8 @@ class ExactlyOnceRecoveryTest {
         // two failures can hit one attempt at once (one restart), so restarts are at most the failures
         assertTrue(metrics.numRestarts() >= 3, "too few restarts to test anything: " + metrics.numRestarts());
         assertTrue(metrics.numRestarts() <= faults.injected.get(), "restarts without a failure: " + metrics);
+        // faults come only once a checkpoint completed, so every restart restored one
+        assertTrue(metrics.lastRestoreDurationMillis() >= 0, "a restore was timed: " + metrics);
     }
 
     @ParameterizedTest(name = "parallelism {0}, seed {1}")

@@ -102,6 +102,9 @@ class MetricsEndpointTest {
             assertTrue(s.keySet().stream().anyMatch(k -> k.startsWith("onceflow_checkpoint_duration_seconds_bucket{")),
                     "a histogram, for quantiles in PromQL");
             assertTrue(s.get("onceflow_job_records_in_total{job=\"metrics-test\"}") > 0);
+            assertTrue(s.get("onceflow_job_last_restore_duration_seconds{job=\"metrics-test\"}").isNaN(),
+                    "a fresh start restored nothing: " + response.body());
+            assertEquals(-1, job.getMetrics().lastRestoreDurationMillis());
             assertTrue(sum(s, "onceflow_task_records_in_total{") > 0, "records in per task");
             assertTrue(s.keySet().stream().anyMatch(k -> k.startsWith("onceflow_task_records_in_total{")
                     && k.contains("subtask=\"1\"")), "per subtask");

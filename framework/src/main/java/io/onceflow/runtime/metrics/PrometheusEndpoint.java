@@ -145,6 +145,11 @@ public final class PrometheusEndpoint implements AutoCloseable {
                 .description("Id of the last completed checkpoint").register(registry);
         FunctionCounter.builder("onceflow.job.restarts", this, e -> e.view().metrics().numRestarts())
                 .description("Restarts of the job in this process").register(registry);
+        Gauge.builder("onceflow.job.last.restore.duration.seconds", this, e -> {
+            long millis = e.view().metrics().lastRestoreDurationMillis();
+            return millis < 0 ? Double.NaN : millis / 1000.0;
+        }).description("Time the last run that restored a checkpoint took to read its state (NaN before one did)")
+                .register(registry);
         Gauge.builder("onceflow.job.uptime.seconds", this, e -> (System.currentTimeMillis() - startedAt) / 1000.0)
                 .description("Time since the job started").register(registry);
         for (JobStatus s : JobStatus.values()) {
