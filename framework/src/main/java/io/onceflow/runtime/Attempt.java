@@ -51,6 +51,7 @@ import org.slf4j.LoggerFactory;
 final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext {
 
     private static final Logger LOG = LoggerFactory.getLogger(Attempt.class);
+    private static final int RESTORE_PROGRESS_SECONDS = 5;
 
     private final JobSpec spec;
     private final ExecutionPlan plan;
@@ -307,7 +308,8 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
     /**
      * Creates the keyed backend of every operator subtask and reads its state from the checkpoint restored
      * from, by key {@code uid/subtask}. After a restore the subtasks read in parallel, each its own files:
-     * one after another on this thread, their reads would add up before any task could start.
+     * one after another on this thread, their reads would add up before any task could start. A read that takes
+     * long (large heap state) is reported every {@value #RESTORE_PROGRESS_SECONDS} s.
      */
     private Map<String, Prepared> prepare(StateAssignment assignment) throws Exception {
         Map<String, FutureTask<Prepared>> work = new LinkedHashMap<>();
@@ -320,7 +322,7 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
             }
         }
         int threads = Math.min(Runtime.getRuntime().availableProcessors(), work.size());
-        ExecutorService pool = restoreFrom == null || threads <= 1 ? null : Executors.newFixedThreadPool(threads, r -> {
+        ExecutorService pool = restoreFrom == null || threads < 1 ? null : Executors.newFixedThreadPool(threads, r -> {
             Thread th = new Thread(r, "onceflow restore " + spec.jobName());
             th.setDaemon(true);
             return th;
@@ -332,10 +334,22 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
             Map<String, Prepared> result = new LinkedHashMap<>();
             Throwable failure = null;
             boolean interrupted = false;
+            long started = System.nanoTime();
+            long nextReport = started + TimeUnit.SECONDS.toNanos(RESTORE_PROGRESS_SECONDS);
             for (Map.Entry<String, FutureTask<Prepared>> w : work.entrySet()) {
                 while (true) {
                     try {
-                        Prepared p = w.getValue().get();
+                        Prepared p;
+                        try {
+                            p = w.getValue().get(Math.max(0, nextReport - System.nanoTime()), TimeUnit.NANOSECONDS);
+                        } catch (java.util.concurrent.TimeoutException e) {
+                            long read = work.values().stream().filter(FutureTask::isDone).count();
+                            LOG.info("Job '{}' attempt {} is still reading the state of checkpoint {}: {} of {} operator "
+                                    + "subtasks read in {} s", spec.jobName(), number, restoreFrom.checkpointId(), read,
+                                    work.size(), TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - started));
+                            nextReport += TimeUnit.SECONDS.toNanos(RESTORE_PROGRESS_SECONDS);
+                            continue;
+                        }
                         result.put(w.getKey(), p);
                         if (p.keyed() != null) {
                             backends.add(p.keyed());

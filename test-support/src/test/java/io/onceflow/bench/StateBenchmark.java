@@ -120,6 +120,8 @@ public final class StateBenchmark {
                         .orElseThrow(() -> new IllegalStateException(backend + " " + keys + " " + phase + " failed:\n"
                                 + text.lines().skip(Math.max(0, text.lines().count() - 30)).reduce("", (a, b) -> a + "\n" + b)));
                 out.add(result.substring(7));
+                // the restore's own reports: its progress on a long read, and how long reading the state took
+                text.lines().filter(l -> l.contains("the state of checkpoint")).forEach(l -> System.out.println("    " + l));
                 System.out.println("  " + backend + " " + keys + " " + phase + ": " + result.substring(7));
             }
             String[] run = out.get(0).split(" ");
