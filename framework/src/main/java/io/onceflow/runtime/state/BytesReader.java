@@ -29,6 +29,9 @@ final class BytesReader implements DataInput {
     }
 
     private int take(int n) throws EOFException {
+        if (n < 0) {
+            throw new IndexOutOfBoundsException("Cannot read " + n + " bytes");
+        }
         if (n > bytes.length - position) {
             position = bytes.length;
             throw new EOFException("Serialized value ends after " + bytes.length + " bytes");

@@ -127,6 +127,22 @@ class BytesReaderTest {
         UncheckedIOException e = assertThrows(UncheckedIOException.class,
                 () -> new BytesReader().read(anInt, threeBytes));
         assertInstanceOf(EOFException.class, e.getCause());
+        TypeSerializer<byte[]> negative = new TypeSerializer<>() {
+            @Override
+            public void serialize(byte[] value, DataOutput out) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public byte[] deserialize(DataInput in) throws IOException {
+                byte[] b = new byte[4];
+                in.readFully(b, 0, -1);
+                return b;
+            }
+        };
+        assertThrows(IndexOutOfBoundsException.class,
+                () -> negative.deserialize(new DataInputStream(new ByteArrayInputStream(threeBytes))));
+        assertThrows(IndexOutOfBoundsException.class, () -> new BytesReader().read(negative, threeBytes));
         byte[] fourBytes = {0, 0, 0, 7};
         assertEquals(7, new BytesReader().read(anInt, fourBytes));
         assertArrayEquals(new byte[] {0, 0, 0, 7}, fourBytes, "the array is read, not changed");
