@@ -214,17 +214,7 @@ class CopyOnWriteStateMapTest {
             // a diff from the snapshot after the fill turns it into the map as it is now
             CopyOnWriteStateMap.Snapshot<Object, Object> later = map.snapshot();
             Map<Object, Object> patched = new HashMap<>(atRestore);
-            CopyOnWriteStateMap.diff(restored, later, new CopyOnWriteStateMap.DiffVisitor<>() {
-                @Override
-                public void changed(Object key, Object value) {
-                    patched.put(key, value);
-                }
-
-                @Override
-                public void removed(Object key) {
-                    patched.remove(key);
-                }
-            });
+            CopyOnWriteStateMap.diff(restored, later, applyingTo(patched));
             assertEquals(expected, patched, what);
         }
     }
@@ -368,17 +358,7 @@ class CopyOnWriteStateMapTest {
                 applied.clear();
                 taken.forEach(applied::put);
             } else {
-                CopyOnWriteStateMap.diff(lastWritten, taken, new CopyOnWriteStateMap.DiffVisitor<>() {
-                    @Override
-                    public void changed(Object key, Object value) {
-                        applied.put(key, value);
-                    }
-
-                    @Override
-                    public void removed(Object key) {
-                        applied.remove(key);
-                    }
-                });
+                CopyOnWriteStateMap.diff(lastWritten, taken, applyingTo(applied));
             }
             assertTrue(takenContents.equals(applied), "round " + round + ": the last written one with the diff");
             if (longHeld == null && round % 13 == 3) {
@@ -475,6 +455,21 @@ class CopyOnWriteStateMapTest {
                 expected.put(key, value);
             }
         }
+    }
+
+    /** Applies what a diff reports to {@code contents}, turning the older snapshot's contents into the newer's. */
+    private static CopyOnWriteStateMap.DiffVisitor<Object, Object> applyingTo(Map<Object, Object> contents) {
+        return new CopyOnWriteStateMap.DiffVisitor<>() {
+            @Override
+            public void changed(Object key, Object value) {
+                contents.put(key, value);
+            }
+
+            @Override
+            public void removed(Object key) {
+                contents.remove(key);
+            }
+        };
     }
 
     private static CopyOnWriteStateMap.DiffVisitor<Object, Object> ignoring() {

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 class ReusableBytesTest {
 
     /** Calls every method of {@link DataOutput} with edge values, enough of them to grow the buffer several times. */
-    private static void writeEverything(DataOutput out) throws IOException {
+    static void writeEverything(DataOutput out) throws IOException {
         for (int round = 0; round < 3; round++) {
             out.write(0x1ff);
             out.write(new byte[] {1, -2, 3});
