@@ -1,9 +1,7 @@
 package io.onceflow.runtime.state;
 
 import io.onceflow.api.serialization.TypeSerializer;
-import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -24,12 +22,9 @@ public final class Bytes {
         return bytes.toByteArray();
     }
 
+    /** Deserializes {@code bytes}; a caller with many values to read keeps one {@link BytesReader} instead. */
     public static <T> T fromBytes(TypeSerializer<T> serializer, byte[] bytes) {
-        try {
-            return serializer.deserialize(new DataInputStream(new ByteArrayInputStream(bytes)));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return new BytesReader().read(serializer, bytes);
     }
 
     public static void writeBytes(java.io.DataOutput out, byte[] bytes) throws IOException {

@@ -8,16 +8,16 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 
 /**
- * A {@link DataInput} over a byte array, pointed at the next array for the next value: a restore deserializes
- * every key and value of its state through one of these instead of a new stream (and the stream's own buffers)
- * per entry. Reads what {@link java.io.DataOutputStream} writes, and like {@link DataInputStream} throws
+ * A {@link DataInput} over a byte array, pointed at the next array for the next value: every value of the state
+ * is deserialized through one ({@link Bytes#fromBytes} makes one per value, a restore one for all its entries)
+ * instead of a new stream, with the stream's own buffers, per value. Reads what {@link java.io.DataOutputStream} writes, and like {@link DataInputStream} throws
  * {@link EOFException} at the end of the array. One thread.
  */
 final class BytesReader implements DataInput {
     private byte[] bytes = new byte[0];
     private int position;
 
-    /** Deserializes {@code serialized} with {@code serializer}, as {@link Bytes#fromBytes} does. */
+    /** Deserializes {@code serialized} with {@code serializer}; an {@link IOException} comes out unchecked. */
     <T> T read(TypeSerializer<T> serializer, byte[] serialized) {
         bytes = serialized;
         position = 0;
