@@ -16,11 +16,21 @@ import java.io.UncheckedIOException;
 final class BytesReader implements DataInput {
     private byte[] bytes = new byte[0];
     private int position;
+    private int limit;
+    private int length;
 
     /** Deserializes {@code serialized} with {@code serializer}; an {@link IOException} comes out unchecked. */
     <T> T read(TypeSerializer<T> serializer, byte[] serialized) {
-        bytes = serialized;
-        position = 0;
+        return read(serializer, serialized, 0, serialized.length);
+    }
+
+    /** Deserializes the {@code length} bytes of {@code array} from {@code offset}, and reads nothing beyond them. */
+    <T> T read(TypeSerializer<T> serializer, byte[] array, int offset, int length) {
+        java.util.Objects.checkFromIndexSize(offset, length, array.length);
+        bytes = array;
+        position = offset;
+        limit = offset + length;
+        this.length = length;
         try {
             return serializer.deserialize(this);
         } catch (IOException e) {
@@ -32,9 +42,9 @@ final class BytesReader implements DataInput {
         if (n < 0) {
             throw new IndexOutOfBoundsException("Cannot read " + n + " bytes");
         }
-        if (n > bytes.length - position) {
-            position = bytes.length;
-            throw new EOFException("Serialized value ends after " + bytes.length + " bytes");
+        if (n > limit - position) {
+            position = limit;
+            throw new EOFException("Serialized value ends after " + length + " bytes");
         }
         int at = position;
         position += n;
@@ -53,7 +63,7 @@ final class BytesReader implements DataInput {
 
     @Override
     public int skipBytes(int n) {
-        int skipped = Math.max(0, Math.min(n, bytes.length - position));
+        int skipped = Math.max(0, Math.min(n, limit - position));
         position += skipped;
         return skipped;
     }
@@ -114,17 +124,17 @@ final class BytesReader implements DataInput {
     /** As {@link DataInputStream#readLine()}: bytes as Latin-1 characters up to a line end; null at the end. */
     @Override
     public String readLine() {
-        if (position >= bytes.length) {
+        if (position >= limit) {
             return null;
         }
         StringBuilder line = new StringBuilder();
-        while (position < bytes.length) {
+        while (position < limit) {
             int c = bytes[position++] & 0xFF;
             if (c == '\n') {
                 break;
             }
             if (c == '\r') {
-                if (position < bytes.length && bytes[position] == '\n') {
+                if (position < limit && bytes[position] == '\n') {
                     position++;
                 }
                 break;

@@ -124,13 +124,6 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
         this.keyGroupRange = keyGroupRange;
     }
 
-    /** A backend holding the given restored entries (tests, the operator harness). */
-    public HeapKeyedStateBackend(String operatorUid, TypeSerializer<Object> keySerializer, int maxParallelism,
-                                 KeyGroupRange keyGroupRange, Map<String, RestoredKeyedState> restored) {
-        this(operatorUid, keySerializer, maxParallelism, keyGroupRange);
-        this.restored.putAll(restored);
-    }
-
     // ------------------------------------------------------------------ restore
 
     @Override
@@ -163,7 +156,13 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
 
     @Override
     public void entry(int index, int keyGroup, byte[] key, byte[] value) {
-        reading.get(index).entries().add(new RestoredKeyedEntry(keyGroup, key, value));
+        reading.get(index).entries().add(keyGroup, key, key.length, value, value.length);
+    }
+
+    @Override
+    public void entry(int index, int keyGroup, byte[] keyBuffer, int keyLength, java.io.DataInput in, int valueLength)
+            throws IOException {
+        reading.get(index).entries().add(keyGroup, keyBuffer, keyLength, in, valueLength);
     }
 
     // ------------------------------------------------------------------ keys
@@ -437,9 +436,12 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
             }
             table.map.presize(old.entries().size());
             BytesReader reader = new BytesReader();
-            for (RestoredKeyedEntry e : old.entries()) {
-                table.map.put(StableKeys.normalize(reader.read(keySerializer, e.key())),
-                        reader.read(valueSerializer, e.value()));
+            try {
+                old.entries().forEach((keyGroup, array, keyAt, keyLength, valueAt, valueLength) -> table.map.put(
+                        StableKeys.normalize(reader.read(keySerializer, array, keyAt, keyLength)),
+                        reader.read(valueSerializer, array, valueAt, valueLength)));
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
             }
         }
         if (restoredTables != null && restoredChain != null) {
@@ -492,7 +494,8 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
         }
         List<RestoredKeyedState> leftovers = new ArrayList<>();
         for (RestoredKeyedState r : restored.values()) {
-            leftovers.add(new RestoredKeyedState(r.name(), r.kind(), List.copyOf(r.entries())));
+            r.entries().seal(); // the snapshot shares them
+            leftovers.add(r);
         }
         HeapSnapshot snapshot = new HeapSnapshot(checkpointId, frozen, leftovers);
         if (restoredTables != null) {
@@ -789,10 +792,10 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                 writeTable(out, index++, f, buffers);
             }
             for (RestoredKeyedState r : leftovers) {
-                for (RestoredKeyedEntry e : r.entries()) {
-                    SubtaskStateFormat.writeKeyedEntry(out, index, e.keyGroup(), e.key(), e.value());
-                }
-                index++;
+                int stateIndex = index++;
+                r.entries().forEach((keyGroup, array, keyAt, keyLength, valueAt, valueLength) ->
+                        SubtaskStateFormat.writeKeyedEntry(out, stateIndex, keyGroup, array, keyAt, keyLength, valueAt,
+                                valueLength));
             }
         }
 

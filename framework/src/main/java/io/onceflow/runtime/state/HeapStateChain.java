@@ -8,7 +8,6 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -147,18 +146,16 @@ public final class HeapStateChain {
                     }
                     continue;
                 }
-                byte[] key = null; // null: not this subtask's, or a newer file decided it already
+                boolean kept; // false: not this subtask's, or a newer file decided it already
                 if (owned && olderFilesFollow) {
-                    key = decided.add(index, buffer, keyLength);
-                } else if (owned && (decided == null || !decided.contains(index, buffer, keyLength))) {
-                    key = Arrays.copyOf(buffer, keyLength);
-                }
-                if (key == null) {
-                    in.skipNBytes(valueLength);
+                    kept = decided.add(index, buffer, keyLength);
                 } else {
-                    byte[] value = new byte[valueLength];
-                    in.readFully(value);
-                    keyed.entry(index, keyGroup, key, value);
+                    kept = owned && (decided == null || !decided.contains(index, buffer, keyLength));
+                }
+                if (kept) {
+                    keyed.entry(index, keyGroup, buffer, keyLength, in, valueLength);
+                } else {
+                    in.skipNBytes(valueLength);
                 }
             }
         } catch (EOFException e) {

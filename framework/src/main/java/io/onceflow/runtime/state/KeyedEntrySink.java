@@ -19,6 +19,19 @@ public interface KeyedEntrySink {
     void entry(int index, int keyGroup, byte[] key, byte[] value) throws IOException;
 
     /**
+     * As {@link #entry(int, int, byte[], byte[])}, for a key in the first {@code keyLength} bytes of a buffer the
+     * caller reuses and a value that is the next {@code valueLength} bytes of {@code in}, which the receiver reads
+     * (all of them) before it returns. By default both are copied into arrays of their own; a receiver that packs
+     * entries together reads them straight into place.
+     */
+    default void entry(int index, int keyGroup, byte[] keyBuffer, int keyLength, java.io.DataInput in, int valueLength)
+            throws IOException {
+        byte[] value = new byte[valueLength];
+        in.readFully(value);
+        entry(index, keyGroup, java.util.Arrays.copyOf(keyBuffer, keyLength), value);
+    }
+
+    /**
      * A snapshot written for the key groups {@code written} is about to be read (several after a change of
      * parallelism, one per snapshot that overlaps the receiver's key groups).
      */

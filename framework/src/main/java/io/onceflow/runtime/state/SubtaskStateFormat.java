@@ -105,6 +105,16 @@ public final class SubtaskStateFormat {
         out.write(value, 0, valueLength);
     }
 
+    /** One keyed entry whose key and value are in one array (see {@link RestoredEntries}). */
+    static void writeKeyedEntry(DataOutput out, int stateIndex, int keyGroup, byte[] array, int keyOffset, int keyLength,
+                                int valueOffset, int valueLength) throws IOException {
+        writeKeyedEntryHead(out, stateIndex, keyGroup);
+        out.writeInt(keyLength);
+        out.write(array, keyOffset, keyLength);
+        out.writeInt(valueLength);
+        out.write(array, valueOffset, valueLength);
+    }
+
     /**
      * One keyed entry, its key and value serialized straight into {@code entry} (reset here) behind its head and
      * their lengths, then written to {@code out} in one piece: the same bytes as from serialized arrays.

@@ -130,4 +130,23 @@ class BytesReaderTest {
         assertEquals(7, new BytesReader().read(anInt, fourBytes));
         assertArrayEquals(new byte[] {0, 0, 0, 7}, fourBytes, "the array is read, not changed");
     }
+
+    @Test
+    void aValueInsideALargerArrayIsReadAsIfItWereTheWholeArray() throws IOException {
+        byte[] bytes = everything();
+        List<String> expected = READ_EVERYTHING.deserialize(new DataInputStream(new ByteArrayInputStream(bytes)));
+        byte[] inside = new byte[bytes.length + 20];
+        Arrays.fill(inside, (byte) '\n'); // what lies around it would end a line early or add lines
+        System.arraycopy(bytes, 0, inside, 9, bytes.length);
+        BytesReader reader = new BytesReader();
+        assertEquals(expected, reader.read(READ_EVERYTHING, inside, 9, bytes.length));
+
+        byte[] sevenThenMore = {1, 2, 0, 0, 0, 7, 0, 0, 0, 9};
+        TypeSerializer<Integer> anInt = Serializers.INT;
+        assertEquals(7, reader.read(anInt, sevenThenMore, 2, 4));
+        UncheckedIOException e = assertThrows(UncheckedIOException.class,
+                () -> reader.read(anInt, sevenThenMore, 2, 3), "the bytes beyond the value are not read");
+        assertInstanceOf(EOFException.class, e.getCause());
+        assertThrows(IndexOutOfBoundsException.class, () -> reader.read(anInt, sevenThenMore, 8, 4));
+    }
 }

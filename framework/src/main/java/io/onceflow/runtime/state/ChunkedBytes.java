@@ -1,0 +1,72 @@
+package io.onceflow.runtime.state;
+
+import java.util.Arrays;
+
+/**
+ * Append-only bytes in arrays of {@value #CHUNK_SIZE} bytes (a bigger piece gets an array of its own size), for
+ * what a restore holds by the million: serialized keys and values stored here are a few large arrays of bytes,
+ * which the collector copies without looking into, instead of millions of small objects and of references to them
+ * from older ones, which it would trace, copy one by one and track across regions. A piece never spans two arrays;
+ * its position is the array's index in the high half of a long and the offset in the low half. One thread.
+ */
+final class ChunkedBytes {
+
+    /** Small enough for an array that is never humongous, whatever the heap's region size. */
+    static final int CHUNK_SIZE = 256 * 1024;
+
+    private byte[][] chunks = new byte[8][];
+    private int[] used = new int[8];
+    private int count;
+
+    /** Room for {@code n} bytes in one array: where they go, to fill through {@link #chunk} and the offset. */
+    long reserve(int n) {
+        if (n < 0) {
+            throw new IllegalArgumentException("negative size " + n);
+        }
+        if (count == 0 || n > chunks[count - 1].length - used[count - 1]) {
+            if (count == chunks.length) {
+                chunks = Arrays.copyOf(chunks, count * 2);
+                used = Arrays.copyOf(used, count * 2);
+            }
+            chunks[count++] = new byte[Math.max(CHUNK_SIZE, n)];
+        }
+        int c = count - 1;
+        int offset = used[c];
+        used[c] += n;
+        return ((long) c << 32) | offset;
+    }
+
+    static int chunkIndex(long position) {
+        return (int) (position >>> 32);
+    }
+
+    static int offset(long position) {
+        return (int) position;
+    }
+
+    byte[] chunk(int index) {
+        return chunks[index];
+    }
+
+    /** How many arrays are in use. */
+    int chunks() {
+        return count;
+    }
+
+    /** How many bytes of array {@code index} are filled. */
+    int used(int index) {
+        return used[index];
+    }
+
+    static void putInt(byte[] array, int offset, int value) {
+        array[offset] = (byte) (value >>> 24);
+        array[offset + 1] = (byte) (value >>> 16);
+        array[offset + 2] = (byte) (value >>> 8);
+        array[offset + 3] = (byte) value;
+    }
+
+    static int getInt(byte[] array, int offset) {
+        return ((array[offset] & 0xFF) << 24) | ((array[offset + 1] & 0xFF) << 16) | ((array[offset + 2] & 0xFF) << 8)
+                | (array[offset + 3] & 0xFF);
+    }
+}
