@@ -72,7 +72,8 @@ final class DecidedKeys {
     private boolean equal(long key, byte[] buffer, int length) {
         byte[] chunk = arena.chunk(ChunkedBytes.chunkIndex(key));
         int at = ChunkedBytes.offset(key);
-        return ChunkedBytes.getInt(chunk, at) == length && Arrays.equals(chunk, at + 4, at + 4 + length, buffer, 0, length);
+        return ChunkedBytes.getInt(chunk, at) == length
+                && Arrays.equals(chunk, at + 4, at + 4 + length, buffer, 0, length);
     }
 
     private void grow() {

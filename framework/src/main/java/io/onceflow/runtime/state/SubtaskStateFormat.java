@@ -106,8 +106,8 @@ public final class SubtaskStateFormat {
     }
 
     /** One keyed entry whose key and value are in one array (see {@link RestoredEntries}). */
-    static void writeKeyedEntry(DataOutput out, int stateIndex, int keyGroup, byte[] array, int keyOffset, int keyLength,
-                                int valueOffset, int valueLength) throws IOException {
+    static void writeKeyedEntry(DataOutput out, int stateIndex, int keyGroup, byte[] array, int keyOffset,
+                                int keyLength, int valueOffset, int valueLength) throws IOException {
         writeKeyedEntryHead(out, stateIndex, keyGroup);
         out.writeInt(keyLength);
         out.write(array, keyOffset, keyLength);
