@@ -224,18 +224,33 @@ public final class SubtaskStateFormat {
         int maxParallelism = in.readInt();
         readStates(in, what, keyed);
         long remaining = version == 1 ? in.readInt() : Long.MAX_VALUE;
+        byte[] key = new byte[256]; // each key is read into it, and copied only by a receiver that keeps it
         while (remaining-- > 0) {
             int index = in.readShort();
             if (index == END && version != 1) {
                 break;
             }
             int keyGroup = in.readInt();
-            byte[] key = Bytes.readBytes(in);
-            byte[] value = Bytes.readBytes(in);
+            int keyLength = readLength(in);
+            if (keyLength > key.length) {
+                key = new byte[Math.max(keyLength, key.length * 2)];
+            }
+            in.readFully(key, 0, keyLength);
+            int valueLength = readLength(in);
             if (keyed != null && keyGroups.contains(keyGroup)) {
-                keyed.entry(index, keyGroup, key, value);
+                keyed.entry(index, keyGroup, key, keyLength, in, valueLength);
+            } else {
+                in.skipNBytes(valueLength);
             }
         }
         return maxParallelism;
+    }
+
+    private static int readLength(DataInputStream in) throws IOException {
+        int length = in.readInt();
+        if (length < 0) {
+            throw new IOException("Corrupt state data: negative length " + length);
+        }
+        return length;
     }
 }
