@@ -7,7 +7,8 @@ import java.io.IOException;
  * The serialized entries of one restored keyed state, packed one after the other into {@link ChunkedBytes} as
  * (int key group, int key length, key, int value length, value): no object per entry, key or value while a restore
  * reads millions of them and until the state is registered. Filled while a restore reads, then {@linkplain #seal
- * sealed} (a snapshot of the still unregistered state shares it) and read in the order the entries came.
+ * sealed} (a snapshot of the still unregistered state shares it) and read; in no particular order (a large entry
+ * has an array of its own), as neither putting them in a map nor writing them to a checkpoint needs one.
  */
 final class RestoredEntries {
 
@@ -66,7 +67,7 @@ final class RestoredEntries {
         sealed = true;
     }
 
-    /** Every entry, in the order added. */
+    /** Every entry, once each. */
     void forEach(Visitor visitor) throws IOException {
         for (int c = 0; c < bytes.chunks(); c++) {
             byte[] chunk = bytes.chunk(c);
