@@ -55,7 +55,8 @@ class ChunkedBytesTest {
             }
         }
         assertEquals(2_000, bytes.chunks() - shared, "one array for each large piece");
-        assertEquals((small + ChunkedBytes.CHUNK_SIZE - 1) / ChunkedBytes.CHUNK_SIZE, shared, "small pieces fill arrays");
+        assertEquals((small + ChunkedBytes.CHUNK_SIZE - 1) / ChunkedBytes.CHUNK_SIZE, shared,
+                "small pieces fill arrays");
         assertThrows(IllegalArgumentException.class, () -> bytes.reserve(-1));
     }
 }
