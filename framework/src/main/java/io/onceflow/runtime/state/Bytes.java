@@ -33,12 +33,17 @@ public final class Bytes {
     }
 
     public static byte[] readBytes(java.io.DataInput in) throws IOException {
-        int len = in.readInt();
-        if (len < 0) {
-            throw new IOException("Corrupt state data: negative length " + len);
-        }
-        byte[] bytes = new byte[len];
+        byte[] bytes = new byte[readLength(in)];
         in.readFully(bytes);
         return bytes;
+    }
+
+    /** The length {@link #writeBytes} writes before the bytes: a negative one is corrupt data. */
+    static int readLength(java.io.DataInput in) throws IOException {
+        int length = in.readInt();
+        if (length < 0) {
+            throw new IOException("Corrupt state data: negative length " + length);
+        }
+        return length;
     }
 }

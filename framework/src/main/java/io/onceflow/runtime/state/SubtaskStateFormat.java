@@ -231,12 +231,12 @@ public final class SubtaskStateFormat {
                 break;
             }
             int keyGroup = in.readInt();
-            int keyLength = readLength(in);
+            int keyLength = Bytes.readLength(in);
             if (keyLength > key.length) {
                 key = new byte[Math.max(keyLength, key.length * 2)];
             }
             in.readFully(key, 0, keyLength);
-            int valueLength = readLength(in);
+            int valueLength = Bytes.readLength(in);
             if (keyed != null && keyGroups.contains(keyGroup)) {
                 keyed.entry(index, keyGroup, key, keyLength, in, valueLength);
             } else {
@@ -244,13 +244,5 @@ public final class SubtaskStateFormat {
             }
         }
         return maxParallelism;
-    }
-
-    private static int readLength(DataInputStream in) throws IOException {
-        int length = in.readInt();
-        if (length < 0) {
-            throw new IOException("Corrupt state data: negative length " + length);
-        }
-        return length;
     }
 }
