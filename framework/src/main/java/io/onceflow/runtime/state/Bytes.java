@@ -46,4 +46,14 @@ public final class Bytes {
         }
         return length;
     }
+
+    /**
+     * Reads {@code length} bytes into the start of {@code buffer}, a larger one first (at least twice its size) if
+     * they do not fit; returns the buffer they are in, for the next read.
+     */
+    static byte[] readInto(java.io.DataInput in, byte[] buffer, int length) throws IOException {
+        byte[] into = length > buffer.length ? new byte[Math.max(length, buffer.length * 2)] : buffer;
+        in.readFully(into, 0, length);
+        return into;
+    }
 }

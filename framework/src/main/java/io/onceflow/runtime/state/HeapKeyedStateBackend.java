@@ -794,8 +794,8 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
             for (RestoredKeyedState r : leftovers) {
                 int stateIndex = index++;
                 r.entries().forEach((keyGroup, array, keyAt, keyLength, valueAt, valueLength) ->
-                        SubtaskStateFormat.writeKeyedEntry(out, stateIndex, keyGroup, array, keyAt, keyLength, valueAt,
-                                valueLength));
+                        SubtaskStateFormat.writeKeyedEntry(out, stateIndex, keyGroup, array, keyAt, keyLength, array,
+                                valueAt, valueLength));
             }
         }
 

@@ -130,10 +130,7 @@ public final class HeapStateChain {
                     throw new IOException("Shared state file " + file.path() + " of " + what
                             + " holds a key of length " + keyLength + ": the checkpoint is corrupt");
                 }
-                if (keyLength > buffer.length) {
-                    buffer = new byte[Math.max(keyLength, buffer.length * 2)];
-                }
-                in.readFully(buffer, 0, keyLength);
+                buffer = Bytes.readInto(in, buffer, keyLength);
                 int valueLength = in.readInt();
                 if (valueLength < 0 && valueLength != REMOVED) {
                     throw new IOException("Shared state file " + file.path() + " of " + what

@@ -92,27 +92,18 @@ public final class SubtaskStateFormat {
 
     public static void writeKeyedEntry(DataOutput out, int stateIndex, int keyGroup, byte[] key, byte[] value)
             throws IOException {
-        writeKeyedEntry(out, stateIndex, keyGroup, key, key.length, value, value.length);
+        writeKeyedEntry(out, stateIndex, keyGroup, key, 0, key.length, value, 0, value.length);
     }
 
-    /** One keyed entry from the first bytes of (reused) arrays. */
-    static void writeKeyedEntry(DataOutput out, int stateIndex, int keyGroup, byte[] key, int keyLength, byte[] value,
-                                int valueLength) throws IOException {
+    /** One keyed entry from ranges of arrays: a database row's key behind its prefix, entries packed together. */
+    public static void writeKeyedEntry(DataOutput out, int stateIndex, int keyGroup, byte[] key, int keyOffset,
+                                       int keyLength, byte[] value, int valueOffset, int valueLength)
+            throws IOException {
         writeKeyedEntryHead(out, stateIndex, keyGroup);
         out.writeInt(keyLength);
-        out.write(key, 0, keyLength);
+        out.write(key, keyOffset, keyLength);
         out.writeInt(valueLength);
-        out.write(value, 0, valueLength);
-    }
-
-    /** One keyed entry whose key and value are in one array (see {@link RestoredEntries}). */
-    static void writeKeyedEntry(DataOutput out, int stateIndex, int keyGroup, byte[] array, int keyOffset,
-                                int keyLength, int valueOffset, int valueLength) throws IOException {
-        writeKeyedEntryHead(out, stateIndex, keyGroup);
-        out.writeInt(keyLength);
-        out.write(array, keyOffset, keyLength);
-        out.writeInt(valueLength);
-        out.write(array, valueOffset, valueLength);
+        out.write(value, valueOffset, valueLength);
     }
 
     /**
@@ -232,10 +223,7 @@ public final class SubtaskStateFormat {
             }
             int keyGroup = in.readInt();
             int keyLength = Bytes.readLength(in);
-            if (keyLength > key.length) {
-                key = new byte[Math.max(keyLength, key.length * 2)];
-            }
-            in.readFully(key, 0, keyLength);
+            key = Bytes.readInto(in, key, keyLength);
             int valueLength = Bytes.readLength(in);
             if (keyed != null && keyGroups.contains(keyGroup)) {
                 keyed.entry(index, keyGroup, key, keyLength, in, valueLength);

@@ -833,8 +833,9 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
                             try (RocksIterator it = db.newIterator(c.handle, options)) {
                                 for (it.seekToFirst(); it.isValid(); it.next()) {
                                     byte[] row = it.key();
-                                    SubtaskStateFormat.writeKeyedEntry(out, i, keyGroupOf(row),
-                                            Arrays.copyOfRange(row, 6, row.length), it.value());
+                                    byte[] value = it.value();
+                                    SubtaskStateFormat.writeKeyedEntry(out, i, keyGroupOf(row), row, 6, row.length - 6,
+                                            value, 0, value.length);
                                 }
                             }
                         }
@@ -893,8 +894,9 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
         ByteArrayOutputStream value = new ByteArrayOutputStream(4 + map.size());
         new DataOutputStream(value).writeInt(count);
         map.writeTo(value);
-        SubtaskStateFormat.writeKeyedEntry(out, index, keyGroupOf(primary), Arrays.copyOfRange(primary, 6, primary.length),
-                value.toByteArray());
+        byte[] bytes = value.toByteArray();
+        SubtaskStateFormat.writeKeyedEntry(out, index, keyGroupOf(primary), primary, 6, primary.length - 6, bytes, 0,
+                bytes.length);
     }
 
     /** Closes the database once no snapshot of it is still being written. */
