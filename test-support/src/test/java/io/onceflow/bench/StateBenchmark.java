@@ -30,13 +30,14 @@ import javax.management.openmbean.CompositeData;
 
 /**
  * Keyed state at scale, heap against RocksDB (both with incremental checkpoints; {@code heap-full} in
- * {@code -Dbench.backends=heap,heap-full,rocksdb} is the heap with full ones), each run in a child JVM of its
+ * {@code -Dbench.backends=heap,heap-full,rocksdb,rocksdb-full} are the two with full ones), each run in a child JVM of its
  * own: a keyed running count over N distinct keys (each key twice) at parallelism 2 with a checkpoint
  * every second. Prints, per backend and key count: throughput, checkpoint duration, full and
  * incremental checkpoint size, the longest pause of a task thread for a checkpoint (p99 and max), the
  * longest garbage-collection pause (which stops every thread, checkpoint or not), peak RSS of the process,
  * and the time a second run takes to restore the final state. {@code -Dbench.jvmOptions="..."} adds options
- * to the children's JVMs (another collector, for instance).
+ * to the children's JVMs (another collector, for instance); {@code -Dbench.restoreParallelism=3} restores at
+ * another parallelism than the run's 2, so every subtask reads the key groups it now owns out of others' files.
  *
  * <p>{@code mvn -q -B install -DskipTests && mvn -q -pl test-support exec:java -Dexec.classpathScope=test
  * -Dexec.mainClass=io.onceflow.bench.StateBenchmark -Dexec.args="1000000 10000000"}
@@ -105,6 +106,7 @@ public final class StateBenchmark {
             List<String> options = new ArrayList<>();
             options.add(backend.startsWith("heap") ? "-Xmx" + heapGigabytes(keys) + "g" : "-Xmx1g");
             options.add("-Dbench.writeBuffer=" + Long.getLong("bench.writeBuffer", 0));
+            options.add("-Dbench.restoreParallelism=" + Integer.getInteger("bench.restoreParallelism", 2));
             for (String o : System.getProperty("bench.jvmOptions", "").trim().split("\\s+")) {
                 if (!o.isEmpty()) {
                     options.add(o);
@@ -142,11 +144,12 @@ public final class StateBenchmark {
         StateBackend backend = args[2].startsWith("heap")
                 ? new HeapStateBackend().withIncrementalCheckpoints(!args[2].equals("heap-full"))
                 : RocksDBStateBackend.create().withLocalDirectory(Path.of(args[4], "rocksdb"))
-                        .withWriteBufferBytes(Long.getLong("bench.writeBuffer", 0));
+                        .withWriteBufferBytes(Long.getLong("bench.writeBuffer", 0))
+                        .withIncrementalCheckpoints(!args[2].equals("rocksdb-full"));
         long keys = Long.parseLong(args[3]);
         Path dir = Path.of(args[4]);
         StreamEnvironment env = StreamEnvironment.create();
-        env.setParallelism(2);
+        env.setParallelism(phase.equals("restore") ? Integer.getInteger("bench.restoreParallelism", 2) : 2);
         env.setStateBackend(backend);
         env.enableCheckpointing(Duration.ofSeconds(1));
         env.getCheckpointConfig().setCheckpointTimeout(Duration.ofMinutes(10));

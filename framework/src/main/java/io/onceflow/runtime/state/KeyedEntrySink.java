@@ -32,6 +32,13 @@ public interface KeyedEntrySink {
     }
 
     /**
+     * Every snapshot of the restore has been read: a receiver that holds entries back to write them in
+     * batches writes the rest now.
+     */
+    default void restoreEnded() throws IOException {
+    }
+
+    /**
      * A snapshot written for the key groups {@code written} is about to be read (several after a change of
      * parallelism, one per snapshot that overlaps the receiver's key groups).
      */

@@ -115,8 +115,10 @@ class RocksDBKeyedStateBackendTest {
         return bytes.toByteArray();
     }
 
+    /** Reads a checkpoint into a backend, as a restore does: then tells it the restore has ended. */
     private void restore(byte[] checkpoint, KeyGroupRange range, KeyedEntrySink into) throws Exception {
         SubtaskStateFormat.read(new ByteArrayInputStream(checkpoint), "test", new HashMap<>(), range, into, reader());
+        into.restoreEnded();
     }
 
     @Test
@@ -227,6 +229,30 @@ class RocksDBKeyedStateBackendTest {
             }
         }
         assertEquals(all, union, "the three parts together hold everything, once");
+    }
+
+    @Test
+    void aRestoreOfManyWriteBatchesHoldsEveryRowBeforeAnyStateIsRegistered() throws Exception {
+        incremental = false;
+        int keys = 3_001;  // some 15,000 rows, written a batch at a time, the last batch partly filled
+        byte[] checkpoint;
+        Map<String, String> all;
+        try (RocksDBKeyedStateBackend b = rocks(ALL)) {
+            fill(b, keys, "x");
+            all = dump(b, keys);
+            checkpoint = checkpoint(b.snapshot(1));
+        }
+        try (RocksDBKeyedStateBackend b = rocks(ALL)) {
+            restore(checkpoint, ALL, b);
+            assertEquals(all, dump(b, keys), "every row restored");
+        }
+        try (RocksDBKeyedStateBackend b = rocks(ALL)) {
+            // read without the end of the restore being announced: a snapshot of states nobody registered
+            SubtaskStateFormat.read(new ByteArrayInputStream(checkpoint), "test", new HashMap<>(), ALL, b, reader());
+            HeapKeyedStateBackend heap = new HeapKeyedStateBackend("op", null, 128, ALL);
+            restore(checkpoint(b.snapshot(2)), ALL, heap);
+            assertEquals(all, dump(heap, keys), "the snapshot writes the rows still held back first");
+        }
     }
 
     @Test

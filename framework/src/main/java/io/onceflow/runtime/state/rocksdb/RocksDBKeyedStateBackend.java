@@ -99,6 +99,17 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
     private final List<ColumnFamilyHandle> handles = new ArrayList<>();
     private final LinkedHashMap<String, Column> columns = new LinkedHashMap<>();
     private final List<Column> reading = new ArrayList<>();
+    /**
+     * Rows a restore has read and not yet written: they go into the database a batch at a time, one write
+     * (one lock, one memtable insertion group) per {@link #RESTORE_BATCH_ROWS} rows or
+     * {@link #RESTORE_BATCH_BYTES} bytes instead of one per row. Written out when the restore ends, and
+     * before anything else reads the database.
+     */
+    private org.rocksdb.WriteBatch restoreBatch;
+    private int restoreBatchRows;
+    private long restoreBatchBytes;
+    static final int RESTORE_BATCH_ROWS = 1000;
+    static final long RESTORE_BATCH_BYTES = 2L << 20;
     private final ByteArrayOutputStream keyBuffer = new ByteArrayOutputStream(64);
     private final DataOutputStream keyOut = new DataOutputStream(keyBuffer);
     private Object currentKey;
@@ -208,6 +219,7 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
     }
 
     private Column register(StateDescriptor<?, ?> d) {
+        writeRestoreBatch();
         Column c = columns.get(d.getName());
         if (c != null && c.kind != d.getKind()) {
             throw new IllegalStateException("State '" + d.getName() + "' of operator '" + operatorUid + "' "
@@ -242,9 +254,46 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
     public void entry(int index, int keyGroup, byte[] key, byte[] value) throws IOException {
         Column c = reading.get(index);
         try {
-            db().put(c.handle, writeOptions, rowKey(keyGroup, key, null), value);
+            restorePut(c, rowKey(keyGroup, key, null), value);
         } catch (RocksDBException e) {
             throw new IOException("Cannot restore state '" + c.name + "' into RocksDB: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void restoreEnded() {
+        writeRestoreBatch();
+    }
+
+    private void restorePut(Column c, byte[] row, byte[] value) throws RocksDBException {
+        if (restoreBatch == null) {
+            restoreBatch = new org.rocksdb.WriteBatch();
+        }
+        restoreBatch.put(c.handle, row, value);
+        restoreBatchBytes += row.length + value.length;
+        if (++restoreBatchRows >= RESTORE_BATCH_ROWS || restoreBatchBytes >= RESTORE_BATCH_BYTES) {
+            writeRestoreBatch();
+        }
+    }
+
+    /**
+     * Writes the restored rows not yet written, if any, and lets the batch go: at the end of a restore, and
+     * before the database is read or written otherwise.
+     */
+    private void writeRestoreBatch() {
+        if (restoreBatch == null) {
+            return;
+        }
+        try {
+            db().write(writeOptions, restoreBatch);
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("Cannot restore the state of operator '" + operatorUid
+                    + "' into RocksDB: " + e.getMessage(), e);
+        } finally {
+            restoreBatch.close();
+            restoreBatch = null;
+            restoreBatchRows = 0;
+            restoreBatchBytes = 0;
         }
     }
 
@@ -290,7 +339,7 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
                         if (keyGroupOf(row) > keyGroups.end()) {
                             break;
                         }
-                        db().put(c.handle, writeOptions, row, it.value());
+                        restorePut(c, row, it.value());
                     }
                 }
             }
@@ -298,6 +347,7 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
     }
 
     private boolean hasRows(Column c) {
+        writeRestoreBatch();
         try (RocksIterator it = db().newIterator(c.handle)) {
             it.seekToFirst();
             return it.isValid();
@@ -711,6 +761,7 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
 
     @Override
     public KeyedStateSnapshot snapshot(long checkpointId) throws IOException {
+        writeRestoreBatch();
         return incremental ? nativeSnapshot(checkpointId) : fullSnapshot();
     }
 
@@ -913,6 +964,9 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
             return;
         }
         closed = true;
+        if (restoreBatch != null) {
+            restoreBatch.close();
+        }
         for (ColumnFamilyHandle h : handles) {
             h.close();
         }
