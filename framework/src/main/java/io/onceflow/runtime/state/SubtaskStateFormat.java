@@ -201,7 +201,8 @@ public final class SubtaskStateFormat {
         }
         if (keyedFormat == KEYED_ROCKSDB_NATIVE) {
             io.onceflow.runtime.state.rocksdb.NativeSnapshot snapshot = io.onceflow.runtime.state.rocksdb.NativeSnapshot.read(in);
-            if (keyed != null) {
+            // a database none of whose key groups the receiver owns has nothing for it: not even downloaded
+            if (keyed != null && snapshot.keyGroups().intersects(keyGroups)) {
                 keyed.restoreNative(snapshot, keyGroups, files);
             }
             return snapshot.maxParallelism();

@@ -256,6 +256,59 @@ class RocksDBKeyedStateBackendTest {
     }
 
     @Test
+    void aDatabaseClippedOnRescalingChangesCheckpointsAndIsRescaledAgain() throws Exception {
+        int keys = 600;
+        byte[] whole;
+        try (RocksDBKeyedStateBackend b = rocks(ALL)) {
+            fill(b, keys, "x");
+            whole = checkpoint(b.snapshot(1));
+        }
+        // 1 -> 3: each part is the one database with the other parts' key groups deleted; it changes its own keys
+        List<byte[]> parts = new ArrayList<>();
+        Map<String, String> expected = new TreeMap<>();
+        for (int subtask = 0; subtask < 3; subtask++) {
+            KeyGroupRange range = KeyGroups.rangeFor(128, 3, subtask);
+            try (RocksDBKeyedStateBackend part = rocks(range)) {
+                restore(whole, range, part);
+                for (int k = 0; k < keys; k++) {
+                    String key = "key-" + k;
+                    if (range.contains(KeyGroups.keyGroupFor(key, 128))) {
+                        part.setCurrentKey(key);
+                        part.getState(COUNT).update(-1L - k);
+                        if (k % 2 == 0) {
+                            part.getListState(SEEN).clear();
+                            part.getMapState(LAST).remove("a");
+                        }
+                    }
+                }
+                Map<String, String> mine = dump(part, keys);
+                mine.keySet().forEach(k -> assertTrue(range.contains(KeyGroups.keyGroupFor(k, 128)), k));
+                expected.putAll(mine);
+                parts.add(checkpoint(part.snapshot(2)));
+            }
+        }
+        assertEquals(keys, expected.size(), "the three parts together hold every key, once");
+        assertTrue(expected.get("key-4").startsWith("-5 [] {b1=-1}"), expected.get("key-4"));
+        // 3 -> 2: the first part that overlaps is clipped again, the other's rows copied in
+        Map<String, String> union = new TreeMap<>();
+        for (int subtask = 0; subtask < 2; subtask++) {
+            KeyGroupRange range = KeyGroups.rangeFor(128, 2, subtask);
+            try (RocksDBKeyedStateBackend part = rocks(range)) {
+                for (byte[] checkpoint : parts) {
+                    restore(checkpoint, range, part);
+                }
+                Map<String, String> mine = dump(part, keys);
+                mine.keySet().forEach(k -> assertTrue(range.contains(KeyGroups.keyGroupFor(k, 128)), k));
+                union.putAll(mine);
+                HeapKeyedStateBackend heap = new HeapKeyedStateBackend("op", null, 128, range);
+                restore(checkpoint(part.snapshot(3)), range, heap);
+                assertEquals(mine, dump(heap, keys), "its own checkpoint holds what it holds, and no deleted row");
+            }
+        }
+        assertEquals(expected, union, "the changes of the three parts, and nothing their deletions removed");
+    }
+
+    @Test
     void closingWhileASnapshotIsWrittenWaitsForIt() throws Exception {
         RocksDBKeyedStateBackend b = rocks(ALL);
         fill(b, 100, "x");

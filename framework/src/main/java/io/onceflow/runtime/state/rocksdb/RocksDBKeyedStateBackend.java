@@ -298,14 +298,17 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
     }
 
     /**
-     * At the parallelism it was taken with, and before anything else, a native snapshot's files become
-     * this subtask's database as they are (and its SST files need no upload again); otherwise the rows of
-     * this subtask's key groups are copied from a read-only copy, with a seek to the first one.
+     * The first native snapshot read, before anything else, becomes this subtask's database as its files
+     * are (and its SST files need no upload again): at the parallelism it was taken with, that is the whole
+     * restore; at another, the rows of key groups this subtask does not own are deleted as ranges (the
+     * files keep them until RocksDB compacts them away; no read sees them), as Flink's RocksDB backend clips
+     * a database on rescaling. The rows of this subtask's key groups in any further snapshot are copied
+     * from a read-only copy of it, with a seek to the first one.
      */
     @Override
     public void restoreNative(NativeSnapshot snapshot, KeyGroupRange keyGroups, io.onceflow.runtime.state.SharedFileReader files)
             throws IOException {
-        if (db == null && columns.isEmpty() && snapshot.keyGroups().equals(keyGroupRange)
+        if (db == null && columns.isEmpty() && snapshot.keyGroups().intersects(keyGroupRange)
                 && snapshot.maxParallelism() == maxParallelism) {
             snapshot.materialize(directory, files);
             open(snapshot.states());
@@ -313,6 +316,9 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
                 if (f.shared() != null) {
                     uploaded.put(f.name(), f.shared());
                 }
+            }
+            if (!snapshot.keyGroups().equals(keyGroupRange)) {
+                clip(snapshot.keyGroups());
             }
             LOG.debug("Operator '{}': RocksDB restored from the files of snapshot {}", operatorUid, snapshot.dbId());
             return;
@@ -344,6 +350,25 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
                 }
             }
         });
+    }
+
+    /** Deletes the rows of the key groups in {@code held} that this subtask does not own, in every state. */
+    private void clip(KeyGroupRange held) throws IOException {
+        try {
+            for (Column c : columns.values()) {
+                if (held.start() < keyGroupRange.start()) {
+                    db.deleteRange(c.handle, writeOptions, NativeSnapshot.firstKey(held.start()),
+                            NativeSnapshot.firstKey(keyGroupRange.start()));
+                }
+                if (held.end() > keyGroupRange.end()) {
+                    db.deleteRange(c.handle, writeOptions, NativeSnapshot.firstKey(keyGroupRange.end() + 1),
+                            NativeSnapshot.firstKey(held.end() + 1));
+                }
+            }
+        } catch (RocksDBException e) {
+            throw new IOException("Cannot delete the rows of other subtasks' key groups from the restored RocksDB "
+                    + "database of operator '" + operatorUid + "': " + e.getMessage(), e);
+        }
     }
 
     private boolean hasRows(Column c) {
