@@ -42,8 +42,16 @@ class ResumeAndRescaleTest {
     }
 
     private StreamEnvironment env(int parallelism, TransactionalTestSink sink) {
+        return env(parallelism, sink, null);
+    }
+
+    /** @param backend the state backend, or null for the default (the heap) */
+    private StreamEnvironment env(int parallelism, TransactionalTestSink sink, io.onceflow.api.StateBackend backend) {
         StreamEnvironment env = StreamEnvironment.create();
         env.setParallelism(parallelism);
+        if (backend != null) {
+            env.setStateBackend(backend);
+        }
         env.enableCheckpointing(Duration.ofMillis(50));
         env.getCheckpointConfig().setCheckpointStorage(dir.resolve("checkpoints").toUri().toString());
         env.setRestartStrategy(RestartStrategies.noRestart());
@@ -117,6 +125,30 @@ class ResumeAndRescaleTest {
 
         SequenceChecker.Result result = SequenceChecker.check(store.readAll(), SequenceChecker.expectedForSequence(TOTAL, KEYS));
         assertTrue(result.exact(), "after resuming at parallelism 3: " + result);
+    }
+
+    /**
+     * RocksDB with incremental checkpoints, 2 -> 3 -> 2: the second run's subtasks each start from an old
+     * subtask's files with the other key groups' rows deleted, checkpoint those databases, and the third run
+     * rescales from them again.
+     */
+    @Test
+    void rocksDbResumesAtAnotherParallelismAndBackAgain() throws Exception {
+        CommittedStore store = CommittedStore.inDirectory(dir.resolve("out"));
+        io.onceflow.api.RocksDBStateBackend rocks = io.onceflow.api.RocksDBStateBackend.create()
+                .withLocalDirectory(dir.resolve("rocksdb"));
+        long committed = 0;
+        for (int parallelism : new int[] {2, 3}) {
+            assertEquals(JobStatus.CANCELED, cancelAfterCheckpoints(env(parallelism, new TransactionalTestSink(store),
+                    rocks), "rocks", 3));
+            long now = store.readAll().size();
+            assertTrue(now > committed && now < TOTAL, "the run at parallelism " + parallelism + " stopped midway: " + now);
+            committed = now;
+        }
+        JobMetrics last = env(2, new TransactionalTestSink(store), rocks).execute("rocks");
+        assertEquals(JobStatus.FINISHED, last.status());
+        SequenceChecker.Result result = SequenceChecker.check(store.readAll(), SequenceChecker.expectedForSequence(TOTAL, KEYS));
+        assertTrue(result.exact(), "after parallelism 2, 3 and 2 again on RocksDB: " + result);
     }
 
     @Test
