@@ -64,7 +64,8 @@ final class StateAssignment {
                 }
             };
         }
-        KeyGroupRange range = keyGroups != null ? keyGroups : KeyGroupRange.EMPTY;
+        // an operator that is not keyed is offered every key group, so that keyed state it no longer takes is refused
+        KeyGroupRange range = keyGroups != null ? keyGroups : new KeyGroupRange(0, maxParallelism - 1);
         if (op.parallelism() == parallelism) {
             for (CheckpointMetadata.SubtaskState s : op.subtasks()) {
                 if (s.subtaskIndex() == subtask && s.handle() != null) {

@@ -168,6 +168,34 @@ class ConfigurationErrorsTest {
         }
     }
 
+    /**
+     * A checkpoint's keyed state (a heap chain, a RocksDB database) is refused by an operator of the same uid
+     * that is no longer keyed: not dropped.
+     */
+    @Test
+    void keyedStateOfAnOperatorNoLongerOnAKeyedStream() throws Exception {
+        for (io.onceflow.api.StateBackend backend : List.of(new io.onceflow.api.HeapStateBackend(),
+                io.onceflow.api.RocksDBStateBackend.create().withLocalDirectory(dir.resolve("rocksdb")))) {
+            String job = "unkeyed-" + backend.getClass().getSimpleName();
+            StreamEnvironment keyed = countJob(StreamEnvironment.create(), "sink");
+            keyed.setStateBackend(backend);
+            keyed.enableCheckpointing(Duration.ofMillis(20));
+            keyed.getCheckpointConfig().setCheckpointStorage(dir.toString());
+            keyed.execute(job);
+
+            StreamEnvironment env = StreamEnvironment.create();
+            env.enableCheckpointing(Duration.ofMillis(20));
+            env.getCheckpointConfig().setCheckpointStorage(dir.toString());
+            env.setRestartStrategy(RestartStrategies.noRestart());
+            env.fromSource(SequenceSource.bounded(2, 2_000, 10), "sequence").uid("source")
+                    .map(w -> w).uid("count")
+                    .sinkTo(new TransactionalTestSink(CommittedStore.inMemory())).uid("sink");
+            JobExecutionException e = assertThrows(JobExecutionException.class, () -> env.execute(job), job);
+            assertTrue(e.getMessage().contains("has keyed state for operator 'count', which is not on a keyed stream "
+                    + "any more: keep keyBy(...) before it or start fresh"), job + ": " + e.getMessage());
+        }
+    }
+
     @Test
     void stateFileOfUnknownFormatVersion() throws Exception {
         Path chk = latestCheckpoint(runToCompletion("versioned"));
