@@ -108,8 +108,10 @@ final class StateAssignment {
         String what = "operator '" + op.uid() + "' subtask " + s.subtaskIndex() + " in checkpoint " + metadata.checkpointId();
         int writtenMax;
         keyed.snapshotWrittenFor(s.keyGroups());
+        // a snapshot that holds none of these key groups has nothing for them: its keyed part is not read
+        KeyGroupRange wanted = s.keyGroups() == null || s.keyGroups().intersects(range) ? range : KeyGroupRange.EMPTY;
         try (java.io.InputStream in = store.openState(s.handle())) {
-            writtenMax = SubtaskStateFormat.read(in, what, lists, range, keyed, new io.onceflow.runtime.state.SharedFileReader() {
+            writtenMax = SubtaskStateFormat.read(in, what, lists, wanted, keyed, new io.onceflow.runtime.state.SharedFileReader() {
                 @Override
                 public void download(io.onceflow.runtime.storage.StateHandle.InFile handle, java.nio.file.Path localFile)
                         throws IOException {

@@ -215,6 +215,9 @@ public final class SubtaskStateFormat {
         }
         int maxParallelism = in.readInt();
         readStates(in, what, keyed);
+        if (keyGroups.isEmpty()) {
+            return maxParallelism;
+        }
         long remaining = version == 1 ? in.readInt() : Long.MAX_VALUE;
         byte[] key = new byte[256]; // each key is read into it, and copied only by a receiver that keeps it
         while (remaining-- > 0) {
