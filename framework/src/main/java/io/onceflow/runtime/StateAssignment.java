@@ -72,7 +72,7 @@ final class StateAssignment {
                     read(op, s, lists, range, keyed);
                 }
             }
-            ended(op, keyed);
+            keyed.restoreEnded();
             return new Restored(true, lists);
         }
         Map<String, List<byte[]>> all = new LinkedHashMap<>();
@@ -81,7 +81,7 @@ final class StateAssignment {
                 read(op, s, all, range, keyed);
             }
         }
-        ended(op, keyed);
+        keyed.restoreEnded();
         for (Map.Entry<String, List<byte[]>> e : all.entrySet()) {
             List<byte[]> mine = new ArrayList<>();
             List<byte[]> elements = e.getValue();
@@ -91,15 +91,6 @@ final class StateAssignment {
             lists.put(e.getKey(), mine);
         }
         return new Restored(true, lists);
-    }
-
-    private void ended(CheckpointMetadata.OperatorState op, KeyedEntrySink keyed) {
-        try {
-            keyed.restoreEnded();
-        } catch (IOException e) {
-            throw new JobConfigurationException("Cannot restore operator '" + op.uid() + "' from checkpoint "
-                    + metadata.checkpointId() + ": " + e.getMessage(), e);
-        }
     }
 
     private void read(CheckpointMetadata.OperatorState op, CheckpointMetadata.SubtaskState s,

@@ -35,7 +35,7 @@ public interface KeyedEntrySink {
      * Every snapshot of the restore has been read: a receiver that holds entries back to write them in
      * batches writes the rest now.
      */
-    default void restoreEnded() throws IOException {
+    default void restoreEnded() {
     }
 
     /**

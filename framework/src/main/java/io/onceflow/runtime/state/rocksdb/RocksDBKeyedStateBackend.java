@@ -66,7 +66,7 @@ import org.slf4j.LoggerFactory;
  * <h2>Checkpoints</h2>
  * {@link #snapshot} takes a RocksDB snapshot (O(1)) on the task thread; another thread then iterates
  * it and streams the canonical keyed format (maps gathered back per key), so a heap backend can
- * restore it too. A restore writes entries straight into the database; map states arrive as whole
+ * restore it too. A restore writes entries into the database a batch at a time; map states arrive as whole
  * serialized maps and are split into rows when the state is registered (when its serializers are
  * known).
  *
