@@ -308,6 +308,39 @@ class RocksDBKeyedStateBackendTest {
         assertEquals(expected, union, "the changes of the three parts, and nothing their deletions removed");
     }
 
+    /**
+     * Whole maps restored from a heap checkpoint are split into rows when the map state is registered, in write
+     * batches; registered while a checkpoint is taking its files, the split waits for them, so that the checkpoint
+     * holds the whole maps its states say it holds.
+     */
+    @Test
+    void restoredMapsSplitWhenRegisteredEvenWhileACheckpointTakesItsFiles() throws Exception {
+        int keys = 2_000;  // some 4,000 map entries: several write batches
+        HeapKeyedStateBackend heap = new HeapKeyedStateBackend("op", null, 128, ALL);
+        fill(heap, keys, "x");
+        Map<String, String> all = dump(heap, keys);
+        byte[] fromHeap = checkpoint(heap.snapshot(1));
+        try (RocksDBKeyedStateBackend b = rocks(ALL)) {
+            restore(fromHeap, ALL, b);
+            b.setCurrentKey("key-0");
+            b.getState(COUNT).value();  // the other states are registered, the maps are not yet
+            b.getListState(SEEN).get();
+            b.getReducingState(SUM).get();
+            KeyedStateSnapshot snapshot = b.snapshot(2);
+            java.util.concurrent.CompletableFuture<byte[]> written = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return checkpoint(snapshot);
+                } catch (Exception e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            });
+            assertEquals(all, dump(b, keys), "the maps split into rows, every entry there");
+            HeapKeyedStateBackend again = new HeapKeyedStateBackend("op", null, 128, ALL);
+            restore(written.get(30, java.util.concurrent.TimeUnit.SECONDS), ALL, again);
+            assertEquals(all, dump(again, keys), "and the checkpoint taken meanwhile holds the whole maps");
+        }
+    }
+
     @Test
     void closingWhileASnapshotIsWrittenWaitsForIt() throws Exception {
         RocksDBKeyedStateBackend b = rocks(ALL);

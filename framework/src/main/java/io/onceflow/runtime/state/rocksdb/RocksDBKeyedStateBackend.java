@@ -266,11 +266,25 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
     }
 
     private void restorePut(Column c, byte[] row, byte[] value) throws RocksDBException {
+        restoreBatch().put(c.handle, row, value);
+        restoreBatched(row.length + value.length);
+    }
+
+    private void restoreDelete(Column c, byte[] row) throws RocksDBException {
+        restoreBatch().delete(c.handle, row);
+        restoreBatched(row.length);
+    }
+
+    private org.rocksdb.WriteBatch restoreBatch() {
         if (restoreBatch == null) {
             restoreBatch = new org.rocksdb.WriteBatch();
         }
-        restoreBatch.put(c.handle, row, value);
-        restoreBatchBytes += row.length + value.length;
+        return restoreBatch;
+    }
+
+    /** Counts a row just added to the batch, and writes the batch once it is full. */
+    private void restoreBatched(int bytes) {
+        restoreBatchBytes += bytes;
         if (++restoreBatchRows >= RESTORE_BATCH_ROWS || restoreBatchBytes >= RESTORE_BATCH_BYTES) {
             writeRestoreBatch();
         }
@@ -379,33 +393,39 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
         }
     }
 
-    /** Splits restored whole maps into one row per entry, now that the map's serializers are known. */
+    /**
+     * Splits restored whole maps into one row per entry, now that the map's serializers are known: streamed
+     * from an iterator (which sees the database as it was when it was created, not the rows written since) into
+     * write batches, so that no more than a batch of them is in memory at once. Waits first for a checkpoint that
+     * is still taking its files, which must hold the whole maps its states say they hold.
+     */
     private <UK, UV> void splitRestoredMaps(Column c, TypeSerializer<UK> ks, TypeSerializer<UV> vs) {
         if (!c.holdsWholeMaps) {
             return;
         }
+        settleOverlay(true);
         c.holdsWholeMaps = false;
         ByteArrayOutputStream buffer = new ByteArrayOutputStream();
         DataOutputStream out = new DataOutputStream(buffer);
         try (RocksIterator it = db().newIterator(c.handle)) {
-            List<byte[][]> rows = new ArrayList<>();
             for (it.seekToFirst(); it.isValid(); it.next()) {
-                rows.add(new byte[][] {it.key(), it.value()});
-            }
-            for (byte[][] row : rows) {
-                java.io.DataInputStream in = new java.io.DataInputStream(new java.io.ByteArrayInputStream(row[1]));
+                byte[] row = it.key();
+                java.io.DataInputStream in = new java.io.DataInputStream(new java.io.ByteArrayInputStream(it.value()));
                 int n = in.readInt();
-                delete(c, row[0]);
+                restoreDelete(c, row);
                 for (int i = 0; i < n; i++) {
                     UK uk = ks.deserialize(in);
                     UV uv = vs.deserialize(in);
                     buffer.reset();
                     ks.serialize(uk, out);
                     out.flush();
-                    byte[] userKey = buffer.toByteArray();
-                    put(c, concat(row[0], userKey), Bytes.toBytes(vs, uv));
+                    restorePut(c, concat(row, buffer.toByteArray()), Bytes.toBytes(vs, uv));
                 }
             }
+            writeRestoreBatch();
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("Cannot restore map state '" + c.name + "' of operator '" + operatorUid
+                    + "' into RocksDB: " + e.getMessage(), e);
         } catch (IOException e) {
             throw new IllegalStateException("Cannot restore map state '" + c.name + "' of operator '" + operatorUid
                     + "': " + e.getMessage(), e);
