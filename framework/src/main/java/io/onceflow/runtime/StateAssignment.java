@@ -101,19 +101,20 @@ final class StateAssignment {
         keyed.snapshotWrittenFor(s.keyGroups());
         // a snapshot that holds none of these key groups has nothing for them: its keyed part is not read
         KeyGroupRange wanted = s.keyGroups() == null || s.keyGroups().intersects(range) ? range : KeyGroupRange.EMPTY;
-        try (java.io.InputStream in = store.openState(s.handle())) {
-            writtenMax = SubtaskStateFormat.read(in, what, lists, wanted, keyed, new io.onceflow.runtime.state.SharedFileReader() {
-                @Override
-                public void download(io.onceflow.runtime.storage.StateHandle.InFile handle, java.nio.file.Path localFile)
-                        throws IOException {
-                    store.downloadShared(handle, localFile);
-                }
+        io.onceflow.runtime.state.SharedFileReader shared = new io.onceflow.runtime.state.SharedFileReader() {
+            @Override
+            public void download(io.onceflow.runtime.storage.StateHandle.InFile handle, java.nio.file.Path localFile)
+                    throws IOException {
+                store.downloadShared(handle, localFile);
+            }
 
-                @Override
-                public java.io.InputStream open(io.onceflow.runtime.storage.StateHandle.InFile handle) throws IOException {
-                    return store.openShared(handle);
-                }
-            });
+            @Override
+            public java.io.InputStream open(io.onceflow.runtime.storage.StateHandle.InFile handle) throws IOException {
+                return store.openShared(handle);
+            }
+        };
+        try (java.io.InputStream in = store.openState(s.handle())) {
+            writtenMax = SubtaskStateFormat.read(in, what, lists, wanted, keyed, shared);
         } catch (IOException e) {
             throw new JobConfigurationException("Cannot restore " + what + " from " + store.describe() + ": "
                     + e.getMessage(), e);

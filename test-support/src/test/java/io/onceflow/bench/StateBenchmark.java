@@ -29,8 +29,9 @@ import javax.management.NotificationEmitter;
 import javax.management.openmbean.CompositeData;
 
 /**
- * Keyed state at scale, heap against RocksDB (both with incremental checkpoints; {@code heap-full} in
- * {@code -Dbench.backends=heap,heap-full,rocksdb,rocksdb-full} are the two with full ones), each run in a child JVM of its
+ * Keyed state at scale, heap against RocksDB (both with incremental checkpoints; {@code heap-full} and
+ * {@code rocksdb-full} in {@code -Dbench.backends=heap,heap-full,rocksdb,rocksdb-full} are the two with full
+ * ones), each run in a child JVM of its
  * own: a keyed running count over N distinct keys (each key twice) at parallelism 2 with a checkpoint
  * every second. Prints, per backend and key count: throughput, checkpoint duration, full and
  * incremental checkpoint size, the longest pause of a task thread for a checkpoint (p99 and max), the

@@ -142,12 +142,14 @@ class ResumeAndRescaleTest {
             assertEquals(JobStatus.CANCELED, cancelAfterCheckpoints(env(parallelism, new TransactionalTestSink(store),
                     rocks), "rocks", 3));
             long now = store.readAll().size();
-            assertTrue(now > committed && now < TOTAL, "the run at parallelism " + parallelism + " stopped midway: " + now);
+            assertTrue(now > committed && now < TOTAL,
+                    "the run at parallelism " + parallelism + " stopped midway: " + now);
             committed = now;
         }
         JobMetrics last = env(2, new TransactionalTestSink(store), rocks).execute("rocks");
         assertEquals(JobStatus.FINISHED, last.status());
-        SequenceChecker.Result result = SequenceChecker.check(store.readAll(), SequenceChecker.expectedForSequence(TOTAL, KEYS));
+        SequenceChecker.Result result = SequenceChecker.check(store.readAll(),
+                SequenceChecker.expectedForSequence(TOTAL, KEYS));
         assertTrue(result.exact(), "after parallelism 2, 3 and 2 again on RocksDB: " + result);
     }
 

@@ -327,7 +327,7 @@ class RocksDBKeyedStateBackendTest {
             b.getListState(SEEN).get();
             b.getReducingState(SUM).get();
             KeyedStateSnapshot snapshot = b.snapshot(2);
-            java.util.concurrent.CompletableFuture<byte[]> written = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            var written = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
                 try {
                     return checkpoint(snapshot);
                 } catch (Exception e) {
