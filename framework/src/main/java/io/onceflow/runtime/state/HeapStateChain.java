@@ -83,7 +83,7 @@ public final class HeapStateChain {
         for (int i = 0; i < numFiles; i++) {
             chain.add(new StateHandle.InFile(in.readUTF(), in.readLong()));
         }
-        if (keyed == null || keyGroups.isEmpty()) {
+        if (keyed == null) {
             return maxParallelism;
         }
         keyed.heapChain(List.copyOf(chain));

@@ -166,10 +166,10 @@ public final class SubtaskStateFormat {
 
     /**
      * Reads one subtask's state: its operator lists are added to {@code operatorLists}, and its keyed
-     * entries within {@code keyGroups} go to {@code keyed} one by one.
+     * entries within {@code keyGroups} go to {@code keyed} one by one; with no key groups the keyed part is not read.
      *
      * @param what names the state in error messages (operator uid, subtask, checkpoint)
-     * @return the max parallelism the keyed state was written with, or -1 without keyed state
+     * @return the max parallelism the keyed state was written with, or -1 without keyed state (or none read)
      */
     public static int read(InputStream stream, String what, Map<String, List<byte[]>> operatorLists,
                            KeyGroupRange keyGroups, KeyedEntrySink keyed) throws IOException {
@@ -196,13 +196,12 @@ public final class SubtaskStateFormat {
             operatorLists.computeIfAbsent(e.getKey(), k -> new java.util.ArrayList<>()).addAll(e.getValue());
         }
         int keyedFormat = in.readByte();
-        if (keyedFormat == KEYED_NONE) {
-            return -1;
+        if (keyedFormat == KEYED_NONE || keyGroups.isEmpty()) {
+            return -1; // no keyed state, or none of it wanted: not read (not downloaded, for shared files)
         }
         if (keyedFormat == KEYED_ROCKSDB_NATIVE) {
             io.onceflow.runtime.state.rocksdb.NativeSnapshot snapshot = io.onceflow.runtime.state.rocksdb.NativeSnapshot.read(in);
-            // a database none of whose key groups the receiver owns has nothing for it: not even downloaded
-            if (keyed != null && snapshot.keyGroups().intersects(keyGroups)) {
+            if (keyed != null) {
                 keyed.restoreNative(snapshot, keyGroups, files);
             }
             return snapshot.maxParallelism();
@@ -215,9 +214,6 @@ public final class SubtaskStateFormat {
         }
         int maxParallelism = in.readInt();
         readStates(in, what, keyed);
-        if (keyGroups.isEmpty()) {
-            return maxParallelism;
-        }
         long remaining = version == 1 ? in.readInt() : Long.MAX_VALUE;
         byte[] key = new byte[256]; // each key is read into it, and copied only by a receiver that keeps it
         while (remaining-- > 0) {
