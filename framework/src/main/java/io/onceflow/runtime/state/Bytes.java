@@ -9,6 +9,9 @@ import java.io.UncheckedIOException;
 /** Small helpers to turn values into byte arrays and back with a {@link TypeSerializer}. */
 public final class Bytes {
 
+    private static final java.lang.invoke.VarHandle INT =
+            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(int[].class, java.nio.ByteOrder.BIG_ENDIAN);
+
     private Bytes() {
     }
 
@@ -36,6 +39,16 @@ public final class Bytes {
         byte[] bytes = new byte[readLength(in)];
         in.readFully(bytes);
         return bytes;
+    }
+
+    /** The int in {@code array} at {@code offset}, big-endian as {@link java.io.DataInput#readInt} reads one. */
+    static int getInt(byte[] array, int offset) {
+        return (int) INT.get(array, offset);
+    }
+
+    /** Writes {@code value} into {@code array} at {@code offset}, big-endian. */
+    static void putInt(byte[] array, int offset, int value) {
+        INT.set(array, offset, value);
     }
 
     /** The length {@link #writeBytes} writes before the bytes: a negative one is corrupt data. */

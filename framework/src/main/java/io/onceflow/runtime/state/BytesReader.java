@@ -101,9 +101,7 @@ final class BytesReader implements DataInput {
 
     @Override
     public int readInt() throws IOException {
-        int at = take(4);
-        return ((bytes[at] & 0xFF) << 24) | ((bytes[at + 1] & 0xFF) << 16) | ((bytes[at + 2] & 0xFF) << 8)
-                | (bytes[at + 3] & 0xFF);
+        return Bytes.getInt(bytes, take(4));
     }
 
     @Override

@@ -69,16 +69,4 @@ final class ChunkedBytes {
     int used(int index) {
         return used[index];
     }
-
-    static void putInt(byte[] array, int offset, int value) {
-        array[offset] = (byte) (value >>> 24);
-        array[offset + 1] = (byte) (value >>> 16);
-        array[offset + 2] = (byte) (value >>> 8);
-        array[offset + 3] = (byte) value;
-    }
-
-    static int getInt(byte[] array, int offset) {
-        return ((array[offset] & 0xFF) << 24) | ((array[offset + 1] & 0xFF) << 16) | ((array[offset + 2] & 0xFF) << 8)
-                | (array[offset + 3] & 0xFF);
-    }
 }

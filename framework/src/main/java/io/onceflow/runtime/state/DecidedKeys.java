@@ -42,7 +42,7 @@ final class DecidedKeys {
         }
         long at = arena.reserve(4 + length);
         byte[] chunk = arena.chunk(ChunkedBytes.chunkIndex(at));
-        ChunkedBytes.putInt(chunk, ChunkedBytes.offset(at), length);
+        Bytes.putInt(chunk, ChunkedBytes.offset(at), length);
         System.arraycopy(buffer, 0, chunk, ChunkedBytes.offset(at) + 4, length);
         slots[slot] = tag;
         keys[slot] = at;
@@ -72,7 +72,7 @@ final class DecidedKeys {
     private boolean equal(long key, byte[] buffer, int length) {
         byte[] chunk = arena.chunk(ChunkedBytes.chunkIndex(key));
         int at = ChunkedBytes.offset(key);
-        return ChunkedBytes.getInt(chunk, at) == length
+        return Bytes.getInt(chunk, at) == length
                 && Arrays.equals(chunk, at + 4, at + 4 + length, buffer, 0, length);
     }
 

@@ -54,10 +54,10 @@ final class RestoredEntries {
         long position = bytes.reserve((int) need);
         byte[] chunk = bytes.chunk(ChunkedBytes.chunkIndex(position));
         int at = ChunkedBytes.offset(position);
-        ChunkedBytes.putInt(chunk, at, keyGroup);
-        ChunkedBytes.putInt(chunk, at + 4, keyLength);
+        Bytes.putInt(chunk, at, keyGroup);
+        Bytes.putInt(chunk, at + 4, keyLength);
         System.arraycopy(key, 0, chunk, at + 8, keyLength);
-        ChunkedBytes.putInt(chunk, at + 8 + keyLength, valueLength);
+        Bytes.putInt(chunk, at + 8 + keyLength, valueLength);
         size++;
         return position + 12 + keyLength;
     }
@@ -73,10 +73,10 @@ final class RestoredEntries {
             byte[] chunk = bytes.chunk(c);
             int end = bytes.used(c);
             for (int at = 0; at < end; ) {
-                int keyGroup = ChunkedBytes.getInt(chunk, at);
-                int keyLength = ChunkedBytes.getInt(chunk, at + 4);
+                int keyGroup = Bytes.getInt(chunk, at);
+                int keyLength = Bytes.getInt(chunk, at + 4);
                 int valueAt = at + 12 + keyLength;
-                int valueLength = ChunkedBytes.getInt(chunk, valueAt - 4);
+                int valueLength = Bytes.getInt(chunk, valueAt - 4);
                 visitor.accept(keyGroup, chunk, at + 8, keyLength, valueAt, valueLength);
                 at = valueAt + valueLength;
             }

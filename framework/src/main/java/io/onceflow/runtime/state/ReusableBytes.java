@@ -57,10 +57,7 @@ final class ReusableBytes implements DataOutput {
     }
 
     private void putInt(int at, int v) {
-        bytes[at] = (byte) (v >>> 24);
-        bytes[at + 1] = (byte) (v >>> 16);
-        bytes[at + 2] = (byte) (v >>> 8);
-        bytes[at + 3] = (byte) v;
+        Bytes.putInt(bytes, at, v);
     }
 
     @Override
