@@ -8,8 +8,8 @@ import java.util.Arrays;
  * instead of millions of small objects and of references to them from older ones, which it would trace, copy one by
  * one and track across regions. A piece never spans two arrays; one of more than a quarter of {@value #CHUNK_SIZE}
  * gets an array of its own size, and the array being filled stays the one the next small piece goes to, so that
- * no shared array but that one is left more than a quarter empty. A piece's position is its array's index in the high half of a long
- * and its offset in the low half. One thread.
+ * no shared array but that one is left more than a quarter empty. A piece's position is its array's index in the
+ * high half of a long and its offset in the low half. One thread.
  */
 final class ChunkedBytes {
 
