@@ -255,6 +255,58 @@ class RocksDBKeyedStateBackendTest {
         }
     }
 
+    /**
+     * A full checkpoint's rows arrive in the database's order and go into SST files moved in whole; two
+     * subtasks' checkpoints read the later key groups first end one file and start another, and a heap
+     * checkpoint's rows, in no order, go into write batches after the first few: every row there either way.
+     */
+    @Test
+    void restoredRowsInOrderOrNotAllArrive() throws Exception {
+        incremental = false;
+        int keys = 4_000;  // some 2,000 rows per state and part: each part's rows are a long ascending run
+        List<KeyGroupRange> halves = List.of(KeyGroups.rangeFor(128, 2, 0), KeyGroups.rangeFor(128, 2, 1));
+        List<byte[]> parts = new ArrayList<>();
+        Map<String, String> all = new TreeMap<>();
+        for (KeyGroupRange half : halves) {
+            try (RocksDBKeyedStateBackend part = rocks(half)) {
+                for (int k = 0; k < keys; k++) {
+                    String key = "key-" + k;
+                    if (half.contains(KeyGroups.keyGroupFor(key, 128))) {
+                        part.setCurrentKey(key);
+                        part.getState(COUNT).update((long) k);
+                        part.getMapState(LAST).put("m" + (k % 5), (long) -k);
+                        part.getListState(SEEN).add("s" + k);
+                    }
+                }
+                all.putAll(dump(part, keys));
+                parts.add(checkpoint(part.snapshot(1)));
+            }
+        }
+        assertEquals(keys, all.size());
+        try (RocksDBKeyedStateBackend b = rocks(ALL)) {
+            // key groups 64-127 first, then 0-63, in one restore: each state's rows restart lower
+            SubtaskStateFormat.read(new ByteArrayInputStream(parts.get(1)), "test", new HashMap<>(), ALL, b, reader());
+            restore(parts.get(0), ALL, b);
+            assertEquals(all, dump(b, keys), "both parts' rows, whichever came first");
+            assertTrue(listFiles(b.directory()).stream().noneMatch(f -> f.startsWith("restore-")),
+                    "no restore file left behind: " + listFiles(b.directory()));
+        }
+        HeapKeyedStateBackend heap = new HeapKeyedStateBackend("op", null, 128, ALL);
+        restore(parts.get(0), ALL, heap);
+        restore(parts.get(1), ALL, heap);
+        byte[] fromHeap = checkpoint(heap.snapshot(2));
+        try (RocksDBKeyedStateBackend b = rocks(ALL)) {
+            restore(fromHeap, ALL, b);
+            assertEquals(all, dump(b, keys), "the heap checkpoint's rows, in the heap's order");
+        }
+    }
+
+    private static List<String> listFiles(Path dir) throws java.io.IOException {
+        try (var files = Files.list(dir)) {
+            return files.map(p -> p.getFileName().toString()).toList();
+        }
+    }
+
     @Test
     void aDatabaseClippedOnRescalingChangesCheckpointsAndIsRescaledAgain() throws Exception {
         int keys = 600;

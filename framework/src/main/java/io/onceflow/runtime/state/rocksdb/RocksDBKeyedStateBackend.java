@@ -66,9 +66,10 @@ import org.slf4j.LoggerFactory;
  * <h2>Checkpoints</h2>
  * {@link #snapshot} takes a RocksDB snapshot (O(1)) on the task thread; another thread then iterates
  * it and streams the canonical keyed format (maps gathered back per key), so a heap backend can
- * restore it too. A restore writes entries into the database a batch at a time; map states arrive as whole
- * serialized maps and are split into rows when the state is registered (when its serializers are
- * known).
+ * restore it too. A restore writes rows that arrive in the database's order (a full checkpoint of this
+ * backend, another database's rows at another parallelism) into SST files moved into the database whole,
+ * and others a write batch at a time; map states arrive as whole serialized maps and are split into rows
+ * when the state is registered (when its serializers are known).
  *
  * <p>Used by the subtask's thread only, apart from the snapshots it hands out.
  */
@@ -110,6 +111,13 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
     private long restoreBatchBytes;
     static final int RESTORE_BATCH_ROWS = 1000;
     static final long RESTORE_BATCH_BYTES = 2L << 20;
+    /** A restored state whose rows come out of order within this many is restored in write batches. */
+    static final int MIN_RUN_ROWS = 1000;
+    private int openRuns;
+    /** Buffers for the rows a restore copies out of another database ({@link #copyRows}), and its files' count. */
+    private ByteBuffer copyKey = ByteBuffer.allocateDirect(256);
+    private ByteBuffer copyValue = ByteBuffer.allocateDirect(1024);
+    private int restoreFiles;
     private final ByteArrayOutputStream keyBuffer = new ByteArrayOutputStream(64);
     private final DataOutputStream keyOut = new DataOutputStream(keyBuffer);
     private Object currentKey;
@@ -127,6 +135,11 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
         final ColumnFamilyHandle handle;
         boolean registered;
         boolean holdsWholeMaps;
+        /** The SST file a restore writes this state's rows into while they come in ascending order, or null. */
+        IngestedFile run;
+        byte[] lastRunRow;
+        /** Set once a restore's rows of this state came out of order early: the rest go into write batches. */
+        boolean restoreInBatches;
 
         Column(String name, StateDescriptor.Kind kind, ColumnFamilyHandle handle) {
             this.name = name;
@@ -219,7 +232,7 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
     }
 
     private Column register(StateDescriptor<?, ?> d) {
-        writeRestoreBatch();
+        writeRestored();
         Column c = columns.get(d.getName());
         if (c != null && c.kind != d.getKind()) {
             throw new IllegalStateException("State '" + d.getName() + "' of operator '" + operatorUid + "' "
@@ -254,7 +267,7 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
     public void entry(int index, int keyGroup, byte[] key, byte[] value) throws IOException {
         Column c = reading.get(index);
         try {
-            restorePut(c, rowKey(keyGroup, key, null), value);
+            restoreRow(c, rowKey(keyGroup, key, null), value);
         } catch (RocksDBException e) {
             throw new IOException("Cannot restore state '" + c.name + "' into RocksDB: " + e.getMessage(), e);
         }
@@ -262,6 +275,66 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
 
     @Override
     public void restoreEnded() {
+        writeRestored();
+    }
+
+    /**
+     * A restored row of a canonical snapshot. A full checkpoint of this backend hands a state's rows over in
+     * the database's order: they are written into an SST file that is moved into the database whole once the
+     * state's rows end ({@link IngestedFile}), with no memtable insertion per row. A row that does not sort
+     * after the one before it ends the file, and if that came within {@link #MIN_RUN_ROWS} rows (another
+     * backend's checkpoint, in its own order), the state's remaining rows go into write batches instead.
+     */
+    private void restoreRow(Column c, byte[] row, byte[] value) throws RocksDBException, IOException {
+        if (!c.restoreInBatches) {
+            if (c.run != null && Arrays.compareUnsigned(row, c.lastRunRow) <= 0) {
+                boolean shortRun = c.run.rows() < MIN_RUN_ROWS;
+                endRun(c);
+                c.restoreInBatches = shortRun;
+            }
+            if (!c.restoreInBatches) {
+                if (c.run == null) {
+                    c.run = new IngestedFile(directory.resolve("restore-" + (++restoreFiles) + ".sst"), dbOptions,
+                            cfOptions);
+                    openRuns++;
+                }
+                c.run.put(row, value);
+                c.lastRunRow = row;
+                return;
+            }
+        }
+        restorePut(c, row, value);
+    }
+
+    /** Moves a state's SST file of restored rows into the database, after the rows batched before them. */
+    private void endRun(Column c) throws RocksDBException, IOException {
+        IngestedFile run = c.run;
+        c.run = null;
+        c.lastRunRow = null;
+        openRuns--;
+        try (run) {
+            writeRestoreBatch();
+            run.ingest(db(), c.handle);
+        }
+    }
+
+    /**
+     * Writes every restored row not yet in the database (files and batches): at the end of a restore, and
+     * before the database is read, registered or snapshot. A no-op once they are written.
+     */
+    private void writeRestored() {
+        if (openRuns > 0) {
+            for (Column c : columns.values()) {
+                if (c.run != null) {
+                    try {
+                        endRun(c);
+                    } catch (RocksDBException | IOException e) {
+                        throw new IllegalStateException("Cannot restore state '" + c.name + "' of operator '"
+                                + operatorUid + "' into RocksDB: " + e.getMessage(), e);
+                    }
+                }
+            }
+        }
         writeRestoreBatch();
     }
 
@@ -317,7 +390,7 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
      * restore; at another, the rows of key groups this subtask does not own are deleted as ranges (the
      * files keep them until RocksDB compacts them away; no read sees them), as Flink's RocksDB backend clips
      * a database on rescaling. The rows of this subtask's key groups in any further snapshot are copied
-     * from a read-only copy of it, with a seek to the first one.
+     * from a read-only copy of it, with a seek to the first one, into an SST file per state.
      */
     @Override
     public void restoreNative(NativeSnapshot snapshot, KeyGroupRange keyGroups, io.onceflow.runtime.state.SharedFileReader files)
@@ -353,17 +426,43 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
                             + "it was taken with first");
                 }
                 c.holdsWholeMaps = s.wholeMaps();
-                try (RocksIterator it = source.newIterator(sourceHandles.get(i + 1))) {
-                    for (it.seek(NativeSnapshot.firstKey(keyGroups.start())); it.isValid(); it.next()) {
-                        byte[] row = it.key();
-                        if (keyGroupOf(row) > keyGroups.end()) {
-                            break;
-                        }
-                        restorePut(c, row, it.value());
-                    }
-                }
+                copyRows(source, sourceHandles.get(i + 1), keyGroups, c);
             }
         });
+    }
+
+    /**
+     * Copies the rows of {@code keyGroups} in one state of another database into this one's column: read in
+     * order through direct buffers and written into an SST file that is then moved into the database whole.
+     */
+    private void copyRows(RocksDB source, ColumnFamilyHandle from, KeyGroupRange keyGroups, Column c)
+            throws IOException, RocksDBException {
+        Path file = directory.resolve("restore-" + (++restoreFiles) + ".sst");
+        try (IngestedFile out = new IngestedFile(file, dbOptions, cfOptions);
+             ReadOptions once = new ReadOptions().setFillCache(false).setReadaheadSize(2L << 20);
+             RocksIterator it = source.newIterator(from, once)) {
+            for (it.seek(NativeSnapshot.firstKey(keyGroups.start())); it.isValid(); it.next()) {
+                copyKey = read(it, copyKey, true);
+                if ((((copyKey.get(0) & 0xff) << 8) | (copyKey.get(1) & 0xff)) > keyGroups.end()) {
+                    break;
+                }
+                copyValue = read(it, copyValue, false);
+                out.put(copyKey, copyValue);
+            }
+            writeRestored();
+            out.ingest(db(), c.handle);
+        }
+    }
+
+    /** The iterator's current key or value in {@code buffer}, or in a larger one if it does not fit. */
+    private static ByteBuffer read(RocksIterator it, ByteBuffer buffer, boolean key) {
+        buffer.clear();
+        int n = key ? it.key(buffer) : it.value(buffer);
+        if (n > buffer.capacity()) {
+            buffer = ByteBuffer.allocateDirect(Math.max(n, 2 * buffer.capacity()));
+            n = key ? it.key(buffer) : it.value(buffer);
+        }
+        return buffer;
     }
 
     /** Deletes the rows of the key groups in {@code held} that this subtask does not own, in every state. */
@@ -386,7 +485,7 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
     }
 
     private boolean hasRows(Column c) {
-        writeRestoreBatch();
+        writeRestored();
         try (RocksIterator it = db().newIterator(c.handle)) {
             it.seekToFirst();
             return it.isValid();
@@ -806,7 +905,7 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
 
     @Override
     public KeyedStateSnapshot snapshot(long checkpointId) throws IOException {
-        writeRestoreBatch();
+        writeRestored();
         return incremental ? nativeSnapshot(checkpointId) : fullSnapshot();
     }
 
@@ -1011,6 +1110,15 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
         closed = true;
         if (restoreBatch != null) {
             restoreBatch.close();
+        }
+        for (Column c : columns.values()) {
+            if (c.run != null) {
+                try {
+                    c.run.close();
+                } catch (IOException e) {
+                    LOG.debug("Could not delete a restore file of operator '{}': {}", operatorUid, e.toString());
+                }
+            }
         }
         for (ColumnFamilyHandle h : handles) {
             h.close();
