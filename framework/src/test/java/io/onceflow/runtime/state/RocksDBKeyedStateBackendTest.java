@@ -301,6 +301,70 @@ class RocksDBKeyedStateBackendTest {
         }
     }
 
+    /**
+     * A checkpoint's SST file damaged in storage (a data block's bytes changed): a restore that reads its rows,
+     * copying them at another parallelism or into the heap backend, fails and names the snapshot, instead of
+     * taking the rows before the damage as the whole state.
+     */
+    @Test
+    void aDamagedFileFailsARestoreThatReadsItInsteadOfLosingRows() throws Exception {
+        int keys = 40_000;  // many data blocks in each part's file
+        List<byte[]> parts = new ArrayList<>();
+        List<Path> newFiles = new ArrayList<>();
+        for (int subtask = 0; subtask < 2; subtask++) {
+            KeyGroupRange half = KeyGroups.rangeFor(128, 2, subtask);
+            List<String> before = Files.exists(dir.resolve("shared")) ? listFiles(dir.resolve("shared")) : List.of();
+            try (RocksDBKeyedStateBackend part = rocks(half)) {
+                ValueState<Long> count = part.getState(COUNT);
+                for (int k = 0; k < keys; k++) {
+                    String key = "key-" + k;
+                    if (half.contains(KeyGroups.keyGroupFor(key, 128))) {
+                        part.setCurrentKey(key);
+                        count.update((long) k);
+                    }
+                }
+                parts.add(checkpoint(part.snapshot(1)));
+            }
+            Path largest = null;
+            for (String f : listFiles(dir.resolve("shared"))) {
+                Path p = dir.resolve("shared").resolve(f);
+                if (!before.contains(f) && f.endsWith(".sst") && (largest == null || Files.size(p) > Files.size(largest))) {
+                    largest = p;
+                }
+            }
+            newFiles.add(largest);
+        }
+        Path damaged = newFiles.get(1);
+        byte[] bytes = Files.readAllBytes(damaged);
+        assertTrue(bytes.length > 100_000, "a file of many blocks: " + bytes.length);
+        java.util.Arrays.fill(bytes, bytes.length / 3, bytes.length / 3 + 64, (byte) 0x55);
+        Files.write(damaged, bytes);
+
+        try (RocksDBKeyedStateBackend b = rocks(ALL)) {  // part 0's files as they are, part 1's rows copied
+            Exception e = org.junit.jupiter.api.Assertions.assertThrows(Exception.class, () -> {
+                SubtaskStateFormat.read(new ByteArrayInputStream(parts.get(0)), "test", new HashMap<>(), ALL, b,
+                        reader());
+                restore(parts.get(1), ALL, b);
+            });
+            assertTrue(String.valueOf(e.getMessage()).contains("Cannot read the RocksDB snapshot"), e.toString());
+        }
+        HeapKeyedStateBackend heap = new HeapKeyedStateBackend("op", null, 128, ALL);
+        Exception e = org.junit.jupiter.api.Assertions.assertThrows(Exception.class,
+                () -> restore(parts.get(1), ALL, heap));
+        assertTrue(String.valueOf(e.getMessage()).contains("Cannot read the RocksDB snapshot"), e.toString());
+
+        incremental = false;  // the damaged files as a database of its own: its full checkpoint reads every row
+        KeyGroupRange half = KeyGroups.rangeFor(128, 2, 1);
+        try (RocksDBKeyedStateBackend b = rocks(half)) {
+            restore(parts.get(1), half, b);
+            KeyedStateSnapshot snapshot = b.snapshot(2);
+            e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> checkpoint(snapshot));
+            assertTrue(e.getMessage().contains("Cannot read state 'count' of operator 'op' from RocksDB for a "
+                    + "checkpoint"), e.toString());
+            snapshot.release();
+        }
+    }
+
     private static List<String> listFiles(Path dir) throws java.io.IOException {
         try (var files = Files.list(dir)) {
             return files.map(p -> p.getFileName().toString()).toList();

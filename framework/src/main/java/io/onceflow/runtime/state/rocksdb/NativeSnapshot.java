@@ -155,6 +155,7 @@ public record NativeSnapshot(String dbId, int maxParallelism, KeyGroupRange keyG
                             sink.entry(i, keyGroup, Arrays.copyOfRange(row, 6, row.length), it.value());
                         }
                     }
+                    it.status();  // a loop ended by an error (a damaged block, a failed read) fails, rows not lost
                 }
                 if (maps != null) {
                     maps.flush();

@@ -449,6 +449,7 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
                 copyValue = read(it, copyValue, false);
                 out.put(copyKey, copyValue);
             }
+            it.status();  // the loop ended by an error, not at the end: fail rather than lose the rows after it
             writeRestored();
             out.ingest(db(), c.handle);
         }
@@ -488,7 +489,13 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
         writeRestored();
         try (RocksIterator it = db().newIterator(c.handle)) {
             it.seekToFirst();
+            if (!it.isValid()) {
+                it.status();
+            }
             return it.isValid();
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("Cannot read state '" + c.name + "' of operator '" + operatorUid
+                    + "' from RocksDB: " + e.getMessage(), e);
         }
     }
 
@@ -521,6 +528,7 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
                     restorePut(c, concat(row, buffer.toByteArray()), Bytes.toBytes(vs, uv));
                 }
             }
+            it.status();
             writeRestoreBatch();
         } catch (RocksDBException e) {
             throw new IllegalStateException("Cannot restore map state '" + c.name + "' of operator '" + operatorUid
@@ -683,6 +691,9 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
             for (it.seek(prefix); it.isValid() && startsWith(it.key(), prefix); it.next()) {
                 rows.put(it.key(), it.value());
             }
+            it.status();
+        } catch (RocksDBException e) {
+            throw new IllegalStateException("RocksDB read of state '" + c.name + "' failed: " + e.getMessage(), e);
         }
         if (overlay != null) {
             byte[] end = prefixEnd(prefix);
@@ -1032,6 +1043,7 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
                                     SubtaskStateFormat.writeKeyedEntry(out, i, keyGroupOf(row), row, 6, row.length - 6,
                                             value, 0, value.length);
                                 }
+                                ended(it, c);
                             }
                         }
                     }
@@ -1078,9 +1090,20 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
                 mapOut.write(it.value());
                 count++;
             }
+            ended(it, c);
         }
         if (primary != null) {
             writeMap(out, index, primary, count, map);
+        }
+    }
+
+    /** After a checkpoint's loop over a state: an iterator stopped by an error fails the checkpoint. */
+    private void ended(RocksIterator it, Column c) throws IOException {
+        try {
+            it.status();
+        } catch (RocksDBException e) {
+            throw new IOException("Cannot read state '" + c.name + "' of operator '" + operatorUid
+                    + "' from RocksDB for a checkpoint: " + e.getMessage(), e);
         }
     }
 
