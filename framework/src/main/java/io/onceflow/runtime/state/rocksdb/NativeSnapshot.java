@@ -133,7 +133,7 @@ public record NativeSnapshot(String dbId, int maxParallelism, KeyGroupRange keyG
      */
     public static void readEntries(NativeSnapshot snapshot, KeyGroupRange keyGroups, SharedFileReader reader,
                                    KeyedEntrySink sink) throws IOException {
-        withReadOnlyCopy(snapshot, reader, (db, handles) -> {
+        withReadOnlyCopy(snapshot, reader, null, (db, handles) -> {
             for (int i = 0; i < snapshot.states().size(); i++) {
                 State s = snapshot.states().get(i);
                 sink.state(i, s.name(), s.kind());
@@ -173,9 +173,15 @@ public record NativeSnapshot(String dbId, int maxParallelism, KeyGroupRange keyG
         void accept(RocksDB db, List<ColumnFamilyHandle> handles) throws IOException, RocksDBException;
     }
 
-    static void withReadOnlyCopy(NativeSnapshot snapshot, SharedFileReader reader, CopyAction action) throws IOException {
+    /**
+     * Downloads the snapshot's files into a new directory below {@code parent} (the temporary directory if null),
+     * opens them read-only for {@code action}, and deletes them afterwards.
+     */
+    static void withReadOnlyCopy(NativeSnapshot snapshot, SharedFileReader reader, Path parent, CopyAction action)
+            throws IOException {
         RocksDB.loadLibrary();
-        Path dir = Files.createTempDirectory("onceflow-restore-");
+        Path dir = parent == null ? Files.createTempDirectory("onceflow-restore-")
+                : Files.createTempDirectory(parent, "copy-");
         try {
             snapshot.materialize(dir, reader);
             List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();

@@ -86,6 +86,11 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
     private final int maxParallelism;
     private final KeyGroupRange keyGroupRange;
     private final Path directory;
+    /**
+     * Holds {@link #directory} (the database), the local checkpoints and a restore's copies of old snapshots;
+     * locked while this backend is open, so that a later process knows it is in use.
+     */
+    private final WorkingDirectory workingDirectory;
     private final boolean incremental;
     /** Names this database's files in the shared state: new for every backend instance. */
     private final String dbId = java.util.UUID.randomUUID().toString();
@@ -159,7 +164,8 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
                 : Path.of(System.getProperty("java.io.tmpdir"), "onceflow-rocksdb");
         try {
             Files.createDirectories(base);
-            this.directory = Files.createTempDirectory(base, safe(jobName + "-" + operatorUid + "-" + subtask + "-"));
+            this.workingDirectory = WorkingDirectory.create(base, safe(jobName + "-" + operatorUid + "-" + subtask + "-"));
+            this.directory = Files.createDirectory(workingDirectory.path().resolve("db"));
         } catch (IOException e) {
             throw new IllegalStateException("Cannot create a RocksDB working directory below " + base + " ("
                     + e.getMessage() + "): choose a writable local directory with RocksDBStateBackend.withLocalDirectory",
@@ -410,7 +416,7 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
             LOG.debug("Operator '{}': RocksDB restored from the files of snapshot {}", operatorUid, snapshot.dbId());
             return;
         }
-        NativeSnapshot.withReadOnlyCopy(snapshot, files, (source, sourceHandles) -> {
+        NativeSnapshot.withReadOnlyCopy(snapshot, files, workingDirectory.path(), (source, sourceHandles) -> {
             for (int i = 0; i < snapshot.states().size(); i++) {
                 NativeSnapshot.State s = snapshot.states().get(i);
                 Column c = columns.get(s.name());
@@ -1153,7 +1159,11 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
         readOptions.close();
         cfOptions.close();
         dbOptions.close();
-        deleteRecursively(directory);
+        try {
+            workingDirectory.close();
+        } catch (IOException e) {
+            LOG.debug("Could not delete {}: {}", directory, e.toString());
+        }
     }
 
     private static void deleteRecursively(Path dir) {

@@ -1,0 +1,153 @@
+package io.onceflow.runtime.state.rocksdb;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A RocksDB backend's working directory below the local directory, and a lock file beside it that the process
+ * holds for as long as the backend is open ({@code <name>.lock}, an operating-system lock, which ends with the
+ * process however it ends). Everything the backend keeps on local disk is inside it: the database, the local
+ * checkpoints before their upload, the copies of old snapshots a restore reads. A process killed with
+ * {@code kill -9} deletes nothing: its databases, a whole copy of each subtask's state, would stay on the disk for
+ * good, one more set at every restart. So each new working directory first deletes those whose lock nobody holds
+ * any more; a directory of a running process, or of this one, is left alone.
+ *
+ * <p>A process holds a lock only once it has checked, with the lock held, that its lock file is still there:
+ * a clean-up deletes a lock file while holding its lock, so one that a clean-up took in between is given up.
+ */
+final class WorkingDirectory implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(WorkingDirectory.class);
+    private static final String LOCK = ".lock";
+    /**
+     * Lock files this process holds. Never opened by its own clean-up: on Linux, closing any channel of a file
+     * releases every lock the process holds on it.
+     */
+    private static final Set<Path> HELD = new HashSet<>();
+
+    private final Path directory;
+    private final Path lockFile;
+    private final FileChannel channel;
+
+    private WorkingDirectory(Path directory, Path lockFile, FileChannel channel) {
+        this.directory = directory;
+        this.lockFile = lockFile;
+        this.channel = channel;
+    }
+
+    Path path() {
+        return directory;
+    }
+
+    /** A new working directory below {@code base}, named from {@code prefix}, after the clean-up of stale ones. */
+    static synchronized WorkingDirectory create(Path base, String prefix) throws IOException {
+        Files.createDirectories(base);
+        removeStale(base);
+        for (int attempt = 0; ; attempt++) {
+            Path lockFile = Files.createTempFile(base, prefix, LOCK).toAbsolutePath();
+            FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.WRITE);
+            FileLock lock = null;
+            try {
+                lock = channel.tryLock();
+            } catch (OverlappingFileLockException e) {
+                // not ours to have: a lock of this process on a file of this name cannot be
+            }
+            if (lock == null || !Files.exists(lockFile)) {  // another process's clean-up took it meanwhile
+                channel.close();
+                if (attempt >= 10) {
+                    throw new IOException("Cannot lock a new RocksDB working directory below " + base);
+                }
+                continue;
+            }
+            HELD.add(lockFile);
+            String name = lockFile.getFileName().toString();
+            Path directory = base.resolve(name.substring(0, name.length() - LOCK.length()));
+            try {
+                Files.createDirectory(directory);
+            } catch (IOException e) {
+                HELD.remove(lockFile);
+                channel.close();
+                Files.deleteIfExists(lockFile);
+                throw e;
+            }
+            return new WorkingDirectory(directory, lockFile, channel);
+        }
+    }
+
+    /** Deletes the working directories below {@code base} whose lock no process holds, and their lock files. */
+    static synchronized void removeStale(Path base) throws IOException {
+        try (DirectoryStream<Path> locks = Files.newDirectoryStream(base, "*" + LOCK)) {
+            for (Path lockFile : locks) {
+                if (!HELD.contains(lockFile.toAbsolutePath())) {
+                    removeIfStale(base, lockFile);
+                }
+            }
+        }
+    }
+
+    private static void removeIfStale(Path base, Path lockFile) throws IOException {
+        try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.WRITE)) {
+            FileLock lock;
+            try {
+                lock = channel.tryLock();
+            } catch (OverlappingFileLockException e) {
+                return;
+            }
+            if (lock == null) {
+                return;  // a running process's
+            }
+            String name = lockFile.getFileName().toString();
+            Path directory = base.resolve(name.substring(0, name.length() - LOCK.length()));
+            deleteRecursively(directory);
+            Files.deleteIfExists(lockFile);
+            LOG.info("Deleted the RocksDB working directory {} of a process that ended without deleting it", directory);
+        } catch (NoSuchFileException e) {
+            // deleted by another process's clean-up meanwhile
+        }
+    }
+
+    static void deleteRecursively(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
+    }
+
+    /** Deletes the directory, then lets the lock go and deletes its file. */
+    @Override
+    public void close() throws IOException {
+        synchronized (WorkingDirectory.class) {
+            try {
+                deleteRecursively(directory);
+            } finally {
+                HELD.remove(lockFile);
+                Files.deleteIfExists(lockFile);
+                channel.close();
+            }
+        }
+    }
+}
