@@ -328,7 +328,8 @@ class RocksDBKeyedStateBackendTest {
             Path largest = null;
             for (String f : listFiles(dir.resolve("shared"))) {
                 Path p = dir.resolve("shared").resolve(f);
-                if (!before.contains(f) && f.endsWith(".sst") && (largest == null || Files.size(p) > Files.size(largest))) {
+                if (!before.contains(f) && f.endsWith(".sst")
+                        && (largest == null || Files.size(p) > Files.size(largest))) {
                     largest = p;
                 }
             }

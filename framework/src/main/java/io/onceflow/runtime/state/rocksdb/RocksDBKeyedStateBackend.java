@@ -164,7 +164,8 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
                 : Path.of(System.getProperty("java.io.tmpdir"), "onceflow-rocksdb");
         try {
             Files.createDirectories(base);
-            this.workingDirectory = WorkingDirectory.create(base, safe(jobName + "-" + operatorUid + "-" + subtask + "-"));
+            this.workingDirectory = WorkingDirectory.create(base,
+                    safe(jobName + "-" + operatorUid + "-" + subtask + "-"));
             this.directory = Files.createDirectory(workingDirectory.path().resolve("db"));
         } catch (IOException e) {
             throw new IllegalStateException("Cannot create a RocksDB working directory below " + base + " ("
