@@ -93,7 +93,12 @@ final class WorkingDirectory implements AutoCloseable {
         try (DirectoryStream<Path> locks = Files.newDirectoryStream(base, "*" + LOCK)) {
             for (Path lockFile : locks) {
                 if (!HELD.contains(lockFile.toAbsolutePath())) {
-                    removeIfStale(base, lockFile);
+                    try {
+                        removeIfStale(base, lockFile);
+                    } catch (IOException e) {  // not this backend's to fail for: the next start tries again
+                        LOG.warn("Could not delete the RocksDB working directory of {}, left by a process that "
+                                + "ended without deleting it: {}", lockFile, e.toString());
+                    }
                 }
             }
         }
