@@ -1,7 +1,6 @@
 package io.onceflow.runtime.storage;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
@@ -15,7 +14,6 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -312,7 +310,7 @@ public final class FileSystemCheckpointStorage implements CheckpointStorage {
 
         @Override
         public void discard(long checkpointId) throws IOException {
-            deleteRecursively(chkDir(checkpointId));
+            LocalFiles.deleteRecursively(chkDir(checkpointId));
         }
 
         @Override
@@ -428,7 +426,7 @@ public final class FileSystemCheckpointStorage implements CheckpointStorage {
         @Override
         public void discardAllExcept(Set<Long> keep) throws IOException {
             if (keep.isEmpty()) {
-                deleteRecursively(jobDir);
+                LocalFiles.deleteRecursively(jobDir);
                 return;
             }
             SharedStateFiles.discardAllExcept(keep, this);
@@ -453,23 +451,6 @@ public final class FileSystemCheckpointStorage implements CheckpointStorage {
         private CheckpointMetadata readMetadata(long id) throws IOException {
             Path metadata = chkDir(id).resolve(METADATA);
             return MetadataFormat.read(Files.readAllBytes(metadata), metadata.toString());
-        }
-
-        private static void deleteRecursively(Path dir) throws IOException {
-            if (!Files.exists(dir)) {
-                return;
-            }
-            try (Stream<Path> paths = Files.walk(dir)) {
-                paths.sorted(Comparator.reverseOrder()).forEach(p -> {
-                    try {
-                        Files.deleteIfExists(p);
-                    } catch (IOException e) {
-                        throw new UncheckedIOException(e);
-                    }
-                });
-            } catch (UncheckedIOException e) {
-                throw e.getCause();
-            }
         }
     }
 }

@@ -17,9 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
-import java.util.stream.Stream;
 import org.rocksdb.ColumnFamilyDescriptor;
 import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.ColumnFamilyOptions;
@@ -202,8 +200,10 @@ public record NativeSnapshot(String dbId, int maxParallelism, KeyGroupRange keyG
         } catch (RocksDBException e) {
             throw new IOException("Cannot read the RocksDB snapshot " + snapshot.dbId() + ": " + e.getMessage(), e);
         } finally {
-            try (Stream<Path> paths = Files.walk(dir)) {
-                paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            try {
+                io.onceflow.runtime.storage.LocalFiles.deleteRecursively(dir);
+            } catch (IOException e) {
+                // a temporary copy, whatever is left of it: never in place of the outcome of reading it
             }
         }
     }

@@ -31,7 +31,6 @@ import java.nio.file.Path;
 import java.util.AbstractMap;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -1168,11 +1167,8 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
     }
 
     private static void deleteRecursively(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        try {
+            io.onceflow.runtime.storage.LocalFiles.deleteRecursively(dir);
         } catch (IOException e) {
             LOG.debug("Could not delete {}: {}", dir, e.toString());
         }

@@ -1,7 +1,7 @@
 package io.onceflow.runtime.state.rocksdb;
 
+import io.onceflow.runtime.storage.LocalFiles;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
@@ -10,10 +10,8 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.Comparator;
 import java.util.HashSet;
 import java.util.Set;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -117,28 +115,11 @@ final class WorkingDirectory implements AutoCloseable {
             }
             String name = lockFile.getFileName().toString();
             Path directory = base.resolve(name.substring(0, name.length() - LOCK.length()));
-            deleteRecursively(directory);
+            LocalFiles.deleteRecursively(directory);
             Files.deleteIfExists(lockFile);
             LOG.info("Deleted the RocksDB working directory {} of a process that ended without deleting it", directory);
         } catch (NoSuchFileException e) {
             // deleted by another process's clean-up meanwhile
-        }
-    }
-
-    static void deleteRecursively(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
-        } catch (UncheckedIOException e) {
-            throw e.getCause();
         }
     }
 
@@ -147,7 +128,7 @@ final class WorkingDirectory implements AutoCloseable {
     public void close() throws IOException {
         synchronized (WorkingDirectory.class) {
             try {
-                deleteRecursively(directory);
+                LocalFiles.deleteRecursively(directory);
             } finally {
                 HELD.remove(lockFile);
                 Files.deleteIfExists(lockFile);
