@@ -37,7 +37,14 @@ final class IngestedFile implements AutoCloseable {
         this.options = new Options(dbOptions, cfOptions);
         this.envOptions = new EnvOptions();
         this.writer = new SstFileWriter(envOptions, options);
-        writer.open(file.toString());
+        try {
+            writer.open(file.toString());
+        } catch (RocksDBException e) {
+            writer.close();
+            envOptions.close();
+            options.close();
+            throw e;
+        }
     }
 
     /** Adds a row; its key must sort after the previous row's. Direct buffers, read from position to limit. */

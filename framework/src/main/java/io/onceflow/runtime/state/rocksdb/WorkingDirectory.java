@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.HashSet;
 import java.util.Set;
 import org.slf4j.Logger;
@@ -32,19 +33,28 @@ final class WorkingDirectory implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WorkingDirectory.class);
     private static final String LOCK = ".lock";
     /**
-     * Lock files this process holds. Never opened by its own clean-up: on Linux, closing any channel of a file
-     * releases every lock the process holds on it.
+     * The lock files this process holds, by file identity (device and inode: whatever path names them). Never
+     * opened by its own clean-up: on Linux, closing any channel of a file releases every lock the process holds
+     * on it.
      */
-    private static final Set<Path> HELD = new HashSet<>();
+    private static final Set<Object> HELD = new HashSet<>();
 
     private final Path directory;
     private final Path lockFile;
+    private final Object lockFileKey;
     private final FileChannel channel;
 
-    private WorkingDirectory(Path directory, Path lockFile, FileChannel channel) {
+    private WorkingDirectory(Path directory, Path lockFile, Object lockFileKey, FileChannel channel) {
         this.directory = directory;
         this.lockFile = lockFile;
+        this.lockFileKey = lockFileKey;
         this.channel = channel;
+    }
+
+    /** A file's identity: its device and inode where the file system says, else its real path. */
+    private static Object identity(Path file) throws IOException {
+        Object key = Files.readAttributes(file, BasicFileAttributes.class).fileKey();
+        return key != null ? key : file.toRealPath();
     }
 
     Path path() {
@@ -56,33 +66,42 @@ final class WorkingDirectory implements AutoCloseable {
         Files.createDirectories(base);
         removeStale(base);
         for (int attempt = 0; ; attempt++) {
-            Path lockFile = Files.createTempFile(base, prefix, LOCK).toAbsolutePath();
+            Path lockFile = Files.createTempFile(base, prefix, LOCK);
             FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.WRITE);
             FileLock lock = null;
             try {
                 lock = channel.tryLock();
             } catch (OverlappingFileLockException e) {
-                // not ours to have: a lock of this process on a file of this name cannot be
+                // this process locks that file already: not one just created, so take another
             }
-            if (lock == null || !Files.exists(lockFile)) {  // another process's clean-up took it meanwhile
+            Object key = lock == null ? null : identityIfThere(lockFile);
+            if (key == null) {  // another process's clean-up took it meanwhile
                 channel.close();
                 if (attempt >= 10) {
                     throw new IOException("Cannot lock a new RocksDB working directory below " + base);
                 }
                 continue;
             }
-            HELD.add(lockFile);
+            HELD.add(key);
             String name = lockFile.getFileName().toString();
             Path directory = base.resolve(name.substring(0, name.length() - LOCK.length()));
             try {
                 Files.createDirectory(directory);
             } catch (IOException e) {
-                HELD.remove(lockFile);
+                HELD.remove(key);
                 channel.close();
                 Files.deleteIfExists(lockFile);
                 throw e;
             }
-            return new WorkingDirectory(directory, lockFile, channel);
+            return new WorkingDirectory(directory, lockFile, key, channel);
+        }
+    }
+
+    private static Object identityIfThere(Path file) throws IOException {
+        try {
+            return identity(file);
+        } catch (NoSuchFileException e) {
+            return null;
         }
     }
 
@@ -90,13 +109,14 @@ final class WorkingDirectory implements AutoCloseable {
     static synchronized void removeStale(Path base) throws IOException {
         try (DirectoryStream<Path> locks = Files.newDirectoryStream(base, "*" + LOCK)) {
             for (Path lockFile : locks) {
-                if (!HELD.contains(lockFile.toAbsolutePath())) {
-                    try {
+                try {
+                    Object key = identityIfThere(lockFile);
+                    if (key != null && !HELD.contains(key)) {
                         removeIfStale(base, lockFile);
-                    } catch (IOException e) {  // not this backend's to fail for: the next start tries again
-                        LOG.warn("Could not delete the RocksDB working directory of {}, left by a process that "
-                                + "ended without deleting it: {}", lockFile, e.toString());
                     }
+                } catch (IOException e) {  // not this backend's to fail for: the next start tries again
+                    LOG.warn("Could not delete the RocksDB working directory of {}, left by a process that "
+                            + "ended without deleting it: {}", lockFile, e.toString());
                 }
             }
         }
@@ -130,7 +150,7 @@ final class WorkingDirectory implements AutoCloseable {
             try {
                 LocalFiles.deleteRecursively(directory);
             } finally {
-                HELD.remove(lockFile);
+                HELD.remove(lockFileKey);
                 Files.deleteIfExists(lockFile);
                 channel.close();
             }
