@@ -100,7 +100,7 @@ class RocksDBWorkingDirectoryTest {
         try (RocksDBKeyedStateBackend first = open(base)) {
             assertFalse(Files.exists(killedDirectory), "the killed process's directory is deleted by the next open");
             Path firstDirectory = first.directory().getParent();
-            try (RocksDBKeyedStateBackend second = open(base)) {
+            try (RocksDBKeyedStateBackend second = open(base.resolve("."))) {  // the same directory, named otherwise
                 // another process's clean-up after this one opened two: both stay locked, neither is deleted
                 runToTheEnd(child("exit"));
                 assertTrue(Files.exists(firstDirectory.resolve("db")), "this process's first directory is kept");
