@@ -172,14 +172,17 @@ public record NativeSnapshot(String dbId, int maxParallelism, KeyGroupRange keyG
     }
 
     /**
-     * Downloads the snapshot's files into a new directory below {@code parent} (the temporary directory if null),
-     * opens them read-only for {@code action}, and deletes them afterwards.
+     * Downloads the snapshot's files into a new directory below {@code parent} (a RocksDB backend's working
+     * directory), opens them read-only for {@code action}, and deletes them afterwards. Without a parent (a heap
+     * backend reading a RocksDB checkpoint) the copy is a {@link WorkingDirectory} of its own below the temporary
+     * directory, so that a copy left by a process killed while reading it is deleted by the next one.
      */
     static void withReadOnlyCopy(NativeSnapshot snapshot, SharedFileReader reader, Path parent, CopyAction action)
             throws IOException {
         RocksDB.loadLibrary();
-        Path dir = parent == null ? Files.createTempDirectory("onceflow-restore-")
-                : Files.createTempDirectory(parent, "copy-");
+        WorkingDirectory own = parent == null ? WorkingDirectory.create(
+                Path.of(System.getProperty("java.io.tmpdir"), "onceflow-restore"), "copy-") : null;
+        Path dir = own != null ? own.path() : Files.createTempDirectory(parent, "copy-");
         try {
             snapshot.materialize(dir, reader);
             List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
@@ -201,7 +204,11 @@ public record NativeSnapshot(String dbId, int maxParallelism, KeyGroupRange keyG
             throw new IOException("Cannot read the RocksDB snapshot " + snapshot.dbId() + ": " + e.getMessage(), e);
         } finally {
             try {
-                io.onceflow.runtime.storage.LocalFiles.deleteRecursively(dir);
+                if (own != null) {
+                    own.close();
+                } else {
+                    io.onceflow.runtime.storage.LocalFiles.deleteRecursively(dir);
+                }
             } catch (IOException e) {
                 // a temporary copy, whatever is left of it: never in place of the outcome of reading it
             }

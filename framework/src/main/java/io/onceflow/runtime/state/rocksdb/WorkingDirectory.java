@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
  * checkpoints before their upload, the copies of old snapshots a restore reads. A process killed with
  * {@code kill -9} deletes nothing: its databases, a whole copy of each subtask's state, would stay on the disk for
  * good, one more set at every restart. So each new working directory first deletes those whose lock nobody holds
- * any more; a directory of a running process, or of this one, is left alone.
+ * any more; a directory of a running process, or of this one, is left alone. (A heap backend reading a RocksDB
+ * checkpoint copies its files into one of these too, below the temporary directory.)
  *
  * <p>A process holds a lock only once it has checked, with the lock held, that its lock file is still there:
  * a clean-up deletes a lock file while holding its lock, so one that a clean-up took in between is given up.
@@ -143,15 +144,18 @@ final class WorkingDirectory implements AutoCloseable {
         }
     }
 
-    /** Deletes the directory, then lets the lock go and deletes its file. */
+    /**
+     * Deletes the directory and then its lock file, and lets the lock go. A directory that could not be deleted
+     * keeps its lock file, unlocked, for the next clean-up to try again.
+     */
     @Override
     public void close() throws IOException {
         synchronized (WorkingDirectory.class) {
             try {
                 LocalFiles.deleteRecursively(directory);
+                Files.deleteIfExists(lockFile);
             } finally {
                 HELD.remove(lockFileKey);
-                Files.deleteIfExists(lockFile);
                 channel.close();
             }
         }
