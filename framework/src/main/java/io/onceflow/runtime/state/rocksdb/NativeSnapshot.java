@@ -143,7 +143,7 @@ public record NativeSnapshot(String dbId, int maxParallelism, KeyGroupRange keyG
                 try (RocksIterator it = db.newIterator(handles.get(i + 1))) {
                     for (it.seek(firstKey(keyGroups.start())); it.isValid(); it.next()) {
                         byte[] row = it.key();
-                        int keyGroup = ((row[0] & 0xff) << 8) | (row[1] & 0xff);
+                        int keyGroup = keyGroupOf(row);
                         if (keyGroup > keyGroups.end()) {
                             break;
                         }
@@ -164,6 +164,16 @@ public record NativeSnapshot(String dbId, int maxParallelism, KeyGroupRange keyG
 
     static byte[] firstKey(int keyGroup) {
         return ByteBuffer.allocate(2).putShort((short) keyGroup).array();
+    }
+
+    /** The key group of a row: its first two bytes (see {@link #firstKey}). */
+    static int keyGroupOf(byte[] row) {
+        return ((row[0] & 0xff) << 8) | (row[1] & 0xff);
+    }
+
+    /** The key group of a row in a buffer, read from its start. */
+    static int keyGroupOf(ByteBuffer row) {
+        return Short.toUnsignedInt(row.getShort(0));
     }
 
     /** What to do with an opened read-only copy; {@code handles} are the default family, then the states in order. */
@@ -246,7 +256,7 @@ public record NativeSnapshot(String dbId, int maxParallelism, KeyGroupRange keyG
             ByteArrayOutputStream value = new ByteArrayOutputStream(4 + map.size());
             new DataOutputStream(value).writeInt(count);
             map.writeTo(value);
-            int keyGroup = ((primary[0] & 0xff) << 8) | (primary[1] & 0xff);
+            int keyGroup = keyGroupOf(primary);
             sink.entry(index, keyGroup, Arrays.copyOfRange(primary, 6, primary.length), value.toByteArray());
             primary = null;
             count = 0;

@@ -1,5 +1,7 @@
 package io.onceflow.runtime.state.rocksdb;
 
+import static io.onceflow.runtime.state.rocksdb.NativeSnapshot.keyGroupOf;
+
 import io.onceflow.api.RocksDBStateBackend;
 import io.onceflow.api.functions.ReduceFunction;
 import io.onceflow.api.serialization.Serializers;
@@ -300,8 +302,7 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
             }
             if (!c.restoreInBatches) {
                 if (c.run == null) {
-                    c.run = new IngestedFile(directory.resolve("restore-" + (++restoreFiles) + ".sst"), dbOptions,
-                            cfOptions);
+                    c.run = newRestoreFile();
                     openRuns++;
                 }
                 c.run.put(row, value);
@@ -443,13 +444,12 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
      */
     private void copyRows(RocksDB source, ColumnFamilyHandle from, KeyGroupRange keyGroups, Column c)
             throws IOException, RocksDBException {
-        Path file = directory.resolve("restore-" + (++restoreFiles) + ".sst");
-        try (IngestedFile out = new IngestedFile(file, dbOptions, cfOptions);
+        try (IngestedFile out = newRestoreFile();
              ReadOptions once = new ReadOptions().setFillCache(false).setReadaheadSize(2L << 20);
              RocksIterator it = source.newIterator(from, once)) {
             for (it.seek(NativeSnapshot.firstKey(keyGroups.start())); it.isValid(); it.next()) {
                 copyKey = read(it, copyKey, true);
-                if ((((copyKey.get(0) & 0xff) << 8) | (copyKey.get(1) & 0xff)) > keyGroups.end()) {
+                if (keyGroupOf(copyKey) > keyGroups.end()) {
                     break;
                 }
                 copyValue = read(it, copyValue, false);
@@ -459,6 +459,11 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
             writeRestored();
             out.ingest(db(), c.handle);
         }
+    }
+
+    /** A new SST file for restored rows, in the database's directory until it is moved into the database. */
+    private IngestedFile newRestoreFile() throws RocksDBException {
+        return new IngestedFile(directory.resolve("restore-" + (++restoreFiles) + ".sst"), dbOptions, cfOptions);
     }
 
     /** The iterator's current key or value in {@code buffer}, or in a larger one if it does not fit. */
@@ -595,10 +600,6 @@ public final class RocksDBKeyedStateBackend implements KeyedStateBackend, KeyedE
         byte[] r = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, r, a.length, b.length);
         return r;
-    }
-
-    private static int keyGroupOf(byte[] row) {
-        return ((row[0] & 0xff) << 8) | (row[1] & 0xff);
     }
 
     private static int primaryLength(byte[] row) {
