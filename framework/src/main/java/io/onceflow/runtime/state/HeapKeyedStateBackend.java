@@ -757,11 +757,12 @@ public final class HeapKeyedStateBackend implements KeyedStateBackend, KeyedEntr
                                 out.write(b, off, len);
                             }
                         };
-                        DataOutputStream file = new DataOutputStream(
-                                new io.onceflow.runtime.storage.UnsynchronizedBufferedOutputStream(sink, 64 * 1024));
+                        io.onceflow.runtime.storage.UnsynchronizedBufferedOutputStream buffer =
+                                new io.onceflow.runtime.storage.UnsynchronizedBufferedOutputStream(sink, 64 * 1024);
+                        DataOutputStream file = new DataOutputStream(buffer);
                         HeapStateChain.writeFileHeader(file);
                         body.write(file);
-                        HeapStateChain.writeFileEnd(file);
+                        HeapStateChain.writeFileEnd(file, buffer);
                         file.flush();
                     });
             // a base finished as the backend closed is of no use: like the files of a checkpoint that failed, it is

@@ -1,12 +1,12 @@
 package io.onceflow.runtime.state;
 
+import io.onceflow.runtime.storage.ChecksummedInputStream;
 import io.onceflow.runtime.storage.StateHandle;
-import java.io.BufferedInputStream;
+import io.onceflow.runtime.storage.UnsynchronizedBufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutput;
 import java.io.EOFException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -22,10 +22,11 @@ import java.util.List;
  *   int   states, then (UTF name, byte kind)*          the same for every file of the chain
  *   int   files, then (UTF shared path, long size)*    the base first, then the deltas in order
  * each file:
- *   int   magic 0x4F464843 ("OFHC"), int version 1
+ *   int   magic 0x4F464843 ("OFHC"), int version 2 (version 1 is still read)
  *   (short state index, int key group, int length + key bytes,
  *    int length + value bytes | int -1 for a removed key)*
  *   short -1
+ *   int   CRC-32C of the file's bytes before it (version 2), checked as the file is read
  * </pre>
  *
  * A restore reads the files newest first and passes on, for each key, only its newest entry (nothing
@@ -34,7 +35,7 @@ import java.util.List;
 public final class HeapStateChain {
 
     static final int FILE_MAGIC = 0x4F464843;
-    static final int FILE_VERSION = 1;
+    static final int FILE_VERSION = 2;
     static final int REMOVED = -1;
 
     private HeapStateChain() {
@@ -53,8 +54,10 @@ public final class HeapStateChain {
         out.write(entry.array(), 0, entry.size());
     }
 
-    static void writeFileEnd(DataOutput out) throws IOException {
+    /** Ends a file written through {@code buffer} (which {@code out} writes to): its end mark and its checksum. */
+    static void writeFileEnd(DataOutput out, UnsynchronizedBufferedOutputStream buffer) throws IOException {
         out.writeShort(-1);
+        buffer.writeChecksum();
     }
 
     /** The checkpoint's own part: the states and the chain's files. */
@@ -68,33 +71,43 @@ public final class HeapStateChain {
         }
     }
 
-    /**
-     * Reads a chain (after its format byte) and passes the newest entry of every key within
-     * {@code keyGroups} to {@code keyed}.
-     *
-     * @return the max parallelism the state was written with
-     */
-    static int read(DataInputStream in, String what, KeyGroupRange keyGroups, KeyedEntrySink keyed,
-                    SharedFileReader files) throws IOException {
+    /** A chain as the checkpoint's stream lists it. */
+    record Chain(int maxParallelism, int numStates, List<StateHandle.InFile> files) {
+    }
+
+    /** Reads a chain's list (after its format byte), announcing its states to {@code keyed}, if any. */
+    static Chain readChain(DataInputStream in, String what, KeyedEntrySink keyed) throws IOException {
         int maxParallelism = in.readInt();
         int numStates = SubtaskStateFormat.readStates(in, what, keyed);
         int numFiles = in.readInt();
-        List<StateHandle.InFile> chain = new ArrayList<>(numFiles);
+        List<StateHandle.InFile> files = new ArrayList<>(numFiles);
         for (int i = 0; i < numFiles; i++) {
-            chain.add(new StateHandle.InFile(in.readUTF(), in.readLong()));
+            files.add(new StateHandle.InFile(in.readUTF(), in.readLong()));
         }
+        return new Chain(maxParallelism, numStates, List.copyOf(files));
+    }
+
+    /**
+     * Reads the files of a chain and passes the newest entry of every key within {@code keyGroups} to {@code keyed}.
+     *
+     * @return the max parallelism the state was written with
+     */
+    static int read(Chain list, String what, KeyGroupRange keyGroups, KeyedEntrySink keyed,
+                    SharedFileReader files) throws IOException {
+        int maxParallelism = list.maxParallelism();
+        int numStates = list.numStates();
+        List<StateHandle.InFile> chain = list.files();
         if (keyed == null) {
             return maxParallelism;
         }
-        keyed.heapChain(List.copyOf(chain));
+        keyed.heapChain(chain);
         // a chain of one file decides every key in it; a longer one remembers the keys its deltas decided
         DecidedKeys decided = chain.size() > 1 ? new DecidedKeys() : null;
         byte[] buffer = new byte[256];
         for (int i = chain.size() - 1; i >= 0; i--) {
             StateHandle.InFile file = chain.get(i);
-            try (InputStream stream = files.open(file)) {
-                buffer = readFile(new DataInputStream(new BufferedInputStream(stream, 64 * 1024)), what, file,
-                        numStates, keyGroups, keyed, decided, i > 0, buffer);
+            try (ChecksummedInputStream stream = new ChecksummedInputStream(files.open(file), 64 * 1024)) {
+                buffer = readFile(stream, what, file, numStates, keyGroups, keyed, decided, i > 0, buffer);
             }
         }
         return maxParallelism;
@@ -104,20 +117,25 @@ public final class HeapStateChain {
      * Reads one file of a chain, each key into {@code buffer} first: a key outside {@code keyGroups} or decided by a
      * newer file is skipped, value and all, without a copy. Returns the buffer, grown if a key needed more room.
      */
-    private static byte[] readFile(DataInputStream in, String what, StateHandle.InFile file, int numStates,
+    private static byte[] readFile(ChecksummedInputStream stream, String what, StateHandle.InFile file, int numStates,
                                    KeyGroupRange keyGroups, KeyedEntrySink keyed, DecidedKeys decided,
                                    boolean olderFilesFollow, byte[] buffer) throws IOException {
+        DataInputStream in = new DataInputStream(stream);
         try {
             int magic = in.readInt();
             int version = in.readInt();
-            if (magic != FILE_MAGIC || version != FILE_VERSION) {
+            if (magic != FILE_MAGIC || version < 1 || version > FILE_VERSION) {
                 throw new IOException("Shared state file " + file.path() + " of " + what + " is not an Onceflow heap "
-                        + "state file of version " + FILE_VERSION + " (magic " + Integer.toHexString(magic) + ", version "
-                        + version + "): the checkpoint is corrupt or was written by another Onceflow version");
+                        + "state file of versions 1 to " + FILE_VERSION + " (magic " + Integer.toHexString(magic)
+                        + ", version " + version + "): the checkpoint is corrupt or was written by another Onceflow "
+                        + "version");
             }
             while (true) {
                 int index = in.readShort();
                 if (index == -1) {
+                    if (version >= 2) {
+                        stream.verifyChecksum("Shared state file " + file.path() + " of " + what);
+                    }
                     return buffer;
                 }
                 if (index < 0 || index >= numStates) {

@@ -1,13 +1,15 @@
 package io.onceflow.runtime.state;
 
 import io.onceflow.api.state.StateDescriptor;
-import java.io.BufferedInputStream;
+import io.onceflow.runtime.storage.ChecksummedInputStream;
+import io.onceflow.runtime.storage.UnsynchronizedBufferedOutputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutput;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.util.List;
 import java.util.Map;
 
@@ -16,8 +18,9 @@ import java.util.Map;
  *
  * <pre>
  * int   magic 0x4F465354 ("OFST")
- * int   format version (2; version 1 is still read)
+ * int   format version (3; versions 1 and 2 are still read)
  * ...   operator list state   ({@link OperatorStateBackend#snapshot})
+ * int   CRC-32C of the bytes before it (version 3)
  * byte  keyed state: 0 none, 1 canonical (below), 2 a RocksDB native snapshot ({@code NativeSnapshot}),
  *       3 an incremental heap checkpoint ({@link HeapStateChain})
  * int   max parallelism                                  ┐
@@ -25,12 +28,16 @@ import java.util.Map;
  * (short state index, int key group,                     │ every backend, so a job can
  *  int length + key bytes, int length + value bytes)*    │ switch between them
  * short -1                      (version 1: a count before the entries instead) ┘
+ * int   CRC-32C of every byte before it, the first checksum too (version 3)
  * </pre>
+ *
+ * The checksums find bytes changed in storage (a state read wrong without a word otherwise): the operator
+ * state's is checked whenever the state is read, the whole stream's when its keyed part is read.
  */
 public final class SubtaskStateFormat {
 
     public static final int MAGIC = 0x4F465354;
-    public static final int VERSION = 2;
+    public static final int VERSION = 3;
     private static final int END = -1;
     public static final int KEYED_NONE = 0;
     public static final int KEYED_CANONICAL = 1;
@@ -53,16 +60,23 @@ public final class SubtaskStateFormat {
         return bytes.toByteArray();
     }
 
-    /** Writes a whole subtask state: the operator state bytes, then the keyed snapshot (or none). */
-    public static void write(DataOutputStream out, byte[] operatorState, KeyedStateSnapshot keyed,
+    /**
+     * Writes a whole subtask state to {@code target} through a buffer of its own: the operator state bytes, then the
+     * keyed snapshot (or none), each followed by a checksum. Flushes the target, which stays open.
+     */
+    public static void write(OutputStream target, byte[] operatorState, KeyedStateSnapshot keyed,
                              KeyedStateSnapshot.SharedFiles shared) throws IOException {
+        UnsynchronizedBufferedOutputStream buffer = new UnsynchronizedBufferedOutputStream(target, 64 * 1024);
+        DataOutputStream out = new DataOutputStream(buffer);
         out.writeInt(MAGIC);
         out.writeInt(VERSION);
         out.write(operatorState);
+        buffer.writeChecksum();
         out.writeByte(keyed == null ? KEYED_NONE : keyed.format(shared));
         if (keyed != null) {
             keyed.write(out, shared);
         }
+        buffer.writeChecksum();
         out.flush();
     }
 
@@ -72,7 +86,7 @@ public final class SubtaskStateFormat {
         KeyedStateSnapshot keyed = keyedState == null ? null : keyedState.snapshot(checkpointId);
         try {
             ByteArrayOutputStream bytes = new ByteArrayOutputStream(256);
-            write(new DataOutputStream(bytes), operatorState(operatorState), keyed, KeyedStateSnapshot.SharedFiles.NONE);
+            write(bytes, operatorState(operatorState), keyed, KeyedStateSnapshot.SharedFiles.NONE);
             return bytes.toByteArray();
         } finally {
             if (keyed != null) {
@@ -179,35 +193,53 @@ public final class SubtaskStateFormat {
     /** As above; {@code files} reads the shared files of a RocksDB native snapshot. */
     public static int read(InputStream stream, String what, Map<String, List<byte[]>> operatorLists,
                            KeyGroupRange keyGroups, KeyedEntrySink keyed, SharedFileReader files) throws IOException {
-        DataInputStream in = new DataInputStream(new BufferedInputStream(stream, 64 * 1024));
+        ChecksummedInputStream checked = new ChecksummedInputStream(stream, 64 * 1024);
+        DataInputStream in = new DataInputStream(checked);
         int magic = in.readInt();
         if (magic != MAGIC) {
             throw new IOException("State of " + what + " is not Onceflow state data (bad magic number "
                     + Integer.toHexString(magic) + "): the checkpoint is corrupt");
         }
         int version = in.readInt();
-        if (version != 1 && version != VERSION) {
+        if (version < 1 || version > VERSION) {
             throw new IOException("State of " + what + " has format version " + version
-                    + ", but this Onceflow reads versions 1 and " + VERSION + " only: restore it with the Onceflow "
+                    + ", but this Onceflow reads versions 1 to " + VERSION + " only: restore it with the Onceflow "
                     + "version that wrote it, or start the job fresh (resumeFromLatestCheckpoint=false)");
         }
         Map<String, List<byte[]>> lists = OperatorStateBackend.read(in);
         for (Map.Entry<String, List<byte[]>> e : lists.entrySet()) {
             operatorLists.computeIfAbsent(e.getKey(), k -> new java.util.ArrayList<>()).addAll(e.getValue());
         }
+        boolean checksums = version >= 3;
+        if (checksums) {
+            checked.verifyChecksum("The operator state of " + what);
+        }
         int keyedFormat = in.readByte();
-        if (keyedFormat == KEYED_NONE || keyGroups.isEmpty()) {
-            return -1; // no keyed state, or none of it wanted: not read (not downloaded, for shared files)
+        if (keyedFormat == KEYED_NONE) {
+            if (checksums) {
+                checked.verifyChecksum("The state of " + what);
+            }
+            return -1;
+        }
+        if (keyGroups.isEmpty()) {
+            return -1; // none of the keyed state wanted: not read (not downloaded, for shared files)
         }
         if (keyedFormat == KEYED_ROCKSDB_NATIVE) {
             io.onceflow.runtime.state.rocksdb.NativeSnapshot snapshot = io.onceflow.runtime.state.rocksdb.NativeSnapshot.read(in);
+            if (checksums) {
+                checked.verifyChecksum("The state of " + what);
+            }
             if (keyed != null) {
                 keyed.restoreNative(snapshot, keyGroups, files);
             }
             return snapshot.maxParallelism();
         }
         if (keyedFormat == KEYED_HEAP_CHAIN) {
-            return HeapStateChain.read(in, what, keyGroups, keyed, files);
+            HeapStateChain.Chain chain = HeapStateChain.readChain(in, what, keyed);
+            if (checksums) {
+                checked.verifyChecksum("The state of " + what);
+            }
+            return HeapStateChain.read(chain, what, keyGroups, keyed, files);
         }
         if (keyedFormat != KEYED_CANONICAL) {
             throw new IOException("State of " + what + " has an unknown keyed state format " + keyedFormat);
@@ -230,6 +262,9 @@ public final class SubtaskStateFormat {
             } else {
                 in.skipNBytes(valueLength);
             }
+        }
+        if (checksums) {
+            checked.verifyChecksum("The state of " + what);
         }
         return maxParallelism;
     }

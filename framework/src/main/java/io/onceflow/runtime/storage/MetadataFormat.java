@@ -7,27 +7,33 @@ import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.zip.CRC32C;
 
 /**
  * The binary form of a checkpoint's {@code _metadata}:
  *
  * <pre>
- * int magic 0x4F464D44 ("OFMD"), int version (2; version 1 is still read)
+ * int magic 0x4F464D44 ("OFMD"), int version (3; versions 1 and 2 are still read)
  * UTF job name, long checkpoint id, long timestamp
  * int operators; per operator: UTF uid, int parallelism, int max parallelism, int subtasks;
  *   per subtask: int index, int key-group start, int key-group end,
  *                byte handle kind (0 none, 1 inline, 2 file) then bytes | UTF path + long size,
  *                int shared files (version 2), then (UTF path + long size)*
+ * int CRC-32C of every byte before it (version 3)
  * </pre>
+ *
+ * The checksum finds a file changed in storage, which would otherwise restore state read wrong: small
+ * state (a source's offsets) is held inside the metadata.
  */
 public final class MetadataFormat {
 
     public static final int MAGIC = 0x4F464D44;
-    public static final int VERSION = 2;
+    public static final int VERSION = 3;
 
     private MetadataFormat() {
     }
@@ -68,6 +74,10 @@ public final class MetadataFormat {
             }
         }
         out.flush();
+        CRC32C crc = new CRC32C();
+        crc.update(bytes.toByteArray());
+        out.writeInt((int) crc.getValue());
+        out.flush();
         return bytes.toByteArray();
     }
 
@@ -79,10 +89,13 @@ public final class MetadataFormat {
             throw new IOException(where + " is not an Onceflow checkpoint metadata file (bad magic number)");
         }
         int version = in.readInt();
-        if (version != 1 && version != VERSION) {
+        if (version < 1 || version > VERSION) {
             throw new IOException(where + " has metadata format version " + version + ", but this Onceflow reads "
-                    + "versions 1 and " + VERSION + " only: restore it with the Onceflow version that wrote it, or "
+                    + "versions 1 to " + VERSION + " only: restore it with the Onceflow version that wrote it, or "
                     + "start the job fresh (resumeFromLatestCheckpoint=false)");
+        }
+        if (version >= 3) {
+            verifyChecksum(data, where);
         }
         String jobName = in.readUTF();
         long id = in.readLong();
@@ -117,5 +130,19 @@ public final class MetadataFormat {
             ops.put(uid, new CheckpointMetadata.OperatorState(uid, parallelism, maxParallelism, subtasks));
         }
         return new CheckpointMetadata(jobName, id, timestamp, ops);
+    }
+
+    private static void verifyChecksum(byte[] data, String where) throws IOException {
+        CRC32C crc = new CRC32C();
+        crc.update(data, 0, data.length - 4);
+        int computed = (int) crc.getValue();
+        int stored = ByteBuffer.wrap(data, data.length - 4, 4).getInt();
+        if (computed != stored) {
+            throw new IOException(where + " is damaged: its bytes do not give the checksum written with them (CRC-32C "
+                    + String.format("%08x", computed) + " instead of " + String.format("%08x", stored) + "); they were "
+                    + "changed in storage after they were written, and this checkpoint cannot be restored. Restore an "
+                    + "earlier retained checkpoint by moving this one's directory aside (output committed after that "
+                    + "one is then written again), or start the job fresh (resumeFromLatestCheckpoint=false)");
+        }
     }
 }

@@ -873,9 +873,7 @@ public final class StreamTask implements Runnable {
             io.onceflow.runtime.storage.CheckpointStateOutput out = io.onceflow.runtime.storage.CheckpointStateOutput
                     .inlineUpTo(info.inlineStateThreshold(), () -> info.store().openStateOutput(id, stateName));
             try {
-                java.io.DataOutputStream data = new java.io.DataOutputStream(
-                        new io.onceflow.runtime.storage.UnsynchronizedBufferedOutputStream(out, 64 * 1024));
-                SubtaskStateFormat.write(data, snapshot.operatorState(), snapshot.keyed(),
+                SubtaskStateFormat.write(out, snapshot.operatorState(), snapshot.keyed(),
                         io.onceflow.runtime.state.KeyedStateSnapshot.SharedFiles.of(info.store()));
                 handle = out.closeAndGetHandle();
                 if (snapshot.keyed() != null) {

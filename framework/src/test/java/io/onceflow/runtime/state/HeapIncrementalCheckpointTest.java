@@ -21,7 +21,6 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInput;
 import java.io.DataOutput;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -661,7 +660,7 @@ class HeapIncrementalCheckpointTest {
     private static byte[] checkpoint(KeyedStateSnapshot snapshot, KeyedStateSnapshot.SharedFiles shared) throws Exception {
         try {
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-            SubtaskStateFormat.write(new DataOutputStream(bytes), SubtaskStateFormat.operatorState(
+            SubtaskStateFormat.write(bytes, SubtaskStateFormat.operatorState(
                     new OperatorStateBackend(Map.of())), snapshot, shared);
             return bytes.toByteArray();
         } finally {

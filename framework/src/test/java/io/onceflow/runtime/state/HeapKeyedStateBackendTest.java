@@ -12,7 +12,6 @@ import io.onceflow.api.state.ValueStateDescriptor;
 import io.onceflow.api.serialization.Serializers;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
-import java.io.DataOutputStream;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -58,7 +57,7 @@ class HeapKeyedStateBackendTest {
         count.update(5L);
 
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        SubtaskStateFormat.write(new DataOutputStream(bytes), SubtaskStateFormat.operatorState(
+        SubtaskStateFormat.write(bytes, SubtaskStateFormat.operatorState(
                 new OperatorStateBackend(Map.of())), snapshot, KeyedStateSnapshot.SharedFiles.NONE);
         snapshot.release();
 

@@ -18,7 +18,6 @@ import io.onceflow.api.state.ValueStateDescriptor;
 import io.onceflow.runtime.state.rocksdb.RocksDBKeyedStateBackend;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
-import java.io.DataOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -109,7 +108,7 @@ class RocksDBKeyedStateBackendTest {
 
     private byte[] checkpoint(KeyedStateSnapshot snapshot) throws Exception {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        SubtaskStateFormat.write(new DataOutputStream(bytes), SubtaskStateFormat.operatorState(
+        SubtaskStateFormat.write(bytes, SubtaskStateFormat.operatorState(
                 new OperatorStateBackend(Map.of())), snapshot, shared());
         snapshot.release();
         return bytes.toByteArray();
