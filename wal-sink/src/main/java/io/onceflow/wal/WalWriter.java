@@ -13,6 +13,8 @@ import java.nio.file.Path;
 import java.util.Collection;
 import java.util.List;
 import java.util.UUID;
+import java.util.zip.CRC32C;
+import java.util.zip.CheckedOutputStream;
 
 /**
  * Appends every record to a local spill file; at a barrier, uploads the file into checkpoint storage and
@@ -27,6 +29,8 @@ final class WalWriter<T> implements CommittingSinkWriter<T, WalBatch> {
     private final Counter spilled;
     private Path spill;
     private DataOutputStream out;
+    /** The CRC-32C of the spill file's bytes, kept as they are written. */
+    private CheckedOutputStream checked;
     private long records;
 
     WalWriter(SinkInitContext context, TypeSerializer<T> serializer, Path spillDirectory) {
@@ -43,7 +47,8 @@ final class WalWriter<T> implements CommittingSinkWriter<T, WalBatch> {
         if (out == null) {
             Files.createDirectories(spillDirectory);
             spill = Files.createTempFile(spillDirectory, "wal-" + subtask + "-", ".spill");
-            out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(spill), 64 * 1024));
+            checked = new CheckedOutputStream(Files.newOutputStream(spill), new CRC32C());
+            out = new DataOutputStream(new BufferedOutputStream(checked, 64 * 1024));
         }
         serializer.serialize(element, out);
         records++;
@@ -61,7 +66,7 @@ final class WalWriter<T> implements CommittingSinkWriter<T, WalBatch> {
             String name = "wal-" + operatorUid + "-" + subtask + "-" + checkpointId + "-"
                     + UUID.randomUUID().toString().substring(0, 8);
             CheckpointFiles.CheckpointFile file = files.upload(name, spill);
-            return List.of(new WalBatch(checkpointId, subtask, records, file));
+            return List.of(new WalBatch(checkpointId, subtask, records, file, checked.getChecksum().getValue()));
         } finally {
             Files.deleteIfExists(spill);
             spill = null;

@@ -172,6 +172,56 @@ class WriteAheadSinkTest {
     }
 
     @Test
+    void aBatchChangedInStorageStopsTheJobBeforeAnyOfItIsSent() throws Exception {
+        StreamEnvironment env = countJob(sink().build());
+        String test = id;
+        Path shared = dir.resolve("checkpoints/wal-damaged/shared");
+        List<String> damaged = Collections.synchronizedList(new ArrayList<>());
+        env.setFaultInjector((point, uid, subtask, checkpointId) -> {
+            if (point != FaultPoint.AFTER_CHECKPOINT_COMPLETE_BEFORE_NOTIFY) {
+                return;
+            }
+            COMPLETED.get(test).add(checkpointId);
+            if (checkpointId < 5 || !damaged.isEmpty()) {
+                return;
+            }
+            // the checkpoint is complete and its batches are about to be sent: a digit of a record in subtask 0's
+            // batch changes in storage, which leaves a record that reads fine and is wrong
+            try (Stream<Path> files = Files.list(shared)) {
+                Path batch = files.filter(f -> f.getFileName().toString().startsWith("wal-wal-0-" + checkpointId + "-"))
+                        .findFirst().orElse(null);
+                if (batch != null) {
+                    byte[] bytes = Files.readAllBytes(batch);
+                    int digit = bytes.length / 2;
+                    while (bytes[digit] < '0' || bytes[digit] > '8') {
+                        digit++;
+                    }
+                    bytes[digit]++;
+                    Files.write(batch, bytes);
+                    damaged.add("shared/" + batch.getFileName());
+                }
+            }
+        });
+        Exception e = assertThrows(Exception.class, () -> env.execute("wal-damaged"));
+        assertEquals(1, damaged.size());
+        assertTrue(io.onceflow.api.NonRecoverableException.isIn(e), "stops at once instead of restarting: " + e);
+        String message = causes(e);
+        assertTrue(message.contains(damaged.get(0) + " in ") && message.contains("is damaged")
+                && message.contains("None of its records was sent"), message);
+        SequenceChecker.Result result = SequenceChecker.check(RECEIVED.get(id),
+                SequenceChecker.expectedForSequence(TOTAL, KEYS));
+        assertEquals(0, result.unexpected() + result.duplicates(), "no record read wrong was sent: " + result);
+    }
+
+    private static String causes(Throwable t) {
+        StringBuilder all = new StringBuilder();
+        for (; t != null; t = t.getCause()) {
+            all.append(t.getMessage()).append(" | ");
+        }
+        return all.toString();
+    }
+
+    @Test
     void aJobWithoutCheckpointsIsRefusedBecauseNothingWouldEverBeSent() {
         RECEIVED.put(id, Collections.synchronizedList(new ArrayList<>()));
         StreamEnvironment env = StreamEnvironment.create();
