@@ -84,8 +84,19 @@ public enum TestDatabase {
         execute("CREATE TABLE " + table + " (word VARCHAR(200) NOT NULL PRIMARY KEY, count BIGINT NOT NULL)");
     }
 
+    /**
+     * Drops a test's table, failing after a minute rather than waiting for ever: a transaction left prepared on it
+     * (a test that failed, or a server that lost track of one) would hold its locks, and the build would hang.
+     */
     public void drop(String table) {
-        execute("DROP TABLE IF EXISTS " + table);
+        String sql = "DROP TABLE IF EXISTS " + table;
+        try (Connection c = connect(); Statement s = c.createStatement()) {
+            s.setQueryTimeout(60);
+            s.execute(sql);
+        } catch (SQLException e) {
+            throw new AssertionError(this + ": " + sql + " failed (a prepared transaction left on the table holds its "
+                    + "locks? see XA RECOVER, or pg_prepared_xacts): " + e.getMessage(), e);
+        }
     }
 
     /** Every row of a (word, count) table, read independently of the job. */
