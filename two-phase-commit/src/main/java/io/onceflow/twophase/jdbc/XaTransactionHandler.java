@@ -37,6 +37,14 @@ final class XaTransactionHandler<IN> implements TransactionHandler<IN, XaTransac
      * writes nothing into the database, even beyond {@code maxBuffered}, since those rows may be locked.
      */
     private final java.util.Map<Integer, Long> awaitingCommit = new java.util.concurrent.ConcurrentHashMap<>();
+    /**
+     * Subtask → its prepared transactions whose connection is still open: each is committed on the connection that
+     * prepared it. Closed with the subtask's writer, which leaves the transactions prepared for whoever restores them.
+     */
+    private final java.util.Map<Integer, java.util.Set<XaTransaction>> preparedOnTheirConnection =
+            new java.util.concurrent.ConcurrentHashMap<>();
+    /** How long a commit or rollback by id waits for a session that still holds the transaction to end. */
+    static final long HELD_ELSEWHERE_TIMEOUT_MS = 30_000;
 
     XaTransactionHandler(String url, String user, String password, String sql, JdbcStatementFiller<IN> filler,
                          int batchSize, int maxBuffered) {
@@ -123,6 +131,13 @@ final class XaTransactionHandler<IN> implements TransactionHandler<IN, XaTransac
         t.buffered.clear();
     }
 
+    /**
+     * Prepares the transaction and keeps its connection open for the commit. MariaDB keeps a prepared transaction
+     * attached to the session that prepared it until the server has handled that session's end, and until then
+     * answers a commit from another session with "unknown XID", as if it had been committed before: a commit on
+     * another connection right after closing this one could leave the transaction prepared, its records invisible
+     * and its rows locked.
+     */
     @Override
     public XaTransaction preCommit(XaTransaction t, long checkpointId) throws Exception {
         try {
@@ -132,12 +147,19 @@ final class XaTransactionHandler<IN> implements TransactionHandler<IN, XaTransac
                 t.batched = 0;
             }
             t.statement.close();
+            t.statement = null;
             dialect.prepare(t.connection, t.xid());
-        } finally {
+        } catch (Throwable e) {
             closeQuietly(t);
+            throw e;
         }
         awaitingCommit.put(t.subtask(), checkpointId);
-        return new XaTransaction(t.subtask(), t.xid(), checkpointId, t.written);
+        XaTransaction prepared = new XaTransaction(t.subtask(), t.xid(), checkpointId, t.written);
+        prepared.connection = t.connection;
+        t.connection = null;
+        preparedOnTheirConnection.computeIfAbsent(t.subtask(), k -> java.util.concurrent.ConcurrentHashMap.newKeySet())
+                .add(prepared);
+        return prepared;
     }
 
     @Override
@@ -163,15 +185,83 @@ final class XaTransactionHandler<IN> implements TransactionHandler<IN, XaTransac
 
     @Override
     public void commit(XaTransaction t) throws Exception {
-        try (Connection c = connect()) {
-            dialect.commitPrepared(c, t.xid());
-        } catch (SQLException e) {
-            if (dialect.unknownTransaction(e)) {
-                // committed before a crash: the checkpoint that stored it completed, nothing else rolls it back
-                LOG.info("{} was committed before; nothing to do", t);
+        if (t.connection != null) {
+            try {
+                dialect.commitPrepared(t.connection, t.xid());
                 return;
+            } catch (SQLException e) {
+                LOG.warn("{} could not be committed on the connection that prepared it ({}); committing it by its id",
+                        t, e.toString());
+            } finally {
+                releaseConnection(t);
             }
-            throw e;
+        }
+        if (!endById(t.xid(), true)) {
+            // committed before a crash: the checkpoint that stored it completed, nothing else rolls it back
+            LOG.info("{} was committed before; nothing to do", t);
+        }
+    }
+
+    /**
+     * Commits or rolls back a prepared transaction from a connection of its own. "Unknown XID" means it was ended
+     * before, unless the database still lists it as prepared: then a session that has not ended yet holds it (one
+     * this process closed a moment ago, whose end the server has not handled yet), and this tries again until that
+     * session ends, for at most {@link #HELD_ELSEWHERE_TIMEOUT_MS}.
+     *
+     * @return false if the transaction was no longer there (ended before)
+     */
+    private boolean endById(String xid, boolean commit) throws SQLException, InterruptedException {
+        long deadline = System.nanoTime() + HELD_ELSEWHERE_TIMEOUT_MS * 1_000_000;
+        long backoff = 5;
+        try (Connection c = connect()) {
+            while (true) {
+                try {
+                    if (commit) {
+                        dialect.commitPrepared(c, xid);
+                    } else {
+                        dialect.rollbackPrepared(c, xid);
+                    }
+                    return true;
+                } catch (SQLException e) {
+                    if (!dialect.unknownTransaction(e)) {
+                        throw e;
+                    }
+                }
+                if (!dialect.prepared(c).contains(xid)) {
+                    return false;
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new SQLException("XA transaction '" + xid + "' is prepared, but another session has held it "
+                            + "for " + HELD_ELSEWHERE_TIMEOUT_MS / 1000 + " s, so it cannot be "
+                            + (commit ? "committed" : "rolled back")
+                            + " (a connection of an earlier attempt of this job that has not ended?)");
+                }
+                Thread.sleep(backoff);
+                backoff = Math.min(backoff * 2, 200);
+            }
+        }
+    }
+
+    /** Closes the connection of a prepared transaction once it was committed or rolled back on it. */
+    private void releaseConnection(XaTransaction t) {
+        java.util.Set<XaTransaction> held = preparedOnTheirConnection.get(t.subtask());
+        if (held != null) {
+            held.remove(t);
+        }
+        closeQuietly(t);
+    }
+
+    /**
+     * Closes the connections of the subtask's prepared transactions that were not committed: the transactions stay
+     * prepared, for the checkpoint that restores them.
+     */
+    @Override
+    public void close(int subtaskIndex) {
+        java.util.Set<XaTransaction> held = preparedOnTheirConnection.remove(subtaskIndex);
+        if (held != null) {
+            for (XaTransaction t : held) {
+                closeQuietly(t);
+            }
         }
     }
 
@@ -180,12 +270,16 @@ final class XaTransactionHandler<IN> implements TransactionHandler<IN, XaTransac
         t.buffered.clear();
         if (t.connection != null) {
             try {
-                dialect.rollbackOpen(t.connection, t.xid());
+                if (t.checkpointId() >= 0) {
+                    dialect.rollbackPrepared(t.connection, t.xid());
+                } else {
+                    dialect.rollbackOpen(t.connection, t.xid());
+                }
             } finally {
-                closeQuietly(t);
+                releaseConnection(t);
             }
         } else if (t.checkpointId() >= 0) {
-            rollbackPrepared(t.xid());
+            endById(t.xid(), false);
         }
     }
 
@@ -202,24 +296,8 @@ final class XaTransactionHandler<IN> implements TransactionHandler<IN, XaTransac
                 if (xid.startsWith(prefix)) {
                     LOG.info("XA sink '{}' subtask {}: rolling back prepared transaction '{}', which no checkpoint refers to",
                             context.getOperatorUid(), context.getIndexOfSubtask(), xid);
-                    try {
-                        dialect.rollbackPrepared(c, xid);
-                    } catch (SQLException e) {
-                        if (!dialect.unknownTransaction(e)) {
-                            throw e;
-                        }
-                    }
+                    endById(xid, false);
                 }
-            }
-        }
-    }
-
-    private void rollbackPrepared(String xid) throws SQLException {
-        try (Connection c = connect()) {
-            dialect.rollbackPrepared(c, xid);
-        } catch (SQLException e) {
-            if (!dialect.unknownTransaction(e)) {
-                throw e;
             }
         }
     }
