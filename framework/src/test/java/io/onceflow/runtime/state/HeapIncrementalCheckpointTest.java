@@ -65,9 +65,12 @@ class HeapIncrementalCheckpointTest {
     Path dir;
 
     /** The shared state storage, in a directory of the test; fails an upload when told to. */
-    private final class Shared implements KeyedStateSnapshot.SharedFiles {
-        final List<StateHandle.InFile> uploaded = new ArrayList<>();
+    private final class Shared extends DirectorySharedFiles {
         boolean failNext;
+
+        Shared() {
+            super(HeapIncrementalCheckpointTest.this.dir);
+        }
 
         @Override
         public StateHandle.InFile upload(String name, Path file) throws IOException {
@@ -75,17 +78,12 @@ class HeapIncrementalCheckpointTest {
                 failNext = false;
                 throw new IOException("No space left on device (injected)");
             }
-            Path target = dir.resolve("shared").resolve(name);
-            Files.createDirectories(target.getParent());
-            Files.copy(file, target);
-            StateHandle.InFile handle = new StateHandle.InFile("shared/" + name, Files.size(target));
-            uploaded.add(handle);
-            return handle;
+            return super.upload(name, file);
         }
     }
 
     private SharedFileReader reader() {
-        return (handle, file) -> Files.copy(dir.resolve(handle.path()), file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        return new DirectorySharedFiles(dir).reader();
     }
 
     @Test

@@ -16,11 +16,11 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -40,20 +40,16 @@ class StateChecksumTest {
     @TempDir
     Path dir;
 
-    private final List<StateHandle.InFile> uploaded = new ArrayList<>();
+    private DirectorySharedFiles shared;
+    private List<StateHandle.InFile> uploaded;
+    private SharedFileReader reader;
 
-    /** The job's shared state, in the test's directory. */
-    private final KeyedStateSnapshot.SharedFiles shared = (name, file) -> {
-        Path target = dir.resolve("shared").resolve(name);
-        Files.createDirectories(target.getParent());
-        Files.copy(file, target);
-        StateHandle.InFile handle = new StateHandle.InFile("shared/" + name, Files.size(target));
-        uploaded.add(handle);
-        return handle;
-    };
-
-    private final SharedFileReader reader = (handle, file) ->
-            Files.copy(dir.resolve(handle.path()), file, StandardCopyOption.REPLACE_EXISTING);
+    @BeforeEach
+    void sharedFiles() {
+        shared = new DirectorySharedFiles(dir);
+        uploaded = shared.uploaded;
+        reader = shared.reader();
+    }
 
     @Test
     void aValueChangedInAnIncrementalHeapCheckpointsFileFailsItsRestore() throws Exception {
