@@ -100,12 +100,17 @@ public final class ChecksummedInputStream extends InputStream {
             stored = stored << 8 | b;
         }
         if (stored != computed) {
-            throw new IOException(what + " is damaged: its bytes do not give the checksum written with them (CRC-32C "
-                    + String.format("%08x", computed) + " instead of " + String.format("%08x", stored)
-                    + "); they were changed in storage after they were written, and the checkpoint that holds them "
-                    + "cannot be restored: restore an earlier retained checkpoint, or start the job fresh "
-                    + "(resumeFromLatestCheckpoint=false)");
+            throw damaged(what, computed, stored);
         }
+    }
+
+    /** The failure of data ({@code what}) whose bytes do not give the checksum stored with them. */
+    static IOException damaged(String what, int computed, int stored) {
+        return new IOException(what + " is damaged: its bytes do not give the checksum written with them (CRC-32C "
+                + String.format("%08x", computed) + " instead of " + String.format("%08x", stored) + "); they were "
+                + "changed in storage after they were written, and the checkpoint that holds them cannot be restored: "
+                + "restore an earlier retained checkpoint (move this one's chk-N directory aside; output committed "
+                + "after the earlier one is written again), or start the job fresh (resumeFromLatestCheckpoint=false)");
     }
 
     private void consumeChecked() {

@@ -40,7 +40,8 @@ public final class MetadataFormat {
 
     public static byte[] write(CheckpointMetadata metadata) throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(1024);
-        DataOutputStream out = new DataOutputStream(bytes);
+        UnsynchronizedBufferedOutputStream buffer = new UnsynchronizedBufferedOutputStream(bytes, 8192);
+        DataOutputStream out = new DataOutputStream(buffer);
         out.writeInt(MAGIC);
         out.writeInt(VERSION);
         out.writeUTF(metadata.jobName());
@@ -73,10 +74,7 @@ public final class MetadataFormat {
                 }
             }
         }
-        out.flush();
-        CRC32C crc = new CRC32C();
-        crc.update(bytes.toByteArray());
-        out.writeInt((int) crc.getValue());
+        buffer.writeChecksum();
         out.flush();
         return bytes.toByteArray();
     }
@@ -138,11 +136,7 @@ public final class MetadataFormat {
         int computed = (int) crc.getValue();
         int stored = ByteBuffer.wrap(data, data.length - 4, 4).getInt();
         if (computed != stored) {
-            throw new IOException(where + " is damaged: its bytes do not give the checksum written with them (CRC-32C "
-                    + String.format("%08x", computed) + " instead of " + String.format("%08x", stored) + "); they were "
-                    + "changed in storage after they were written, and this checkpoint cannot be restored. Restore an "
-                    + "earlier retained checkpoint by moving this one's directory aside (output committed after that "
-                    + "one is then written again), or start the job fresh (resumeFromLatestCheckpoint=false)");
+            throw ChecksummedInputStream.damaged(where, computed, stored);
         }
     }
 }
