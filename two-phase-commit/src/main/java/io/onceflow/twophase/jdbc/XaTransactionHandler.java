@@ -211,34 +211,39 @@ final class XaTransactionHandler<IN> implements TransactionHandler<IN, XaTransac
      * @return false if the transaction was no longer there (ended before)
      */
     private boolean endById(String xid, boolean commit) throws SQLException, InterruptedException {
+        try (Connection c = connect()) {
+            return endById(c, xid, commit);
+        }
+    }
+
+    /** As above, on the connection {@code c}. */
+    private boolean endById(Connection c, String xid, boolean commit) throws SQLException, InterruptedException {
         long deadline = System.nanoTime() + HELD_ELSEWHERE_TIMEOUT_MS * 1_000_000;
         long backoff = 5;
-        try (Connection c = connect()) {
-            while (true) {
-                try {
-                    if (commit) {
-                        dialect.commitPrepared(c, xid);
-                    } else {
-                        dialect.rollbackPrepared(c, xid);
-                    }
-                    return true;
-                } catch (SQLException e) {
-                    if (!dialect.unknownTransaction(e)) {
-                        throw e;
-                    }
+        while (true) {
+            try {
+                if (commit) {
+                    dialect.commitPrepared(c, xid);
+                } else {
+                    dialect.rollbackPrepared(c, xid);
                 }
-                if (!dialect.prepared(c).contains(xid)) {
-                    return false;
+                return true;
+            } catch (SQLException e) {
+                if (!dialect.unknownTransaction(e)) {
+                    throw e;
                 }
-                if (System.nanoTime() > deadline) {
-                    throw new SQLException("XA transaction '" + xid + "' is prepared, but another session has held it "
-                            + "for " + HELD_ELSEWHERE_TIMEOUT_MS / 1000 + " s, so it cannot be "
-                            + (commit ? "committed" : "rolled back")
-                            + " (a connection of an earlier attempt of this job that has not ended?)");
-                }
-                Thread.sleep(backoff);
-                backoff = Math.min(backoff * 2, 200);
             }
+            if (!dialect.prepared(c).contains(xid)) {
+                return false;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new SQLException("XA transaction '" + xid + "' is prepared, but another session has held it "
+                        + "for " + HELD_ELSEWHERE_TIMEOUT_MS / 1000 + " s, so it cannot be "
+                        + (commit ? "committed" : "rolled back")
+                        + " (a connection of an earlier attempt of this job that has not ended?)");
+            }
+            Thread.sleep(backoff);
+            backoff = Math.min(backoff * 2, 200);
         }
     }
 
@@ -296,7 +301,7 @@ final class XaTransactionHandler<IN> implements TransactionHandler<IN, XaTransac
                 if (xid.startsWith(prefix)) {
                     LOG.info("XA sink '{}' subtask {}: rolling back prepared transaction '{}', which no checkpoint refers to",
                             context.getOperatorUid(), context.getIndexOfSubtask(), xid);
-                    endById(xid, false);
+                    endById(c, xid, false);
                 }
             }
         }
