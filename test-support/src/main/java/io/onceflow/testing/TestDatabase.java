@@ -71,11 +71,18 @@ public enum TestDatabase {
         return prefix + "_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
     }
 
+    /**
+     * Executes a statement of a test, failing after a minute rather than waiting for ever: a transaction left
+     * prepared on a table (a test that failed, or a server that lost track of one) holds its locks, and a statement
+     * waiting on them would hang the build.
+     */
     public void execute(String sql) {
         try (Connection c = connect(); Statement s = c.createStatement()) {
+            s.setQueryTimeout(60);
             s.execute(sql);
         } catch (SQLException e) {
-            throw new AssertionError(this + ": " + sql + " failed: " + e.getMessage(), e);
+            throw new AssertionError(this + ": " + sql + " failed (if on a lock: a prepared transaction left on the "
+                    + "table? see XA RECOVER, or pg_prepared_xacts): " + e.getMessage(), e);
         }
     }
 
@@ -84,19 +91,8 @@ public enum TestDatabase {
         execute("CREATE TABLE " + table + " (word VARCHAR(200) NOT NULL PRIMARY KEY, count BIGINT NOT NULL)");
     }
 
-    /**
-     * Drops a test's table, failing after a minute rather than waiting for ever: a transaction left prepared on it
-     * (a test that failed, or a server that lost track of one) would hold its locks, and the build would hang.
-     */
     public void drop(String table) {
-        String sql = "DROP TABLE IF EXISTS " + table;
-        try (Connection c = connect(); Statement s = c.createStatement()) {
-            s.setQueryTimeout(60);
-            s.execute(sql);
-        } catch (SQLException e) {
-            throw new AssertionError(this + ": " + sql + " failed (a prepared transaction left on the table holds its "
-                    + "locks? see XA RECOVER, or pg_prepared_xacts): " + e.getMessage(), e);
-        }
+        execute("DROP TABLE IF EXISTS " + table);
     }
 
     /** Every row of a (word, count) table, read independently of the job. */
