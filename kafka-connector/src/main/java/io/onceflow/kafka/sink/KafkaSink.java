@@ -5,6 +5,7 @@ import io.onceflow.api.ValidatesConfiguration;
 import io.onceflow.api.sink.Sink;
 import io.onceflow.api.sink.SinkInitContext;
 import io.onceflow.api.sink.SinkWriter;
+import io.onceflow.kafka.internal.KafkaClassesWarmUp;
 import io.onceflow.kafka.sink.internal.TransactionalProducer;
 import java.time.Duration;
 import java.util.Properties;
@@ -72,6 +73,7 @@ public final class KafkaSink<T> implements Sink<T>, ValidatesConfiguration {
     static final long LINGER_MS = 5;
 
     public static <T> KafkaSinkBuilder<T> builder() {
+        KafkaClassesWarmUp.start(); // the job's first Kafka client will need them soon
         return new KafkaSinkBuilder<>();
     }
 

@@ -5,6 +5,7 @@ import io.onceflow.api.source.Boundedness;
 import io.onceflow.api.source.Source;
 import io.onceflow.api.source.SourceReader;
 import io.onceflow.api.source.SourceReaderContext;
+import io.onceflow.kafka.internal.KafkaClassesWarmUp;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -78,6 +79,7 @@ public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit>, io.
     }
 
     public static <T> KafkaSourceBuilder<T> builder() {
+        KafkaClassesWarmUp.start(); // the job's first Kafka client will need them soon
         return new KafkaSourceBuilder<>();
     }
 
