@@ -80,16 +80,15 @@ final class WalRecords<T> implements Iterable<T>, AutoCloseable {
         if (batch.checksum() == WalBatch.NO_CHECKSUM) {
             return;
         }
-        CheckedInputStream in;
         long size;
+        long computed;
         try (CheckedInputStream file = new CheckedInputStream(files.open(batch.file()), new CRC32C())) {
-            in = file;
             size = file.transferTo(OutputStream.nullOutputStream());
+            computed = file.getChecksum().getValue();
         } catch (IOException e) {
             throw new UncheckedIOException("Could not read the write-ahead batch of checkpoint " + batch.checkpointId()
                     + " (subtask " + batch.subtask() + ") at " + batch.file().path() + " in " + files.describe(), e);
         }
-        long computed = in.getChecksum().getValue();
         if (computed != batch.checksum() || size != batch.file().size()) {
             throw new NonRecoverableException("The write-ahead batch of checkpoint " + batch.checkpointId()
                     + " (subtask " + batch.subtask() + ", " + batch.records() + " records) at " + batch.file().path()
