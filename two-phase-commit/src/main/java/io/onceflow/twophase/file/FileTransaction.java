@@ -9,6 +9,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Objects;
+import java.util.zip.CRC32C;
+import java.util.zip.CheckedOutputStream;
 
 /**
  * The handle of one file transaction: the name of its hidden in-progress file and, once
@@ -16,13 +18,24 @@ import java.util.Objects;
  *
  * <p>An open transaction also holds its output stream, opened on the first record (an empty
  * transaction has no file). Only the thread of the subtask that began it touches it.
+ *
+ * <p>A pre-committed transaction also knows its file's length and CRC-32C as written, so that its commit can
+ * tell a file changed on disk since the pre-commit from the one it wrote ({@link #UNKNOWN_LENGTH} for a
+ * transaction read from a checkpoint written before files had them).
  */
 public final class FileTransaction {
+
+    /** The length of a pre-committed file whose transaction was checkpointed before files had a checksum. */
+    static final long UNKNOWN_LENGTH = -1;
 
     private final String inProgressName;
     private final String committedBaseName;
     private final String committedName;
+    /** Once pre-committed (or sealed by the flush before it): the file's length and CRC-32C as written. */
+    private long length = UNKNOWN_LENGTH;
+    private long checksum;
     private FileChannel channel;
+    private CheckedOutputStream checked;
     private OutputStream out;
     private boolean sealed;
 
@@ -36,8 +49,13 @@ public final class FileTransaction {
         return new FileTransaction(inProgressName, committedBaseName, null);
     }
 
-    static FileTransaction of(String inProgressName, String committedBaseName, String committedName) {
-        return new FileTransaction(inProgressName, committedBaseName, committedName);
+    /** A transaction read from a checkpoint; {@code length} {@link #UNKNOWN_LENGTH} if it has no checksum. */
+    static FileTransaction of(String inProgressName, String committedBaseName, String committedName, long length,
+                              long checksum) {
+        FileTransaction txn = new FileTransaction(inProgressName, committedBaseName, committedName);
+        txn.length = length;
+        txn.checksum = checksum;
+        return txn;
     }
 
     /** {@code .<prefix>-<subtask>-<restored checkpoint>-<sequence>.inprogress} */
@@ -59,8 +77,19 @@ public final class FileTransaction {
         return committedName != null;
     }
 
+    /** The file's length as written, or {@link #UNKNOWN_LENGTH}. */
+    long length() {
+        return length;
+    }
+
+    /** The CRC-32C of the file as written; meaningless when {@link #length()} is {@link #UNKNOWN_LENGTH}. */
+    long checksum() {
+        return checksum;
+    }
+
+    /** Called after {@link #flushAndClose}: the handle to checkpoint, with the file's length and checksum. */
     FileTransaction preCommitted(long checkpointId) {
-        return new FileTransaction(inProgressName, committedBaseName, committedBaseName + "-" + checkpointId + ".txt");
+        return of(inProgressName, committedBaseName, committedBaseName + "-" + checkpointId + ".txt", length, checksum);
     }
 
     /** The output stream, creating (or truncating leftovers of a failed attempt under) the in-progress file on first use. */
@@ -73,16 +102,23 @@ public final class FileTransaction {
             Files.createDirectories(directory);
             channel = FileChannel.open(directory.resolve(inProgressName), StandardOpenOption.CREATE,
                     StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
-            out = new BufferedOutputStream(Channels.newOutputStream(channel), 64 * 1024);
+            // the checksum sees the bytes as the buffer hands them on, 64 KiB at a time
+            checked = new CheckedOutputStream(Channels.newOutputStream(channel), new CRC32C());
+            out = new BufferedOutputStream(checked, 64 * 1024);
         }
         return out;
     }
 
-    /** Flushes and fsyncs what was written and closes the file; creates an empty file if nothing was. */
+    /**
+     * Flushes and fsyncs what was written, notes the file's length and checksum, and closes the file; creates an
+     * empty file if nothing was written.
+     */
     void flushAndClose(Path directory) throws IOException {
         OutputStream o = output(directory);
         o.flush();
         channel.force(true);
+        length = channel.size();
+        checksum = checked.getChecksum().getValue();
         closeQuietly();
     }
 
@@ -98,6 +134,7 @@ public final class FileTransaction {
             // the file is deleted or already flushed: a failed close loses nothing
         }
         out = null;
+        checked = null;
         channel = null;
     }
 

@@ -1,5 +1,6 @@
 package io.onceflow.twophase.file;
 
+import io.onceflow.api.NonRecoverableException;
 import io.onceflow.api.serialization.VersionedSerializer;
 import io.onceflow.api.sink.SinkInitContext;
 import io.onceflow.twophase.TransactionContext;
@@ -22,6 +23,8 @@ import java.util.List;
 import java.util.Objects;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import java.util.zip.CRC32C;
+import java.util.zip.CheckedInputStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,6 +34,10 @@ import org.slf4j.LoggerFactory;
  * pre-commit flushes and fsyncs it and the directory, and commit renames it atomically to
  * {@code <prefix>-<subtask>-<checkpoint>.txt} and fsyncs the directory. So a committed file appears
  * whole or not at all, and survives {@code kill -9} and power loss once commit returned.
+ *
+ * <p>Before the rename, commit checks the file against what pre-commit wrote: its length, and after a restore
+ * (when the file has been left alone through a crash, possibly for long) its CRC-32C as well, read whole. A file
+ * changed on disk since is not committed: the job stops, naming it ({@link NonRecoverableException}).
  *
  * <p>Commit is idempotent: when the in-progress file is gone and the committed file exists, the
  * transaction was committed before. It never overwrites a committed file: if both exist (a second run
@@ -111,8 +118,19 @@ public final class FileTransactionHandler<IN> implements TransactionHandler<IN, 
         return txn.preCommitted(checkpointId);
     }
 
+    /** Commits a transaction pre-committed in this run, its file checked by length. */
     @Override
     public void commit(FileTransaction txn) throws IOException {
+        commit(txn, false);
+    }
+
+    /** Commits a transaction read back from a checkpoint, its file checked by length and checksum. */
+    @Override
+    public void recoverAndCommit(FileTransaction txn) throws IOException {
+        commit(txn, true);
+    }
+
+    private void commit(FileTransaction txn, boolean readWhole) throws IOException {
         if (!txn.isPreCommitted()) {
             throw new IllegalStateException("File transaction " + txn + " cannot be committed: it was never pre-committed");
         }
@@ -124,6 +142,7 @@ public final class FileTransactionHandler<IN> implements TransactionHandler<IN, 
                         + "a committed file: another run wrote into " + directory + " with the same prefix and "
                         + "checkpoint ids, or an older checkpoint was restored. Use a fresh directory or another prefix");
             }
+            verify(txn, source, readWhole);
             Files.move(source, target, StandardCopyOption.ATOMIC_MOVE);
         } else if (!Files.exists(target)) {
             throw new NoSuchFileException(source.toString(), target.toString(), "Neither the pre-committed file nor its "
@@ -131,6 +150,39 @@ public final class FileTransactionHandler<IN> implements TransactionHandler<IN, 
         }
         // also when it was committed before a crash: the rename may not have been made durable then
         fsyncDirectory();
+    }
+
+    /** Fails, for good, if {@code file} is not what pre-commit wrote: its length, and if asked its checksum. */
+    private void verify(FileTransaction txn, Path file, boolean readWhole) throws IOException {
+        if (txn.length() == FileTransaction.UNKNOWN_LENGTH) {
+            return; // checkpointed before files had a checksum
+        }
+        long size;
+        String found;
+        if (readWhole) {
+            try (CheckedInputStream in = new CheckedInputStream(Files.newInputStream(file), new CRC32C())) {
+                size = in.transferTo(OutputStream.nullOutputStream());
+                if (size == txn.length() && in.getChecksum().getValue() == txn.checksum()) {
+                    return;
+                }
+                found = size + " bytes with CRC-32C " + hex(in.getChecksum().getValue());
+            }
+        } else {
+            size = Files.size(file);
+            if (size == txn.length()) {
+                return;
+            }
+            found = size + " bytes";
+        }
+        throw new NonRecoverableException("The pre-committed file " + file + " (to be committed as "
+                + txn.committedName() + ") was changed on disk after its pre-commit: it holds " + found + ", where "
+                + "the sink wrote " + txn.length() + " bytes with CRC-32C " + hex(txn.checksum()) + ". It was not "
+                + "committed, so none of its records is published. Put the file back from a copy, or run the job "
+                + "again from input before the checkpoint in its name; and find what else writes into " + directory);
+    }
+
+    private static String hex(long crc) {
+        return String.format("%08x", crc);
     }
 
     @Override
@@ -171,13 +223,17 @@ public final class FileTransactionHandler<IN> implements TransactionHandler<IN, 
         return Serializer.INSTANCE;
     }
 
-    /** Version 1: in-progress name, committed base name, whether pre-committed, committed name (UTF). */
+    /**
+     * Version 2: in-progress name, committed base name (UTF), whether pre-committed, and if so the committed name
+     * (UTF), the file's length and its CRC-32C (longs). Version 1 (read still): the same without length and
+     * checksum.
+     */
     private enum Serializer implements VersionedSerializer<FileTransaction> {
         INSTANCE;
 
         @Override
         public int getVersion() {
-            return 1;
+            return 2;
         }
 
         @Override
@@ -189,6 +245,8 @@ public final class FileTransactionHandler<IN> implements TransactionHandler<IN, 
             out.writeBoolean(txn.isPreCommitted());
             if (txn.isPreCommitted()) {
                 out.writeUTF(txn.committedName());
+                out.writeLong(txn.length());
+                out.writeLong(txn.checksum());
             }
             out.flush();
             return bytes.toByteArray();
@@ -196,14 +254,19 @@ public final class FileTransactionHandler<IN> implements TransactionHandler<IN, 
 
         @Override
         public FileTransaction deserialize(int version, byte[] serialized) throws IOException {
-            if (version != 1) {
+            if (version != 1 && version != 2) {
                 throw new IOException("Cannot read a file transaction of format version " + version
-                        + ": this version of Onceflow reads version 1 only");
+                        + ": this version of Onceflow reads versions 1 and 2 only");
             }
             DataInputStream in = new DataInputStream(new ByteArrayInputStream(serialized));
             String inProgress = in.readUTF();
             String base = in.readUTF();
-            return FileTransaction.of(inProgress, base, in.readBoolean() ? in.readUTF() : null);
+            if (!in.readBoolean()) {
+                return FileTransaction.of(inProgress, base, null, FileTransaction.UNKNOWN_LENGTH, 0);
+            }
+            String committed = in.readUTF();
+            return version == 1 ? FileTransaction.of(inProgress, base, committed, FileTransaction.UNKNOWN_LENGTH, 0)
+                    : FileTransaction.of(inProgress, base, committed, in.readLong(), in.readLong());
         }
     }
 }

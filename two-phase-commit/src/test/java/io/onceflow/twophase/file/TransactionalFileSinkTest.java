@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.onceflow.api.NonRecoverableException;
 import io.onceflow.api.serialization.VersionedSerializer;
 import io.onceflow.api.sink.Committer;
 import io.onceflow.api.sink.CommittingSinkWriter;
@@ -14,11 +15,14 @@ import io.onceflow.api.sink.TrackedCommitRequest;
 import io.onceflow.api.sink.TrackedCommitRequest.Outcome;
 import io.onceflow.twophase.TestSinkContext;
 import io.onceflow.twophase.TransactionHolder;
+import java.io.ByteArrayOutputStream;
+import java.io.DataOutputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -108,6 +112,65 @@ class TransactionalFileSinkTest {
 
         assertEquals(Outcome.FAILED_UNKNOWN, requests.get(0).outcome());
         assertInstanceOf(NoSuchFileException.class, requests.get(0).failure());
+    }
+
+    @Test
+    void aRestoredCommitReadsTheWholeFileAndRefusesOneChangedSinceItsPreCommit() throws Exception {
+        TransactionalFileSink<String> sink = sink("out");
+        Writer writer = writer(sink, TestSinkContext.fresh(0, 1));
+        writer.write("alpha");
+        writer.write("beta");
+        List<TransactionHolder<FileTransaction>> restored =
+                roundTrip(sink.getCommittableSerializer(), writer.prepareCommit(4));
+        Path file = dir.resolve(".out-0-0-0.inprogress");
+        Files.writeString(file, "alphA\nbeta\n"); // the same length, one byte changed
+
+        List<TrackedCommitRequest<TransactionHolder<FileTransaction>>> requests = commit(sink, restored);
+
+        assertEquals(Outcome.FAILED_UNKNOWN, requests.get(0).outcome());
+        NonRecoverableException failure = assertInstanceOf(NonRecoverableException.class, requests.get(0).failure(),
+                "a restart would find the same file: the job stops");
+        assertTrue(failure.getMessage().contains(file + " (to be committed as out-0-4.txt) was changed on disk"),
+                failure.getMessage());
+        assertTrue(failure.getMessage().contains("where the sink wrote 11 bytes"), failure.getMessage());
+        assertEquals(List.of(), CommittedFiles.committed(dir), "nothing published");
+        assertEquals(List.of(file), CommittedFiles.inProgress(dir), "the file is left for a look");
+    }
+
+    @Test
+    void aCommitInTheSameRunRefusesAFileWhoseLengthChanged() throws Exception {
+        TransactionalFileSink<String> sink = sink("out");
+        Writer writer = writer(sink, TestSinkContext.fresh(0, 1));
+        writer.write("x");
+        Collection<TransactionHolder<FileTransaction>> checkpoint1 = writer.prepareCommit(1);
+        Files.writeString(dir.resolve(".out-0-0-0.inprogress"), "y\n", StandardOpenOption.APPEND);
+
+        List<TrackedCommitRequest<TransactionHolder<FileTransaction>>> requests = commit(sink, checkpoint1);
+
+        assertEquals(Outcome.FAILED_UNKNOWN, requests.get(0).outcome());
+        NonRecoverableException failure = assertInstanceOf(NonRecoverableException.class, requests.get(0).failure());
+        assertTrue(failure.getMessage().contains("it holds 4 bytes, where the sink wrote 2 bytes"),
+                failure.getMessage());
+        assertEquals(List.of(), CommittedFiles.committed(dir));
+    }
+
+    @Test
+    void aTransactionCheckpointedBeforeFilesHadChecksumsStillCommits() throws Exception {
+        FileTransactionHandler<String> handler = new FileTransactionHandler<>(dir, s -> s, "out");
+        Files.writeString(dir.resolve(".out-0-0-0.inprogress"), "old\n");
+        ByteArrayOutputStream version1 = new ByteArrayOutputStream();
+        try (DataOutputStream out = new DataOutputStream(version1)) {
+            out.writeUTF(".out-0-0-0.inprogress");
+            out.writeUTF("out-0");
+            out.writeBoolean(true);
+            out.writeUTF("out-0-3.txt");
+        }
+
+        FileTransaction txn = handler.getTransactionSerializer().deserialize(1, version1.toByteArray());
+        handler.recoverAndCommit(txn);
+
+        assertEquals(List.of(dir.resolve("out-0-3.txt")), CommittedFiles.all(dir));
+        assertEquals(List.of("old"), CommittedFiles.lines(dir));
     }
 
     @Test
