@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.onceflow.api.JobMetrics;
 import io.onceflow.api.JobStatus;
+import io.onceflow.api.NonRecoverableException;
 import io.onceflow.api.RestartStrategies;
 import io.onceflow.api.StreamEnvironment;
 import io.onceflow.api.functions.MapFunction;
@@ -87,6 +88,27 @@ class TransactionalFileSinkJobTest {
         assertExactlyOnce(total, 2);
     }
 
+    /**
+     * The same crash, and one of the pre-committed files of X changed on disk before the restart (one byte, the
+     * same length): the restart's commit reads it whole, refuses it and stops the job, and nothing of it appears.
+     */
+    @Test
+    void aPreCommittedFileChangedBeforeTheRestartIsNotCommittedAndTheJobStops() throws Exception {
+        CrashBeforeNotify crash = new CrashBeforeNotify(dir, true);
+
+        Exception e = assertThrows(Exception.class,
+                () -> runCountJob("file-sink-damaged", 2, 3_000, crash, new Identity()));
+
+        assertTrue(NonRecoverableException.isIn(e), "stops at once instead of restarting: " + e);
+        String message = NonRecoverableException.find(e).getMessage();
+        assertTrue(message.contains(crash.damaged.toString()) && message.contains("was changed on disk after its "
+                + "pre-commit") && message.contains("none of its records is published"), message);
+        String committedName = crash.damaged.getFileName().toString().replaceFirst("^\\.(sink-\\d+)-.*",
+                "$1-" + crash.crashedAt + ".txt");
+        assertFalse(java.nio.file.Files.exists(dir.resolve(committedName)), committedName + " was not published");
+        assertTrue(java.nio.file.Files.exists(crash.damaged), "the damaged file is left for a look");
+    }
+
     @Test
     void twoFileSinksThatWouldWriteTheSameFilesAreRejectedBeforeTheJobRuns() {
         StreamEnvironment env = StreamEnvironment.create();
@@ -157,13 +179,21 @@ class TransactionalFileSinkJobTest {
      */
     private static final class CrashBeforeNotify implements FaultInjector {
         private final Path dir;
+        private final boolean damage;
         private final Map<Long, Map<String, String>> inProgressAtSnapshot = new ConcurrentHashMap<>();
         volatile long crashedAt = -1;
         volatile List<Path> committedAtCrash;
         volatile Map<String, String> preCommittedAtCrash;
+        /** With {@code damage}: the pre-committed file whose first byte was changed at the crash. */
+        volatile Path damaged;
 
         CrashBeforeNotify(Path dir) {
+            this(dir, false);
+        }
+
+        CrashBeforeNotify(Path dir, boolean damage) {
             this.dir = dir;
+            this.damage = damage;
         }
 
         @Override
@@ -184,6 +214,16 @@ class TransactionalFileSinkJobTest {
                         .filter(f -> f.getFileName().toString().endsWith("-" + checkpointId + ".txt")).toList());
                 preCommittedAtCrash = Map.copyOf(inProgressAtSnapshot.get(checkpointId));
                 crashedAt = checkpointId;
+                if (damage) {
+                    damaged = dir.resolve(preCommittedAtCrash.keySet().iterator().next());
+                    try {
+                        byte[] bytes = java.nio.file.Files.readAllBytes(damaged);
+                        bytes[0] = (byte) (bytes[0] == 'x' ? 'y' : 'x');
+                        java.nio.file.Files.write(damaged, bytes);
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                }
                 throw new InjectedFailure("injected failure after checkpoint " + checkpointId
                         + " completed, before the sinks were notified");
             }
