@@ -10,6 +10,7 @@ import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.TopicPartition;
 
 /**
@@ -37,23 +38,29 @@ public final class Topics {
     /**
      * Waits until the leader of every partition of the topics answers a request for its end offset (asking
      * again while the topic is not yet in the metadata or its leader not ready, up to a minute), so the first
-     * records written to them are taken.
+     * records written to them are taken. First waits until the metadata lists every partition with a leader
+     * ({@code describeTopics}, whose "unknown topic" comes back quietly through its result): asked about a topic
+     * it does not know yet, the Admin client's end-offset request logs an ERROR with a stack trace before this
+     * asks again, which a user watching a command create its topics would take for a failure.
      */
     public static void awaitLeaders(Admin admin, int partitions, String... topics)
             throws ExecutionException, InterruptedException, TimeoutException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!listedWithLeaders(admin, partitions, topics, deadline)) {
+            Thread.sleep(50);
+        }
         Map<TopicPartition, OffsetSpec> all = new HashMap<>();
         for (String topic : topics) {
             for (int p = 0; p < partitions; p++) {
                 all.put(new TopicPartition(topic, p), OffsetSpec.latest());
             }
         }
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (true) {
             try {
                 admin.listOffsets(all).all().get(60, TimeUnit.SECONDS);
                 return;
             } catch (ExecutionException e) {
-                // a topic created a moment ago may be unknown to the metadata the admin client fetches
+                // the leader listed, but not ready to answer yet
                 if (!(e.getCause() instanceof org.apache.kafka.common.errors.RetriableException)
                         || System.nanoTime() > deadline) {
                     throw e;
@@ -61,5 +68,35 @@ public final class Topics {
                 Thread.sleep(50);
             }
         }
+    }
+
+    /**
+     * Whether the metadata lists {@code partitions} partitions with a leader for each topic; fails after the
+     * deadline.
+     */
+    private static boolean listedWithLeaders(Admin admin, int partitions, String[] topics, long deadline)
+            throws ExecutionException, InterruptedException, TimeoutException {
+        Map<String, TopicDescription> described;
+        try {
+            described = admin.describeTopics(List.of(topics)).allTopicNames().get(60, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            // a topic created a moment ago may be unknown to the metadata the admin client fetches
+            if (!(e.getCause() instanceof org.apache.kafka.common.errors.RetriableException)
+                    || System.nanoTime() > deadline) {
+                throw e;
+            }
+            return false;
+        }
+        for (TopicDescription d : described.values()) {
+            if (d.partitions().size() < partitions
+                    || d.partitions().stream().anyMatch(p -> p.leader() == null || p.leader().isEmpty())) {
+                if (System.nanoTime() > deadline) {
+                    throw new TimeoutException("Topic '" + d.name() + "' has no leader for each of its " + partitions
+                            + " partitions a minute after it was created: " + d.partitions());
+                }
+                return false;
+            }
+        }
+        return true;
     }
 }

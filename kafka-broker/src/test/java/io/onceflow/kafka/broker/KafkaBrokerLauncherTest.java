@@ -20,6 +20,8 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.jar.Attributes;
@@ -120,6 +122,46 @@ class KafkaBrokerLauncherTest {
                 readUpTo(broker.bootstrapServers(), end, IsolationLevel.READ_UNCOMMITTED);
         assertEquals(16, all.size());
         assertEquals(8, all.stream().filter(r -> r.value().startsWith("aborted-")).count());
+    }
+
+    /**
+     * Waiting for a topic that is not there yet (created a moment later) ends once its partitions can be written,
+     * and logs nothing: the Admin client logs an ERROR with a stack trace for an end-offset request about a topic
+     * it does not know, which a command creating its topics would show its user.
+     */
+    @Test
+    void waitingForATopicThatIsNotThereYetLogsNoError() throws Exception {
+        String topic = "later-" + UUID.randomUUID();
+        java.io.PrintStream stderr = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            CompletableFuture<Void> waited = CompletableFuture.runAsync(() -> {
+                try {
+                    Topics.awaitLeaders(admin, 3, topic);
+                } catch (Exception e) {
+                    throw new CompletionException(e);
+                }
+            });
+            Thread.sleep(500);
+            assertFalse(waited.isDone(), "no topic " + topic + " yet");
+            admin.createTopics(List.of(new org.apache.kafka.clients.admin.NewTopic(topic, 3, (short) 1))).all().get();
+            waited.get(60, TimeUnit.SECONDS);
+        } finally {
+            System.setErr(stderr);
+        }
+        String log = captured.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertFalse(log.contains("ERROR") || log.contains("Exception"), "logged while waiting:\n" + log);
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(Map.of(
+                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
+                ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName(),
+                ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName(),
+                ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "10000",
+                ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "5000"))) {
+            for (int p = 0; p < 3; p++) {
+                producer.send(new ProducerRecord<>(topic, p, "k", "v")).get(15, TimeUnit.SECONDS);
+            }
+        }
     }
 
     @Test
