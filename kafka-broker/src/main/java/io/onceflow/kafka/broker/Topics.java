@@ -45,55 +45,42 @@ public final class Topics {
      */
     public static void awaitLeaders(Admin admin, int partitions, String... topics)
             throws ExecutionException, InterruptedException, TimeoutException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!listedWithLeaders(admin, partitions, topics, deadline)) {
-            Thread.sleep(50);
-        }
         Map<TopicPartition, OffsetSpec> all = new HashMap<>();
         for (String topic : topics) {
             for (int p = 0; p < partitions; p++) {
                 all.put(new TopicPartition(topic, p), OffsetSpec.latest());
             }
         }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (true) {
             try {
-                admin.listOffsets(all).all().get(60, TimeUnit.SECONDS);
-                return;
+                if (listedWithLeaders(admin, partitions, topics)) {
+                    admin.listOffsets(all).all().get(60, TimeUnit.SECONDS);
+                    return;
+                }
             } catch (ExecutionException e) {
-                // the leader listed, but not ready to answer yet
+                // not in the metadata yet, or the leader listed but not ready to answer
                 if (!(e.getCause() instanceof org.apache.kafka.common.errors.RetriableException)
                         || System.nanoTime() > deadline) {
                     throw e;
                 }
-                Thread.sleep(50);
             }
+            if (System.nanoTime() > deadline) {
+                throw new TimeoutException("The topics " + List.of(topics) + " have no leader for each of their "
+                        + partitions + " partitions a minute after they were created");
+            }
+            Thread.sleep(50);
         }
     }
 
-    /**
-     * Whether the metadata lists {@code partitions} partitions with a leader for each topic; fails after the
-     * deadline.
-     */
-    private static boolean listedWithLeaders(Admin admin, int partitions, String[] topics, long deadline)
+    /** Whether the metadata lists {@code partitions} partitions with a leader for each topic. */
+    private static boolean listedWithLeaders(Admin admin, int partitions, String[] topics)
             throws ExecutionException, InterruptedException, TimeoutException {
-        Map<String, TopicDescription> described;
-        try {
-            described = admin.describeTopics(List.of(topics)).allTopicNames().get(60, TimeUnit.SECONDS);
-        } catch (ExecutionException e) {
-            // a topic created a moment ago may be unknown to the metadata the admin client fetches
-            if (!(e.getCause() instanceof org.apache.kafka.common.errors.RetriableException)
-                    || System.nanoTime() > deadline) {
-                throw e;
-            }
-            return false;
-        }
+        Map<String, TopicDescription> described =
+                admin.describeTopics(List.of(topics)).allTopicNames().get(60, TimeUnit.SECONDS);
         for (TopicDescription d : described.values()) {
             if (d.partitions().size() < partitions
                     || d.partitions().stream().anyMatch(p -> p.leader() == null || p.leader().isEmpty())) {
-                if (System.nanoTime() > deadline) {
-                    throw new TimeoutException("Topic '" + d.name() + "' has no leader for each of its " + partitions
-                            + " partitions a minute after it was created: " + d.partitions());
-                }
                 return false;
             }
         }

@@ -5,8 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -34,6 +37,7 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.FinalizedVersionRange;
 import org.apache.kafka.clients.admin.ListOffsetsOptions;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -132,9 +136,9 @@ class KafkaBrokerLauncherTest {
     @Test
     void waitingForATopicThatIsNotThereYetLogsNoError() throws Exception {
         String topic = "later-" + UUID.randomUUID();
-        java.io.PrintStream stderr = System.err;
-        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
-        System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+        PrintStream stderr = System.err;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
         try {
             CompletableFuture<Void> waited = CompletableFuture.runAsync(() -> {
                 try {
@@ -145,12 +149,12 @@ class KafkaBrokerLauncherTest {
             });
             Thread.sleep(500);
             assertFalse(waited.isDone(), "no topic " + topic + " yet");
-            admin.createTopics(List.of(new org.apache.kafka.clients.admin.NewTopic(topic, 3, (short) 1))).all().get();
+            admin.createTopics(List.of(new NewTopic(topic, 3, (short) 1))).all().get();
             waited.get(60, TimeUnit.SECONDS);
         } finally {
             System.setErr(stderr);
         }
-        String log = captured.toString(java.nio.charset.StandardCharsets.UTF_8);
+        String log = captured.toString(StandardCharsets.UTF_8);
         assertFalse(log.contains("ERROR") || log.contains("Exception"), "logged while waiting:\n" + log);
         try (KafkaProducer<String, String> producer = new KafkaProducer<>(Map.of(
                 ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),

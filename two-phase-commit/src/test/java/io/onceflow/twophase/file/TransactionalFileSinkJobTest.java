@@ -17,6 +17,9 @@ import io.onceflow.testing.InjectedFailure;
 import io.onceflow.testing.RunningCount;
 import io.onceflow.testing.SequenceChecker;
 import io.onceflow.testing.SequenceSource;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -105,8 +108,8 @@ class TransactionalFileSinkJobTest {
                 + "pre-commit") && message.contains("none of its records is published"), message);
         String committedName = crash.damaged.getFileName().toString().replaceFirst("^\\.(sink-\\d+)-.*",
                 "$1-" + crash.crashedAt + ".txt");
-        assertFalse(java.nio.file.Files.exists(dir.resolve(committedName)), committedName + " was not published");
-        assertTrue(java.nio.file.Files.exists(crash.damaged), "the damaged file is left for a look");
+        assertFalse(Files.exists(dir.resolve(committedName)), committedName + " was not published");
+        assertTrue(Files.exists(crash.damaged), "the damaged file is left for a look");
     }
 
     @Test
@@ -217,11 +220,11 @@ class TransactionalFileSinkJobTest {
                 if (damage) {
                     damaged = dir.resolve(preCommittedAtCrash.keySet().iterator().next());
                     try {
-                        byte[] bytes = java.nio.file.Files.readAllBytes(damaged);
+                        byte[] bytes = Files.readAllBytes(damaged);
                         bytes[0] = (byte) (bytes[0] == 'x' ? 'y' : 'x');
-                        java.nio.file.Files.write(damaged, bytes);
-                    } catch (java.io.IOException e) {
-                        throw new java.io.UncheckedIOException(e);
+                        Files.write(damaged, bytes);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
                     }
                 }
                 throw new InjectedFailure("injected failure after checkpoint " + checkpointId
