@@ -17,7 +17,9 @@ import io.onceflow.runtime.state.KeyedEntrySink;
 import io.onceflow.runtime.state.KeyedStateBackend;
 import io.onceflow.runtime.state.KeyGroupRange;
 import io.onceflow.runtime.state.KeyGroups;
+import io.onceflow.runtime.state.Bytes;
 import io.onceflow.runtime.state.OperatorStateBackend;
+import io.onceflow.runtime.state.VersionedTypeSerializer;
 import io.onceflow.runtime.storage.CheckpointMetadata;
 import io.onceflow.runtime.storage.JobCheckpointStore;
 import io.onceflow.runtime.task.ChainedOperator;
@@ -29,10 +31,12 @@ import io.onceflow.runtime.task.TaskGateway;
 import io.onceflow.runtime.task.TaskInfo;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -245,6 +249,7 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
         int taskIndex = 0;
         for (ExecutionPlan.Chain c : plan.chains()) {
             Map<Transformation, List<? extends SourceSplit>[]> initialSplits = new HashMap<>();
+            Map<Transformation, Set<String>> splitIdsAtStart = new HashMap<>();
             for (int i = 0; i < c.parallelism(); i++) {
                 List<RecordWriter> writers = new ArrayList<>();
                 Map<String, List<RecordWriter>> sideWriters = new HashMap<>();
@@ -262,7 +267,8 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
                 }
                 List<ChainedOperator> chain = new ArrayList<>();
                 for (Transformation t : c.operators()) {
-                    chain.add(createOperator(t, c, i, prepared.get(plan.uid(t) + "/" + i), initialSplits));
+                    chain.add(createOperator(t, c, i, prepared.get(plan.uid(t) + "/" + i), initialSplits,
+                            splitIdsAtStart, assignment));
                 }
                 InputGate gate = c.upstream() == null ? new InputGate(0, 1) : gates.get(c)[i];
                 StreamTask task = new StreamTask(taskIndex++, c.name(), i, c.parallelism(), info, chain, gate, writers,
@@ -406,7 +412,9 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
 
     @SuppressWarnings({"unchecked", "rawtypes"})
     private ChainedOperator createOperator(Transformation t, ExecutionPlan.Chain c, int subtask, Prepared prepared,
-                                           Map<Transformation, List<? extends SourceSplit>[]> initialSplits) throws Exception {
+                                           Map<Transformation, List<? extends SourceSplit>[]> initialSplits,
+                                           Map<Transformation, Set<String>> splitIdsAtStart,
+                                           StateAssignment assignment) throws Exception {
         String uid = plan.uid(t);
         int p = c.parallelism();
         KeyGroupRange range = t.isKeyed() ? KeyGroups.rangeFor(spec.maxParallelism(), p, subtask) : null;
@@ -416,11 +424,29 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
         StreamOperator<?, ?> operator;
         if (t.getKind() == Transformation.Kind.SOURCE) {
             List<? extends SourceSplit> splits = null;
+            Set<String> ids = splitIdsAtStart.get(t);
             if (!restored.found()) {
                 List<? extends SourceSplit>[] perSubtask = initialSplits.computeIfAbsent(t, x -> splitsFor(t, p));
                 splits = perSubtask[subtask];
+                if (ids == null) {
+                    ids = new HashSet<>();
+                    for (List<? extends SourceSplit> l : perSubtask) {
+                        for (SourceSplit s : l) {
+                            ids.add(s.splitId());
+                        }
+                    }
+                }
+            } else if (ids == null) {
+                // every subtask's splits, whichever share of them this subtask restores: a split not among them is new
+                ids = new HashSet<>();
+                VersionedTypeSerializer<? extends SourceSplit> serializer =
+                        new VersionedTypeSerializer<>(t.getSource().getSplitSerializer());
+                for (byte[] b : assignment.allElements(uid, SourceOperator.SPLITS_STATE)) {
+                    ids.add(Bytes.fromBytes(serializer, b).splitId());
+                }
             }
-            operator = new SourceOperator((Source) t.getSource(), splits);
+            splitIdsAtStart.put(t, ids);
+            operator = new SourceOperator((Source) t.getSource(), splits, ids);
         } else {
             operator = t.getOperatorFactory().create();
             if (operator instanceof SinkOperator<?, ?, ?> sink) {

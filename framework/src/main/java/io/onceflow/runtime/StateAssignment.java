@@ -51,18 +51,7 @@ final class StateAssignment {
             return new Restored(false, lists);
         }
         if (keyed == null) {
-            keyed = new KeyedEntrySink() {
-                @Override
-                public void state(int index, String name, io.onceflow.api.state.StateDescriptor.Kind kind) {
-                }
-
-                @Override
-                public void entry(int index, int keyGroup, byte[] key, byte[] value) {
-                    throw new JobConfigurationException("Checkpoint " + metadata.checkpointId() + " has keyed state "
-                            + "for operator '" + uid + "', which is not on a keyed stream any more: keep keyBy(...) "
-                            + "before it or start fresh");
-                }
-            };
+            keyed = refusingKeyedState(uid);
         }
         // an operator that is not keyed is offered every key group, so that keyed state it no longer takes is refused
         KeyGroupRange range = keyGroups != null ? keyGroups : new KeyGroupRange(0, maxParallelism - 1);
@@ -91,6 +80,42 @@ final class StateAssignment {
             lists.put(e.getKey(), mine);
         }
         return new Restored(true, lists);
+    }
+
+    /**
+     * Every element of operator list {@code listName} that operator {@code uid}'s subtasks wrote into the checkpoint,
+     * whichever subtask wrote it, or empty when there is no checkpoint or it does not know the operator: a source's
+     * splits across the job, whatever share of them a subtask gets.
+     */
+    List<byte[]> allElements(String uid, String listName) throws IOException {
+        CheckpointMetadata.OperatorState op = metadata == null ? null : metadata.operators().get(uid);
+        if (op == null) {
+            return List.of();
+        }
+        Map<String, List<byte[]>> all = new LinkedHashMap<>();
+        KeyedEntrySink keyed = refusingKeyedState(uid);
+        for (CheckpointMetadata.SubtaskState s : op.subtasks()) {
+            if (s.handle() != null) {
+                read(op, s, all, new KeyGroupRange(0, maxParallelism - 1), keyed);
+            }
+        }
+        return all.getOrDefault(listName, List.of());
+    }
+
+    /** For an operator that is not keyed: the keyed state of a checkpoint is refused, naming what to do. */
+    private KeyedEntrySink refusingKeyedState(String uid) {
+        return new KeyedEntrySink() {
+            @Override
+            public void state(int index, String name, io.onceflow.api.state.StateDescriptor.Kind kind) {
+            }
+
+            @Override
+            public void entry(int index, int keyGroup, byte[] key, byte[] value) {
+                throw new JobConfigurationException("Checkpoint " + metadata.checkpointId() + " has keyed state "
+                        + "for operator '" + uid + "', which is not on a keyed stream any more: keep keyBy(...) "
+                        + "before it or start fresh");
+            }
+        };
     }
 
     private void read(CheckpointMetadata.OperatorState op, CheckpointMetadata.SubtaskState s,

@@ -11,6 +11,17 @@ public interface SourceReaderContext {
 
     String getJobName();
 
+    /**
+     * The ids of every split of this source that the job's subtasks held as this attempt started: the initial splits
+     * on a fresh start, the splits in the checkpoint it was restored from otherwise; empty when the runtime does not
+     * know them. A split that exists now but is not among them appeared since (a partition added to a Kafka topic):
+     * a reader that discovers splits as it runs takes such a split only where it is the split's owner by a rule
+     * that every subtask computes alike, so a new split is read by exactly one subtask.
+     */
+    default java.util.Optional<java.util.Set<String>> getSplitIdsAtStart() {
+        return java.util.Optional.empty();
+    }
+
     /** The checkpoint this subtask was restored from, empty on a fresh start. */
     default java.util.OptionalLong getRestoredCheckpointId() {
         return java.util.OptionalLong.empty();

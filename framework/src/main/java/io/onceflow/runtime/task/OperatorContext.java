@@ -30,6 +30,7 @@ public final class OperatorContext<OUT> implements RuntimeContext, SourceReaderC
     private final OperatorStateBackend operatorState;
     private final KeyedStateBackend keyedState;
     private final OptionalLong restoredCheckpointId;
+    private java.util.Set<String> splitIdsAtStart;
     private final FaultInjector faults;
     private final io.onceflow.api.metrics.MetricGroup metrics;
     private final SideOutputs sideOutputs;
@@ -181,6 +182,16 @@ public final class OperatorContext<OUT> implements RuntimeContext, SourceReaderC
 
     public OptionalLong restoredCheckpointId() {
         return restoredCheckpointId;
+    }
+
+    @Override
+    public java.util.Optional<java.util.Set<String>> getSplitIdsAtStart() {
+        return java.util.Optional.ofNullable(splitIdsAtStart);
+    }
+
+    /** For a source's head: the ids of the source's splits across the job as this attempt started. */
+    public void setSplitIdsAtStart(java.util.Set<String> ids) {
+        this.splitIdsAtStart = java.util.Set.copyOf(ids);
     }
 
     @Override

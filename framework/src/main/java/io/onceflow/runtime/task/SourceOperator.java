@@ -16,10 +16,11 @@ import java.util.List;
  */
 public final class SourceOperator<T, S extends SourceSplit> extends AbstractStreamOperator<Void, T> {
 
-    static final String SPLITS_STATE = "__source_splits";
+    public static final String SPLITS_STATE = "__source_splits";
 
     private final Source<T, S> source;
     private final List<S> initialSplits;
+    private final java.util.Set<String> splitIdsAtStart;
     private SourceReader<T, S> reader;
     /** The reader once started, until it closes: what {@link #wakeUp} wakes, from another thread. */
     private volatile SourceReader<T, S> wakeable;
@@ -33,10 +34,13 @@ public final class SourceOperator<T, S extends SourceSplit> extends AbstractStre
     /**
      * @param initialSplits the splits of this subtask on a fresh start, or null when its splits come from
      *                      restored state
+     * @param splitIdsAtStart the ids of the source's splits across all its subtasks as the attempt starts, or null
+     *                        when not known; see {@link io.onceflow.api.source.SourceReaderContext#getSplitIdsAtStart}
      */
-    public SourceOperator(Source<T, S> source, List<S> initialSplits) {
+    public SourceOperator(Source<T, S> source, List<S> initialSplits, java.util.Set<String> splitIdsAtStart) {
         this.source = source;
         this.initialSplits = initialSplits;
+        this.splitIdsAtStart = splitIdsAtStart;
     }
 
     @Override
@@ -52,6 +56,9 @@ public final class SourceOperator<T, S extends SourceSplit> extends AbstractStre
             splits.addAll(initialSplits);
         } else {
             splitsState.get().forEach(splits::add);
+        }
+        if (splitIdsAtStart != null) {
+            context.setSplitIdsAtStart(splitIdsAtStart);
         }
         reader = source.createReader(context);
         readerOutput = new ReaderOutput<>() {
