@@ -6,6 +6,7 @@ import io.onceflow.api.source.Source;
 import io.onceflow.api.source.SourceReader;
 import io.onceflow.api.source.SourceReaderContext;
 import io.onceflow.kafka.internal.KafkaClassesWarmUp;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -62,11 +63,14 @@ public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit>, io.
     private final boolean commitOffsetsOnCheckpoint;
     private final OffsetOutOfRangePolicy outOfRangePolicy;
     private final DeadLetterLimits deadLetterLimits;
+    private final Duration partitionDiscoveryInterval;
 
     KafkaSource(String bootstrapServers, List<String> topics, Pattern topicPattern, KafkaRecordDeserializer<T> deserializer,
                 OffsetsInitializer startingOffsets, boolean bounded, Properties properties, boolean commitOffsetsOnCheckpoint,
-                OffsetOutOfRangePolicy outOfRangePolicy, DeadLetterLimits deadLetterLimits) {
+                OffsetOutOfRangePolicy outOfRangePolicy, DeadLetterLimits deadLetterLimits,
+                Duration partitionDiscoveryInterval) {
         this.deadLetterLimits = deadLetterLimits;
+        this.partitionDiscoveryInterval = partitionDiscoveryInterval;
         this.bootstrapServers = bootstrapServers;
         this.topics = topics;
         this.topicPattern = topicPattern;
@@ -96,7 +100,13 @@ public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit>, io.
     @Override
     public SourceReader<T, KafkaPartitionSplit> createReader(SourceReaderContext context) {
         return new KafkaSourceReader<>(consumerProperties(context), deserializer, commitOffsetsOnCheckpoint,
-                outOfRangePolicy, context, bounded, deadLetterLimits);
+                outOfRangePolicy, context, bounded, deadLetterLimits,
+                new KafkaSourceReader.Discovery(topics, topicPattern, partitionDiscoveryInterval));
+    }
+
+    /** How often a running reader looks for partitions added to its topics; zero: only as it starts. */
+    Duration partitionDiscoveryInterval() {
+        return partitionDiscoveryInterval;
     }
 
     @Override

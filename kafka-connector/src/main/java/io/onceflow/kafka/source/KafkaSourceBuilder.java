@@ -1,5 +1,6 @@
 package io.onceflow.kafka.source;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.Properties;
@@ -19,6 +20,11 @@ public final class KafkaSourceBuilder<T> {
     private Boolean commitOffsetsOnCheckpoint;
     private OffsetOutOfRangePolicy outOfRangePolicy = OffsetOutOfRangePolicy.FAIL;
     private DeadLetterLimits deadLetterLimits;
+    private Duration partitionDiscoveryInterval;
+
+    /** Flink's name for {@link #setPartitionDiscoveryInterval}, in milliseconds, accepted as a property. */
+    public static final String PARTITION_DISCOVERY_INTERVAL_MS = "partition.discovery.interval.ms";
+    static final Duration DEFAULT_DISCOVERY_INTERVAL = Duration.ofMinutes(5);
 
     KafkaSourceBuilder() {
         properties.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
@@ -100,6 +106,18 @@ public final class KafkaSourceBuilder<T> {
         return this;
     }
 
+    /**
+     * How often an unbounded source looks for partitions added to its topics (and, with a pattern, for new topics
+     * that match it) while it runs; default 5 minutes, {@link Duration#ZERO} to look only as the job starts or
+     * restarts. Each new partition is read by one subtask from its first offset, exactly once with the rest of the
+     * job's input. Flink's {@code partition.discovery.interval.ms} property (milliseconds, 0 or less: only at the
+     * start) means the same here.
+     */
+    public KafkaSourceBuilder<T> setPartitionDiscoveryInterval(Duration interval) {
+        this.partitionDiscoveryInterval = Objects.requireNonNull(interval, "interval");
+        return this;
+    }
+
     /** Any consumer property; bootstrap servers, deserializers and auto commit are managed by the source. */
     public KafkaSourceBuilder<T> setProperty(String key, String value) {
         properties.put(Objects.requireNonNull(key, "key"), Objects.requireNonNull(value, "value"));
@@ -139,13 +157,32 @@ public final class KafkaSourceBuilder<T> {
         if (!"read_committed".equals(isolation) && !"read_uncommitted".equals(isolation)) {
             problems.append("\n - isolation.level must be read_committed or read_uncommitted, was ").append(isolation);
         }
+        Duration discovery = partitionDiscoveryInterval != null ? partitionDiscoveryInterval : DEFAULT_DISCOVERY_INTERVAL;
+        Object discoveryMillis = properties.get(PARTITION_DISCOVERY_INTERVAL_MS);
+        if (discoveryMillis != null) {
+            try {
+                discovery = Duration.ofMillis(Math.max(0, Long.parseLong(discoveryMillis.toString().trim())));
+            } catch (NumberFormatException e) {
+                problems.append("\n - ").append(PARTITION_DISCOVERY_INTERVAL_MS).append(" must be a number of "
+                        + "milliseconds (0 or less: look for new partitions only at the start), was '")
+                        .append(discoveryMillis).append('\'');
+            }
+            if (partitionDiscoveryInterval != null) {
+                problems.append("\n - both setPartitionDiscoveryInterval(...) and the property ")
+                        .append(PARTITION_DISCOVERY_INTERVAL_MS).append(" are set: choose one");
+            }
+        }
+        if (discovery.isNegative()) {
+            problems.append("\n - the partition discovery interval must not be negative, was ").append(discovery);
+        }
         if (problems.length() > 0) {
             throw new IllegalArgumentException("The Kafka source is not configured correctly:" + problems);
         }
         boolean commit = commitOffsetsOnCheckpoint != null ? commitOffsetsOnCheckpoint : hasGroup;
         Properties copy = new Properties();
         copy.putAll(properties);
+        copy.remove(PARTITION_DISCOVERY_INTERVAL_MS); // the source's, not the consumer's
         return new KafkaSource<>(bootstrapServers, topics, topicPattern, deserializer, startingOffsets, bounded, copy, commit,
-                outOfRangePolicy, deadLetterLimits);
+                outOfRangePolicy, deadLetterLimits, discovery);
     }
 }

@@ -71,6 +71,18 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     private boolean idleWoken;
     /** Polls a {@link #wakeUp} ended (task thread; read by tests). */
     private long wokenPolls;
+    /** What the source reads, for finding partitions added since the attempt started. */
+    private final Discovery discovery;
+    /** Whether a look for new partitions is to come, and when ({@link System#nanoTime}): the first at the first poll. */
+    private boolean discoveryScheduled;
+    private long nextDiscovery;
+
+    /**
+     * The source's topics (or pattern) and how often to look for partitions added to them: {@code interval} zero
+     * looks only as the reader starts (which is where a restarted job finds partitions added while it was down).
+     */
+    record Discovery(List<String> topics, java.util.regex.Pattern pattern, Duration interval) {
+    }
 
     private static final class Position {
         final String topic;
@@ -94,8 +106,11 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
 
     KafkaSourceReader(Properties properties, KafkaRecordDeserializer<T> deserializer, boolean commitOffsets,
                       OffsetOutOfRangePolicy outOfRangePolicy, SourceReaderContext context, boolean bounded,
-                      DeadLetterLimits deadLetterLimits) {
+                      DeadLetterLimits deadLetterLimits, Discovery discovery) {
         this.bounded = bounded;
+        this.discovery = discovery;
+        this.discoveryScheduled = !bounded && discovery != null && context.getSplitIdsAtStart().isPresent();
+        this.nextDiscovery = System.nanoTime();
         this.deadLetterLimits = deadLetterLimits;
         this.deadLetters = context.getMetricGroup().counter("deadLetters");
         this.properties = properties;
@@ -125,14 +140,104 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         consumer.assign(active);
         for (TopicPartition tp : active) {
             consumer.seek(tp, positions.get(tp).next);
-            // records the consumer has not fetched yet; unknown (NaN) until its first fetch of the partition
-            context.getMetricGroup().gauge("recordsLag", Map.of("partition", tp.toString()), () -> {
-                Long l = lag.get(tp);
-                return l == null ? Double.NaN : l;
-            });
+            lagGauge(tp);
         }
         LOG.info("Kafka source reader {} reads {} from {}", properties.get("client.id"), active,
                 positions.isEmpty() ? "(no partitions)" : describe());
+    }
+
+    private void lagGauge(TopicPartition tp) {
+        // records the consumer has not fetched yet; unknown (NaN) until its first fetch of the partition
+        context.getMetricGroup().gauge("recordsLag", Map.of("partition", tp.toString()), () -> {
+            Long l = lag.get(tp);
+            return l == null ? Double.NaN : l;
+        });
+    }
+
+    /**
+     * Partitions of the source's topics that no subtask held as the attempt started were added since (or their
+     * topic was, for a pattern): each is read by one subtask, its owner by {@link #owner} (as Flink's Kafka source
+     * assigns them), from its first offset, since every record in it came after the job's start. A partition this
+     * reader takes goes into its next checkpoint; a restart before that finds it again, as new, and reads it from
+     * the start again, its output of before the restart never committed. Only between polls, with no fetched
+     * record waiting, so the positions kept stay the consumer's. A failed look is logged and tried again later:
+     * a partition found late is read late, not lost.
+     */
+    private void discoverPartitions() {
+        long interval = discovery.interval().toNanos();
+        discoveryScheduled = interval > 0;
+        nextDiscovery = System.nanoTime() + interval;
+        java.util.Set<String> known = context.getSplitIdsAtStart().orElseThrow();
+        List<TopicPartition> found;
+        Map<TopicPartition, Long> starts;
+        List<TopicPartition> mine = new ArrayList<>();
+        try {
+            found = unwoken(this::listPartitions);
+            for (TopicPartition tp : found) {
+                if (!positions.containsKey(tp) && !known.contains(new KafkaPartitionSplit(tp.topic(), tp.partition(), 0,
+                        KafkaPartitionSplit.NO_STOPPING_OFFSET).splitId())
+                        && owner(tp, context.getParallelism()) == context.getIndexOfSubtask()) {
+                    mine.add(tp);
+                }
+            }
+            if (mine.isEmpty()) {
+                return;
+            }
+            starts = unwoken(() -> consumer.beginningOffsets(mine, DISCOVERY_TIMEOUT));
+        } catch (org.apache.kafka.common.KafkaException e) {
+            long retry = interval > 0 ? Math.min(interval, DISCOVERY_RETRY.toNanos()) : DISCOVERY_RETRY.toNanos();
+            discoveryScheduled = true;
+            nextDiscovery = System.nanoTime() + retry;
+            LOG.warn("Kafka source reader {}: could not look for partitions added to {} ({}); looking again in {} ms",
+                    properties.get("client.id"), describeTopics(), e.toString(), retry / 1_000_000);
+            return;
+        }
+        for (TopicPartition tp : mine) {
+            positions.put(tp, new Position(new KafkaPartitionSplit(tp.topic(), tp.partition(), starts.get(tp),
+                    KafkaPartitionSplit.NO_STOPPING_OFFSET)));
+        }
+        List<TopicPartition> active = new ArrayList<>(consumer.assignment());
+        active.addAll(mine);
+        consumer.assign(active); // the partitions kept keep their positions and fetched records
+        for (TopicPartition tp : mine) {
+            consumer.seek(tp, starts.get(tp));
+            lagGauge(tp);
+        }
+        LOG.info("Kafka source reader {}: partitions added since the job started, read from their first offsets: {}",
+                properties.get("client.id"), mine.stream().map(tp -> tp + "@" + starts.get(tp)).toList());
+    }
+
+    private static final Duration DISCOVERY_TIMEOUT = Duration.ofSeconds(5);
+    private static final Duration DISCOVERY_RETRY = Duration.ofSeconds(10);
+
+    /**
+     * The partitions of the source's topics as the broker knows them now: {@code listTopics} asks the broker each
+     * time, where {@code partitionsFor} answers from the consumer's metadata of its topics, which may be minutes old.
+     */
+    private List<TopicPartition> listPartitions() {
+        List<TopicPartition> result = new ArrayList<>();
+        consumer.listTopics(DISCOVERY_TIMEOUT).forEach((topic, infos) -> {
+            if (discovery.pattern() != null ? !org.apache.kafka.common.internals.Topic.isInternal(topic)
+                    && discovery.pattern().matcher(topic).matches() : discovery.topics().contains(topic)) {
+                infos.forEach(i -> result.add(new TopicPartition(i.topic(), i.partition())));
+            }
+        });
+        result.sort(java.util.Comparator.comparing(TopicPartition::topic).thenComparingInt(TopicPartition::partition));
+        return result;
+    }
+
+    private String describeTopics() {
+        return discovery.pattern() != null ? "the topics matching '" + discovery.pattern() + "'"
+                : String.join(", ", discovery.topics());
+    }
+
+    /**
+     * The subtask that reads a partition no subtask held at the start: the same for every subtask that asks, and
+     * a topic's partitions spread over the subtasks from a start that depends on the topic (Flink's rule).
+     */
+    static int owner(TopicPartition tp, int parallelism) {
+        int start = ((tp.topic().hashCode() * 31) & 0x7FFFFFFF) % parallelism;
+        return (start + tp.partition()) % parallelism;
     }
 
     private String describe() {
@@ -147,6 +252,9 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             return InputStatus.END_OF_INPUT;
         }
         if (!buffered.hasNext()) {
+            if (discoveryScheduled && System.nanoTime() - nextDiscovery >= 0) {
+                discoverPartitions();
+            }
             if (consumer.assignment().isEmpty()) {
                 // an unbounded reader without partitions: nothing will ever come
                 idle(pollTimeout);
