@@ -84,7 +84,7 @@ public final class TortureJobMain {
         }
         var source = KafkaSource.<String>builder().setBootstrapServers(bootstrap).setTopics(input)
                 .setDeserializer(KafkaRecordDeserializer.strictUtf8Values()).enableDeadLetters()
-                .setGroupId("torture-" + input)
+                .setGroupId("torture-" + input).setPartitionDiscoveryInterval(Duration.ofSeconds(1))
                 .setProperty("request.timeout.ms", "5000").setProperty("default.api.timeout.ms", "10000")
                 .build();
         var lines = env.fromSource(source, "input").uid("input");

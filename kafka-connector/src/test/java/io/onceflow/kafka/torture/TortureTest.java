@@ -123,9 +123,14 @@ class TortureTest {
         for (int i = 0; i < BROKER_PAUSES; i++) {
             plan.add(Math.min(plan.size(), KILLS / 2 + BROKER_KILLS + i), "broker-pause");
         }
+        int inputPartitions = 4;
         try {
             for (String step : plan) {
                 long stepStart = System.nanoTime();
+                if (kills == 2 * KILLS / 3) {
+                    // partitions added while the job is down: the next start finds them
+                    inputPartitions = addPartitions(input, inputPartitions + 2);
+                }
                 writeInput(input, LINES_PER_ROUND);
                 long before = committedOffsets(output);
                 boolean stall = step.equals("aimed");
@@ -133,6 +138,12 @@ class TortureTest {
                 if (!stall) {
                     // an aimed run stalls at its second completed checkpoint, maybe before anything new committed
                     awaitOutputBeyond(output, before, job, log);
+                }
+                if (kills == KILLS / 3) {
+                    // partitions added while the job runs: it finds them within a second, and the kill may come
+                    // before a checkpoint holds them
+                    inputPartitions = addPartitions(input, inputPartitions + 2);
+                    writeInput(input, LINES_PER_ROUND);
                 }
                 switch (step) {
                     case "aimed" -> {
@@ -209,6 +220,8 @@ class TortureTest {
             System.out.printf(Locale.ROOT, "  broker kill -9 + restart   %d%n", brokerKills);
             System.out.printf(Locale.ROOT, "  broker paused %2d s         %d%n", PAUSE_SECONDS, brokerPauses);
             System.out.printf(Locale.ROOT, "  storage faults injected    %d%n", storageFaults);
+            System.out.printf(Locale.ROOT, "  input partitions           4, then %d (added as the job ran, then while down)%n",
+                    inputPartitions);
             System.out.printf(Locale.ROOT, "  input lines on the broker  %d (%d sends failed, %d written twice)%n",
                     lineNumber - failedInputSends, failedInputSends, inputRecords - (lineNumber - failedInputSends));
             System.out.printf(Locale.ROOT, "  records checked            %d counts + %d dead letters%n", result.records(), letters.size());
@@ -221,6 +234,7 @@ class TortureTest {
                     logLines(log, "commit marker(s) written to"), logLines(log, "aborted a transaction the broker left open"));
 
             assertEquals(KILLS + BROKER_KILLS + BROKER_PAUSES, kills);
+            assertEquals(KILLS >= 3 ? 8 : 4, inputPartitions, "input partitions added twice");
             assertTrue(storageFaults > 0, "storage faults were injected");
             assertTrue(result.exact(), () -> result + "\nwhat the job logged about failures and commits ("
                     + log + "):\n" + incidents(log));
@@ -239,6 +253,15 @@ class TortureTest {
             }
             broker.stop();
         }
+    }
+
+    private int addPartitions(String topic, int total) throws Exception {
+        try (Admin admin = admin()) {
+            admin.createPartitions(Map.of(topic, org.apache.kafka.clients.admin.NewPartitions.increaseTo(total))).all()
+                    .get(30, TimeUnit.SECONDS);
+            Topics.awaitLeaders(admin, total, topic);
+        }
+        return total;
     }
 
     private Process startJob(String input, String output, String deadLetters, Path log, boolean stall) throws Exception {
@@ -415,9 +438,7 @@ class TortureTest {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
         try (Admin admin = admin()) {
             Map<TopicPartition, OffsetSpec> request = new HashMap<>();
-            for (int i = 0; i < 4; i++) {
-                request.put(new TopicPartition(input, i), OffsetSpec.latest());
-            }
+            partitions(admin, input).forEach(tp -> request.put(tp, OffsetSpec.latest()));
             Map<TopicPartition, Long> end = new HashMap<>();
             admin.listOffsets(request).all().get(30, TimeUnit.SECONDS).forEach((tp, i) -> end.put(tp, i.offset()));
             while (true) {
