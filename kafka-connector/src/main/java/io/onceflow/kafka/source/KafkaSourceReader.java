@@ -73,7 +73,11 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     private long wokenPolls;
     /** What the source reads, for finding partitions added since the attempt started. */
     private final Discovery discovery;
-    /** Whether a look for new partitions is to come, and when ({@link System#nanoTime}): the first at the first poll. */
+    /**
+     * Whether a look for new partitions is to come, and when ({@link System#nanoTime}). The first comes a moment after
+     * the start ({@link #FIRST_DISCOVERY_DELAY}, or the interval if shorter), so that a restart's first records do not
+     * wait for its round trip; a partition found then is read that much later, not missed.
+     */
     private boolean discoveryScheduled;
     private long nextDiscovery;
 
@@ -110,7 +114,8 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         this.bounded = bounded;
         this.discovery = discovery;
         this.discoveryScheduled = !bounded && discovery != null && context.getSplitIdsAtStart().isPresent();
-        this.nextDiscovery = System.nanoTime();
+        this.nextDiscovery = System.nanoTime() + (discovery == null || discovery.interval().isZero()
+                ? FIRST_DISCOVERY_DELAY : Collections.min(List.of(discovery.interval(), FIRST_DISCOVERY_DELAY))).toNanos();
         this.deadLetterLimits = deadLetterLimits;
         this.deadLetters = context.getMetricGroup().counter("deadLetters");
         this.properties = properties;
@@ -207,6 +212,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                 properties.get("client.id"), mine.stream().map(tp -> tp + "@" + starts.get(tp)).toList());
     }
 
+    private static final Duration FIRST_DISCOVERY_DELAY = Duration.ofSeconds(1);
     private static final Duration DISCOVERY_TIMEOUT = Duration.ofSeconds(5);
     private static final Duration DISCOVERY_RETRY = Duration.ofSeconds(10);
 
