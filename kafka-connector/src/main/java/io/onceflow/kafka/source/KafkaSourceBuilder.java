@@ -157,7 +157,8 @@ public final class KafkaSourceBuilder<T> {
         if (!"read_committed".equals(isolation) && !"read_uncommitted".equals(isolation)) {
             problems.append("\n - isolation.level must be read_committed or read_uncommitted, was ").append(isolation);
         }
-        Duration discovery = partitionDiscoveryInterval != null ? partitionDiscoveryInterval : DEFAULT_DISCOVERY_INTERVAL;
+        Duration discovery = partitionDiscoveryInterval != null ? partitionDiscoveryInterval
+                : DEFAULT_DISCOVERY_INTERVAL;
         Object discoveryMillis = properties.get(PARTITION_DISCOVERY_INTERVAL_MS);
         if (discoveryMillis != null) {
             try {

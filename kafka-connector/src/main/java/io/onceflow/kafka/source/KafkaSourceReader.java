@@ -114,8 +114,9 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         this.bounded = bounded;
         this.discovery = discovery;
         this.discoveryScheduled = !bounded && discovery != null && context.getSplitIdsAtStart().isPresent();
-        this.nextDiscovery = System.nanoTime() + (discovery == null || discovery.interval().isZero()
-                ? FIRST_DISCOVERY_DELAY : Collections.min(List.of(discovery.interval(), FIRST_DISCOVERY_DELAY))).toNanos();
+        Duration first = discovery == null || discovery.interval().isZero() ? FIRST_DISCOVERY_DELAY
+                : Collections.min(List.of(discovery.interval(), FIRST_DISCOVERY_DELAY));
+        this.nextDiscovery = System.nanoTime() + first.toNanos();
         this.deadLetterLimits = deadLetterLimits;
         this.deadLetters = context.getMetricGroup().counter("deadLetters");
         this.properties = properties;

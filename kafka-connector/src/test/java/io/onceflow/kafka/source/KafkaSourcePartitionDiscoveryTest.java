@@ -243,12 +243,14 @@ class KafkaSourcePartitionDiscoveryTest {
     @Test
     void theDiscoveryIntervalIsValidatedAndFlinksPropertyIsUnderstood() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> KafkaSource.<String>builder()
-                .setBootstrapServers("localhost:9092").setTopics("t").setDeserializer(KafkaRecordDeserializer.utf8Values())
+                .setBootstrapServers("localhost:9092").setTopics("t")
+                .setDeserializer(KafkaRecordDeserializer.utf8Values())
                 .setProperty(KafkaSourceBuilder.PARTITION_DISCOVERY_INTERVAL_MS, "5 minutes").build());
         assertTrue(e.getMessage().contains("partition.discovery.interval.ms must be a number of milliseconds")
                 && e.getMessage().contains("'5 minutes'"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> KafkaSource.<String>builder()
-                .setBootstrapServers("localhost:9092").setTopics("t").setDeserializer(KafkaRecordDeserializer.utf8Values())
+                .setBootstrapServers("localhost:9092").setTopics("t")
+                .setDeserializer(KafkaRecordDeserializer.utf8Values())
                 .setPartitionDiscoveryInterval(Duration.ofSeconds(-1)).build());
         assertTrue(e.getMessage().contains("must not be negative"), e.getMessage());
         KafkaSource<String> source = KafkaSource.<String>builder().setBootstrapServers("localhost:9092").setTopics("t")

@@ -220,8 +220,8 @@ class TortureTest {
             System.out.printf(Locale.ROOT, "  broker kill -9 + restart   %d%n", brokerKills);
             System.out.printf(Locale.ROOT, "  broker paused %2d s         %d%n", PAUSE_SECONDS, brokerPauses);
             System.out.printf(Locale.ROOT, "  storage faults injected    %d%n", storageFaults);
-            System.out.printf(Locale.ROOT, "  input partitions           4, then %d (added as the job ran, then while down)%n",
-                    inputPartitions);
+            System.out.printf(Locale.ROOT, "  input partitions           4, then %d (added as the job ran, then while "
+                    + "down)%n", inputPartitions);
             System.out.printf(Locale.ROOT, "  input lines on the broker  %d (%d sends failed, %d written twice)%n",
                     lineNumber - failedInputSends, failedInputSends, inputRecords - (lineNumber - failedInputSends));
             System.out.printf(Locale.ROOT, "  records checked            %d counts + %d dead letters%n", result.records(), letters.size());
