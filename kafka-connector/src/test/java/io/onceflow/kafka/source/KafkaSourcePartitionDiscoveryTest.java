@@ -229,6 +229,27 @@ class KafkaSourcePartitionDiscoveryTest {
     }
 
     @Test
+    void aTopicAddedToTheSourceBetweenRunsIsReadFromItsStart(@TempDir Path dir) throws Exception {
+        String first = topic(2);
+        String second = topic(2);
+        write(first, 0, 100, 2);
+        write(second, 100, 200, 2); // already there, but the first run does not read it
+        Path checkpoints = dir.resolve("checkpoints");
+        CommittedStore store = CommittedStore.inMemory();
+        JobClient one = copy(source(first, Duration.ZERO), 2, store, checkpoints, first);
+        await(() -> one.getMetrics().numRecordsIn() >= 100, "the first topic's 100 records read");
+        one.stop(Duration.ofSeconds(30));
+
+        KafkaSource<String> both = KafkaSource.<String>builder().setBootstrapServers(kafka.bootstrapServers())
+                .setTopics(first, second).setDeserializer(KafkaRecordDeserializer.utf8Values())
+                .setPartitionDiscoveryInterval(Duration.ZERO).build();
+        JobClient two = copy(both, 2, store, checkpoints, first);
+        await(() -> two.getMetrics().numRecordsIn() >= 100, "the added topic's 100 records read");
+        two.stop(Duration.ofSeconds(30));
+        assertEachOnce(200, store);
+    }
+
+    @Test
     void aNewPartitionHasExactlyOneOwner() {
         for (int parallelism = 1; parallelism <= 5; parallelism++) {
             for (int partition = 0; partition < 20; partition++) {
