@@ -190,6 +190,8 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                 return;
             }
             starts = unwoken(() -> consumer.beginningOffsets(mine, DISCOVERY_TIMEOUT));
+        } catch (org.apache.kafka.common.errors.InterruptException e) {
+            throw e; // the task is being cancelled: not a failed look
         } catch (org.apache.kafka.common.KafkaException e) {
             long retry = interval > 0 ? Math.min(interval, DISCOVERY_RETRY.toNanos()) : DISCOVERY_RETRY.toNanos();
             discoveryScheduled = true;
@@ -263,7 +265,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                 discoverPartitions();
             }
             if (consumer.assignment().isEmpty()) {
-                // an unbounded reader without partitions: nothing will ever come
+                // an unbounded reader without partitions: nothing comes unless a look finds a new one
                 idle(pollTimeout);
                 return InputStatus.NOTHING_AVAILABLE;
             }
