@@ -129,6 +129,31 @@ class CheckpointCoordinatorTest {
         return job;
     }
 
+    interface Hook {
+        void run(Object[] args) throws Exception;
+    }
+
+    /** {@code store}, with {@code before} and {@code after} run around each call of its method {@code name}. */
+    private static JobCheckpointStore around(JobCheckpointStore store, String name, Hook before, Hook after) {
+        return (JobCheckpointStore) Proxy.newProxyInstance(CheckpointCoordinatorTest.class.getClassLoader(),
+                new Class<?>[] {JobCheckpointStore.class}, (proxy, method, args) -> {
+                    boolean hooked = method.getName().equals(name);
+                    if (hooked) {
+                        before.run(args);
+                    }
+                    Object result;
+                    try {
+                        result = method.invoke(store, args);
+                    } catch (InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                    if (hooked) {
+                        after.run(args);
+                    }
+                    return result;
+                });
+    }
+
     private static CheckpointConfig config(long intervalMillis) {
         CheckpointConfig c = new CheckpointConfig();
         c.setCheckpointInterval(Duration.ofMillis(intervalMillis));
@@ -259,18 +284,8 @@ class CheckpointCoordinatorTest {
      */
     @Test
     void theIntervalDoesNotDriftByWhatEachTriggerTakes() throws Exception {
-        JobCheckpointStore memory = new MemoryCheckpointStorage().forJob("job");
-        JobCheckpointStore slow = (JobCheckpointStore) Proxy.newProxyInstance(
-                getClass().getClassLoader(), new Class<?>[] {JobCheckpointStore.class}, (proxy, method, args) -> {
-                    if (method.getName().equals("initCheckpoint")) {
-                        Thread.sleep(60);
-                    }
-                    try {
-                        return method.invoke(memory, args);
-                    } catch (InvocationTargetException e) {
-                        throw e.getCause();
-                    }
-                });
+        JobCheckpointStore slow = around(new MemoryCheckpointStorage().forJob("job"), "initCheckpoint",
+                args -> Thread.sleep(60), args -> { });
         FakeJob job = start(config(200), slow, 0);
         await(() -> job.completions.size() >= 9, "9 checkpoints completed");
         long spanMillis = job.triggers.get(8)[2] - job.triggers.get(0)[2];
@@ -351,19 +366,8 @@ class CheckpointCoordinatorTest {
         // a checkpoint completes when its metadata is durable; the job hears of it later (after the log line, on a
         // busy machine many ms later), so the pause is measured from the store's write, not from the notice
         List<long[]> durable = new CopyOnWriteArrayList<>();
-        JobCheckpointStore memory = new MemoryCheckpointStorage().forJob("job");
-        JobCheckpointStore store = (JobCheckpointStore) Proxy.newProxyInstance(getClass().getClassLoader(),
-                new Class<?>[] {JobCheckpointStore.class}, (proxy, method, args) -> {
-                    try {
-                        Object result = method.invoke(memory, args);
-                        if (method.getName().equals("commitMetadata")) {
-                            durable.add(new long[] {((CheckpointMetadata) args[0]).checkpointId(), System.nanoTime()});
-                        }
-                        return result;
-                    } catch (InvocationTargetException e) {
-                        throw e.getCause();
-                    }
-                });
+        JobCheckpointStore store = around(new MemoryCheckpointStorage().forJob("job"), "commitMetadata", args -> { },
+                args -> durable.add(new long[] {((CheckpointMetadata) args[0]).checkpointId(), System.nanoTime()}));
         FakeJob job = start(c, store, 20);
         await(() -> job.completions.size() >= 4, "4 checkpoints completed");
         for (int i = 0; i < 3; i++) {
