@@ -31,7 +31,8 @@ final class ExactlyOnceKafkaSink<T> extends ForwardingTwoPhaseCommitSink<T, Kafk
 
     /**
      * The sink's checks ask the broker with the Admin client its writers and a restart's calls use next: created
-     * once, in the background, and still open (for {@link SharedAdmin#LINGER}) when the tasks start.
+     * once, in the background, and still open (for
+     * {@link io.onceflow.kafka.internal.SharedAdmin#LINGER}) when the tasks start.
      */
     @Override
     public void validate(Context context) throws Exception {

@@ -6,6 +6,7 @@ import io.onceflow.api.sink.Sink;
 import io.onceflow.api.sink.SinkInitContext;
 import io.onceflow.api.sink.SinkWriter;
 import io.onceflow.kafka.internal.KafkaClassesWarmUp;
+import io.onceflow.kafka.internal.SharedAdmin;
 import io.onceflow.kafka.sink.internal.TransactionalProducer;
 import java.time.Duration;
 import java.util.Properties;

@@ -2,6 +2,7 @@ package io.onceflow.kafka.sink;
 
 import io.onceflow.api.serialization.VersionedSerializer;
 import io.onceflow.api.sink.SinkInitContext;
+import io.onceflow.kafka.internal.SharedAdmin;
 import io.onceflow.kafka.sink.internal.BarrierChecks;
 import io.onceflow.kafka.sink.internal.CommitMarkers;
 import io.onceflow.kafka.sink.internal.CommitResult;

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.onceflow.api.CheckpointConfig;
+import io.onceflow.kafka.internal.SharedAdmin;
 import io.onceflow.kafka.testing.KafkaTestCluster;
 import io.onceflow.testing.ValidationContext;
 import io.onceflow.twophase.TransactionContext;

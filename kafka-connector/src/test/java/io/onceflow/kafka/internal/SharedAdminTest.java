@@ -1,4 +1,4 @@
-package io.onceflow.kafka.sink;
+package io.onceflow.kafka.internal;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
@@ -16,7 +16,7 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.junit.jupiter.api.Test;
 
 /**
- * The sink's shared Admin client: one client for every user, kept while someone holds it and for a while after, a
+ * A shared Admin client: one client for every user, kept while someone holds it and for a while after, a
  * new one once it has been closed. Creating an Admin client opens no connection, so no broker is needed here.
  */
 class SharedAdminTest {

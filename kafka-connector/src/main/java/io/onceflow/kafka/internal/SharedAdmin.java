@@ -1,4 +1,4 @@
-package io.onceflow.kafka.sink;
+package io.onceflow.kafka.internal;
 
 import java.time.Duration;
 import java.util.Properties;
@@ -15,19 +15,20 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The one Admin client of an exactly-once sink in a process, shared by its start check (the broker's transaction
- * limit), its subtasks (the hanging-transaction checks and sweeps) and the calls of a restart (resuming restored
- * commits, aborting lingering transactions). Created in the background at the first {@link #acquire}; closed
- * {@link #LINGER} after its last user {@linkplain #release released} it, unless someone acquires it again by then:
- * the start check, the tasks' start and a restart's calls follow each other with short gaps, and each would
- * otherwise open its own client, with its own connections, metadata and network thread. An Admin client is
- * thread-safe; a client whose creation failed is forgotten, so that the next {@link #get} tries again.
+ * One Admin client shared in a process by the users of one Kafka source or sink. An exactly-once sink's is shared by
+ * its start check (the broker's transaction limit), its subtasks (the hanging-transaction checks and sweeps) and the
+ * calls of a restart (resuming restored commits, aborting lingering transactions); a source's by its readers (the check
+ * of their topics' identity, the looks for new partitions). Created in the background at the first {@link #acquire};
+ * closed {@link #LINGER} after its last user {@linkplain #release released} it, unless someone acquires it again by
+ * then: the start check, the tasks' start and a restart's calls follow each other with short gaps, and each would
+ * otherwise open its own client, with its own connections, metadata and network thread. An Admin client is thread-safe;
+ * a client whose creation failed is forgotten, so that the next {@link #get} tries again.
  */
-final class SharedAdmin {
+public final class SharedAdmin {
 
     private static final Logger LOG = LoggerFactory.getLogger(SharedAdmin.class);
 
-    static final Duration LINGER = Duration.ofSeconds(10);
+    public static final Duration LINGER = Duration.ofSeconds(10);
 
     private static final ScheduledExecutorService CLOSER = closer();
 
@@ -44,18 +45,18 @@ final class SharedAdmin {
      *                   each time a client is created
      * @param creator    where the client is created: off the calling task thread
      */
-    SharedAdmin(Supplier<Properties> properties, Executor creator) {
+    public SharedAdmin(Supplier<Properties> properties, Executor creator) {
         this(properties, creator, LINGER);
     }
 
-    SharedAdmin(Supplier<Properties> properties, Executor creator, Duration linger) {
+    public SharedAdmin(Supplier<Properties> properties, Executor creator, Duration linger) {
         this.properties = properties;
         this.creator = creator;
         this.linger = linger;
     }
 
     /** Counts one more user and starts creating the client if there is none; pair with {@link #release}. */
-    synchronized void acquire() {
+    public synchronized void acquire() {
         users++;
         if (closing != null) {
             closing.cancel(false);
@@ -67,11 +68,11 @@ final class SharedAdmin {
     }
 
     /** The client, waiting for its creation if need be; only between {@link #acquire} and {@link #release}. */
-    Admin get() {
+    public Admin get() {
         CompletableFuture<Admin> c;
         synchronized (this) {
             if (users == 0) {
-                throw new IllegalStateException("the sink's Admin client was used without being acquired");
+                throw new IllegalStateException("the shared Admin client was used without being acquired");
             }
             if (client == null) {
                 client = create();
@@ -92,12 +93,12 @@ final class SharedAdmin {
 
     /** What a one-off user does with the client. */
     @FunctionalInterface
-    interface Call<R> {
+    public interface Call<R> {
         R apply(Admin admin) throws Exception;
     }
 
     /** Holds the client for one call: {@link #acquire}, {@link #get}, the call, {@link #release}. */
-    <R> R use(Call<R> call) throws Exception {
+    public <R> R use(Call<R> call) throws Exception {
         acquire();
         try {
             return call.apply(get());
@@ -112,9 +113,9 @@ final class SharedAdmin {
     }
 
     /** Counts one user less; the last one's release closes the client after the linger unless acquired again. */
-    synchronized void release() {
+    public synchronized void release() {
         if (users == 0) {
-            throw new IllegalStateException("the sink's Admin client was released more often than acquired");
+            throw new IllegalStateException("the shared Admin client was released more often than acquired");
         }
         if (--users == 0 && client != null) {
             CompletableFuture<Admin> c = client;
@@ -134,7 +135,7 @@ final class SharedAdmin {
             try {
                 admin.close(Duration.ofSeconds(5));
             } catch (RuntimeException e) {
-                LOG.debug("closing the sink's Admin client failed: {}", e.toString());
+                LOG.debug("closing a shared Admin client failed: {}", e.toString());
             }
         });
     }
@@ -143,23 +144,23 @@ final class SharedAdmin {
      * Whether {@link #get} would return at once: the client is created (not being created, not failed). A barrier
      * that finds it not ready asks its checks after the flush rather than make the flush wait for the client.
      */
-    synchronized boolean ready() {
+    public synchronized boolean ready() {
         return client != null && client.isDone() && !client.isCompletedExceptionally();
     }
 
     /** Whether a client exists or is being created (for the tests). */
-    synchronized boolean isOpen() {
+    public synchronized boolean isOpen() {
         return client != null;
     }
 
     /** How many clients were created so far (for the tests). */
-    synchronized int created() {
+    public synchronized int created() {
         return created;
     }
 
     private static ScheduledExecutorService closer() {
         ScheduledThreadPoolExecutor executor = new ScheduledThreadPoolExecutor(1, r -> {
-            Thread t = new Thread(r, "onceflow kafka sink admin closer");
+            Thread t = new Thread(r, "onceflow kafka admin closer");
             t.setDaemon(true);
             return t;
         });
