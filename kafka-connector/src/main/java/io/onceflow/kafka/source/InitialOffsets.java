@@ -21,6 +21,7 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 
 /** Lists the partitions to read and resolves where each starts (and, if bounded, stops), with the Admin client. */
@@ -49,7 +50,8 @@ final class InitialOffsets {
         p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "15000");
         p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
         try (Admin admin = Admin.create(p)) {
-            List<TopicPartition> partitions = partitions(admin, topics, pattern);
+            Map<String, Uuid> topicIds = new HashMap<>();
+            List<TopicPartition> partitions = partitions(admin, topics, pattern, topicIds);
             IsolationLevel isolation = "read_uncommitted".equals(properties.get(ConsumerConfig.ISOLATION_LEVEL_CONFIG))
                     ? IsolationLevel.READ_UNCOMMITTED : IsolationLevel.READ_COMMITTED;
             Map<TopicPartition, Long> start = startOffsets(admin, partitions, starting, isolation);
@@ -58,7 +60,8 @@ final class InitialOffsets {
             for (TopicPartition tp : partitions) {
                 long s = start.get(tp);
                 long e = bounded ? stop.get(tp) : KafkaPartitionSplit.NO_STOPPING_OFFSET;
-                splits.add(new KafkaPartitionSplit(tp.topic(), tp.partition(), bounded ? Math.min(s, e) : s, e));
+                splits.add(new KafkaPartitionSplit(tp.topic(), tp.partition(), bounded ? Math.min(s, e) : s, e,
+                        topicIds.get(tp.topic())));
             }
             return splits;
         } catch (ExecutionException e) {
@@ -70,7 +73,9 @@ final class InitialOffsets {
         }
     }
 
-    private static List<TopicPartition> partitions(Admin admin, List<String> topics, Pattern pattern) throws Exception {
+    /** The partitions of the source's topics, sorted; {@code topicIds} gets each topic's id. */
+    private static List<TopicPartition> partitions(Admin admin, List<String> topics, Pattern pattern,
+                                                   Map<String, Uuid> topicIds) throws Exception {
         Collection<String> names;
         if (pattern != null) {
             Set<String> all = admin.listTopics().names().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
@@ -93,6 +98,7 @@ final class InitialOffsets {
         }
         List<TopicPartition> result = new ArrayList<>();
         for (TopicDescription d : descriptions.values()) {
+            topicIds.put(d.name(), d.topicId());
             d.partitions().forEach(pi -> result.add(new TopicPartition(d.name(), pi.partition())));
         }
         result.sort(Comparator.comparing(TopicPartition::topic).thenComparingInt(TopicPartition::partition));

@@ -2,12 +2,16 @@ package io.onceflow.kafka.source;
 
 import io.onceflow.api.source.SourceSplit;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.Uuid;
 
 /**
  * One Kafka partition and the next offset to read from it. {@code stoppingOffset} is where a bounded
- * read ends (exclusive), or {@link #NO_STOPPING_OFFSET}.
+ * read ends (exclusive), or {@link #NO_STOPPING_OFFSET}. {@code topicId} is the broker's id of the topic the offsets
+ * belong to, or null where it is not known (a checkpoint of before ids were kept): a topic deleted and created again
+ * under the same name gets a new id, and offsets of the old topic mean nothing in the new one.
  */
-public record KafkaPartitionSplit(String topic, int partition, long nextOffset, long stoppingOffset) implements SourceSplit {
+public record KafkaPartitionSplit(String topic, int partition, long nextOffset, long stoppingOffset, Uuid topicId)
+        implements SourceSplit {
 
     public static final long NO_STOPPING_OFFSET = Long.MIN_VALUE;
 
@@ -21,6 +25,11 @@ public record KafkaPartitionSplit(String topic, int partition, long nextOffset, 
 
     @Override
     public String splitId() {
-        return topic + "-" + partition;
+        return splitId(topicPartition());
+    }
+
+    /** The split id of a partition's split. */
+    static String splitId(TopicPartition tp) {
+        return tp.topic() + "-" + tp.partition();
     }
 }

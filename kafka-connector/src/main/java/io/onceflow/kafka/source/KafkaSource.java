@@ -6,6 +6,8 @@ import io.onceflow.api.source.Source;
 import io.onceflow.api.source.SourceReader;
 import io.onceflow.api.source.SourceReaderContext;
 import io.onceflow.kafka.internal.KafkaClassesWarmUp;
+import io.onceflow.kafka.internal.SharedAdmin;
+import io.onceflow.kafka.sink.internal.TransactionalProducer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -13,6 +15,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 
@@ -31,8 +37,13 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
  *
  * <ul>
  * <li>Partitions are assigned to subtasks deterministically (sorted by topic and partition, then
- * round-robin); there is no consumer-group rebalancing. Partitions are discovered once, when the job
- * starts without a checkpoint.</li>
+ * round-robin); there is no consumer-group rebalancing. Partitions added to the topics (or topics matching the
+ * pattern) while the job runs or is down are found by each reader's looks
+ * ({@link KafkaSourceBuilder#setPartitionDiscoveryInterval}) and read from their first offset.</li>
+ * <li>Each partition's offsets are kept with its topic's id: a topic deleted and created again under the same name
+ * is never read at the old topic's offsets. A restored reader checks its topics' ids before its first record and the
+ * job stops with a message naming the topic, unless {@link KafkaSourceBuilder#setOffsetOutOfRangePolicy} accepts
+ * reading the new topic from its start.</li>
  * <li>Consumers use {@code isolation.level=read_committed} unless the properties say otherwise.</li>
  * <li>With a group id, offsets are committed to the group when a checkpoint completes, for lag
  * monitoring only; correctness never depends on them.</li>
@@ -64,6 +75,16 @@ public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit>, io.
     private final OffsetOutOfRangePolicy outOfRangePolicy;
     private final DeadLetterLimits deadLetterLimits;
     private final Duration partitionDiscoveryInterval;
+    /** The readers' Admin client in this process (the start's check of topic ids, the looks for new partitions). */
+    private final SharedAdmin admin;
+
+    /** Where readers create the Admin client and look at their topics' ids; daemon threads, gone after a minute. */
+    private static final ExecutorService BACKGROUND = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60,
+            TimeUnit.SECONDS, new SynchronousQueue<>(), r -> {
+                Thread t = new Thread(r, "onceflow kafka source admin");
+                t.setDaemon(true);
+                return t;
+            });
 
     KafkaSource(String bootstrapServers, List<String> topics, Pattern topicPattern, KafkaRecordDeserializer<T> deserializer,
                 OffsetsInitializer startingOffsets, boolean bounded, Properties properties, boolean commitOffsetsOnCheckpoint,
@@ -80,6 +101,10 @@ public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit>, io.
         this.properties = properties;
         this.commitOffsetsOnCheckpoint = commitOffsetsOnCheckpoint;
         this.outOfRangePolicy = outOfRangePolicy;
+        Properties client = new Properties();
+        client.putAll(properties);
+        client.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        this.admin = new SharedAdmin(() -> TransactionalProducer.adminProperties(client), BACKGROUND);
     }
 
     public static <T> KafkaSourceBuilder<T> builder() {
@@ -101,7 +126,7 @@ public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit>, io.
     public SourceReader<T, KafkaPartitionSplit> createReader(SourceReaderContext context) {
         return new KafkaSourceReader<>(consumerProperties(context), deserializer, commitOffsetsOnCheckpoint,
                 outOfRangePolicy, context, bounded, deadLetterLimits,
-                new KafkaSourceReader.Discovery(topics, topicPattern, partitionDiscoveryInterval));
+                new KafkaSourceReader.Discovery(topics, topicPattern, partitionDiscoveryInterval), admin, BACKGROUND);
     }
 
     /** How often a running reader looks for partitions added to its topics; zero: only as it starts. */

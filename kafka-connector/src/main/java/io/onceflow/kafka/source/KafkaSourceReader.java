@@ -1,8 +1,12 @@
 package io.onceflow.kafka.source;
 
+import io.onceflow.api.NonRecoverableException;
+import io.onceflow.api.metrics.Counter;
 import io.onceflow.api.source.InputStatus;
 import io.onceflow.api.source.ReaderOutput;
 import io.onceflow.api.source.SourceReader;
+import io.onceflow.api.source.SourceReaderContext;
+import io.onceflow.kafka.internal.SharedAdmin;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -13,14 +17,21 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.consumer.OffsetOutOfRangeException;
-import io.onceflow.api.NonRecoverableException;
-import io.onceflow.api.metrics.Counter;
-import io.onceflow.api.source.SourceReaderContext;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -80,6 +91,16 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      */
     private boolean discoveryScheduled;
     private long nextDiscovery;
+    /** The source's Admin client, shared with its other readers in this process; held from start to close if used. */
+    private final SharedAdmin admin;
+    private boolean holdsAdmin;
+    /** Where the start's look at the topics' ids runs, beside the consumer's first fetch. */
+    private final Executor background;
+    /**
+     * The ids of the topics of the partitions restored, as the broker has them now, asked for at the start; awaited
+     * before the first record is emitted ({@link #confirmTopicIds}), then null.
+     */
+    private CompletableFuture<Map<String, Uuid>> topicIdsAtStart;
 
     /**
      * The source's topics (or pattern) and how often to look for partitions added to them: {@code interval} zero
@@ -94,6 +115,8 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         long next;
         final long stop;
         boolean finished;
+        /** The id of the topic {@link #next} is an offset of; null until known (a checkpoint of before ids). */
+        Uuid topicId;
 
         Position(KafkaPartitionSplit split) {
             this.topic = split.topic();
@@ -101,6 +124,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             this.next = split.nextOffset();
             this.stop = split.stoppingOffset();
             this.finished = split.isBounded() && next >= stop;
+            this.topicId = split.topicId();
         }
 
         boolean bounded() {
@@ -110,8 +134,10 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
 
     KafkaSourceReader(Properties properties, KafkaRecordDeserializer<T> deserializer, boolean commitOffsets,
                       OffsetOutOfRangePolicy outOfRangePolicy, SourceReaderContext context, boolean bounded,
-                      DeadLetterLimits deadLetterLimits, Discovery discovery) {
+                      DeadLetterLimits deadLetterLimits, Discovery discovery, SharedAdmin admin, Executor background) {
         this.bounded = bounded;
+        this.admin = admin;
+        this.background = background;
         this.discovery = discovery;
         this.discoveryScheduled = !bounded && discovery != null && context.getSplitIdsAtStart().isPresent();
         Duration first = discovery == null || discovery.interval().isZero() ? FIRST_DISCOVERY_DELAY
@@ -150,6 +176,139 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         }
         LOG.info("Kafka source reader {} reads {} from {}", properties.get("client.id"), active,
                 positions.isEmpty() ? "(no partitions)" : describe());
+        // offsets restored from a checkpoint (or of unknown topic ids) are checked against the topics as they are now
+        java.util.Set<String> topics = new java.util.TreeSet<>();
+        active.forEach(tp -> {
+            if (context.getRestoredCheckpointId().isPresent() || positions.get(tp).topicId == null) {
+                topics.add(tp.topic());
+            }
+        });
+        if (!topics.isEmpty() || discoveryScheduled) {
+            admin.acquire();
+            holdsAdmin = true;
+        }
+        if (!topics.isEmpty()) {
+            topicIdsAtStart = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return topicIds(topics);
+                } catch (Exception e) {
+                    throw new CompletionException(e);
+                }
+            }, background);
+        }
+    }
+
+    /** The ids of those of {@code topics} that exist, as the broker has them now. */
+    private Map<String, Uuid> topicIds(java.util.Collection<String> topics) throws Exception {
+        Map<String, Uuid> ids = new HashMap<>();
+        describeTopics(topics).forEach((name, d) -> ids.put(name, d.topicId()));
+        return ids;
+    }
+
+    /** The descriptions of those of {@code topics} that exist (one that does not is left out). */
+    private Map<String, TopicDescription> describeTopics(java.util.Collection<String> topics) throws Exception {
+        Map<String, TopicDescription> result = new HashMap<>();
+        Map<String, org.apache.kafka.common.KafkaFuture<TopicDescription>> futures =
+                admin.get().describeTopics(topics).topicNameValues();
+        long deadline = System.nanoTime() + ADMIN_TIMEOUT.toNanos();
+        for (Map.Entry<String, org.apache.kafka.common.KafkaFuture<TopicDescription>> e : futures.entrySet()) {
+            try {
+                long left = Math.max(0, deadline - System.nanoTime());
+                result.put(e.getKey(), e.getValue().get(left, TimeUnit.NANOSECONDS));
+            } catch (ExecutionException failed) {
+                if (!(failed.getCause() instanceof UnknownTopicOrPartitionException)) {
+                    throw failed;
+                }
+            }
+        }
+        return result;
+    }
+
+    /**
+     * Waits for the start's look at the restored partitions' topic ids and acts on it: before any record is emitted,
+     * so that a topic deleted and created again while the job was down is never read at the old topic's offsets.
+     */
+    private void confirmTopicIds() throws Exception {
+        CompletableFuture<Map<String, Uuid>> look = topicIdsAtStart;
+        topicIdsAtStart = null;
+        Map<String, Uuid> ids;
+        try {
+            ids = look.get(START_CHECK_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("Kafka source reader " + properties.get("client.id") + " could not ask the "
+                    + "broker for the ids of its topics, to check that they are the topics its checkpoint read: "
+                    + e.getCause(), e.getCause());
+        } catch (TimeoutException e) {
+            throw new IllegalStateException("Kafka source reader " + properties.get("client.id") + ": the broker did "
+                    + "not tell the ids of its topics within " + START_CHECK_TIMEOUT.toSeconds() + " s", e);
+        }
+        checkTopicIds(ids, true);
+    }
+
+    /**
+     * Compares the topic ids {@code ids} (as the broker has them now) with those of the partitions read. A position
+     * without an id takes the topic's. A different id is a topic deleted and created again under the same name: the
+     * offsets held are the old topic's, and reading the new topic at them would skip its first records without a
+     * word. {@code beforeAnyRecord}: no record was emitted since the positions were restored, so that under {@link
+     * OffsetOutOfRangePolicy#EARLIEST} an unbounded partition can be read again from the new topic's first offset;
+     * otherwise (or by default) the job stops and says what happened.
+     */
+    private void checkTopicIds(Map<String, Uuid> ids, boolean beforeAnyRecord) {
+        Map<TopicPartition, Uuid> recreated = new LinkedHashMap<>();
+        positions.forEach((tp, p) -> {
+            Uuid now = ids.get(tp.topic());
+            if (now == null || p.finished) {
+                return; // a topic that is gone: the consumer waits for it as for any missing topic
+            }
+            if (p.topicId == null) {
+                p.topicId = now;
+            } else if (!p.topicId.equals(now)) {
+                recreated.put(tp, now);
+            }
+        });
+        if (recreated.isEmpty()) {
+            return;
+        }
+        TopicPartition first = recreated.keySet().iterator().next();
+        Position p = positions.get(first);
+        String which = "topic '" + first.topic() + "' (partitions " + recreated.keySet() + ") was deleted and created "
+                + "again: its id is " + recreated.get(first) + ", not " + p.topicId + " as when this job read it";
+        boolean bounded = recreated.keySet().stream().anyMatch(tp -> positions.get(tp).bounded());
+        if (!beforeAnyRecord || bounded || outOfRangePolicy == OffsetOutOfRangePolicy.FAIL) {
+            String from = context.getRestoredCheckpointId().isPresent()
+                    ? "checkpoint " + context.getRestoredCheckpointId().getAsLong() : "its starting offsets";
+            String what = beforeAnyRecord
+                    ? "The offsets restored from " + from + " (" + first + " at " + p.next + ") are the old topic's; "
+                            + "read at them, the new topic's records before them would be skipped. The job stops "
+                            + "rather than skip them. "
+                    : "This reader noticed it while running, at a look for new partitions: records of the new topic "
+                            + "from where it then was (" + first + " at " + p.next + ") on may have been read as if "
+                            + "they were the old topic's, those before never. The job stops. ";
+            String todo = bounded
+                    ? "A bounded read of the old topic cannot go on in the new one: start the job without its "
+                            + "checkpoints"
+                    : "To read the new topic from its first offset, start the job again with "
+                            + "setOffsetOutOfRangePolicy(OffsetOutOfRangePolicy.EARLIEST) on the KafkaSource builder "
+                            + "(command line: --offset-out-of-range earliest)"
+                            + (beforeAnyRecord ? "" : "; the records of it this job read already are read again")
+                            + ", or start the job without its checkpoints";
+            throw new NonRecoverableException("Kafka source '" + context.getOperatorUid() + "' subtask "
+                    + context.getIndexOfSubtask() + ": " + which + ". " + what + todo);
+        }
+        for (Map.Entry<TopicPartition, Uuid> e : recreated.entrySet()) {
+            positions.get(e.getKey()).topicId = e.getValue();
+        }
+        Map<TopicPartition, Long> starts = unwoken(() -> consumer.beginningOffsets(recreated.keySet()));
+        LOG.error("Kafka source '{}' subtask {}: DATA LOSS: {}. The records of the old topic this job had not read are "
+                        + "lost. Reading the new topic from its first offsets {} as configured "
+                        + "(OffsetOutOfRangePolicy.EARLIEST)", context.getOperatorUid(), context.getIndexOfSubtask(),
+                which, starts);
+        starts.forEach((tp, start) -> positions.get(tp).next = start);
+        // records fetched before the check may be the new topic's at the old offsets: fetched again from the positions
+        buffered = Collections.emptyIterator();
+        for (TopicPartition tp : consumer.assignment()) {
+            consumer.seek(tp, positions.get(tp).next);
+        }
     }
 
     private void lagGauge(TopicPartition tp) {
@@ -169,30 +328,42 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      * record waiting, so the positions kept stay the consumer's. A failed look is logged and tried again later:
      * a partition found late is read late, not lost.
      */
-    private void discoverPartitions() {
+    private void discoverPartitions() throws Exception {
         long interval = discovery.interval().toNanos();
         discoveryScheduled = interval > 0;
         nextDiscovery = System.nanoTime() + interval;
+        if (topicIdsAtStart != null) {
+            confirmTopicIds(); // no record emitted yet: the start's look comes first
+        }
         java.util.Set<String> known = context.getSplitIdsAtStart().orElseThrow();
-        List<TopicPartition> found;
+        Map<TopicPartition, Uuid> mine = new LinkedHashMap<>();
         Map<TopicPartition, Long> starts;
-        List<TopicPartition> mine = new ArrayList<>();
         try {
-            found = unwoken(this::listPartitions);
-            for (TopicPartition tp : found) {
-                if (!positions.containsKey(tp) && !known.contains(new KafkaPartitionSplit(tp.topic(), tp.partition(), 0,
-                        KafkaPartitionSplit.NO_STOPPING_OFFSET).splitId())
-                        && owner(tp, context.getParallelism()) == context.getIndexOfSubtask()) {
-                    mine.add(tp);
-                }
-            }
+            java.util.Set<String> topics = new java.util.TreeSet<>(discovery.pattern() != null
+                    ? admin.get().listTopics().names().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS).stream()
+                            .filter(t -> discovery.pattern().matcher(t).matches()).toList()
+                    : discovery.topics());
+            positions.keySet().forEach(tp -> topics.add(tp.topic()));
+            Map<String, TopicDescription> found = describeTopics(topics);
+            Map<String, Uuid> ids = new HashMap<>();
+            found.forEach((name, d) -> ids.put(name, d.topicId()));
+            checkTopicIds(ids, false); // a topic deleted and created again since: the job stops
+            found.values().stream().sorted(java.util.Comparator.comparing(TopicDescription::name)).forEach(d ->
+                    d.partitions().forEach(info -> {
+                        TopicPartition tp = new TopicPartition(d.name(), info.partition());
+                        if ((discovery.pattern() != null || discovery.topics().contains(tp.topic()))
+                                && !positions.containsKey(tp) && !known.contains(KafkaPartitionSplit.splitId(tp))
+                                && owner(tp, context.getParallelism()) == context.getIndexOfSubtask()) {
+                            mine.put(tp, d.topicId());
+                        }
+                    }));
             if (mine.isEmpty()) {
                 return;
             }
-            starts = unwoken(() -> consumer.beginningOffsets(mine, DISCOVERY_TIMEOUT));
+            starts = unwoken(() -> consumer.beginningOffsets(mine.keySet(), ADMIN_TIMEOUT));
         } catch (org.apache.kafka.common.errors.InterruptException e) {
             throw e; // the task is being cancelled: not a failed look
-        } catch (org.apache.kafka.common.KafkaException e) {
+        } catch (KafkaException | ExecutionException | TimeoutException e) {
             long retry = interval > 0 ? Math.min(interval, DISCOVERY_RETRY.toNanos()) : DISCOVERY_RETRY.toNanos();
             discoveryScheduled = true;
             nextDiscovery = System.nanoTime() + retry;
@@ -200,40 +371,25 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                     properties.get("client.id"), describeTopics(), e.toString(), retry / 1_000_000);
             return;
         }
-        for (TopicPartition tp : mine) {
-            positions.put(tp, new Position(new KafkaPartitionSplit(tp.topic(), tp.partition(), starts.get(tp),
-                    KafkaPartitionSplit.NO_STOPPING_OFFSET)));
-        }
+        mine.forEach((tp, id) -> positions.put(tp, new Position(new KafkaPartitionSplit(tp.topic(), tp.partition(),
+                starts.get(tp), KafkaPartitionSplit.NO_STOPPING_OFFSET, id))));
         List<TopicPartition> active = new ArrayList<>(consumer.assignment());
-        active.addAll(mine);
+        active.addAll(mine.keySet());
         consumer.assign(active); // the partitions kept keep their positions and fetched records
-        for (TopicPartition tp : mine) {
+        for (TopicPartition tp : mine.keySet()) {
             consumer.seek(tp, starts.get(tp));
             lagGauge(tp);
         }
         LOG.info("Kafka source reader {}: partitions added since the job started, read from their first offsets: {}",
-                properties.get("client.id"), mine.stream().map(tp -> tp + "@" + starts.get(tp)).toList());
+                properties.get("client.id"), mine.keySet().stream().map(tp -> tp + "@" + starts.get(tp)).toList());
     }
 
     private static final Duration FIRST_DISCOVERY_DELAY = Duration.ofSeconds(1);
-    private static final Duration DISCOVERY_TIMEOUT = Duration.ofSeconds(5);
+    /** How long a look for new partitions (the topics, their ids and partitions, first offsets) may take. */
+    private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(5);
+    /** How long the first records wait for the start's look at the topics' ids. */
+    private static final Duration START_CHECK_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration DISCOVERY_RETRY = Duration.ofSeconds(10);
-
-    /**
-     * The partitions of the source's topics as the broker knows them now: {@code listTopics} asks the broker each
-     * time, where {@code partitionsFor} answers from the consumer's metadata of its topics, which may be minutes old.
-     */
-    private List<TopicPartition> listPartitions() {
-        List<TopicPartition> result = new ArrayList<>();
-        consumer.listTopics(DISCOVERY_TIMEOUT).forEach((topic, infos) -> {
-            if (discovery.pattern() != null ? !org.apache.kafka.common.internals.Topic.isInternal(topic)
-                    && discovery.pattern().matcher(topic).matches() : discovery.topics().contains(topic)) {
-                infos.forEach(i -> result.add(new TopicPartition(i.topic(), i.partition())));
-            }
-        });
-        result.sort(java.util.Comparator.comparing(TopicPartition::topic).thenComparingInt(TopicPartition::partition));
-        return result;
-    }
 
     private String describeTopics() {
         return discovery.pattern() != null ? "the topics matching '" + discovery.pattern() + "'"
@@ -272,6 +428,9 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             if (!fetch(pollTimeout)) {
                 return InputStatus.MORE_AVAILABLE;
             }
+        }
+        if (topicIdsAtStart != null && buffered.hasNext()) {
+            confirmTopicIds(); // before the first record: the fetch and the look ran side by side
         }
         int emitted = 0;
         // a poll's records come partition by partition: look a partition's position up once per run of its records
@@ -524,7 +683,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         List<KafkaPartitionSplit> splits = new ArrayList<>(positions.size());
         Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
         positions.forEach((tp, p) -> {
-            splits.add(new KafkaPartitionSplit(p.topic, p.partition, p.next, p.stop));
+            splits.add(new KafkaPartitionSplit(p.topic, p.partition, p.next, p.stop, p.topicId));
             offsets.put(tp, new OffsetAndMetadata(p.next));
         });
         if (commitOffsets && !offsets.isEmpty()) {
@@ -550,8 +709,15 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
 
     @Override
     public void close() {
-        if (consumer != null) {
-            consumer.close(Duration.ofSeconds(5));
+        try {
+            if (consumer != null) {
+                consumer.close(Duration.ofSeconds(5));
+            }
+        } finally {
+            if (holdsAdmin) {
+                holdsAdmin = false;
+                admin.release();
+            }
         }
     }
 }

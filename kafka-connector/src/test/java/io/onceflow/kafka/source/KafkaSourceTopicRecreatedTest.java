@@ -1,0 +1,299 @@
+package io.onceflow.kafka.source;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.onceflow.api.JobClient;
+import io.onceflow.api.JobExecutionException;
+import io.onceflow.api.NonRecoverableException;
+import io.onceflow.api.RestartStrategies;
+import io.onceflow.api.StreamEnvironment;
+import io.onceflow.api.source.InputStatus;
+import io.onceflow.kafka.broker.Topics;
+import io.onceflow.kafka.testing.KafkaTestCluster;
+import io.onceflow.testing.CommittedStore;
+import io.onceflow.testing.TransactionalTestSink;
+import java.io.ByteArrayOutputStream;
+import java.io.DataOutputStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A source topic deleted and created again under the same name, against a real broker. The new topic's offsets start
+ * again at 0: read at the offsets the job had reached in the old one, the new topic's first records would be skipped
+ * without a word. Each partition's offsets are kept with its topic's id, which the broker gives every topic it
+ * creates, and a reader checks them before its first record.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class KafkaSourceTopicRecreatedTest {
+
+    @RegisterExtension
+    static final KafkaTestCluster kafka = new KafkaTestCluster();
+
+    private static String topic(int partitions) throws Exception {
+        String name = "again-" + UUID.randomUUID().toString().substring(0, 8);
+        try (Admin admin = kafka.createAdmin()) {
+            Topics.create(admin, partitions, name);
+        }
+        return name;
+    }
+
+    /** Deletes the topic and creates it again, empty, once the broker has finished deleting it. */
+    private static void recreate(String topic, int partitions) throws Exception {
+        try (Admin admin = kafka.createAdmin()) {
+            Uuid old = idOf(admin, topic);
+            admin.deleteTopics(List.of(topic)).all().get(30, TimeUnit.SECONDS);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (true) {
+                try {
+                    Topics.create(admin, partitions, topic);
+                    break;
+                } catch (ExecutionException e) {
+                    if (!(e.getCause() instanceof TopicExistsException) || System.nanoTime() > deadline) {
+                        throw e;
+                    }
+                    Thread.sleep(100); // still being deleted
+                }
+            }
+            assertNotEquals(old, idOf(admin, topic), "the topic created again has an id of its own");
+        }
+    }
+
+    private static Uuid idOf(Admin admin, String topic) throws Exception {
+        return admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic).topicId();
+    }
+
+    /** Writes {@code prefix}-i for i in [from, to) into partition i % partitions. */
+    private static void write(String topic, String prefix, int from, int to, int partitions) {
+        Properties p = kafka.clientProperties();
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(p)) {
+            for (int i = from; i < to; i++) {
+                producer.send(new ProducerRecord<>(topic, i % partitions, null, prefix + "-" + i));
+            }
+        }
+    }
+
+    private static KafkaSourceBuilder<String> source(String topic) {
+        return KafkaSource.<String>builder().setBootstrapServers(kafka.bootstrapServers()).setTopics(topic)
+                .setDeserializer(KafkaRecordDeserializer.utf8Values());
+    }
+
+    private static JobClient copy(KafkaSource<String> source, CommittedStore store, Path checkpoints, String name)
+            throws Exception {
+        StreamEnvironment env = StreamEnvironment.create();
+        env.setParallelism(2);
+        env.enableCheckpointing(Duration.ofMillis(100));
+        env.getCheckpointConfig().setCheckpointStorage(checkpoints.toUri().toString());
+        env.setRestartStrategy(RestartStrategies.fixedDelay(3, Duration.ZERO));
+        env.fromSource(source, "kafka").uid("kafka").sinkTo(new TransactionalTestSink(store)).uid("sink");
+        return env.executeAsync(name);
+    }
+
+    private static void await(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting until " + what);
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    private static List<String> records(String prefix, int from, int to) {
+        List<String> list = new ArrayList<>();
+        for (int i = from; i < to; i++) {
+            list.add(prefix + "-" + i);
+        }
+        return list;
+    }
+
+    private static List<String> sorted(List<String> list) {
+        List<String> copy = new ArrayList<>(list);
+        Collections.sort(copy);
+        return copy;
+    }
+
+    /**
+     * Checkpointed at offset 50 of each old partition; the new topic holds 150 records in each when the job comes
+     * back, so its offset 50 is in range and only the topic's id tells the old topic from the new.
+     */
+    @Test
+    void aTopicCreatedAgainWhileTheJobWasDownStopsItUnlessTheNewTopicIsToBeReadFromItsStart(@TempDir Path dir)
+            throws Exception {
+        String topic = topic(2);
+        write(topic, "old", 0, 100, 2);
+        Path checkpoints = dir.resolve("checkpoints");
+        // one store for all runs: a restore commits the restored checkpoint's transactions again (idempotently)
+        CommittedStore store = CommittedStore.inMemory();
+        JobClient first = copy(source(topic).build(), store, checkpoints, topic);
+        await(() -> first.getMetrics().numRecordsIn() >= 100, "the old topic's 100 records read");
+        long checkpoint = first.stop(Duration.ofSeconds(30));
+
+        recreate(topic, 2);
+        write(topic, "new", 0, 300, 2);
+
+        JobClient failing = copy(source(topic).build(), store, checkpoints, topic);
+        JobExecutionException e = assertThrows(JobExecutionException.class,
+                () -> failing.awaitTermination(Duration.ofSeconds(60)));
+        assertEquals(0, failing.getMetrics().numRestarts(), "no restart loop: a restart would meet the same topic");
+        assertTrue(e.getMessage().contains("topic '" + topic + "'") && e.getMessage().contains("was deleted and "
+                        + "created again") && e.getMessage().contains("restored from checkpoint " + checkpoint)
+                        && e.getMessage().contains(" at 50) are the old topic's")
+                        && e.getMessage().contains("setOffsetOutOfRangePolicy(OffsetOutOfRangePolicy.EARLIEST)"),
+                e.getMessage());
+        assertEquals(sorted(records("old", 0, 100)), sorted(store.readAll()), "nothing of the new topic committed");
+
+        JobClient going = copy(source(topic).setOffsetOutOfRangePolicy(OffsetOutOfRangePolicy.EARLIEST).build(),
+                store, checkpoints, topic);
+        await(() -> going.getMetrics().numRecordsIn() >= 300, "the new topic's 300 records read");
+        going.stop(Duration.ofSeconds(30));
+        List<String> expected = records("old", 0, 100);
+        expected.addAll(records("new", 0, 300));
+        assertEquals(sorted(expected), sorted(store.readAll()), "the new topic read from its first offset, once");
+
+        // its checkpoints now hold the new topic's id: a restart reads on, without a word about the old topic
+        write(topic, "new", 300, 400, 2);
+        JobClient third = copy(source(topic).build(), store, checkpoints, topic);
+        await(() -> third.getMetrics().numRecordsIn() >= 100, "the 100 records written since read");
+        third.stop(Duration.ofSeconds(30));
+        expected.addAll(records("new", 300, 400));
+        assertEquals(sorted(expected), sorted(store.readAll()));
+    }
+
+    /** A reader with the job-wide split ids at its start, so that it looks for new partitions. */
+    record Context(Set<String> splitIds) implements io.onceflow.api.source.SourceReaderContext {
+        @Override
+        public int getIndexOfSubtask() {
+            return 0;
+        }
+
+        @Override
+        public int getParallelism() {
+            return 1;
+        }
+
+        @Override
+        public String getOperatorUid() {
+            return "kafka";
+        }
+
+        @Override
+        public String getJobName() {
+            return "recreated";
+        }
+
+        @Override
+        public Optional<Set<String>> getSplitIdsAtStart() {
+            return Optional.of(splitIds);
+        }
+    }
+
+    /**
+     * Deleted and created again while the job runs: the reader's next look for partitions compares the ids and stops
+     * the job, before its next poll reads the new topic at the old topic's offsets.
+     */
+    @Test
+    void aTopicCreatedAgainWhileTheJobRunsIsNoticedAtTheNextLook() throws Exception {
+        String topic = topic(1);
+        write(topic, "old", 0, 30, 1);
+        KafkaSource<String> source = source(topic).setPartitionDiscoveryInterval(Duration.ofMillis(100)).build();
+        List<KafkaPartitionSplit> splits = source.createInitialSplits();
+        KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source.createReader(
+                new Context(Set.of(splits.get(0).splitId())));
+        try {
+            reader.addSplits(splits);
+            reader.start();
+            List<String> read = new ArrayList<>();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (read.size() < 30) {
+                assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 30");
+                reader.pollNext(read::add);
+            }
+            assertEquals(records("old", 0, 30), read);
+            Thread.sleep(1200); // the first look, a second after the start, finds the topic as it was
+            assertEquals(InputStatus.NOTHING_AVAILABLE, reader.pollNext(read::add));
+
+            recreate(topic, 1);
+            write(topic, "new", 0, 100, 1);
+            Thread.sleep(150); // the next look is due
+            NonRecoverableException e = assertThrows(NonRecoverableException.class, () -> reader.pollNext(read::add));
+            assertTrue(e.getMessage().contains("was deleted and created again")
+                    && e.getMessage().contains("noticed it while running")
+                    && e.getMessage().contains(topic + "-0 at 30"),
+                    e.getMessage());
+            assertEquals(records("old", 0, 30), read, "nothing of the new topic read at the old offsets");
+        } finally {
+            reader.close();
+        }
+    }
+
+    /** A reader restored from splits without topic ids (a checkpoint of before them) takes the topic's id. */
+    @Test
+    void splitsOfACheckpointWithoutTopicIdsAreReadAndTakeTheTopicsId() throws Exception {
+        String topic = topic(1);
+        write(topic, "old", 0, 20, 1);
+        KafkaSource<String> source = source(topic).build();
+        Uuid id;
+        try (Admin admin = kafka.createAdmin()) {
+            id = idOf(admin, topic);
+        }
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        DataOutputStream out = new DataOutputStream(bytes);
+        out.writeUTF(topic); // version 1: topic, partition, next offset, stopping offset
+        out.writeInt(0);
+        out.writeLong(5);
+        out.writeLong(KafkaPartitionSplit.NO_STOPPING_OFFSET);
+        KafkaPartitionSplit old = source.getSplitSerializer().deserialize(1, bytes.toByteArray());
+        assertNull(old.topicId());
+        assertEquals(new KafkaPartitionSplit(topic, 0, 5, KafkaPartitionSplit.NO_STOPPING_OFFSET, null), old);
+
+        KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source.createReader(
+                new KafkaSourceTest.ReaderContext(0, 1, "kafka", "before-ids"));
+        try {
+            reader.addSplits(List.of(old));
+            reader.start();
+            List<String> read = new ArrayList<>();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (read.size() < 15) {
+                assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 15");
+                reader.pollNext(read::add);
+            }
+            assertEquals(records("old", 5, 20), read);
+            KafkaPartitionSplit now = reader.snapshotState(1).get(0);
+            assertEquals(new KafkaPartitionSplit(topic, 0, 20, KafkaPartitionSplit.NO_STOPPING_OFFSET, id), now);
+            assertEquals(2, source.getSplitSerializer().getVersion());
+            KafkaPartitionSplit again = source.getSplitSerializer().deserialize(2,
+                    source.getSplitSerializer().serialize(now));
+            assertNotNull(again.topicId());
+            assertEquals(now, again);
+        } finally {
+            reader.close();
+        }
+    }
+}
