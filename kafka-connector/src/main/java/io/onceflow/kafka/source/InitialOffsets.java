@@ -98,7 +98,7 @@ final class InitialOffsets {
         }
         List<TopicPartition> result = new ArrayList<>();
         for (TopicDescription d : descriptions.values()) {
-            topicIds.put(d.name(), d.topicId());
+            topicIds.put(d.name(), KafkaPartitionSplit.knownId(d.topicId()));
             d.partitions().forEach(pi -> result.add(new TopicPartition(d.name(), pi.partition())));
         }
         result.sort(Comparator.comparing(TopicPartition::topic).thenComparingInt(TopicPartition::partition));

@@ -28,6 +28,11 @@ public record KafkaPartitionSplit(String topic, int partition, long nextOffset, 
         return splitId(topicPartition());
     }
 
+    /** A topic id as a split keeps it: null for none, and for the zero id of a broker that has no topic ids. */
+    static Uuid knownId(Uuid id) {
+        return id == null || Uuid.ZERO_UUID.equals(id) ? null : id;
+    }
+
     /** The split id of a partition's split. */
     static String splitId(TopicPartition tp) {
         return tp.topic() + "-" + tp.partition();

@@ -255,10 +255,18 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      */
     private void checkTopicIds(Map<String, Uuid> ids, boolean beforeAnyRecord) {
         Map<TopicPartition, Uuid> recreated = new LinkedHashMap<>();
+        java.util.Set<String> gone = new java.util.TreeSet<>();
         positions.forEach((tp, p) -> {
             Uuid now = ids.get(tp.topic());
-            if (now == null || p.finished) {
-                return; // a topic that is gone: the consumer waits for it as for any missing topic
+            if (p.finished) {
+                return;
+            }
+            if (now == null) {
+                gone.add(tp.topic());
+                return;
+            }
+            if (KafkaPartitionSplit.knownId(now) == null) {
+                return; // a broker without topic ids: nothing to compare
             }
             if (p.topicId == null) {
                 p.topicId = now;
@@ -266,6 +274,13 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                 recreated.put(tp, now);
             }
         });
+        if (!gone.isEmpty()) {
+            // the consumer waits for it as for any missing topic; created again, it is a new topic the check stops at
+            LOG.warn("Kafka source '{}' subtask {}: topics {} no longer exist: their partitions are not read. A topic "
+                            + "created again under the same name is a new topic: the next look stops the job, and so "
+                            + "does a restart unless OffsetOutOfRangePolicy.EARLIEST reads it from its start",
+                    context.getOperatorUid(), context.getIndexOfSubtask(), gone);
+        }
         if (recreated.isEmpty()) {
             return;
         }
@@ -354,7 +369,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                         if ((discovery.pattern() != null || discovery.topics().contains(tp.topic()))
                                 && !positions.containsKey(tp) && !known.contains(KafkaPartitionSplit.splitId(tp))
                                 && owner(tp, context.getParallelism()) == context.getIndexOfSubtask()) {
-                            mine.put(tp, d.topicId());
+                            mine.put(tp, KafkaPartitionSplit.knownId(d.topicId()));
                         }
                     }));
             if (mine.isEmpty()) {
