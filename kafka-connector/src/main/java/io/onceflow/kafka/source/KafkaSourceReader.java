@@ -107,6 +107,10 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      * looks only as the reader starts (which is where a restarted job finds partitions added while it was down).
      */
     record Discovery(List<String> topics, java.util.regex.Pattern pattern, Duration interval) {
+        /** Whether the source reads {@code topic}: one of its topics, or one its pattern matches. */
+        boolean subscribes(String topic) {
+            return pattern != null ? pattern.matcher(topic).matches() : topics.contains(topic);
+        }
     }
 
     private static final class Position {
@@ -115,6 +119,11 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         long next;
         final long stop;
         boolean finished;
+        /**
+         * A restored partition of a topic the source no longer reads (taken out of its topics, or no longer matching
+         * its pattern): not read, and kept in the checkpoints, so that the topic put back resumes where it stopped.
+         */
+        boolean unsubscribed;
         /** The id of the topic {@link #next} is an offset of; null until known (a checkpoint of before ids). */
         Uuid topicId;
 
@@ -164,11 +173,21 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     public void start() {
         consumer = new KafkaConsumer<>(properties);
         List<TopicPartition> active = new ArrayList<>();
+        List<TopicPartition> unsubscribed = new ArrayList<>();
         positions.forEach((tp, p) -> {
-            if (!p.finished) {
+            p.unsubscribed = discovery != null && !discovery.subscribes(tp.topic());
+            if (p.unsubscribed) {
+                unsubscribed.add(tp);
+            } else if (!p.finished) {
                 active.add(tp);
             }
         });
+        if (!unsubscribed.isEmpty()) {
+            LOG.warn("Kafka source reader {}: the checkpoint holds partitions of topics the source no longer reads "
+                            + "({}): they are not read. Their offsets stay in the checkpoints, so that a topic put back "
+                            + "into the source's topics resumes where it stopped", properties.get("client.id"),
+                    unsubscribed);
+        }
         consumer.assign(active);
         for (TopicPartition tp : active) {
             consumer.seek(tp, positions.get(tp).next);
@@ -258,7 +277,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         java.util.Set<String> gone = new java.util.TreeSet<>();
         positions.forEach((tp, p) -> {
             Uuid now = ids.get(tp.topic());
-            if (p.finished) {
+            if (p.finished || p.unsubscribed) {
                 return;
             }
             if (now == null) {
@@ -358,7 +377,11 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                     ? admin.get().listTopics().names().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS).stream()
                             .filter(t -> discovery.pattern().matcher(t).matches()).toList()
                     : discovery.topics());
-            positions.keySet().forEach(tp -> topics.add(tp.topic()));
+            positions.forEach((tp, p) -> {
+                if (!p.unsubscribed) {
+                    topics.add(tp.topic());
+                }
+            });
             Map<String, TopicDescription> found = describeTopics(topics);
             Map<String, Uuid> ids = new HashMap<>();
             found.forEach((name, d) -> ids.put(name, d.topicId()));
@@ -666,7 +689,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     private void checkBoundedEnds() {
         List<TopicPartition> done = new ArrayList<>();
         positions.forEach((tp, p) -> {
-            if (p.bounded() && !p.finished && unwoken(() -> consumer.position(tp)) >= p.stop) {
+            if (p.bounded() && !p.finished && !p.unsubscribed && unwoken(() -> consumer.position(tp)) >= p.stop) {
                 p.finished = true;
                 done.add(tp);
             }
@@ -677,17 +700,18 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     }
 
     private boolean allFinished() {
-        if (positions.isEmpty()) {
-            // a subtask without partitions (more subtasks than partitions, or after a rescale): a bounded
-            // one has nothing to read and must end, or the job's final checkpoint would never come
-            return bounded;
-        }
+        boolean any = false;
         for (Position p : positions.values()) {
-            if (!p.finished) {
-                return false;
+            if (!p.unsubscribed) {
+                any = true;
+                if (!p.finished) {
+                    return false;
+                }
             }
         }
-        return true;
+        // a subtask without partitions to read (more subtasks than partitions, or after a rescale): a bounded one has
+        // nothing to read and must end, or the job's final checkpoint would never come
+        return any || bounded;
     }
 
     @Override
