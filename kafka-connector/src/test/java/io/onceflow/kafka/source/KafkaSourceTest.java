@@ -335,6 +335,29 @@ class KafkaSourceTest {
                 "the two subtasks without a partition end at once, so the final checkpoint can come");
     }
 
+    /** A bounded reader restored with only partitions of a topic its source no longer reads has nothing to read. */
+    @Test
+    void aBoundedReaderWhoseTopicWasTakenOutOfTheSourceEnds() throws Exception {
+        String kept = topic(1);
+        String removed = topic(1);
+        try (KafkaProducer<String, String> p = producer(null)) {
+            write(p, removed, 0, 20, 5);
+        }
+        KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source(kept).setBounded().build().createReader(
+                new ReaderContext(0, 1, "source", "removed-" + removed));
+        try {
+            reader.addSplits(List.of(new KafkaPartitionSplit(removed, 0, 5, 20, null)));
+            reader.start();
+            List<String> read = new ArrayList<>();
+            assertEquals(io.onceflow.api.source.InputStatus.END_OF_INPUT, reader.pollNext(read::add));
+            assertEquals(List.of(), read);
+            assertEquals(List.of(new KafkaPartitionSplit(removed, 0, 5, 20, null)), reader.snapshotState(1),
+                    "its position kept for the topic's return");
+        } finally {
+            reader.close();
+        }
+    }
+
     @Test
     void aBoundedReadResumedAtAHigherParallelismEnds(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
         String topic = topic(2);
