@@ -101,6 +101,15 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      * before the first record is emitted ({@link #confirmTopicIds}), then null.
      */
     private CompletableFuture<Map<String, Uuid>> topicIdsAtStart;
+    /** A look for new partitions running in the background, if one is ({@link #startLook}). */
+    private CompletableFuture<Look> look;
+    /** The next offset of each partition as {@link #look} began. */
+    private Map<TopicPartition, Long> nextAsLookBegan;
+    /**
+     * The next offset of each partition as the last look that found its topic as before began (or as the reader
+     * started): records before it were read from the topic the partition's offsets belong to.
+     */
+    private Map<TopicPartition, Long> confirmedNext = new HashMap<>();
 
     /**
      * The source's topics (or pattern) and how often to look for partitions added to them: {@code interval} zero
@@ -195,6 +204,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         }
         LOG.info("Kafka source reader {} reads {} from {}", properties.get("client.id"), active,
                 positions.isEmpty() ? "(no partitions)" : describe());
+        confirmedNext = nextOffsets(); // the start's check (below) or the job's start looked at these topics
         // offsets restored from a checkpoint (or of unknown topic ids) are checked against the topics as they are now
         java.util.Set<String> topics = new java.util.TreeSet<>();
         active.forEach(tp -> {
@@ -316,15 +326,17 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                             + "read at them, the new topic's records before them would be skipped. The job stops "
                             + "rather than skip them. "
                     : "This reader noticed it while running, at a look for new partitions: records of the new topic "
-                            + "from where it then was (" + first + " at " + p.next + ") on may have been read as if "
-                            + "they were the old topic's, those before never. The job stops. ";
+                            + "from offset " + confirmedNext.getOrDefault(first, p.next) + " of " + first
+                            + " (where this reader was as its last look that found the old topic began) to " + p.next
+                            + " may have been read as if they were the old topic's; those before it never were. The "
+                            + "job stops. ";
             String todo = bounded
                     ? "A bounded read of the old topic cannot go on in the new one: start the job without its "
                             + "checkpoints"
                     : "To read the new topic from its first offset, start the job again with "
                             + "setOffsetOutOfRangePolicy(OffsetOutOfRangePolicy.EARLIEST) on the KafkaSource builder "
                             + "(command line: --offset-out-of-range earliest)"
-                            + (beforeAnyRecord ? "" : "; the records of it this job read already are read again")
+                            + (beforeAnyRecord ? "" : " (the records of it this job read already are then read again)")
                             + ", or start the job without its checkpoints";
             throw new NonRecoverableException("Kafka source '" + context.getOperatorUid() + "' subtask "
                     + context.getIndexOfSubtask() + ": " + which + ". " + what + todo);
@@ -337,12 +349,21 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                         + "lost. Reading the new topic from its first offsets {} as configured "
                         + "(OffsetOutOfRangePolicy.EARLIEST)", context.getOperatorUid(), context.getIndexOfSubtask(),
                 which, starts);
-        starts.forEach((tp, start) -> positions.get(tp).next = start);
+        starts.forEach((tp, start) -> {
+            positions.get(tp).next = start;
+            confirmedNext.put(tp, start);
+        });
         // records fetched before the check may be the new topic's at the old offsets: fetched again from the positions
         buffered = Collections.emptyIterator();
         for (TopicPartition tp : consumer.assignment()) {
             consumer.seek(tp, positions.get(tp).next);
         }
+    }
+
+    private Map<TopicPartition, Long> nextOffsets() {
+        Map<TopicPartition, Long> next = new HashMap<>();
+        positions.forEach((tp, p) -> next.put(tp, p.next));
+        return next;
     }
 
     private void lagGauge(TopicPartition tp) {
@@ -354,72 +375,125 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     }
 
     /**
-     * Partitions of the source's topics that no subtask held as the attempt started were added since (or their
-     * topic was, for a pattern): each is read by one subtask, its owner by {@link #owner} (as Flink's Kafka source
-     * assigns them), from its first offset, since every record in it came after the job's start. A partition this
-     * reader takes goes into its next checkpoint; a restart before that finds it again, as new, and reads it from
-     * the start again, its output of before the restart never committed. Only between polls, with no fetched
-     * record waiting, so the positions kept stay the consumer's. A failed look is logged and tried again later:
-     * a partition found late is read late, not lost.
+     * What a look for partitions found: the ids of the source's topics (and of those of the partitions held), and
+     * the partitions this reader is to take, with their topic's id and first offset.
      */
-    private void discoverPartitions() throws Exception {
+    private record Look(Map<String, Uuid> ids, Map<TopicPartition, Uuid> found, Map<TopicPartition, Long> starts) {
+    }
+
+    /**
+     * Starts a look for partitions on a background thread: the task thread reads on while the broker answers (a look
+     * takes a round trip or three, and up to {@link #ADMIN_TIMEOUT} when the broker is unreachable). What the look
+     * finds is taken in by {@link #applyLook}.
+     */
+    private void startLook() {
         long interval = discovery.interval().toNanos();
         discoveryScheduled = interval > 0;
         nextDiscovery = System.nanoTime() + interval;
+        java.util.Set<String> held = new java.util.TreeSet<>();
+        positions.forEach((tp, p) -> {
+            if (!p.unsubscribed) {
+                held.add(tp.topic());
+            }
+        });
+        java.util.Set<TopicPartition> taken = new java.util.HashSet<>(positions.keySet());
+        nextAsLookBegan = nextOffsets();
+        look = CompletableFuture.supplyAsync(() -> {
+            try {
+                return lookForPartitions(held, taken);
+            } catch (Exception e) {
+                throw new CompletionException(e);
+            }
+        }, background);
+    }
+
+    /**
+     * Partitions of the source's topics that no subtask held as the attempt started were added since (or their
+     * topic was, for a pattern): each is read by one subtask, its owner by {@link #owner} (as Flink's Kafka source
+     * assigns them), from its first offset, since every record in it came after the job's start. On a background
+     * thread, with the Admin client only.
+     */
+    private Look lookForPartitions(java.util.Set<String> held, java.util.Set<TopicPartition> taken) throws Exception {
+        java.util.Set<String> known = context.getSplitIdsAtStart().orElseThrow();
+        java.util.Set<String> topics = new java.util.TreeSet<>(held);
+        topics.addAll(discovery.pattern() != null
+                ? admin.get().listTopics().names().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS).stream()
+                        .filter(discovery::subscribes).toList()
+                : discovery.topics());
+        Map<String, TopicDescription> described = describeTopics(topics);
+        Map<String, Uuid> ids = new HashMap<>();
+        described.forEach((name, d) -> ids.put(name, d.topicId()));
+        Map<TopicPartition, Uuid> found = new LinkedHashMap<>();
+        described.values().stream().sorted(java.util.Comparator.comparing(TopicDescription::name)).forEach(d ->
+                d.partitions().forEach(info -> {
+                    TopicPartition tp = new TopicPartition(d.name(), info.partition());
+                    if (discovery.subscribes(tp.topic()) && !taken.contains(tp)
+                            && !known.contains(KafkaPartitionSplit.splitId(tp))
+                            && owner(tp, context.getParallelism()) == context.getIndexOfSubtask()) {
+                        found.put(tp, KafkaPartitionSplit.knownId(d.topicId()));
+                    }
+                }));
+        Map<TopicPartition, Long> starts = new HashMap<>();
+        if (!found.isEmpty()) {
+            Map<TopicPartition, org.apache.kafka.clients.admin.OffsetSpec> earliest = new HashMap<>();
+            found.keySet().forEach(tp -> earliest.put(tp, org.apache.kafka.clients.admin.OffsetSpec.earliest()));
+            admin.get().listOffsets(earliest).all().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS)
+                    .forEach((tp, info) -> starts.put(tp, info.offset()));
+        }
+        return new Look(ids, found, starts);
+    }
+
+    /**
+     * Takes in a look that has finished: a topic deleted and created again since stops the job ({@link
+     * #checkTopicIds}); new partitions are assigned and read from their first offset. A partition this reader takes
+     * goes into its next checkpoint; a restart before that finds it again, as new, and reads it from the start
+     * again, its output of before the restart never committed. Only between polls, with no fetched record waiting,
+     * so the positions kept stay the consumer's. A failed look is logged and tried again later: a partition found
+     * late is read late, not lost.
+     */
+    private void applyLook() throws Exception {
+        CompletableFuture<Look> done = look;
+        look = null;
         if (topicIdsAtStart != null) {
             confirmTopicIds(); // no record emitted yet: the start's look comes first
         }
-        java.util.Set<String> known = context.getSplitIdsAtStart().orElseThrow();
-        Map<TopicPartition, Uuid> mine = new LinkedHashMap<>();
-        Map<TopicPartition, Long> starts;
+        Look found;
         try {
-            java.util.Set<String> topics = new java.util.TreeSet<>(discovery.pattern() != null
-                    ? admin.get().listTopics().names().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS).stream()
-                            .filter(t -> discovery.pattern().matcher(t).matches()).toList()
-                    : discovery.topics());
-            positions.forEach((tp, p) -> {
-                if (!p.unsubscribed) {
-                    topics.add(tp.topic());
-                }
-            });
-            Map<String, TopicDescription> found = describeTopics(topics);
-            Map<String, Uuid> ids = new HashMap<>();
-            found.forEach((name, d) -> ids.put(name, d.topicId()));
-            checkTopicIds(ids, false); // a topic deleted and created again since: the job stops
-            found.values().stream().sorted(java.util.Comparator.comparing(TopicDescription::name)).forEach(d ->
-                    d.partitions().forEach(info -> {
-                        TopicPartition tp = new TopicPartition(d.name(), info.partition());
-                        if ((discovery.pattern() != null || discovery.topics().contains(tp.topic()))
-                                && !positions.containsKey(tp) && !known.contains(KafkaPartitionSplit.splitId(tp))
-                                && owner(tp, context.getParallelism()) == context.getIndexOfSubtask()) {
-                            mine.put(tp, KafkaPartitionSplit.knownId(d.topicId()));
-                        }
-                    }));
-            if (mine.isEmpty()) {
-                return;
-            }
-            starts = unwoken(() -> consumer.beginningOffsets(mine.keySet(), ADMIN_TIMEOUT));
-        } catch (org.apache.kafka.common.errors.InterruptException e) {
-            throw e; // the task is being cancelled: not a failed look
-        } catch (KafkaException | ExecutionException | TimeoutException e) {
+            found = done.join();
+        } catch (CompletionException | java.util.concurrent.CancellationException failed) {
+            long interval = discovery.interval().toNanos();
             long retry = interval > 0 ? Math.min(interval, DISCOVERY_RETRY.toNanos()) : DISCOVERY_RETRY.toNanos();
             discoveryScheduled = true;
             nextDiscovery = System.nanoTime() + retry;
+            Throwable cause = failed.getCause() != null ? failed.getCause() : failed;
             LOG.warn("Kafka source reader {}: could not look for partitions added to {} ({}); looking again in {} ms",
-                    properties.get("client.id"), describeTopics(), e.toString(), retry / 1_000_000);
+                    properties.get("client.id"), describeTopics(), cause.toString(), retry / 1_000_000);
+            return;
+        }
+        checkTopicIds(found.ids(), false); // a topic deleted and created again since: the job stops
+        nextAsLookBegan.forEach((tp, next) -> {
+            if (found.ids().containsKey(tp.topic())) {
+                confirmedNext.put(tp, next); // found as before (a topic that is gone confirms nothing)
+            }
+        });
+        Map<TopicPartition, Uuid> mine = new LinkedHashMap<>(found.found());
+        mine.keySet().removeIf(positions::containsKey);
+        if (mine.isEmpty()) {
             return;
         }
         mine.forEach((tp, id) -> positions.put(tp, new Position(new KafkaPartitionSplit(tp.topic(), tp.partition(),
-                starts.get(tp), KafkaPartitionSplit.NO_STOPPING_OFFSET, id))));
+                found.starts().get(tp), KafkaPartitionSplit.NO_STOPPING_OFFSET, id))));
         List<TopicPartition> active = new ArrayList<>(consumer.assignment());
         active.addAll(mine.keySet());
         consumer.assign(active); // the partitions kept keep their positions and fetched records
         for (TopicPartition tp : mine.keySet()) {
-            consumer.seek(tp, starts.get(tp));
+            consumer.seek(tp, found.starts().get(tp));
+            confirmedNext.put(tp, found.starts().get(tp));
             lagGauge(tp);
         }
         LOG.info("Kafka source reader {}: partitions added since the job started, read from their first offsets: {}",
-                properties.get("client.id"), mine.keySet().stream().map(tp -> tp + "@" + starts.get(tp)).toList());
+                properties.get("client.id"), mine.keySet().stream().map(tp -> tp + "@" + found.starts().get(tp))
+                        .toList());
     }
 
     private static final Duration FIRST_DISCOVERY_DELAY = Duration.ofSeconds(1);
@@ -455,8 +529,10 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             return InputStatus.END_OF_INPUT;
         }
         if (!buffered.hasNext()) {
-            if (discoveryScheduled && System.nanoTime() - nextDiscovery >= 0) {
-                discoverPartitions();
+            if (look != null && look.isDone()) {
+                applyLook();
+            } else if (look == null && discoveryScheduled && System.nanoTime() - nextDiscovery >= 0) {
+                startLook();
             }
             if (consumer.assignment().isEmpty()) {
                 // an unbounded reader without partitions: nothing comes unless a look finds a new one

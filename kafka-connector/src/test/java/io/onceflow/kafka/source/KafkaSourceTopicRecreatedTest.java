@@ -216,7 +216,8 @@ class KafkaSourceTopicRecreatedTest {
 
     /**
      * Deleted and created again while the job runs: the reader's next look for partitions compares the ids and stops
-     * the job, before its next poll reads the new topic at the old topic's offsets.
+     * the job, saying which of the new topic's records it may have read as the old topic's: those from where it was
+     * as its last look that found the old topic began, no earlier ones.
      */
     @Test
     void aTopicCreatedAgainWhileTheJobRunsIsNoticedAtTheNextLook() throws Exception {
@@ -236,18 +237,36 @@ class KafkaSourceTopicRecreatedTest {
                 reader.pollNext(read::add);
             }
             assertEquals(records("old", 0, 30), read);
-            Thread.sleep(1200); // the first look, a second after the start, finds the topic as it was
-            assertEquals(InputStatus.NOTHING_AVAILABLE, reader.pollNext(read::add));
+            long looks = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1500); // the first look comes after 1 s
+            while (System.nanoTime() < looks) {
+                reader.pollNext(read::add);
+            }
+            write(topic, "old", 30, 40, 1); // read, then found by the looks that follow as the old topic's
+            looks = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(500);
+            while (System.nanoTime() < looks) {
+                reader.pollNext(read::add);
+            }
+            assertEquals(records("old", 0, 40), read);
 
             recreate(topic, 1);
             write(topic, "new", 0, 100, 1);
-            Thread.sleep(150); // the next look is due
-            NonRecoverableException e = assertThrows(NonRecoverableException.class, () -> reader.pollNext(read::add));
+            NonRecoverableException e = null;
+            while (e == null) {
+                assertTrue(System.nanoTime() < deadline, "no look noticed the new topic");
+                try {
+                    reader.pollNext(read::add);
+                } catch (NonRecoverableException noticed) {
+                    e = noticed;
+                }
+            }
+            List<String> ofTheNewTopic = read.subList(40, read.size());
+            assertEquals(records("new", 40, 40 + ofTheNewTopic.size()), ofTheNewTopic,
+                    "read on at the old offsets until the look came back");
             assertTrue(e.getMessage().contains("was deleted and created again")
                     && e.getMessage().contains("noticed it while running")
-                    && e.getMessage().contains(topic + "-0 at 30"),
+                    && e.getMessage().contains("from offset 40 of " + topic + "-0")
+                    && e.getMessage().contains(" to " + (40 + ofTheNewTopic.size()) + " may have been read"),
                     e.getMessage());
-            assertEquals(records("old", 0, 30), read, "nothing of the new topic read at the old offsets");
         } finally {
             reader.close();
         }
