@@ -230,16 +230,17 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     /** The ids of those of {@code topics} that exist, as the broker has them now. */
     private Map<String, Uuid> topicIds(java.util.Collection<String> topics) throws Exception {
         Map<String, Uuid> ids = new HashMap<>();
-        describeTopics(topics).forEach((name, d) -> ids.put(name, d.topicId()));
+        describeTopics(topics, START_CHECK_TIMEOUT).forEach((name, d) -> ids.put(name, d.topicId()));
         return ids;
     }
 
     /** The descriptions of those of {@code topics} that exist (one that does not is left out). */
-    private Map<String, TopicDescription> describeTopics(java.util.Collection<String> topics) throws Exception {
+    private Map<String, TopicDescription> describeTopics(java.util.Collection<String> topics, Duration timeout)
+            throws Exception {
         Map<String, TopicDescription> result = new HashMap<>();
         Map<String, org.apache.kafka.common.KafkaFuture<TopicDescription>> futures =
                 admin.get().describeTopics(topics).topicNameValues();
-        long deadline = System.nanoTime() + ADMIN_TIMEOUT.toNanos();
+        long deadline = System.nanoTime() + timeout.toNanos();
         for (Map.Entry<String, org.apache.kafka.common.KafkaFuture<TopicDescription>> e : futures.entrySet()) {
             try {
                 long left = Math.max(0, deadline - System.nanoTime());
@@ -420,7 +421,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                 ? admin.get().listTopics().names().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS).stream()
                         .filter(discovery::subscribes).toList()
                 : discovery.topics());
-        Map<String, TopicDescription> described = describeTopics(topics);
+        Map<String, TopicDescription> described = describeTopics(topics, ADMIN_TIMEOUT);
         Map<String, Uuid> ids = new HashMap<>();
         described.forEach((name, d) -> ids.put(name, d.topicId()));
         Map<TopicPartition, Uuid> found = new LinkedHashMap<>();
@@ -499,7 +500,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     private static final Duration FIRST_DISCOVERY_DELAY = Duration.ofSeconds(1);
     /** How long a look for new partitions (the topics, their ids and partitions, first offsets) may take. */
     private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(5);
-    /** How long the first records wait for the start's look at the topics' ids. */
+    /** How long the start's look at the topics' ids may take (the first records wait for it). */
     private static final Duration START_CHECK_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration DISCOVERY_RETRY = Duration.ofSeconds(10);
 
