@@ -16,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -103,8 +104,17 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     private CompletableFuture<Map<String, Uuid>> topicIdsAtStart;
     /** A look for new partitions running in the background, if one is ({@link #startLook}). */
     private CompletableFuture<Look> look;
-    /** The next offset of each partition as {@link #look} began. */
+    /** The next offset of each partition as {@link #look} began, and when it began ({@link System#nanoTime}). */
     private Map<TopicPartition, Long> nextAsLookBegan;
+    private long lookBegan;
+    /** Whether the consumer reads only committed records (the default), so that open transactions hold it. */
+    private final boolean readCommitted;
+    /** Records each partition read has waiting behind an open transaction, as the last look found (metrics threads). */
+    private final Map<TopicPartition, Long> heldRecords = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Partitions held by an open transaction: where, since when. */
+    private final Map<TopicPartition, Held> held = new HashMap<>();
+    /** How long a partition is held at one offset before a warning says the transaction may be hanging. */
+    private Duration heldWarning = Duration.ofMinutes(15);
     /**
      * The next offset of each partition as the last look that found its topic as before began (or as the reader
      * started): records before it were read from the topic the partition's offsets belong to.
@@ -154,6 +164,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                       OffsetOutOfRangePolicy outOfRangePolicy, SourceReaderContext context, boolean bounded,
                       DeadLetterLimits deadLetterLimits, Discovery discovery, SharedAdmin admin, Executor background) {
         this.bounded = bounded;
+        this.readCommitted = !"read_uncommitted".equals(properties.get("isolation.level"));
         this.admin = admin;
         this.background = background;
         this.discovery = discovery;
@@ -193,8 +204,8 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         });
         if (!unsubscribed.isEmpty()) {
             LOG.warn("Kafka source reader {}: the checkpoint holds partitions of topics the source no longer reads "
-                            + "({}): they are not read. Their offsets stay in the checkpoints, so that a topic put back "
-                            + "into the source's topics resumes where it stopped", properties.get("client.id"),
+                            + "({}): they are not read. Their offsets stay in the checkpoints, so that a topic put "
+                            + "back into the source's topics resumes where it stopped", properties.get("client.id"),
                     unsubscribed);
         }
         consumer.assign(active);
@@ -373,13 +384,29 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             Long l = lag.get(tp);
             return l == null ? Double.NaN : l;
         });
+        if (readCommitted) {
+            // records after a transaction still open where the reader stands; unknown until the first look
+            context.getMetricGroup().gauge("recordsHeldByOpenTransaction", Map.of("partition", tp.toString()), () -> {
+                Long h = heldRecords.get(tp);
+                return h == null ? Double.NaN : h;
+            });
+        }
     }
 
     /**
      * What a look for partitions found: the ids of the source's topics (and of those of the partitions held), and
      * the partitions this reader is to take, with their topic's id and first offset.
      */
-    private record Look(Map<String, Uuid> ids, Map<TopicPartition, Uuid> found, Map<TopicPartition, Long> starts) {
+    private record Look(Map<String, Uuid> ids, Map<TopicPartition, Uuid> found, Map<TopicPartition, Long> starts,
+                        Map<TopicPartition, Ends> ends) {
+    }
+
+    /** A partition's last stable offset (where the first transaction still open begins) and its high watermark. */
+    private record Ends(long stable, long high) {
+    }
+
+    /** Where a partition has been held by a transaction that stays open, since when, and whether that was logged. */
+    private record Held(long stable, long sinceNanos, boolean warned) {
     }
 
     /**
@@ -398,10 +425,12 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             }
         });
         java.util.Set<TopicPartition> taken = new java.util.HashSet<>(positions.keySet());
+        Set<TopicPartition> reading = readCommitted ? new java.util.HashSet<>(consumer.assignment()) : Set.of();
         nextAsLookBegan = nextOffsets();
+        lookBegan = System.nanoTime();
         look = CompletableFuture.supplyAsync(() -> {
             try {
-                return lookForPartitions(held, taken);
+                return lookForPartitions(held, taken, reading);
             } catch (Exception e) {
                 throw new CompletionException(e);
             }
@@ -414,7 +443,8 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      * assigns them), from its first offset, since every record in it came after the job's start. On a background
      * thread, with the Admin client only.
      */
-    private Look lookForPartitions(java.util.Set<String> held, java.util.Set<TopicPartition> taken) throws Exception {
+    private Look lookForPartitions(java.util.Set<String> held, java.util.Set<TopicPartition> taken,
+                                   java.util.Set<TopicPartition> reading) throws Exception {
         java.util.Set<String> known = context.getSplitIdsAtStart().orElseThrow();
         java.util.Set<String> topics = new java.util.TreeSet<>(held);
         topics.addAll(discovery.pattern() != null
@@ -441,7 +471,64 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             admin.get().listOffsets(earliest).all().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS)
                     .forEach((tp, info) -> starts.put(tp, info.offset()));
         }
-        return new Look(ids, found, starts);
+        return new Look(ids, found, starts, ends(reading));
+    }
+
+    /**
+     * The last stable offset and high watermark of each of {@code partitions}: a reader at the last stable offset
+     * with records after it waits for the transaction that begins there to end. Two ListOffsets requests.
+     */
+    private Map<TopicPartition, Ends> ends(java.util.Set<TopicPartition> partitions) throws Exception {
+        if (partitions.isEmpty()) {
+            return Map.of();
+        }
+        Map<TopicPartition, org.apache.kafka.clients.admin.OffsetSpec> latest = new HashMap<>();
+        partitions.forEach(tp -> latest.put(tp, org.apache.kafka.clients.admin.OffsetSpec.latest()));
+        Map<TopicPartition, org.apache.kafka.clients.admin.ListOffsetsResult.ListOffsetsResultInfo> stable = admin.get()
+                .listOffsets(latest, new org.apache.kafka.clients.admin.ListOffsetsOptions(
+                        org.apache.kafka.common.IsolationLevel.READ_COMMITTED))
+                .all().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+        Map<TopicPartition, org.apache.kafka.clients.admin.ListOffsetsResult.ListOffsetsResultInfo> high = admin.get()
+                .listOffsets(latest).all().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+        Map<TopicPartition, Ends> ends = new HashMap<>();
+        stable.forEach((tp, info) -> ends.put(tp, new Ends(info.offset(), high.get(tp).offset())));
+        return ends;
+    }
+
+    /**
+     * Counts, for each partition read, the records that wait behind a transaction still open where this reader
+     * stands ({@code recordsHeldByOpenTransaction}; under read_committed the lag says 0 meanwhile), and warns once
+     * when one partition has been held at the same offset for longer than {@link #heldWarning}: longer than brokers
+     * let a transaction stay open by default ({@code transaction.max.timeout.ms}, 15 minutes), the mark of a
+     * hanging transaction, which only an abort by hand ends.
+     */
+    private void checkHeld(Map<TopicPartition, Ends> ends, long lookBegan) {
+        ends.forEach((tp, e) -> {
+            Position p = positions.get(tp);
+            boolean waiting = p != null && !p.finished && p.next >= e.stable() && e.high() > e.stable();
+            if (!waiting) {
+                heldRecords.put(tp, 0L);
+                held.remove(tp);
+                return;
+            }
+            heldRecords.put(tp, e.high() - e.stable());
+            Held h = held.get(tp);
+            if (h == null || h.stable() != e.stable()) {
+                held.put(tp, new Held(e.stable(), lookBegan, false));
+            } else if (!h.warned() && lookBegan - h.sinceNanos() >= heldWarning.toNanos()) {
+                held.put(tp, new Held(h.stable(), h.sinceNanos(), true));
+                LOG.warn("Kafka source '{}' subtask {}: partition {} has been held at offset {} for more than {} s by "
+                                + "a transaction that is still open there; {} records after it wait for its end. Open "
+                                + "longer than brokers allow by default (transaction.max.timeout.ms, 15 minutes), it "
+                                + "may be hanging (a lost marker, or a broker bug): find it with "
+                                + "'kafka-transactions.sh --bootstrap-server <broker> find-hanging --broker-id "
+                                + "<leader of {}>' and end it with "
+                                + "'kafka-transactions.sh ... abort --topic {} --partition {} --start-offset {}'",
+                        context.getOperatorUid(), context.getIndexOfSubtask(), tp, e.stable(),
+                        (lookBegan - h.sinceNanos()) / 1_000_000_000L, e.high() - e.stable(), tp, tp.topic(),
+                        tp.partition(), e.stable());
+            }
+        });
     }
 
     /**
@@ -454,6 +541,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      */
     private void applyLook() throws Exception {
         CompletableFuture<Look> done = look;
+        long lookBegan = this.lookBegan;
         look = null;
         if (topicIdsAtStart != null) {
             confirmTopicIds(); // no record emitted yet: the start's look comes first
@@ -472,6 +560,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             return;
         }
         checkTopicIds(found.ids(), false); // a topic deleted and created again since: the job stops
+        checkHeld(found.ends(), lookBegan);
         nextAsLookBegan.forEach((tp, next) -> {
             if (found.ids().containsKey(tp.topic())) {
                 confirmedNext.put(tp, next); // found as before (a topic that is gone confirms nothing)
@@ -660,6 +749,27 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     /** Polls that a {@link #wakeUp} ended so far; for tests. */
     long wokenPolls() {
         return wokenPolls;
+    }
+
+    /** How long a partition is held at one offset by an open transaction before a warning; for tests. */
+    void setHeldWarning(Duration after) {
+        this.heldWarning = after;
+    }
+
+    /** The partitions a warning said were held by a transaction that may be hanging; for tests. */
+    Set<TopicPartition> heldTooLong() {
+        Set<TopicPartition> warned = new java.util.HashSet<>();
+        held.forEach((tp, h) -> {
+            if (h.warned()) {
+                warned.add(tp);
+            }
+        });
+        return warned;
+    }
+
+    /** Records waiting behind an open transaction per partition, as the last look found; for tests. */
+    Map<TopicPartition, Long> heldRecords() {
+        return Map.copyOf(heldRecords);
     }
 
     /** How long a poll waits for records unless woken; for tests. */

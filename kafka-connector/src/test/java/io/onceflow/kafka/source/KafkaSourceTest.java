@@ -23,6 +23,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -333,6 +334,59 @@ class KafkaSourceTest {
         }
         assertEquals(1_000, runToList(source(topic).setBounded().build(), 4).size(),
                 "the two subtasks without a partition end at once, so the final checkpoint can come");
+    }
+
+    /**
+     * Under read_committed a reader stops where a transaction still open begins, and its lag says 0: the looks count
+     * the records waiting behind it, and one held at the same offset for too long is reported as maybe hanging.
+     */
+    @Test
+    void recordsHeldBehindAnOpenTransactionAreCountedAndALongHoldIsReported() throws Exception {
+        String topic = topic(1);
+        TopicPartition tp = new TopicPartition(topic, 0);
+        try (KafkaProducer<String, String> p = producer(null)) {
+            write(p, topic, 0, 10, 10);
+        }
+        KafkaSource<String> source = source(topic).setPartitionDiscoveryInterval(Duration.ofMillis(100)).build();
+        List<KafkaPartitionSplit> splits = source.createInitialSplits();
+        KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source.createReader(
+                new KafkaSourceTopicRecreatedTest.Context(Set.of(splits.get(0).splitId())));
+        reader.setHeldWarning(Duration.ofMillis(1500));
+        try (KafkaProducer<String, String> open = producer("held-" + topic)) {
+            open.beginTransaction();
+            write(open, topic, 10, 11, 10);
+            open.flush();
+            try (KafkaProducer<String, String> p = producer(null)) {
+                write(p, topic, 11, 16, 10); // after the open transaction's record: held back with it
+            }
+            reader.addSplits(splits);
+            reader.start();
+            List<String> read = new ArrayList<>();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!Long.valueOf(6).equals(reader.heldRecords().get(tp))) {
+                assertTrue(System.nanoTime() < deadline, "held: " + reader.heldRecords() + ", read " + read);
+                reader.pollNext(read::add);
+            }
+            assertEquals(written(10, 10), read, "read up to the open transaction, no further");
+            assertEquals(Set.of(), reader.heldTooLong(), "not yet held for long");
+            long seen = System.nanoTime();
+            while (reader.heldTooLong().isEmpty()) {
+                assertTrue(System.nanoTime() < deadline, "no warning after 1.5 s held at the same offset");
+                reader.pollNext(read::add);
+            }
+            assertEquals(Set.of(tp), reader.heldTooLong());
+            assertTrue(System.nanoTime() - seen >= TimeUnit.SECONDS.toNanos(1), "warned before it was held 1.5 s");
+
+            open.commitTransaction();
+            while (read.size() < 16 || !Long.valueOf(0).equals(reader.heldRecords().get(tp))) {
+                assertTrue(System.nanoTime() < deadline, "held: " + reader.heldRecords() + ", read " + read);
+                reader.pollNext(read::add);
+            }
+            assertEquals(written(16, 10), read);
+            assertEquals(Set.of(), reader.heldTooLong(), "no longer held");
+        } finally {
+            reader.close();
+        }
     }
 
     /** A bounded reader restored with only partitions of a topic its source no longer reads has nothing to read. */
