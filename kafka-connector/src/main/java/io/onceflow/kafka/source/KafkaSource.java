@@ -146,6 +146,8 @@ public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit>, io.
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         // positions come from checkpoints; an offset out of range is handled by OffsetOutOfRangePolicy
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
+        // a source never creates its input: a topic deleted under it would come back empty, under a new id
+        p.putIfAbsent(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, "false");
         p.putIfAbsent(ConsumerConfig.CLIENT_ID_CONFIG, "onceflow-" + context.getJobName() + "-" + context.getOperatorUid()
                 + "-" + context.getIndexOfSubtask());
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, "org.apache.kafka.common.serialization.ByteArrayDeserializer");

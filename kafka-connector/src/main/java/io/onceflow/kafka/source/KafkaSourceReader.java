@@ -471,7 +471,17 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             admin.get().listOffsets(earliest).all().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS)
                     .forEach((tp, info) -> starts.put(tp, info.offset()));
         }
-        return new Look(ids, found, starts, ends(reading));
+        Map<TopicPartition, Ends> ends;
+        try {
+            // of the partitions whose topic is there: one that is gone would fail the request for all
+            ends = ends(reading.stream().filter(tp -> described.containsKey(tp.topic()))
+                    .collect(java.util.stream.Collectors.toSet()));
+        } catch (ExecutionException | TimeoutException e) {
+            LOG.debug("Kafka source reader {}: could not ask for the last stable offsets of {}: {}",
+                    properties.get("client.id"), reading, e.toString());
+            ends = Map.of(); // asked again at the next look; the counts of held records stay as they were
+        }
+        return new Look(ids, found, starts, ends);
     }
 
     /**

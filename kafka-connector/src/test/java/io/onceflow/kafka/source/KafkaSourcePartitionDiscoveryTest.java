@@ -281,6 +281,50 @@ class KafkaSourcePartitionDiscoveryTest {
         assertEachOnce(400, store);
     }
 
+    /** A topic the reader held and that was deleted does not stop its looks from finding the partitions of others. */
+    @Test
+    void aDeletedTopicDoesNotKeepTheLooksFromFindingNewOnes() throws Exception {
+        String prefix = "grow-" + UUID.randomUUID().toString().substring(0, 8);
+        try (Admin admin = kafka.createAdmin()) {
+            Topics.create(admin, 1, prefix + "-a");
+        }
+        write(prefix + "-a", 0, 10, 1);
+        KafkaSource<String> source = KafkaSource.<String>builder().setBootstrapServers(kafka.bootstrapServers())
+                .setTopicPattern(java.util.regex.Pattern.compile(java.util.regex.Pattern.quote(prefix) + "-.*"))
+                .setDeserializer(KafkaRecordDeserializer.utf8Values())
+                .setPartitionDiscoveryInterval(Duration.ofMillis(100)).build();
+        List<KafkaPartitionSplit> splits = source.createInitialSplits();
+        KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source.createReader(
+                new KafkaSourceTopicRecreatedTest.Context(java.util.Set.of(splits.get(0).splitId())));
+        try {
+            reader.addSplits(splits);
+            reader.start();
+            List<String> read = new ArrayList<>();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (read.size() < 10) {
+                assertTrue(System.nanoTime() < deadline, "read " + read);
+                reader.pollNext(read::add);
+            }
+            try (Admin admin = kafka.createAdmin()) {
+                admin.deleteTopics(List.of(prefix + "-a")).all().get(30, TimeUnit.SECONDS);
+                Topics.create(admin, 2, prefix + "-b");
+            }
+            write(prefix + "-b", 10, 30, 2);
+            while (read.size() < 30) {
+                assertTrue(System.nanoTime() < deadline, "the new topic's records not read: " + read);
+                reader.pollNext(read::add);
+            }
+            read.sort(java.util.Comparator.comparingInt(r -> Integer.parseInt(r.substring(2))));
+            List<String> expected = new ArrayList<>();
+            for (int i = 0; i < 30; i++) {
+                expected.add("r-" + i);
+            }
+            assertEquals(expected, read);
+        } finally {
+            reader.close();
+        }
+    }
+
     @Test
     void aNewPartitionHasExactlyOneOwner() {
         for (int parallelism = 1; parallelism <= 5; parallelism++) {

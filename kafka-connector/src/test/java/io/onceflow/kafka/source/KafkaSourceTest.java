@@ -324,6 +324,10 @@ class KafkaSourceTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> source("t").setProperty("auto.offset.reset", "latest").build());
         assertTrue(e.getMessage().contains("auto.offset.reset is managed by the source"), e.getMessage());
+        assertEquals("false", source("t").build().consumerProperties(new ReaderContext(0, 1, "kafka", "job"))
+                .get("allow.auto.create.topics"), "a source's consumer does not create its topics");
+        assertEquals("true", source("t").setProperty("allow.auto.create.topics", "true").build()
+                .consumerProperties(new ReaderContext(0, 1, "kafka", "job")).get("allow.auto.create.topics"));
     }
 
     @Test
