@@ -187,25 +187,10 @@ class KafkaSourceTopicRecreatedTest {
     }
 
     /** A reader with the job-wide split ids at its start, so that it looks for new partitions. */
-    record Context(Set<String> splitIds) implements io.onceflow.api.source.SourceReaderContext {
-        @Override
-        public int getIndexOfSubtask() {
-            return 0;
-        }
-
-        @Override
-        public int getParallelism() {
-            return 1;
-        }
-
-        @Override
-        public String getOperatorUid() {
-            return "kafka";
-        }
-
-        @Override
-        public String getJobName() {
-            return "recreated";
+    record Context(int getIndexOfSubtask, int getParallelism, String getOperatorUid, String getJobName,
+                   Set<String> splitIds) implements io.onceflow.api.source.SourceReaderContext {
+        Context(Set<String> splitIds) {
+            this(0, 1, "kafka", "looks", splitIds);
         }
 
         @Override
