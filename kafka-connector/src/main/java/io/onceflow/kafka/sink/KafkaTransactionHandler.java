@@ -2,6 +2,7 @@ package io.onceflow.kafka.sink;
 
 import io.onceflow.api.serialization.VersionedSerializer;
 import io.onceflow.api.sink.SinkInitContext;
+import io.onceflow.kafka.internal.DaemonThreads;
 import io.onceflow.kafka.internal.SharedAdmin;
 import io.onceflow.kafka.sink.internal.BarrierChecks;
 import io.onceflow.kafka.sink.internal.CommitMarkers;
@@ -29,8 +30,6 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.SynchronousQueue;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -103,13 +102,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
     private final AtomicInteger initialisedInBegin = new AtomicInteger();
 
     /** Initialises spare producers and Admin clients off the task threads; daemon threads, gone after a minute unused. */
-    private static final ExecutorService WARM_UP = new ThreadPoolExecutor(0,
-            Integer.MAX_VALUE, 60, TimeUnit.SECONDS, new SynchronousQueue<>(),
-            r -> {
-                Thread t = new Thread(r, "onceflow kafka sink warm-up");
-                t.setDaemon(true);
-                return t;
-            });
+    private static final ExecutorService WARM_UP = DaemonThreads.cached("onceflow kafka sink warm-up");
 
     /** The sink's one Admin client in this process, shared by its writers and its recovery calls. */
     private final SharedAdmin sharedAdmin;

@@ -5,6 +5,7 @@ import io.onceflow.api.source.Boundedness;
 import io.onceflow.api.source.Source;
 import io.onceflow.api.source.SourceReader;
 import io.onceflow.api.source.SourceReaderContext;
+import io.onceflow.kafka.internal.DaemonThreads;
 import io.onceflow.kafka.internal.KafkaClassesWarmUp;
 import io.onceflow.kafka.internal.SharedAdmin;
 import io.onceflow.kafka.sink.internal.TransactionalProducer;
@@ -16,9 +17,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.SynchronousQueue;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 
@@ -79,12 +77,7 @@ public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit>, io.
     private final SharedAdmin admin;
 
     /** Where readers create the Admin client and look at their topics' ids; daemon threads, gone after a minute. */
-    private static final ExecutorService BACKGROUND = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60,
-            TimeUnit.SECONDS, new SynchronousQueue<>(), r -> {
-                Thread t = new Thread(r, "onceflow kafka source admin");
-                t.setDaemon(true);
-                return t;
-            });
+    private static final ExecutorService BACKGROUND = DaemonThreads.cached("onceflow kafka source admin");
 
     KafkaSource(String bootstrapServers, List<String> topics, Pattern topicPattern, KafkaRecordDeserializer<T> deserializer,
                 OffsetsInitializer startingOffsets, boolean bounded, Properties properties, boolean commitOffsetsOnCheckpoint,
