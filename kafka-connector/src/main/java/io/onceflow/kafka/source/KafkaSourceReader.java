@@ -9,27 +9,41 @@ import io.onceflow.api.source.SourceReaderContext;
 import io.onceflow.kafka.internal.SharedAdmin;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
+import java.util.regex.Pattern;
+import org.apache.kafka.clients.admin.ListOffsetsOptions;
+import org.apache.kafka.clients.admin.ListOffsetsResult.ListOffsetsResultInfo;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.consumer.OffsetOutOfRangeException;
+import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
@@ -70,7 +84,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     private final Counter lostToOffsetReset;
     private final Map<TopicPartition, Position> positions = new LinkedHashMap<>();
     /** Records behind the log end per partition, as the consumer last knew it (read by metrics threads). */
-    private final Map<TopicPartition, Long> lag = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<TopicPartition, Long> lag = new ConcurrentHashMap<>();
     private final TreeMap<Long, Map<TopicPartition, OffsetAndMetadata>> offsetsToCommit = new TreeMap<>();
     private KafkaConsumer<byte[], byte[]> consumer;
     private Iterator<ConsumerRecord<byte[], byte[]>> buffered = Collections.emptyIterator();
@@ -110,7 +124,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     /** Whether the consumer reads only committed records (the default), so that open transactions hold it. */
     private final boolean readCommitted;
     /** Records each partition read has waiting behind an open transaction, as the last look found (metrics threads). */
-    private final Map<TopicPartition, Long> heldRecords = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<TopicPartition, Long> heldRecords = new ConcurrentHashMap<>();
     /** Partitions held by an open transaction: where, since when. */
     private final Map<TopicPartition, Held> held = new HashMap<>();
     /** How long a partition is held at one offset before a warning says the transaction may be hanging. */
@@ -125,7 +139,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      * The source's topics (or pattern) and how often to look for partitions added to them: {@code interval} zero
      * looks only as the reader starts (which is where a restarted job finds partitions added while it was down).
      */
-    record Discovery(List<String> topics, java.util.regex.Pattern pattern, Duration interval) {
+    record Discovery(List<String> topics, Pattern pattern, Duration interval) {
         /** Whether the source reads {@code topic}: one of its topics, or one its pattern matches. */
         boolean subscribes(String topic) {
             return pattern != null ? pattern.matcher(topic).matches() : topics.contains(topic);
@@ -217,7 +231,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                 positions.isEmpty() ? "(no partitions)" : describe());
         confirmedNext = nextOffsets(); // the start's check (below) or the job's start looked at these topics
         // offsets restored from a checkpoint (or of unknown topic ids) are checked against the topics as they are now
-        java.util.Set<String> topics = new java.util.TreeSet<>();
+        Set<String> topics = new TreeSet<>();
         active.forEach(tp -> {
             if (context.getRestoredCheckpointId().isPresent() || positions.get(tp).topicId == null) {
                 topics.add(tp.topic());
@@ -239,20 +253,20 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     }
 
     /** The ids of those of {@code topics} that exist, as the broker has them now. */
-    private Map<String, Uuid> topicIds(java.util.Collection<String> topics) throws Exception {
+    private Map<String, Uuid> topicIds(Collection<String> topics) throws Exception {
         Map<String, Uuid> ids = new HashMap<>();
         describeTopics(topics, START_CHECK_TIMEOUT).forEach((name, d) -> ids.put(name, d.topicId()));
         return ids;
     }
 
     /** The descriptions of those of {@code topics} that exist (one that does not is left out). */
-    private Map<String, TopicDescription> describeTopics(java.util.Collection<String> topics, Duration timeout)
+    private Map<String, TopicDescription> describeTopics(Collection<String> topics, Duration timeout)
             throws Exception {
         Map<String, TopicDescription> result = new HashMap<>();
-        Map<String, org.apache.kafka.common.KafkaFuture<TopicDescription>> futures =
+        Map<String, KafkaFuture<TopicDescription>> futures =
                 admin.get().describeTopics(topics).topicNameValues();
         long deadline = System.nanoTime() + timeout.toNanos();
-        for (Map.Entry<String, org.apache.kafka.common.KafkaFuture<TopicDescription>> e : futures.entrySet()) {
+        for (Map.Entry<String, KafkaFuture<TopicDescription>> e : futures.entrySet()) {
             try {
                 long left = Math.max(0, deadline - System.nanoTime());
                 result.put(e.getKey(), e.getValue().get(left, TimeUnit.NANOSECONDS));
@@ -296,7 +310,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      */
     private void checkTopicIds(Map<String, Uuid> ids, boolean beforeAnyRecord) {
         Map<TopicPartition, Uuid> recreated = new LinkedHashMap<>();
-        java.util.Set<String> gone = new java.util.TreeSet<>();
+        Set<String> gone = new TreeSet<>();
         positions.forEach((tp, p) -> {
             Uuid now = ids.get(tp.topic());
             if (p.finished || p.unsubscribed) {
@@ -418,14 +432,14 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         long interval = discovery.interval().toNanos();
         discoveryScheduled = interval > 0;
         nextDiscovery = System.nanoTime() + interval;
-        java.util.Set<String> held = new java.util.TreeSet<>();
+        Set<String> held = new TreeSet<>();
         positions.forEach((tp, p) -> {
             if (!p.unsubscribed) {
                 held.add(tp.topic());
             }
         });
-        java.util.Set<TopicPartition> taken = new java.util.HashSet<>(positions.keySet());
-        Set<TopicPartition> reading = readCommitted ? new java.util.HashSet<>(consumer.assignment()) : Set.of();
+        Set<TopicPartition> taken = new HashSet<>(positions.keySet());
+        Set<TopicPartition> reading = readCommitted ? new HashSet<>(consumer.assignment()) : Set.of();
         nextAsLookBegan = nextOffsets();
         lookBegan = System.nanoTime();
         look = CompletableFuture.supplyAsync(() -> {
@@ -443,10 +457,10 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      * assigns them), from its first offset, since every record in it came after the job's start. On a background
      * thread, with the Admin client only.
      */
-    private Look lookForPartitions(java.util.Set<String> held, java.util.Set<TopicPartition> taken,
-                                   java.util.Set<TopicPartition> reading) throws Exception {
-        java.util.Set<String> known = context.getSplitIdsAtStart().orElseThrow();
-        java.util.Set<String> topics = new java.util.TreeSet<>(held);
+    private Look lookForPartitions(Set<String> held, Set<TopicPartition> taken,
+                                   Set<TopicPartition> reading) throws Exception {
+        Set<String> known = context.getSplitIdsAtStart().orElseThrow();
+        Set<String> topics = new TreeSet<>(held);
         topics.addAll(discovery.pattern() != null
                 ? admin.get().listTopics().names().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS).stream()
                         .filter(discovery::subscribes).toList()
@@ -455,7 +469,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         Map<String, Uuid> ids = new HashMap<>();
         described.forEach((name, d) -> ids.put(name, d.topicId()));
         Map<TopicPartition, Uuid> found = new LinkedHashMap<>();
-        described.values().stream().sorted(java.util.Comparator.comparing(TopicDescription::name)).forEach(d ->
+        described.values().stream().sorted(Comparator.comparing(TopicDescription::name)).forEach(d ->
                 d.partitions().forEach(info -> {
                     TopicPartition tp = new TopicPartition(d.name(), info.partition());
                     if (discovery.subscribes(tp.topic()) && !taken.contains(tp)
@@ -466,8 +480,8 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                 }));
         Map<TopicPartition, Long> starts = new HashMap<>();
         if (!found.isEmpty()) {
-            Map<TopicPartition, org.apache.kafka.clients.admin.OffsetSpec> earliest = new HashMap<>();
-            found.keySet().forEach(tp -> earliest.put(tp, org.apache.kafka.clients.admin.OffsetSpec.earliest()));
+            Map<TopicPartition, OffsetSpec> earliest = new HashMap<>();
+            found.keySet().forEach(tp -> earliest.put(tp, OffsetSpec.earliest()));
             admin.get().listOffsets(earliest).all().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS)
                     .forEach((tp, info) -> starts.put(tp, info.offset()));
         }
@@ -488,18 +502,19 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      * The last stable offset and high watermark of each of {@code partitions}: a reader at the last stable offset
      * with records after it waits for the transaction that begins there to end. Two ListOffsets requests.
      */
-    private Map<TopicPartition, Ends> ends(java.util.Set<TopicPartition> partitions) throws Exception {
+    private Map<TopicPartition, Ends> ends(Set<TopicPartition> partitions) throws Exception {
         if (partitions.isEmpty()) {
             return Map.of();
         }
-        Map<TopicPartition, org.apache.kafka.clients.admin.OffsetSpec> latest = new HashMap<>();
-        partitions.forEach(tp -> latest.put(tp, org.apache.kafka.clients.admin.OffsetSpec.latest()));
-        Map<TopicPartition, org.apache.kafka.clients.admin.ListOffsetsResult.ListOffsetsResultInfo> stable = admin.get()
-                .listOffsets(latest, new org.apache.kafka.clients.admin.ListOffsetsOptions(
-                        org.apache.kafka.common.IsolationLevel.READ_COMMITTED))
-                .all().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
-        Map<TopicPartition, org.apache.kafka.clients.admin.ListOffsetsResult.ListOffsetsResultInfo> high = admin.get()
-                .listOffsets(latest).all().get(ADMIN_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+        Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+        partitions.forEach(tp -> latest.put(tp, OffsetSpec.latest()));
+        // both requests out before waiting for either
+        KafkaFuture<Map<TopicPartition, ListOffsetsResultInfo>> stableFuture = admin.get()
+                .listOffsets(latest, new ListOffsetsOptions(IsolationLevel.READ_COMMITTED)).all();
+        KafkaFuture<Map<TopicPartition, ListOffsetsResultInfo>> highFuture = admin.get().listOffsets(latest).all();
+        long timeout = ADMIN_TIMEOUT.toSeconds();
+        Map<TopicPartition, ListOffsetsResultInfo> stable = stableFuture.get(timeout, TimeUnit.SECONDS);
+        Map<TopicPartition, ListOffsetsResultInfo> high = highFuture.get(timeout, TimeUnit.SECONDS);
         Map<TopicPartition, Ends> ends = new HashMap<>();
         stable.forEach((tp, info) -> ends.put(tp, new Ends(info.offset(), high.get(tp).offset())));
         return ends;
@@ -559,14 +574,14 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         Look found;
         try {
             found = done.join();
-        } catch (CompletionException | java.util.concurrent.CancellationException failed) {
+        } catch (CompletionException | CancellationException failed) {
             long interval = discovery.interval().toNanos();
             long retry = interval > 0 ? Math.min(interval, DISCOVERY_RETRY.toNanos()) : DISCOVERY_RETRY.toNanos();
             discoveryScheduled = true;
             nextDiscovery = System.nanoTime() + retry;
             Throwable cause = failed.getCause() != null ? failed.getCause() : failed;
             LOG.warn("Kafka source reader {}: could not look for partitions added to {} ({}); looking again in {} ms",
-                    properties.get("client.id"), describeTopics(), cause.toString(), retry / 1_000_000);
+                    properties.get("client.id"), subscription(), cause.toString(), retry / 1_000_000);
             return;
         }
         checkTopicIds(found.ids(), false); // a topic deleted and created again since: the job stops
@@ -603,7 +618,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     private static final Duration START_CHECK_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration DISCOVERY_RETRY = Duration.ofSeconds(10);
 
-    private String describeTopics() {
+    private String subscription() {
         return discovery.pattern() != null ? "the topics matching '" + discovery.pattern() + "'"
                 : String.join(", ", discovery.topics());
     }
@@ -748,7 +763,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     }
 
     /** A blocking call of the consumer, made again if a wakeup left from a poll ended it. */
-    private static <R> R unwoken(java.util.function.Supplier<R> call) {
+    private static <R> R unwoken(Supplier<R> call) {
         try {
             return call.get();
         } catch (WakeupException leftFromAPoll) {
@@ -768,7 +783,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
 
     /** The partitions a warning said were held by a transaction that may be hanging; for tests. */
     Set<TopicPartition> heldTooLong() {
-        Set<TopicPartition> warned = new java.util.HashSet<>();
+        Set<TopicPartition> warned = new HashSet<>();
         held.forEach((tp, h) -> {
             if (h.warned()) {
                 warned.add(tp);
@@ -801,7 +816,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                 polling = false;
             }
             for (TopicPartition tp : consumer.assignment()) {
-                java.util.OptionalLong l = consumer.currentLag(tp); // from the last fetch: no request
+                OptionalLong l = consumer.currentLag(tp); // from the last fetch: no request
                 if (l.isPresent()) {
                     lag.put(tp, l.getAsLong());
                 }
