@@ -190,6 +190,18 @@ public final class KafkaTestCluster implements BeforeAllCallback, AfterAllCallba
         return Admin.create(clientProperties());
     }
 
+    /**
+     * Creates a topic named {@code prefix} and a random suffix, with {@code partitions} partitions each writable
+     * ({@link io.onceflow.kafka.broker.Topics#create}); returns its name.
+     */
+    public String createTopic(String prefix, int partitions) throws Exception {
+        String name = prefix + "-" + java.util.UUID.randomUUID().toString().substring(0, 8);
+        try (Admin admin = createAdmin()) {
+            io.onceflow.kafka.broker.Topics.create(admin, partitions, name);
+        }
+        return name;
+    }
+
     /** Isolated so that this class loads without Testcontainers on the classpath. */
     private static final class DockerCheck {
         static boolean dockerAvailable() {

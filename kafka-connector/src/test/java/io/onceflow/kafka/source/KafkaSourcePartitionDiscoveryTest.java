@@ -47,11 +47,7 @@ class KafkaSourcePartitionDiscoveryTest {
     static final KafkaTestCluster kafka = new KafkaTestCluster();
 
     private static String topic(int partitions) throws Exception {
-        String name = "grow-" + UUID.randomUUID().toString().substring(0, 8);
-        try (Admin admin = kafka.createAdmin()) {
-            Topics.create(admin, partitions, name);
-        }
-        return name;
+        return kafka.createTopic("grow", partitions);
     }
 
     private static void addPartitions(String topic, int total) throws Exception {

@@ -46,11 +46,7 @@ class KafkaSourceTest {
     static final KafkaTestCluster kafka = new KafkaTestCluster();
 
     private static String topic(int partitions) throws Exception {
-        String name = "src-" + UUID.randomUUID().toString().substring(0, 8);
-        try (Admin admin = kafka.createAdmin()) {
-            Topics.create(admin, partitions, name);
-        }
-        return name;
+        return kafka.createTopic("src", partitions);
     }
 
     private static KafkaProducer<String, String> producer(String transactionalId) {

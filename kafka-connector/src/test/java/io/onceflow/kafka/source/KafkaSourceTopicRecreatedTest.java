@@ -27,7 +27,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
@@ -55,11 +54,7 @@ class KafkaSourceTopicRecreatedTest {
     static final KafkaTestCluster kafka = new KafkaTestCluster();
 
     private static String topic(int partitions) throws Exception {
-        String name = "again-" + UUID.randomUUID().toString().substring(0, 8);
-        try (Admin admin = kafka.createAdmin()) {
-            Topics.create(admin, partitions, name);
-        }
-        return name;
+        return kafka.createTopic("again", partitions);
     }
 
     /** Deletes the topic and creates it again, empty, once the broker has finished deleting it. */
