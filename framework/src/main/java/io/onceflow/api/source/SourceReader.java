@@ -2,6 +2,7 @@ package io.onceflow.api.source;
 
 import io.onceflow.api.functions.CheckpointListener;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Reads the splits of one source subtask. All methods but {@link #wakeUp} are called on the subtask's thread,
@@ -48,6 +49,19 @@ public interface SourceReader<T, SplitT extends SourceSplit> extends AutoCloseab
 
     /** The current position of every split this reader owns. */
     List<SplitT> snapshotState(long checkpointId) throws Exception;
+
+    /**
+     * Asked right after {@link #snapshotState}, on the subtask's thread, for a snapshot that is right only if
+     * something outside the reader still holds once the barrier has gone out (the Kafka reader: that its topics are
+     * still the ones its positions are offsets of). The future completes once that is confirmed, on any thread and
+     * in a bounded time; the subtask acknowledges the checkpoint only then, and declines it if the future fails, so
+     * that no output of records emitted before the barrier is committed when they were not what the snapshot says.
+     * A {@link io.onceflow.api.NonRecoverableException} as the failure also stops the job. The default, null, has
+     * nothing to confirm.
+     */
+    default CompletableFuture<Void> confirmSnapshot(long checkpointId) throws Exception {
+        return null;
+    }
 
     @Override
     default void notifyCheckpointComplete(long checkpointId) throws Exception {

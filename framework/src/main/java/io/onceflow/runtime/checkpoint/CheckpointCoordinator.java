@@ -421,6 +421,11 @@ public final class CheckpointCoordinator {
     }
 
     public synchronized void decline(int taskIndex, long checkpointId, Throwable cause) {
+        if (io.onceflow.api.NonRecoverableException.isIn(cause) && attempt != null && pending.containsKey(checkpointId)) {
+            // the task found that the job must not go on (a source whose input is no longer what it read): this is
+            // the job's failure, before the checkpoint's own counts toward the tolerated ones
+            attempt.failJob(cause);
+        }
         abort(checkpointId, "task " + taskIndex + " declined it: " + cause);
     }
 

@@ -128,6 +128,11 @@ public final class SourceOperator<T, S extends SourceSplit> extends AbstractStre
     }
 
     @Override
+    public java.util.concurrent.CompletableFuture<Void> snapshotConfirmation(long checkpointId) throws Exception {
+        return reader.confirmSnapshot(checkpointId);
+    }
+
+    @Override
     public void notifyCheckpointComplete(long checkpointId) throws Exception {
         reader.notifyCheckpointComplete(checkpointId);
     }

@@ -43,6 +43,15 @@ public interface StreamOperator<IN, OUT> {
         return ReferencedFiles.NONE;
     }
 
+    /**
+     * Asked right after {@link #snapshotState}: a future the task waits for before it acknowledges the checkpoint,
+     * declining it if the future fails, or null (the default) to acknowledge once the state is written. See {@link
+     * io.onceflow.api.source.SourceReader#confirmSnapshot}.
+     */
+    default java.util.concurrent.CompletableFuture<Void> snapshotConfirmation(long checkpointId) throws Exception {
+        return null;
+    }
+
     /** See {@link #referencedFiles}. */
     record ReferencedFiles(java.util.List<io.onceflow.runtime.storage.StateHandle.InFile> files, long uploadedBytes) {
         public static final ReferencedFiles NONE = new ReferencedFiles(java.util.List.of(), 0);

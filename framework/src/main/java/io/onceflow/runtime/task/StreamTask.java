@@ -19,6 +19,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -598,10 +600,15 @@ public final class StreamTask implements Runnable {
         long syncStart = System.nanoTime();
         Map<String, OperatorSnapshot> snapshots = new LinkedHashMap<>();
         PendingSnapshot early = null;
+        CompletableFuture<Void> confirmation = null;
         try {
             for (int i = 0; i < chain.size(); i++) {
                 ChainedOperator op = chain.get(i);
                 op.operator.snapshotState(id);
+                CompletableFuture<Void> c = op.operator.snapshotConfirmation(id);
+                if (c != null) {
+                    confirmation = confirmation == null ? c : CompletableFuture.allOf(confirmation, c);
+                }
                 if (!op.operatorState.isEmpty() || op.keyedState != null) {
                     snapshots.put(op.uid, new OperatorSnapshot(SubtaskStateFormat.operatorState(op.operatorState),
                             op.keyedState != null ? op.keyedState.snapshot(id) : null, op.operator.referencedFiles(id)));
@@ -629,10 +636,11 @@ public final class StreamTask implements Runnable {
             throw e;
         }
         if (early != null) {
-            early.syncDone(snapshots, alignmentNanos, syncNanos, alignedAt, syncDoneAt);
+            early.syncDone(snapshots, confirmation, alignmentNanos, syncNanos, alignedAt, syncDoneAt);
             return;
         }
-        PendingSnapshot pending = new PendingSnapshot(id, snapshots, alignmentNanos, syncNanos, alignedAt, syncDoneAt);
+        PendingSnapshot pending = new PendingSnapshot(id, snapshots, confirmation, alignmentNanos, syncNanos, alignedAt,
+                syncDoneAt);
         synchronized (snapshotQueue) {
             if (snapshotRunning) {
                 snapshotQueue.add(pending);
@@ -717,6 +725,9 @@ public final class StreamTask implements Runnable {
     public final class PendingSnapshot implements Runnable {
         private final long id;
         private volatile Map<String, OperatorSnapshot> snapshots;
+        /** What the operators' snapshots wait for before the acknowledgement ({@link
+         * StreamOperator#snapshotConfirmation}); null if nothing. */
+        private volatile CompletableFuture<Void> confirmation;
         private long alignmentNanos;
         private long syncNanos;
         private long alignedAt;
@@ -731,10 +742,11 @@ public final class StreamTask implements Runnable {
         private volatile boolean syncFailed;
         private final AtomicBoolean released = new AtomicBoolean();
 
-        PendingSnapshot(long id, Map<String, OperatorSnapshot> snapshots, long alignmentNanos, long syncNanos,
-                        long alignedAt, long syncDoneAt) {
+        PendingSnapshot(long id, Map<String, OperatorSnapshot> snapshots, CompletableFuture<Void> confirmation,
+                        long alignmentNanos, long syncNanos, long alignedAt, long syncDoneAt) {
             this.id = id;
             this.snapshots = snapshots;
+            this.confirmation = confirmation;
             this.alignmentNanos = alignmentNanos;
             this.syncNanos = syncNanos;
             this.alignedAt = alignedAt;
@@ -751,8 +763,9 @@ public final class StreamTask implements Runnable {
         }
 
         /** The task thread, its synchronous part done: hands over every operator's part. */
-        void syncDone(Map<String, OperatorSnapshot> all, long alignmentNanos, long syncNanos, long alignedAt,
-                      long syncDoneAt) {
+        void syncDone(Map<String, OperatorSnapshot> all, CompletableFuture<Void> confirmation, long alignmentNanos,
+                      long syncNanos, long alignedAt, long syncDoneAt) {
+            this.confirmation = confirmation;
             this.alignmentNanos = alignmentNanos;
             this.syncNanos = syncNanos;
             this.alignedAt = alignedAt;
@@ -797,11 +810,14 @@ public final class StreamTask implements Runnable {
                     return;
                 }
             }
+            boolean waiting = false;
             try {
-                writeAndAcknowledge(this);
+                waiting = writeAndAcknowledge(this);
             } finally {
                 releaseAll();
-                snapshotDone();
+                if (!waiting) {
+                    snapshotDone();
+                }
             }
         }
 
@@ -842,23 +858,61 @@ public final class StreamTask implements Runnable {
         }
     }
 
-    /** The asynchronous part, on a snapshot thread: streams each operator's state to storage, then acknowledges. */
-    private void writeAndAcknowledge(PendingSnapshot p) {
+    /**
+     * The asynchronous part, on a snapshot thread: streams each operator's state to storage, then acknowledges, or
+     * declines should an operator's snapshot not be confirmed. Returns true if the acknowledgement waits for that
+     * confirmation: it then comes on a snapshot thread once the confirmation is done, and the task's next asynchronous
+     * part starts after it (acknowledgements stay in checkpoint order), without holding a snapshot thread meanwhile.
+     */
+    private boolean writeAndAcknowledge(PendingSnapshot p) {
         long id = p.id;
+        Map<String, CheckpointMetadata.SubtaskState> states = new LinkedHashMap<>();
         try {
             if (p.earlyFailure != null) {
                 throw p.earlyFailure;
             }
-            Map<String, CheckpointMetadata.SubtaskState> states = new LinkedHashMap<>();
             for (ChainedOperator op : chain) {
                 CheckpointMetadata.SubtaskState written = p.writtenEarly.get(op.uid);
                 states.put(op.uid, written != null ? written : writeOperator(id, op, p.snapshots.get(op.uid)));
             }
-            info.gateway().acknowledgeCheckpoint(taskIndex, id, states, p.alignmentNanos, p.syncNanos, p.alignedAt,
-                    p.syncDoneAt);
         } catch (Throwable t) {
             LOG.warn("Task {} declines checkpoint {}: writing its state failed: {}", name, id, t.toString());
             info.gateway().declineCheckpoint(taskIndex, id, t);
+            return false;
+        }
+        CompletableFuture<Void> confirmation = p.confirmation;
+        if (confirmation == null || confirmation.isDone()) {
+            acknowledgeIfConfirmed(p, states);
+            return false;
+        }
+        confirmation.whenCompleteAsync((ignored, failure) -> {
+            try {
+                acknowledgeIfConfirmed(p, states);
+            } finally {
+                snapshotDone();
+            }
+        }, info.snapshotExecutor());
+        return true;
+    }
+
+    private void acknowledgeIfConfirmed(PendingSnapshot p, Map<String, CheckpointMetadata.SubtaskState> states) {
+        if (p.confirmation != null) {
+            try {
+                p.confirmation.join();
+            } catch (CompletionException | CancellationException e) {
+                Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+                LOG.warn("Task {} declines checkpoint {}: its snapshot was not confirmed: {}", name, p.id,
+                        cause.toString());
+                info.gateway().declineCheckpoint(taskIndex, p.id, cause);
+                return;
+            }
+        }
+        try {
+            info.gateway().acknowledgeCheckpoint(taskIndex, p.id, states, p.alignmentNanos, p.syncNanos, p.alignedAt,
+                    p.syncDoneAt);
+        } catch (RuntimeException e) {
+            LOG.warn("Task {} declines checkpoint {}: acknowledging it failed: {}", name, p.id, e.toString());
+            info.gateway().declineCheckpoint(taskIndex, p.id, e);
         }
     }
 

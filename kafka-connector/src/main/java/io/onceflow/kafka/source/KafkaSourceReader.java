@@ -27,6 +27,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
@@ -134,6 +135,16 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      * started): records before it were read from the topic the partition's offsets belong to.
      */
     private Map<TopicPartition, Long> confirmedNext = new HashMap<>();
+    /**
+     * The positions of the last snapshot whose topics were asked for ({@link #confirmSnapshot}), or as the reader
+     * started, and that question (null before the first): a snapshot at the same positions read nothing since.
+     */
+    private Map<TopicPartition, Long> lastAskedAt = Map.of();
+    private CompletableFuture<Void> lastAsked;
+    /** Positions confirmed by a checkpoint's look at the topics, for the task thread to take into confirmedNext. */
+    private final java.util.Queue<Map<TopicPartition, Long>> confirmedByCheckpoints = new ConcurrentLinkedQueue<>();
+    /** What a checkpoint's look at the topics found wrong, thrown by the next {@link #pollNext}. */
+    private volatile RuntimeException failedConfirmation;
 
     /**
      * The source's topics (or pattern) and how often to look for partitions added to them: {@code interval} zero
@@ -230,6 +241,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         LOG.info("Kafka source reader {} reads {} from {}", properties.get("client.id"), active,
                 positions.isEmpty() ? "(no partitions)" : describe());
         confirmedNext = nextOffsets(); // the start's check (below) or the job's start looked at these topics
+        lastAskedAt = nextOffsets();
         // offsets restored from a checkpoint (or of unknown topic ids) are checked against the topics as they are now
         Set<String> topics = new TreeSet<>();
         active.forEach(tp -> {
@@ -244,7 +256,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         if (!topics.isEmpty()) {
             topicIdsAtStart = CompletableFuture.supplyAsync(() -> {
                 try {
-                    return topicIds(topics);
+                    return topicIds(topics, START_CHECK_TIMEOUT);
                 } catch (Exception e) {
                     throw new CompletionException(e);
                 }
@@ -253,9 +265,9 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     }
 
     /** The ids of those of {@code topics} that exist, as the broker has them now. */
-    private Map<String, Uuid> topicIds(Collection<String> topics) throws Exception {
+    private Map<String, Uuid> topicIds(Collection<String> topics, Duration timeout) throws Exception {
         Map<String, Uuid> ids = new HashMap<>();
-        describeTopics(topics, START_CHECK_TIMEOUT).forEach((name, d) -> ids.put(name, d.topicId()));
+        describeTopics(topics, timeout).forEach((name, d) -> ids.put(name, d.topicId()));
         return ids;
     }
 
@@ -306,7 +318,8 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      * offsets held are the old topic's, and reading the new topic at them would skip its first records without a
      * word. {@code beforeAnyRecord}: no record was emitted since the positions were restored, so that under {@link
      * OffsetOutOfRangePolicy#EARLIEST} an unbounded partition can be read again from the new topic's first offset;
-     * otherwise (or by default) the job stops and says what happened.
+     * otherwise (or by default) the job stops and says what happened. A running reader's look fails the reader (see
+     * {@link #recreatedWhileRunning}).
      */
     private void checkTopicIds(Map<String, Uuid> ids, boolean beforeAnyRecord) {
         Map<TopicPartition, Uuid> recreated = new LinkedHashMap<>();
@@ -332,41 +345,31 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         if (!gone.isEmpty()) {
             // the consumer waits for it as for any missing topic; created again, it is a new topic the check stops at
             LOG.warn("Kafka source '{}' subtask {}: topics {} no longer exist: their partitions are not read. A topic "
-                            + "created again under the same name is a new topic: the next look stops the job, and so "
-                            + "does a restart unless OffsetOutOfRangePolicy.EARLIEST reads it from its start",
+                            + "created again under the same name is a new topic: the next checkpoint or look stops the "
+                            + "job, and so does a restart unless OffsetOutOfRangePolicy.EARLIEST reads it from its start",
                     context.getOperatorUid(), context.getIndexOfSubtask(), gone);
         }
         if (recreated.isEmpty()) {
             return;
         }
-        TopicPartition first = recreated.keySet().iterator().next();
-        Position p = positions.get(first);
-        String which = "topic '" + first.topic() + "' (partitions " + recreated.keySet() + ") was deleted and created "
-                + "again: its id is " + recreated.get(first) + ", not " + p.topicId + " as when this job read it";
         boolean bounded = recreated.keySet().stream().anyMatch(tp -> positions.get(tp).bounded());
-        if (!beforeAnyRecord || bounded || outOfRangePolicy == OffsetOutOfRangePolicy.FAIL) {
+        if (!beforeAnyRecord) {
+            Map<TopicPartition, Uuid> old = new LinkedHashMap<>();
+            recreated.keySet().forEach(tp -> old.put(tp, positions.get(tp).topicId));
+            throw recreatedWhileRunning(recreated, old, bounded, "at a look for new partitions", confirmedNext,
+                    nextOffsets());
+        }
+        if (bounded || outOfRangePolicy == OffsetOutOfRangePolicy.FAIL) {
+            TopicPartition first = recreated.keySet().iterator().next();
             String from = context.getRestoredCheckpointId().isPresent()
                     ? "checkpoint " + context.getRestoredCheckpointId().getAsLong() : "its starting offsets";
-            String what = beforeAnyRecord
-                    ? "The offsets restored from " + from + " (" + first + " at " + p.next + ") are the old topic's; "
-                            + "read at them, the new topic's records before them would be skipped. The job stops "
-                            + "rather than skip them. "
-                    : "This reader noticed it while running, at a look for new partitions: records of the new topic "
-                            + "from offset " + confirmedNext.getOrDefault(first, p.next) + " of " + first
-                            + " (where this reader was as its last look that found the old topic began) to " + p.next
-                            + " may have been read as if they were the old topic's; those before it never were. The "
-                            + "job stops. ";
-            String todo = bounded
-                    ? "A bounded read of the old topic cannot go on in the new one: start the job without its "
-                            + "checkpoints"
-                    : "To read the new topic from its first offset, start the job again with "
-                            + "setOffsetOutOfRangePolicy(OffsetOutOfRangePolicy.EARLIEST) on the KafkaSource builder "
-                            + "(command line: --offset-out-of-range earliest)"
-                            + (beforeAnyRecord ? "" : " (the records of it this job read already are then read again)")
-                            + ", or start the job without its checkpoints";
             throw new NonRecoverableException("Kafka source '" + context.getOperatorUid() + "' subtask "
-                    + context.getIndexOfSubtask() + ": " + which + ". " + what + todo);
+                    + context.getIndexOfSubtask() + ": " + which(recreated, positions.get(first).topicId) + ". The "
+                    + "offsets restored from " + from + " (" + first + " at " + positions.get(first).next + ") are the "
+                    + "old topic's; read at them, the new topic's records before them would be skipped. The job stops "
+                    + "rather than skip them. " + todo(bounded, true));
         }
+        String which = which(recreated, positions.get(recreated.keySet().iterator().next()).topicId);
         for (Map.Entry<TopicPartition, Uuid> e : recreated.entrySet()) {
             positions.get(e.getKey()).topicId = e.getValue();
         }
@@ -384,6 +387,48 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         for (TopicPartition tp : consumer.assignment()) {
             consumer.seek(tp, positions.get(tp).next);
         }
+    }
+
+    private static String which(Map<TopicPartition, Uuid> recreated, Uuid old) {
+        TopicPartition first = recreated.keySet().iterator().next();
+        return "topic '" + first.topic() + "' (partitions " + recreated.keySet() + ") was deleted and created again: "
+                + "its id is " + recreated.get(first) + ", not " + old + " as when this job read it";
+    }
+
+    private static String todo(boolean bounded, boolean beforeAnyRecord) {
+        return bounded
+                ? "A bounded read of the old topic cannot go on in the new one: start the job without its checkpoints"
+                : "To read the new topic from its first offset, start the job again with "
+                        + "setOffsetOutOfRangePolicy(OffsetOutOfRangePolicy.EARLIEST) on the KafkaSource builder "
+                        + "(command line: --offset-out-of-range earliest)"
+                        + (beforeAnyRecord ? "" : " (the records of it this job read already are then read again)")
+                        + ", or start the job without its checkpoints";
+    }
+
+    /**
+     * The failure of a running reader that found topics deleted and created again ({@code recreated}: partition →
+     * the new id; {@code old}: the id its positions are offsets of), {@code noticed} how. Records of a partition from
+     * {@code confirmed} (where the reader was as the last look or checkpoint that found the old topic began) to
+     * {@code reached} may be the new topic's, read at the old topic's offsets. Under {@link
+     * OffsetOutOfRangePolicy#EARLIEST} (unbounded) the job restarts, and its restart reads the new topic from its
+     * first offset; otherwise it stops. Built on any thread, from what it is given only.
+     */
+    private RuntimeException recreatedWhileRunning(Map<TopicPartition, Uuid> recreated, Map<TopicPartition, Uuid> old,
+                                                   boolean bounded, String noticed, Map<TopicPartition, Long> confirmed,
+                                                   Map<TopicPartition, Long> reached) {
+        TopicPartition first = recreated.keySet().iterator().next();
+        long to = reached.get(first);
+        String what = "Kafka source '" + context.getOperatorUid() + "' subtask " + context.getIndexOfSubtask() + ": "
+                + which(recreated, old.get(first)) + ". This reader noticed it while running, " + noticed
+                + ": records of the new topic from offset " + confirmed.getOrDefault(first, to) + " of " + first
+                + " (where this reader was at the last look or checkpoint that found the old topic) to " + to
+                + " may have been read as if they were the old topic's; those before it never were. ";
+        if (!bounded && outOfRangePolicy == OffsetOutOfRangePolicy.EARLIEST) {
+            return new IllegalStateException(what + "The job restarts: its last completed checkpoint holds none of "
+                    + "them, and the restart reads the new topic from its first offset, as configured "
+                    + "(OffsetOutOfRangePolicy.EARLIEST)");
+        }
+        return new NonRecoverableException(what + "The job stops. " + todo(bounded, false));
     }
 
     private Map<TopicPartition, Long> nextOffsets() {
@@ -588,7 +633,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         checkHeld(found.ends(), lookBegan);
         nextAsLookBegan.forEach((tp, next) -> {
             if (found.ids().containsKey(tp.topic())) {
-                confirmedNext.put(tp, next); // found as before (a topic that is gone confirms nothing)
+                confirmedNext.merge(tp, next, Math::max); // found as before (a topic that is gone confirms nothing)
             }
         });
         Map<TopicPartition, Uuid> mine = new LinkedHashMap<>(found.found());
@@ -617,6 +662,11 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     /** How long the start's look at the topics' ids may take (the first records wait for it). */
     private static final Duration START_CHECK_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration DISCOVERY_RETRY = Duration.ofSeconds(10);
+    /**
+     * How long a checkpoint's question about its topics' ids may take: the checkpoint waits for the answer, and a
+     * broker restarting in the meantime answers once it is back, as the sinks' writes wait for it.
+     */
+    private static final Duration CONFIRM_TIMEOUT = Duration.ofSeconds(30);
 
     private String subscription() {
         return discovery.pattern() != null ? "the topics matching '" + discovery.pattern() + "'"
@@ -640,6 +690,16 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
 
     @Override
     public InputStatus pollNext(ReaderOutput<T> output) throws Exception {
+        if (!confirmedByCheckpoints.isEmpty()) {
+            Map<TopicPartition, Long> confirmed;
+            while ((confirmed = confirmedByCheckpoints.poll()) != null) {
+                confirmed.forEach((tp, next) -> confirmedNext.merge(tp, next, Math::max));
+            }
+        }
+        RuntimeException recreated = failedConfirmation;
+        if (recreated != null) {
+            throw recreated;
+        }
         if (allFinished()) {
             return InputStatus.END_OF_INPUT;
         }
@@ -715,7 +775,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      * fetch of a new consumer takes a metadata request, a connection and the fetch itself). Positions stay.
      */
     @Override
-    public void prefetch() {
+    public void prefetch() throws Exception {
         if (!buffered.hasNext() && !allFinished() && !consumer.assignment().isEmpty()) {
             fetch(Duration.ZERO);
         }
@@ -803,7 +863,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     }
 
     /** One poll of the consumer into {@link #buffered}; false if an offset was out of range (handled, poll again). */
-    private boolean fetch(Duration timeout) {
+    private boolean fetch(Duration timeout) throws Exception {
         try {
             polling = true;
             try {
@@ -855,7 +915,13 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         output.output(KafkaSource.DEAD_LETTERS, letter);
     }
 
-    private void onOutOfRange(Map<TopicPartition, Long> partitions) {
+    private void onOutOfRange(Map<TopicPartition, Long> partitions) throws Exception {
+        if (topicIdsAtStart != null) {
+            // the start's look first: a topic created again since the checkpoint is told apart from a log truncated
+            confirmTopicIds();
+            return; // the positions as the look left them are fetched again
+        }
+        checkRecreated(partitions.keySet());
         Map<TopicPartition, Long> starts = unwoken(() -> consumer.beginningOffsets(partitions.keySet()));
         Map<TopicPartition, Long> ends = unwoken(() -> consumer.endOffsets(partitions.keySet()));
         String from = context.getRestoredCheckpointId().isPresent()
@@ -895,6 +961,50 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             if (p != null) {
                 p.next = start;
             }
+        }
+    }
+
+    /**
+     * Whether the topics of {@code partitions}, found out of range, were deleted and created again while this reader
+     * ran, and if so fails the reader as a checkpoint's look would ({@link #recreatedWhileRunning}), rather than take
+     * the new topic for the old one truncated. A broker that does not answer leaves the question to the checkpoints.
+     */
+    private void checkRecreated(Set<TopicPartition> partitions) {
+        Set<String> topics = new TreeSet<>();
+        partitions.forEach(tp -> {
+            if (positions.containsKey(tp) && positions.get(tp).topicId != null) {
+                topics.add(tp.topic());
+            }
+        });
+        if (topics.isEmpty()) {
+            return;
+        }
+        if (!holdsAdmin) {
+            admin.acquire();
+            holdsAdmin = true;
+        }
+        Map<String, Uuid> ids;
+        try {
+            ids = topicIds(topics, ADMIN_TIMEOUT);
+        } catch (Exception e) {
+            LOG.debug("Kafka source reader {}: could not ask for the ids of {}: {}", properties.get("client.id"), topics,
+                    e.toString());
+            return;
+        }
+        Map<TopicPartition, Uuid> recreated = new LinkedHashMap<>();
+        Map<TopicPartition, Uuid> old = new LinkedHashMap<>();
+        for (TopicPartition tp : partitions) {
+            Position p = positions.get(tp);
+            Uuid now = KafkaPartitionSplit.knownId(ids.get(tp.topic()));
+            if (p != null && p.topicId != null && now != null && !now.equals(p.topicId)) {
+                recreated.put(tp, now);
+                old.put(tp, p.topicId);
+            }
+        }
+        if (!recreated.isEmpty()) {
+            boolean bounded = recreated.keySet().stream().anyMatch(tp -> positions.get(tp).bounded());
+            throw recreatedWhileRunning(recreated, old, bounded, "as its position was out of the new topic's range",
+                    confirmedNext, nextOffsets());
         }
     }
 
@@ -941,6 +1051,78 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             offsetsToCommit.put(checkpointId, offsets);
         }
         return splits;
+    }
+
+    /**
+     * Asks, beside the checkpoint's asynchronous part, whether the topics whose records this reader emitted since the
+     * last checkpoint it asked for are still the topics its positions are offsets of: a topic deleted and created
+     * again under the same name, which the consumer reads on at the old topic's offsets once it finds it, has a new
+     * id. The checkpoint is acknowledged only once the broker still has the old id (or no such topic: the old one
+     * is gone and no new one read), so that no output of the new topic's records read at the old offsets is
+     * committed; a new id declines it and fails the reader ({@link #recreatedWhileRunning}). Each record was emitted
+     * before the barrier and the question is asked after it; a topic deleted is never found again, so the old id
+     * found then means every record came from the old topic. Nothing is asked when nothing was read since.
+     */
+    @Override
+    public CompletableFuture<Void> confirmSnapshot(long checkpointId) {
+        RuntimeException failed = failedConfirmation;
+        if (failed != null) {
+            return CompletableFuture.failedFuture(failed);
+        }
+        Map<TopicPartition, Long> reached = nextOffsets();
+        if (reached.equals(lastAskedAt) && (lastAsked == null || !lastAsked.isCompletedExceptionally())) {
+            return lastAsked; // nothing read since: as the last question answers (null: the start, or none to ask)
+        }
+        // every topic read: a question that failed, or one still to answer, leaves records of any of them unconfirmed
+        Map<TopicPartition, Uuid> expected = new LinkedHashMap<>();
+        positions.forEach((tp, p) -> {
+            if (!p.unsubscribed && p.topicId != null) {
+                expected.put(tp, p.topicId);
+            }
+        });
+        lastAskedAt = reached;
+        if (expected.isEmpty()) {
+            lastAsked = null;
+            return null;
+        }
+        if (!holdsAdmin) {
+            admin.acquire();
+            holdsAdmin = true;
+        }
+        boolean bounded = expected.keySet().stream().anyMatch(tp -> positions.get(tp).bounded());
+        Map<TopicPartition, Long> confirmedBefore = new HashMap<>(confirmedNext);
+        Set<String> topics = new TreeSet<>();
+        expected.keySet().forEach(tp -> topics.add(tp.topic()));
+        lastAsked = CompletableFuture.supplyAsync(() -> {
+            Map<String, Uuid> ids;
+            try {
+                ids = topicIds(topics, CONFIRM_TIMEOUT);
+            } catch (Exception e) {
+                throw new CompletionException(new IllegalStateException("Kafka source reader "
+                        + properties.get("client.id") + " could not ask the broker whether its topics " + topics
+                        + " are still the ones it read, for checkpoint " + checkpointId + ": " + e, e));
+            }
+            Map<TopicPartition, Uuid> recreated = new LinkedHashMap<>();
+            Map<TopicPartition, Long> confirmed = new HashMap<>();
+            expected.forEach((tp, id) -> {
+                Uuid now = KafkaPartitionSplit.knownId(ids.get(tp.topic()));
+                if (now != null && !now.equals(id)) {
+                    recreated.put(tp, now);
+                } else if (now != null) {
+                    confirmed.put(tp, reached.get(tp));
+                }
+            });
+            if (recreated.isEmpty()) {
+                confirmedByCheckpoints.add(confirmed);
+                return null;
+            }
+            RuntimeException e = recreatedWhileRunning(recreated, expected, bounded, "as checkpoint " + checkpointId
+                    + " asked whether its topics were the ones it read (the checkpoint is declined, so that an "
+                    + "exactly-once sink commits no output of what its barrier followed)", confirmedBefore, reached);
+            failedConfirmation = e;
+            throw new CompletionException(e);
+        }, background);
+        return lastAsked;
     }
 
     @Override

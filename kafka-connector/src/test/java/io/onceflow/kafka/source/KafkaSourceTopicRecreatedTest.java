@@ -1,9 +1,11 @@
 package io.onceflow.kafka.source;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -27,6 +29,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
@@ -120,6 +123,14 @@ class KafkaSourceTopicRecreatedTest {
         }
     }
 
+    private static int committed(CommittedStore store) {
+        try {
+            return store.readAll().size();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     private static List<String> records(String prefix, int from, int to) {
         List<String> list = new ArrayList<>();
         for (int i = from; i < to; i++) {
@@ -179,6 +190,72 @@ class KafkaSourceTopicRecreatedTest {
         third.stop(Duration.ofSeconds(30));
         expected.addAll(records("new", 300, 400));
         assertEquals(sorted(expected), sorted(store.readAll()));
+    }
+
+    /**
+     * Runs a job on a topic of two partitions holding 100 records until all of them are committed and its one look
+     * for partitions is past (its source looks only a second after the start), then deletes the topic and creates it
+     * again with 300 records, 150 in each partition: the job's consumer reads on at offset 50 of the new topic.
+     */
+    private static JobClient recreatedUnder(KafkaSourceBuilder<String> source, String topic, CommittedStore store,
+                                            Path checkpoints) throws Exception {
+        long started = System.nanoTime();
+        JobClient job = copy(source.setPartitionDiscoveryInterval(Duration.ZERO).build(), store, checkpoints, topic);
+        await(() -> committed(store) == 100, "the old topic's 100 records committed");
+        long lookPast = started + TimeUnit.MILLISECONDS.toNanos(2500) - System.nanoTime();
+        if (lookPast > 0) {
+            TimeUnit.NANOSECONDS.sleep(lookPast);
+        }
+        recreate(topic, 2);
+        write(topic, "new", 0, 300, 2);
+        return job;
+    }
+
+    /**
+     * Deleted and created again while the job runs, with no look for partitions to come: the job stops, nothing read
+     * of the new topic committed. Whichever comes first tells: the consumer's position out of the new topic's range
+     * while it is still being written (the reader then asks for the topic's id rather than take it for the old one
+     * truncated), or the next checkpoint's question once the consumer read on in it (that checkpoint is declined;
+     * {@link #aCheckpointAfterRecordsOfATopicCreatedAgainIsNotConfirmed} shows it alone).
+     */
+    @Test
+    void aTopicCreatedAgainWhileTheJobRunsStopsItWithNothingOfItCommitted(@TempDir Path dir)
+            throws Exception {
+        String topic = topic(2);
+        write(topic, "old", 0, 100, 2);
+        CommittedStore store = CommittedStore.inMemory();
+        try (JobClient job = recreatedUnder(source(topic), topic, store, dir.resolve("checkpoints"))) {
+            JobExecutionException e = assertThrows(JobExecutionException.class,
+                    () -> job.awaitTermination(Duration.ofSeconds(60)));
+            assertEquals(0, job.getMetrics().numRestarts(), "no restart loop");
+            assertTrue(e.getMessage().contains("topic '" + topic + "'") && e.getMessage().contains("was deleted and "
+                            + "created again") && e.getMessage().contains("noticed it while running")
+                            && e.getMessage().contains("from offset 50 of " + topic + "-")
+                            && e.getMessage().contains("setOffsetOutOfRangePolicy(OffsetOutOfRangePolicy.EARLIEST)"),
+                    e.getMessage());
+            assertEquals(sorted(records("old", 0, 100)), sorted(store.readAll()), "nothing of the new topic committed");
+        }
+    }
+
+    /**
+     * The same under {@link OffsetOutOfRangePolicy#EARLIEST}: the job restarts from its last checkpoint, which holds
+     * nothing of the new topic, and reads the new topic from its first offset: every record of both topics once.
+     */
+    @Test
+    void aTopicCreatedAgainWhileTheJobRunsIsReadFromItsStartAfterARestartUnderEarliest(@TempDir Path dir)
+            throws Exception {
+        String topic = topic(2);
+        write(topic, "old", 0, 100, 2);
+        CommittedStore store = CommittedStore.inMemory();
+        List<String> expected = records("old", 0, 100);
+        expected.addAll(records("new", 0, 300));
+        try (JobClient job = recreatedUnder(source(topic).setOffsetOutOfRangePolicy(OffsetOutOfRangePolicy.EARLIEST),
+                topic, store, dir.resolve("checkpoints"))) {
+            await(() -> committed(store) >= 400, "400 records committed");
+            job.stop(Duration.ofSeconds(30));
+            assertEquals(sorted(expected), sorted(store.readAll()), "both topics' records, each once");
+            assertTrue(job.getMetrics().numRestarts() >= 1, "restarted to read the new topic from its start");
+        }
     }
 
     /** A reader with the job-wide split ids at its start, so that it looks for new partitions. */
@@ -247,6 +324,61 @@ class KafkaSourceTopicRecreatedTest {
                     && e.getMessage().contains("from offset 40 of " + topic + "-0")
                     && e.getMessage().contains(" to " + (40 + ofTheNewTopic.size()) + " may have been read"),
                     e.getMessage());
+        } finally {
+            reader.close();
+        }
+    }
+
+    /**
+     * A checkpoint asks, beside its asynchronous part, whether the topics read are still the ones the positions are
+     * offsets of: the reader's snapshot is confirmed while the old topic stands, and once the consumer has read on in
+     * the new topic at the old offsets, the next checkpoint's confirmation fails (so that the task declines it), and
+     * so does the reader's next poll. A reader that runs no look at all.
+     */
+    @Test
+    void aCheckpointAfterRecordsOfATopicCreatedAgainIsNotConfirmed() throws Exception {
+        String topic = topic(1);
+        write(topic, "old", 0, 30, 1);
+        KafkaSource<String> source = source(topic).build();
+        KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source.createReader(
+                new KafkaSourceTest.ReaderContext(0, 1, "kafka", "confirm"));
+        try {
+            reader.addSplits(source.createInitialSplits());
+            reader.start();
+            reader.snapshotState(1);
+            assertNull(reader.confirmSnapshot(1), "nothing read yet: nothing to ask");
+            List<String> read = new ArrayList<>();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (read.size() < 30) {
+                assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 30");
+                reader.pollNext(read::add);
+            }
+            reader.snapshotState(2);
+            CompletableFuture<Void> second = reader.confirmSnapshot(2);
+            assertNotNull(second, "records read: the topic is asked for");
+            second.get(30, TimeUnit.SECONDS); // the old topic stands: confirmed
+            reader.snapshotState(3);
+            assertSame(second, reader.confirmSnapshot(3), "nothing read since checkpoint 2: its answer stands");
+
+            recreate(topic, 1);
+            write(topic, "new", 0, 100, 1);
+            while (read.size() < 40) { // the consumer reads on at offset 30 of the new topic
+                assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 40");
+                reader.pollNext(read::add);
+            }
+            assertEquals(records("new", 30, 40), read.subList(30, 40));
+            reader.snapshotState(4);
+            ExecutionException failed = assertThrows(ExecutionException.class,
+                    () -> reader.confirmSnapshot(4).get(30, TimeUnit.SECONDS));
+            NonRecoverableException e = assertInstanceOf(NonRecoverableException.class, failed.getCause());
+            assertTrue(e.getMessage().contains("was deleted and created again")
+                    && e.getMessage().contains("as checkpoint 4 asked whether its topics were the ones it read")
+                    && e.getMessage().contains("from offset 30 of " + topic + "-0")
+                    && e.getMessage().contains(" to " + read.size() + " may have been read"), e.getMessage());
+            assertSame(e, assertThrows(NonRecoverableException.class, () -> reader.pollNext(read::add)),
+                    "the reader fails too");
+            reader.snapshotState(5);
+            assertTrue(reader.confirmSnapshot(5).isCompletedExceptionally(), "and no later checkpoint is confirmed");
         } finally {
             reader.close();
         }
