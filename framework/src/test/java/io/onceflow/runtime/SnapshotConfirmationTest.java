@@ -120,7 +120,7 @@ class SnapshotConfirmationTest {
         }
     }
 
-    /** One split emitting a record per poll (every millisecond); its snapshots are confirmed as {@link #policy} says. */
+    /** One split emitting a record per poll (every millisecond); its snapshots confirmed as {@link #policy} says. */
     static final class ConfirmingSource implements Source<String, Split> {
         @Override
         public Boundedness getBoundedness() {

@@ -421,7 +421,8 @@ public final class CheckpointCoordinator {
     }
 
     public synchronized void decline(int taskIndex, long checkpointId, Throwable cause) {
-        if (io.onceflow.api.NonRecoverableException.isIn(cause) && attempt != null && pending.containsKey(checkpointId)) {
+        if (io.onceflow.api.NonRecoverableException.isIn(cause) && attempt != null
+                && pending.containsKey(checkpointId)) {
             // the task found that the job must not go on (a source whose input is no longer what it read): this is
             // the job's failure, before the checkpoint's own counts toward the tolerated ones
             attempt.failJob(cause);

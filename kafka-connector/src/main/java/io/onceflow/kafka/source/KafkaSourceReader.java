@@ -32,8 +32,10 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
+import org.apache.kafka.clients.admin.DescribeTopicsOptions;
 import org.apache.kafka.clients.admin.ListOffsetsOptions;
 import org.apache.kafka.clients.admin.ListOffsetsResult.ListOffsetsResultInfo;
 import org.apache.kafka.clients.admin.OffsetSpec;
@@ -271,6 +273,47 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         return ids;
     }
 
+    /**
+     * The ids of those of {@code topics} that exist, asked without holding a thread while the broker answers: the
+     * Admin client's thread completes the future (the background executor waits for the shared client only while
+     * it is still being created).
+     */
+    private CompletableFuture<Map<String, Uuid>> topicIdsAsync(Set<String> topics, Duration timeout) {
+        if (!admin.ready()) {
+            return CompletableFuture.supplyAsync(() -> {
+                try {
+                    return topicIds(topics, timeout);
+                } catch (Exception e) {
+                    throw new CompletionException(e);
+                }
+            }, background);
+        }
+        Map<String, KafkaFuture<TopicDescription>> futures = admin.get().describeTopics(topics,
+                new DescribeTopicsOptions().timeoutMs((int) timeout.toMillis())).topicNameValues();
+        Map<String, Uuid> ids = new ConcurrentHashMap<>();
+        CompletableFuture<Map<String, Uuid>> all = new CompletableFuture<>();
+        AtomicInteger left = new AtomicInteger(futures.size());
+        futures.forEach((name, future) -> future.whenComplete((description, failure) -> {
+            if (failure != null) {
+                Throwable cause = failure;
+                while ((cause instanceof ExecutionException || cause instanceof CompletionException)
+                        && cause.getCause() != null) {
+                    cause = cause.getCause();
+                }
+                if (!(cause instanceof UnknownTopicOrPartitionException)) {
+                    all.completeExceptionally(cause);
+                    return;
+                }
+            } else {
+                ids.put(name, description.topicId());
+            }
+            if (left.decrementAndGet() == 0) {
+                all.complete(ids);
+            }
+        }));
+        return all;
+    }
+
     /** The descriptions of those of {@code topics} that exist (one that does not is left out). */
     private Map<String, TopicDescription> describeTopics(Collection<String> topics, Duration timeout)
             throws Exception {
@@ -346,7 +389,8 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             // the consumer waits for it as for any missing topic; created again, it is a new topic the check stops at
             LOG.warn("Kafka source '{}' subtask {}: topics {} no longer exist: their partitions are not read. A topic "
                             + "created again under the same name is a new topic: the next checkpoint or look stops the "
-                            + "job, and so does a restart unless OffsetOutOfRangePolicy.EARLIEST reads it from its start",
+                            + "job, and so does a restart unless OffsetOutOfRangePolicy.EARLIEST reads it from its "
+                            + "start",
                     context.getOperatorUid(), context.getIndexOfSubtask(), gone);
         }
         if (recreated.isEmpty()) {
@@ -987,8 +1031,8 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         try {
             ids = topicIds(topics, ADMIN_TIMEOUT);
         } catch (Exception e) {
-            LOG.debug("Kafka source reader {}: could not ask for the ids of {}: {}", properties.get("client.id"), topics,
-                    e.toString());
+            LOG.debug("Kafka source reader {}: could not ask for the ids of {}: {}", properties.get("client.id"),
+                    topics, e.toString());
             return;
         }
         Map<TopicPartition, Uuid> recreated = new LinkedHashMap<>();
@@ -1054,8 +1098,8 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     }
 
     /**
-     * Asks, beside the checkpoint's asynchronous part, whether the topics whose records this reader emitted since the
-     * last checkpoint it asked for are still the topics its positions are offsets of: a topic deleted and created
+     * Asks, beside the checkpoint's asynchronous part, whether the topics this reader reads are still the topics its
+     * positions are offsets of, if it read anything since the checkpoint it last asked for: a topic deleted and created
      * again under the same name, which the consumer reads on at the old topic's offsets once it finds it, has a new
      * id. The checkpoint is acknowledged only once the broker still has the old id (or no such topic: the old one
      * is gone and no new one read), so that no output of the new topic's records read at the old offsets is
@@ -1093,14 +1137,13 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         Map<TopicPartition, Long> confirmedBefore = new HashMap<>(confirmedNext);
         Set<String> topics = new TreeSet<>();
         expected.keySet().forEach(tp -> topics.add(tp.topic()));
-        lastAsked = CompletableFuture.supplyAsync(() -> {
-            Map<String, Uuid> ids;
-            try {
-                ids = topicIds(topics, CONFIRM_TIMEOUT);
-            } catch (Exception e) {
+        lastAsked = topicIdsAsync(topics, CONFIRM_TIMEOUT).handle((ids, failure) -> {
+            if (failure != null) {
+                Throwable cause = failure instanceof CompletionException && failure.getCause() != null
+                        ? failure.getCause() : failure;
                 throw new CompletionException(new IllegalStateException("Kafka source reader "
                         + properties.get("client.id") + " could not ask the broker whether its topics " + topics
-                        + " are still the ones it read, for checkpoint " + checkpointId + ": " + e, e));
+                        + " are still the ones it read, for checkpoint " + checkpointId + ": " + cause, cause));
             }
             Map<TopicPartition, Uuid> recreated = new LinkedHashMap<>();
             Map<TopicPartition, Long> confirmed = new HashMap<>();
@@ -1121,7 +1164,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                     + "exactly-once sink commits no output of what its barrier followed)", confirmedBefore, reached);
             failedConfirmation = e;
             throw new CompletionException(e);
-        }, background);
+        });
         return lastAsked;
     }
 

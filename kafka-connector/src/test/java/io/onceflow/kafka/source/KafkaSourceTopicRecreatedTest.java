@@ -62,9 +62,17 @@ class KafkaSourceTopicRecreatedTest {
 
     /** Deletes the topic and creates it again, empty, once the broker has finished deleting it. */
     private static void recreate(String topic, int partitions) throws Exception {
+        Uuid old;
         try (Admin admin = kafka.createAdmin()) {
-            Uuid old = idOf(admin, topic);
+            old = idOf(admin, topic);
             admin.deleteTopics(List.of(topic)).all().get(30, TimeUnit.SECONDS);
+        }
+        createAgain(topic, partitions, old);
+    }
+
+    /** Creates the deleted topic again, once the broker has finished deleting it. */
+    private static void createAgain(String topic, int partitions, Uuid old) throws Exception {
+        try (Admin admin = kafka.createAdmin()) {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             while (true) {
                 try {
@@ -78,6 +86,20 @@ class KafkaSourceTopicRecreatedTest {
                 }
             }
             assertNotEquals(old, idOf(admin, topic), "the topic created again has an id of its own");
+        }
+    }
+
+    private static boolean exists(Admin admin, String topic) {
+        try {
+            idOf(admin, topic);
+            return true;
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException) {
+                return false;
+            }
+            throw new AssertionError(e);
+        } catch (Exception e) {
+            throw new AssertionError(e);
         }
     }
 
@@ -360,25 +382,39 @@ class KafkaSourceTopicRecreatedTest {
             reader.snapshotState(3);
             assertSame(second, reader.confirmSnapshot(3), "nothing read since checkpoint 2: its answer stands");
 
-            recreate(topic, 1);
-            write(topic, "new", 0, 100, 1);
-            while (read.size() < 40) { // the consumer reads on at offset 30 of the new topic
-                assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 40");
+            write(topic, "old", 30, 35, 1);
+            while (read.size() < 35) {
+                assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 35");
                 reader.pollNext(read::add);
             }
-            assertEquals(records("new", 30, 40), read.subList(30, 40));
+            Uuid old;
+            try (Admin admin = kafka.createAdmin()) {
+                old = idOf(admin, topic);
+                admin.deleteTopics(List.of(topic)).all().get(30, TimeUnit.SECONDS);
+                await(() -> !exists(admin, topic), "the broker no longer knows the topic");
+            }
             reader.snapshotState(4);
+            reader.confirmSnapshot(4).get(30, TimeUnit.SECONDS); // deleted, not created again: all read was the old
+
+            createAgain(topic, 1, old);
+            write(topic, "new", 0, 100, 1);
+            while (read.size() < 45) { // the consumer reads on at offset 35 of the new topic
+                assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 45");
+                reader.pollNext(read::add);
+            }
+            assertEquals(records("new", 35, 45), read.subList(35, 45));
+            reader.snapshotState(5);
             ExecutionException failed = assertThrows(ExecutionException.class,
-                    () -> reader.confirmSnapshot(4).get(30, TimeUnit.SECONDS));
+                    () -> reader.confirmSnapshot(5).get(30, TimeUnit.SECONDS));
             NonRecoverableException e = assertInstanceOf(NonRecoverableException.class, failed.getCause());
             assertTrue(e.getMessage().contains("was deleted and created again")
-                    && e.getMessage().contains("as checkpoint 4 asked whether its topics were the ones it read")
+                    && e.getMessage().contains("as checkpoint 5 asked whether its topics were the ones it read")
                     && e.getMessage().contains("from offset 30 of " + topic + "-0")
                     && e.getMessage().contains(" to " + read.size() + " may have been read"), e.getMessage());
             assertSame(e, assertThrows(NonRecoverableException.class, () -> reader.pollNext(read::add)),
                     "the reader fails too");
-            reader.snapshotState(5);
-            assertTrue(reader.confirmSnapshot(5).isCompletedExceptionally(), "and no later checkpoint is confirmed");
+            reader.snapshotState(6);
+            assertTrue(reader.confirmSnapshot(6).isCompletedExceptionally(), "and no later checkpoint is confirmed");
         } finally {
             reader.close();
         }
