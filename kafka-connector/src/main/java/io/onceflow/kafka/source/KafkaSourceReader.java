@@ -268,8 +268,12 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
 
     /** The ids of those of {@code topics} that exist, as the broker has them now. */
     private Map<String, Uuid> topicIds(Collection<String> topics, Duration timeout) throws Exception {
+        return ids(describeTopics(topics, timeout));
+    }
+
+    private static Map<String, Uuid> ids(Map<String, TopicDescription> descriptions) {
         Map<String, Uuid> ids = new HashMap<>();
-        describeTopics(topics, timeout).forEach((name, d) -> ids.put(name, d.topicId()));
+        descriptions.forEach((name, d) -> ids.put(name, d.topicId()));
         return ids;
     }
 
@@ -288,11 +292,29 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                 }
             }, background);
         }
+        return describeTopicsAsync(topics, timeout).thenApply(KafkaSourceReader::ids);
+    }
+
+    /** The descriptions of those of {@code topics} that exist (one that does not is left out). */
+    private Map<String, TopicDescription> describeTopics(Collection<String> topics, Duration timeout)
+            throws Exception {
+        return describeTopicsAsync(topics, timeout).get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * {@link #describeTopics}, completed by the Admin client's thread; waits for the shared client if it is still
+     * being created.
+     */
+    private CompletableFuture<Map<String, TopicDescription>> describeTopicsAsync(Collection<String> topics,
+                                                                             Duration timeout) {
         Map<String, KafkaFuture<TopicDescription>> futures = admin.get().describeTopics(topics,
                 new DescribeTopicsOptions().timeoutMs((int) timeout.toMillis())).topicNameValues();
-        Map<String, Uuid> ids = new ConcurrentHashMap<>();
-        CompletableFuture<Map<String, Uuid>> all = new CompletableFuture<>();
+        Map<String, TopicDescription> found = new ConcurrentHashMap<>();
+        CompletableFuture<Map<String, TopicDescription>> all = new CompletableFuture<>();
         AtomicInteger left = new AtomicInteger(futures.size());
+        if (futures.isEmpty()) {
+            all.complete(found);
+        }
         futures.forEach((name, future) -> future.whenComplete((description, failure) -> {
             if (failure != null) {
                 Throwable cause = failure;
@@ -305,33 +327,13 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                     return;
                 }
             } else {
-                ids.put(name, description.topicId());
+                found.put(name, description);
             }
             if (left.decrementAndGet() == 0) {
-                all.complete(ids);
+                all.complete(found);
             }
         }));
         return all;
-    }
-
-    /** The descriptions of those of {@code topics} that exist (one that does not is left out). */
-    private Map<String, TopicDescription> describeTopics(Collection<String> topics, Duration timeout)
-            throws Exception {
-        Map<String, TopicDescription> result = new HashMap<>();
-        Map<String, KafkaFuture<TopicDescription>> futures =
-                admin.get().describeTopics(topics).topicNameValues();
-        long deadline = System.nanoTime() + timeout.toNanos();
-        for (Map.Entry<String, KafkaFuture<TopicDescription>> e : futures.entrySet()) {
-            try {
-                long left = Math.max(0, deadline - System.nanoTime());
-                result.put(e.getKey(), e.getValue().get(left, TimeUnit.NANOSECONDS));
-            } catch (ExecutionException failed) {
-                if (!(failed.getCause() instanceof UnknownTopicOrPartitionException)) {
-                    throw failed;
-                }
-            }
-        }
-        return result;
     }
 
     /**
@@ -431,6 +433,22 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         for (TopicPartition tp : consumer.assignment()) {
             consumer.seek(tp, positions.get(tp).next);
         }
+    }
+
+    /**
+     * The partitions of {@code old} (partition → the id its offsets belong to) whose topic {@code ids} (as the broker
+     * has them now) gives another id, with that id; a topic missing from {@code ids} (gone) or without an id (a
+     * broker without topic ids) is none of them.
+     */
+    private static Map<TopicPartition, Uuid> newIds(Map<TopicPartition, Uuid> old, Map<String, Uuid> ids) {
+        Map<TopicPartition, Uuid> recreated = new LinkedHashMap<>();
+        old.forEach((tp, id) -> {
+            Uuid now = KafkaPartitionSplit.knownId(ids.get(tp.topic()));
+            if (now != null && !now.equals(id)) {
+                recreated.put(tp, now);
+            }
+        });
+        return recreated;
     }
 
     private static String which(Map<TopicPartition, Uuid> recreated, Uuid old) {
@@ -555,8 +573,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                         .filter(discovery::subscribes).toList()
                 : discovery.topics());
         Map<String, TopicDescription> described = describeTopics(topics, ADMIN_TIMEOUT);
-        Map<String, Uuid> ids = new HashMap<>();
-        described.forEach((name, d) -> ids.put(name, d.topicId()));
+        Map<String, Uuid> ids = ids(described);
         Map<TopicPartition, Uuid> found = new LinkedHashMap<>();
         described.values().stream().sorted(Comparator.comparing(TopicDescription::name)).forEach(d ->
                 d.partitions().forEach(info -> {
@@ -1035,16 +1052,14 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                     topics, e.toString());
             return;
         }
-        Map<TopicPartition, Uuid> recreated = new LinkedHashMap<>();
         Map<TopicPartition, Uuid> old = new LinkedHashMap<>();
         for (TopicPartition tp : partitions) {
             Position p = positions.get(tp);
-            Uuid now = KafkaPartitionSplit.knownId(ids.get(tp.topic()));
-            if (p != null && p.topicId != null && now != null && !now.equals(p.topicId)) {
-                recreated.put(tp, now);
+            if (p != null && p.topicId != null) {
                 old.put(tp, p.topicId);
             }
         }
+        Map<TopicPartition, Uuid> recreated = newIds(old, ids);
         if (!recreated.isEmpty()) {
             boolean bounded = recreated.keySet().stream().anyMatch(tp -> positions.get(tp).bounded());
             throw recreatedWhileRunning(recreated, old, bounded, "as its position was out of the new topic's range",
@@ -1145,17 +1160,14 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                         + properties.get("client.id") + " could not ask the broker whether its topics " + topics
                         + " are still the ones it read, for checkpoint " + checkpointId + ": " + cause, cause));
             }
-            Map<TopicPartition, Uuid> recreated = new LinkedHashMap<>();
-            Map<TopicPartition, Long> confirmed = new HashMap<>();
-            expected.forEach((tp, id) -> {
-                Uuid now = KafkaPartitionSplit.knownId(ids.get(tp.topic()));
-                if (now != null && !now.equals(id)) {
-                    recreated.put(tp, now);
-                } else if (now != null) {
-                    confirmed.put(tp, reached.get(tp));
-                }
-            });
+            Map<TopicPartition, Uuid> recreated = newIds(expected, ids);
             if (recreated.isEmpty()) {
+                Map<TopicPartition, Long> confirmed = new HashMap<>();
+                expected.keySet().forEach(tp -> {
+                    if (ids.containsKey(tp.topic())) {
+                        confirmed.put(tp, reached.get(tp)); // a topic that is gone confirms nothing
+                    }
+                });
                 confirmedByCheckpoints.add(confirmed);
                 return null;
             }
