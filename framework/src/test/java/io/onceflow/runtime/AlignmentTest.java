@@ -128,6 +128,39 @@ class AlignmentTest {
         }
     }
 
+    /** An unbounded source of split 0 alone, read by the reader {@link #createReader} makes. */
+    abstract static class OneSplitSource implements Source<String, Split> {
+        @Override
+        public Boundedness getBoundedness() {
+            return Boundedness.CONTINUOUS_UNBOUNDED;
+        }
+
+        @Override
+        public List<Split> createInitialSplits() {
+            return List.of(new Split(0));
+        }
+
+        @Override
+        public VersionedSerializer<Split> getSplitSerializer() {
+            return splitSerializer();
+        }
+    }
+
+    /** A reader of one split, which is its whole position. */
+    abstract static class OneSplitReader implements SourceReader<String, Split> {
+        private Split split;
+
+        @Override
+        public void addSplits(List<Split> splits) {
+            split = splits.get(0);
+        }
+
+        @Override
+        public List<Split> snapshotState(long checkpointId) {
+            return List.of(split);
+        }
+    }
+
     /** Split 0 emits a record per millisecond; split 1 emits one record, then blocks until released. */
     static final class TwoSplitSource implements Source<String, Split> {
         @Override

@@ -11,18 +11,14 @@ import io.onceflow.api.NonRecoverableException;
 import io.onceflow.api.RestartStrategies;
 import io.onceflow.api.StreamEnvironment;
 import io.onceflow.api.functions.CheckpointListener;
-import io.onceflow.api.serialization.VersionedSerializer;
 import io.onceflow.api.sink.Sink;
 import io.onceflow.api.sink.SinkWriter;
-import io.onceflow.api.source.Boundedness;
 import io.onceflow.api.source.InputStatus;
 import io.onceflow.api.source.ReaderOutput;
-import io.onceflow.api.source.Source;
 import io.onceflow.api.source.SourceReader;
 import io.onceflow.api.source.SourceReaderContext;
 import io.onceflow.runtime.AlignmentTest.Split;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -121,27 +117,11 @@ class SnapshotConfirmationTest {
     }
 
     /** One split emitting a record per poll (every millisecond); its snapshots confirmed as {@link #policy} says. */
-    static final class ConfirmingSource implements Source<String, Split> {
-        @Override
-        public Boundedness getBoundedness() {
-            return Boundedness.CONTINUOUS_UNBOUNDED;
-        }
-
-        @Override
-        public List<Split> createInitialSplits() {
-            return List.of(new Split(0));
-        }
-
+    static final class ConfirmingSource extends AlignmentTest.OneSplitSource {
         @Override
         public SourceReader<String, Split> createReader(SourceReaderContext context) {
-            return new SourceReader<>() {
-                private Split split;
+            return new AlignmentTest.OneSplitReader() {
                 private long emitted;
-
-                @Override
-                public void addSplits(List<Split> splits) {
-                    split = splits.get(0);
-                }
 
                 @Override
                 public InputStatus pollNext(ReaderOutput<String> output) throws Exception {
@@ -151,20 +131,10 @@ class SnapshotConfirmationTest {
                 }
 
                 @Override
-                public List<Split> snapshotState(long checkpointId) {
-                    return List.of(split);
-                }
-
-                @Override
                 public CompletableFuture<Void> confirmSnapshot(long checkpointId) {
                     return ASKED.computeIfAbsent(checkpointId, policy::apply);
                 }
             };
-        }
-
-        @Override
-        public VersionedSerializer<Split> getSplitSerializer() {
-            return AlignmentTest.splitSerializer();
         }
     }
 

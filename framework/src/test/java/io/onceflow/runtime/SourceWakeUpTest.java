@@ -6,16 +6,12 @@ import io.onceflow.api.CheckpointingMode;
 import io.onceflow.api.JobClient;
 import io.onceflow.api.RestartStrategies;
 import io.onceflow.api.StreamEnvironment;
-import io.onceflow.api.serialization.VersionedSerializer;
-import io.onceflow.api.source.Boundedness;
 import io.onceflow.api.source.InputStatus;
 import io.onceflow.api.source.ReaderOutput;
-import io.onceflow.api.source.Source;
 import io.onceflow.api.source.SourceReader;
 import io.onceflow.api.source.SourceReaderContext;
 import io.onceflow.runtime.AlignmentTest.Split;
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -66,27 +62,10 @@ class SourceWakeUpTest {
     }
 
     /** One split that never has input: each {@code pollNext} waits until woken (or ten minutes). */
-    static final class IdleSource implements Source<String, Split> {
-        @Override
-        public Boundedness getBoundedness() {
-            return Boundedness.CONTINUOUS_UNBOUNDED;
-        }
-
-        @Override
-        public List<Split> createInitialSplits() {
-            return List.of(new Split(0));
-        }
-
+    static final class IdleSource extends AlignmentTest.OneSplitSource {
         @Override
         public SourceReader<String, Split> createReader(SourceReaderContext context) {
-            return new SourceReader<>() {
-                private Split split;
-
-                @Override
-                public void addSplits(List<Split> splits) {
-                    split = splits.get(0);
-                }
-
+            return new AlignmentTest.OneSplitReader() {
                 @Override
                 public InputStatus pollNext(ReaderOutput<String> output) throws Exception {
                     CountDownLatch waiting = WAITING.get();
@@ -101,17 +80,7 @@ class SourceWakeUpTest {
                 public void wakeUp() {
                     WAITING.get().countDown();
                 }
-
-                @Override
-                public List<Split> snapshotState(long checkpointId) {
-                    return List.of(split);
-                }
             };
-        }
-
-        @Override
-        public VersionedSerializer<Split> getSplitSerializer() {
-            return AlignmentTest.splitSerializer();
         }
     }
 }
