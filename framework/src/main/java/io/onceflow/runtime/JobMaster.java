@@ -398,6 +398,7 @@ public final class JobMaster implements JobClient {
                     pending.abandon();
                 }
             }
+            awaitSnapshotThreads();
             ownership.release();
             AutoCloseable endpoint = metricsEndpoint;
             if (endpoint != null) {
@@ -408,6 +409,21 @@ public final class JobMaster implements JobClient {
                 }
             }
             termination.complete(status);
+        }
+    }
+
+    /**
+     * Waits for the snapshot being written when the job ended (interrupted by the shutdown): what it reads, such as
+     * a RocksDB database, closes only once it is done, so the job has ended when its working directories are gone.
+     */
+    private void awaitSnapshotThreads() {
+        try {
+            if (!snapshotExecutor.awaitTermination(30, TimeUnit.SECONDS)) {
+                LOG.warn("Job '{}': a snapshot still being written 30 s after the job ended; not waiting longer",
+                        spec.jobName());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -29,6 +29,7 @@ public final class FailingCheckpointStorage implements CheckpointStorage {
     private volatile LongPredicate failMetadataOf = id -> false;
     private volatile LongPredicate slowStateOf = id -> false;
     private volatile long slowMillis;
+    private volatile String slowUid;
     private final AtomicInteger injected = new AtomicInteger();
 
     private FailingCheckpointStorage(CheckpointStorage inner) {
@@ -62,13 +63,20 @@ public final class FailingCheckpointStorage implements CheckpointStorage {
      * device): each subtask's write of such a checkpoint first waits.
      */
     public FailingCheckpointStorage slowStateOf(LongPredicate ids, java.time.Duration delay) {
+        return slowStateOf(null, ids, delay);
+    }
+
+    /** As {@link #slowStateOf(LongPredicate, java.time.Duration)}, for the operator {@code uid}'s state only. */
+    public FailingCheckpointStorage slowStateOf(String uid, LongPredicate ids, java.time.Duration delay) {
         this.slowMillis = delay.toMillis();
+        this.slowUid = uid;
         this.slowStateOf = ids;
         return this;
     }
 
-    private void maybeSlow(long checkpointId) throws IOException {
-        if (slowStateOf.test(checkpointId)) {
+    private void maybeSlow(long checkpointId, String name) throws IOException {
+        String uid = slowUid;
+        if ((uid == null || name.startsWith(uid + "-")) && slowStateOf.test(checkpointId)) {
             try {
                 Thread.sleep(slowMillis);
             } catch (InterruptedException e) {
@@ -124,7 +132,7 @@ public final class FailingCheckpointStorage implements CheckpointStorage {
 
             @Override
             public StateHandle writeState(long checkpointId, String name, byte[] data) throws IOException {
-                maybeSlow(checkpointId);
+                maybeSlow(checkpointId, name);
                 if (failStateOf.test(checkpointId)) {
                     injected.incrementAndGet();
                     throw new IOException("No space left on device (injected, writing state " + name + " of checkpoint "
@@ -141,7 +149,7 @@ public final class FailingCheckpointStorage implements CheckpointStorage {
             @Override
             public io.onceflow.runtime.storage.CheckpointStateOutput openStateOutput(long checkpointId, String name)
                     throws IOException {
-                maybeSlow(checkpointId);
+                maybeSlow(checkpointId, name);
                 io.onceflow.runtime.storage.CheckpointStateOutput out = store.openStateOutput(checkpointId, name);
                 if (!failStateOf.test(checkpointId)) {
                     return out;

@@ -12,7 +12,9 @@ import io.onceflow.api.RocksDBStateBackend;
 import io.onceflow.api.StateBackend;
 import io.onceflow.api.StreamEnvironment;
 import io.onceflow.runtime.fault.FaultPoint;
+import io.onceflow.runtime.storage.FileSystemCheckpointStorage;
 import io.onceflow.testing.CommittedStore;
+import io.onceflow.testing.FailingCheckpointStorage;
 import io.onceflow.testing.InjectedFailure;
 import io.onceflow.testing.RunningCount;
 import io.onceflow.testing.SequenceChecker;
@@ -21,6 +23,8 @@ import io.onceflow.testing.TransactionalTestSink;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
@@ -135,6 +139,33 @@ class RocksDBJobTest {
         assertEquals(JobStatus.FINISHED, second.status());
         SequenceChecker.Result result = SequenceChecker.check(store.readAll(), SequenceChecker.expectedForSequence(TOTAL, KEYS));
         assertTrue(result.exact(), "heap at parallelism 2, then RocksDB at 3: " + result);
+    }
+
+    /**
+     * A database closes only once the snapshot that reads it is written: a job that ends meanwhile waits for that
+     * write (interrupted by the end) before it reports the end, so its working directories are gone by then.
+     */
+    @Test
+    void aJobThatEndsWhileItsStateIsWrittenHasDeletedItsDatabasesWhenItReportsTheEnd() throws Exception {
+        StreamEnvironment env = countJob(2, rocks(), CommittedStore.inMemory(), 2_000);
+        CountDownLatch writing = new CountDownLatch(1);
+        env.getCheckpointConfig().setInlineStateThresholdBytes(0); // every subtask's state goes through the storage
+        env.getCheckpointConfig().setCheckpointStorage(FailingCheckpointStorage
+                .wrap(new FileSystemCheckpointStorage(dir.resolve("checkpoints")))
+                .slowStateOf("count", id -> {
+                    if (id < 3) {
+                        return false;
+                    }
+                    writing.countDown();
+                    return true;
+                }, Duration.ofSeconds(25)));
+        JobClient job = env.executeAsync("ends-while-writing");
+        assertTrue(writing.await(60, TimeUnit.SECONDS), "a write of the running count's state began");
+        job.cancel();
+        assertEquals(JobStatus.CANCELED, job.awaitTermination(Duration.ofSeconds(60)));
+        try (var leftovers = Files.list(dir.resolve("rocksdb"))) {
+            assertEquals(List.of(), leftovers.toList(), "every working database was closed and deleted");
+        }
     }
 
     private static void await(BooleanSupplier condition, String what) throws InterruptedException {

@@ -891,8 +891,20 @@ public final class StreamTask implements Runnable {
             } finally {
                 snapshotDone();
             }
-        }, info.snapshotExecutor());
+        }, this::onSnapshotThread);
         return true;
+    }
+
+    /**
+     * Runs {@code action} on a snapshot thread, or here once the job ended and the executor refuses it: the task's
+     * later snapshots, queued behind the action, are then released instead of held for good.
+     */
+    private void onSnapshotThread(Runnable action) {
+        try {
+            info.snapshotExecutor().execute(action);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            action.run();
+        }
     }
 
     private void acknowledgeIfConfirmed(PendingSnapshot p, Map<String, CheckpointMetadata.SubtaskState> states) {
