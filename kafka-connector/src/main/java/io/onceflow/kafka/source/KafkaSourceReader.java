@@ -301,16 +301,18 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      * it is still being created).
      */
     private CompletableFuture<Map<String, Uuid>> topicIdsAsync(Set<String> topics, Duration timeout) {
-        if (!admin.ready()) {
-            return CompletableFuture.supplyAsync(() -> {
-                try {
-                    return topicIds(topics, timeout);
-                } catch (Exception e) {
-                    throw new CompletionException(e);
-                }
-            }, background);
+        return onceAdminReady(() -> describeTopicsAsync(topics, timeout)).thenApply(KafkaSourceReader::ids);
+    }
+
+    /**
+     * Sends {@code call}'s request with the shared Admin client: at once if the client is ready, else from the
+     * background executor once it is, so that the calling task thread never waits for the client's creation.
+     */
+    private <R> CompletableFuture<R> onceAdminReady(Supplier<CompletableFuture<R>> call) {
+        if (admin.ready()) {
+            return call.get();
         }
-        return describeTopicsAsync(topics, timeout).thenApply(KafkaSourceReader::ids);
+        return CompletableFuture.supplyAsync(call, background).thenCompose(answer -> answer);
     }
 
     /** The descriptions of those of {@code topics} that exist (one that does not is left out). */
@@ -1234,27 +1236,30 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             return;
         }
         askedHowBrokersFetch = true;
-        Runnable ask = () -> admin.get().describeFeatures().featureMetadata().whenComplete((features, failure) -> {
-            if (failure == null) {
-                fetchesById = features.finalizedFeatures().containsKey("metadata.version");
-            } else {
-                cannotTellHowBrokersFetch(failure);
-            }
-        });
-        if (admin.ready()) {
-            ask.run();
-        } else {
-            CompletableFuture.runAsync(ask, background).exceptionally(failure -> {
-                cannotTellHowBrokersFetch(failure);
-                return null;
-            });
-        }
+        onceAdminReady(() -> completable(admin.get().describeFeatures().featureMetadata()))
+                .whenComplete((features, failure) -> {
+                    if (failure == null) {
+                        fetchesById = features.finalizedFeatures().containsKey("metadata.version");
+                    } else {
+                        fetchesById = false;
+                        LOG.debug("Kafka source reader {} could not ask the brokers for their features, so every "
+                                + "checkpoint asks for its topics' ids: {}", properties.get("client.id"),
+                                failure.toString());
+                    }
+                });
     }
 
-    private void cannotTellHowBrokersFetch(Throwable failure) {
-        fetchesById = false;
-        LOG.debug("Kafka source reader {} could not ask the brokers for their features, so every checkpoint asks "
-                + "for its topics' ids: {}", properties.get("client.id"), failure.toString());
+    /** {@code future} as a {@link CompletableFuture} (a Kafka future's completion stage refuses that conversion). */
+    private static <R> CompletableFuture<R> completable(KafkaFuture<R> future) {
+        CompletableFuture<R> result = new CompletableFuture<>();
+        future.whenComplete((value, failure) -> {
+            if (failure != null) {
+                result.completeExceptionally(failure);
+            } else {
+                result.complete(value);
+            }
+        });
+        return result;
     }
 
     /** How many questions about their topics this reader's checkpoints sent (for the tests). */
