@@ -171,15 +171,26 @@ public final class Comparison {
     }
 
     /**
-     * The order of one round's runs: the given order rotated by one system per round (round 1 as given, round 2 from
-     * the second system, and so on), so that no system always runs right after the same one: whatever a run leaves on
-     * a shared machine (the broker writing back its output, memory just freed or long unused) would otherwise fall on
-     * the same successor in every round.
+     * The order of one round's runs, so that a system runs after a different one from round to round: whatever a run
+     * leaves on a shared machine (the broker writing back its output, memory just freed or long unused) would
+     * otherwise fall on the same successor in every round. A rotation of the given order does not do that (each
+     * system still follows the same one, but when it is first), so the rounds follow a balanced Latin square
+     * (Williams' design, as crossover trials use against carry-over effects): round 1 takes the systems in the
+     * order 0, 1, n-1, 2, n-2, ... of the given list, each later round adds one to every index (mod n), and with an
+     * odd number of systems every second round runs its order backwards. With an even number of systems, n rounds
+     * put every system right after every other exactly once; with an odd number, 2n rounds do. Round 1 starts with
+     * the first system given, and with an even number each round starts with another one.
      */
     static List<BenchSystem> roundOrder(List<BenchSystem> systems, int round) {
-        List<BenchSystem> order = new ArrayList<>(systems);
-        if (!order.isEmpty()) {
-            Collections.rotate(order, -((round - 1) % order.size()));
+        int n = systems.size();
+        List<BenchSystem> order = new ArrayList<>(n);
+        int shift = (round - 1) % Math.max(n, 1);
+        for (int j = 0; j < n; j++) {
+            int base = j % 2 == 1 ? (j + 1) / 2 : (n - j / 2) % n;
+            order.add(systems.get((base + shift) % n));
+        }
+        if (n % 2 == 1 && round % 2 == 0) {
+            Collections.reverse(order);
         }
         return order;
     }
@@ -200,8 +211,8 @@ public final class Comparison {
     }
 
     /**
-     * Every round runs every system once and prints a line for each run; each round starts one system further along
-     * the given order (see {@link #roundOrder}).
+     * Every round runs every system once and prints a line for each run, in an order of its own (see
+     * {@link #roundOrder}).
      */
     private <R> List<R> everyRound(String phase, List<BenchSystem> systems, OneRun<R> one, Function<R, String> line)
             throws Exception {

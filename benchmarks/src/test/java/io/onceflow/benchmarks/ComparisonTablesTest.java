@@ -5,8 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -47,15 +51,47 @@ class ComparisonTablesTest {
     }
 
     @Test
-    void eachRoundStartsOneSystemFurtherAlongSoThatNoneAlwaysRunsInTheSamePlace() {
+    void eachSystemRunsRightAfterEveryOtherOnceOverABalancedSetOfRounds() {
         BenchSystem a = BenchSystem.RAW_TRANSACTIONAL;
         BenchSystem b = BenchSystem.ONCEFLOW_EXACTLY_ONCE;
         BenchSystem c = BenchSystem.FLINK_EXACTLY_ONCE;
-        List<BenchSystem> given = List.of(a, b, c);
-        assertEquals(List.of(a, b, c), Comparison.roundOrder(given, 1));
-        assertEquals(List.of(b, c, a), Comparison.roundOrder(given, 2));
-        assertEquals(List.of(c, a, b), Comparison.roundOrder(given, 3));
-        assertEquals(List.of(a, b, c), Comparison.roundOrder(given, 4));
+        // the default list: a rotation would put Onceflow AT_LEAST_ONCE after EXACTLY_ONCE in every round
+        List<BenchSystem> all = Arrays.stream(BenchSystem.values()).filter(BenchSystem::byDefault).toList();
+        assertEquals(6, all.size());
+        assertEquals(all.get(0), Comparison.roundOrder(all, 1).get(0));
+        for (int n = 1; n <= all.size(); n++) {
+            List<BenchSystem> given = all.subList(0, n);
+            int rounds = n % 2 == 0 ? n : 2 * n;
+            Map<List<BenchSystem>, Integer> pairs = new HashMap<>();
+            for (int round = 1; round <= rounds; round++) {
+                List<BenchSystem> order = Comparison.roundOrder(given, round);
+                assertEquals(Set.copyOf(given), Set.copyOf(order), "round " + round + " runs each system once");
+                assertEquals(n, order.size());
+                for (int i = 1; i < n; i++) {
+                    pairs.merge(List.of(order.get(i - 1), order.get(i)), 1, Integer::sum);
+                }
+                assertEquals(order, Comparison.roundOrder(given, round + rounds), "the orders repeat after the set");
+            }
+            assertEquals(n * (n - 1), pairs.size(), n + " systems: every ordered pair side by side " + pairs);
+            int each = rounds / n; // rounds × (n - 1) neighbours over n × (n - 1) ordered pairs
+            assertTrue(pairs.values().stream().allMatch(k -> k == each),
+                    n + " systems: every pair " + each + " times " + pairs);
+        }
+        // within the default three rounds no system follows the same one twice
+        for (BenchSystem s : all) {
+            Set<BenchSystem> before = new HashSet<>();
+            int followed = 0;
+            for (int round = 1; round <= 3; round++) {
+                List<BenchSystem> order = Comparison.roundOrder(all, round);
+                int at = order.indexOf(s);
+                if (at > 0) {
+                    before.add(order.get(at - 1));
+                    followed++;
+                }
+            }
+            assertEquals(followed, before.size(), s + " ran after the same system twice");
+        }
+        assertEquals(List.of(a, b, c), Comparison.roundOrder(List.of(a, b, c), 1));
         assertEquals(List.of(b, a), Comparison.roundOrder(List.of(a, b), 2));
         assertEquals(List.of(a), Comparison.roundOrder(List.of(a), 2));
     }
