@@ -174,8 +174,8 @@ public final class Comparison {
      * The order of one round's runs, so that a system runs after a different one from round to round: whatever a run
      * leaves on a shared machine (the broker writing back its output, memory just freed or long unused) would
      * otherwise fall on the same successor in every round. A rotation of the given order does not do that (each
-     * system still follows the same one, but when it is first), so the rounds follow a balanced Latin square
-     * (Williams' design, as crossover trials use against carry-over effects): round 1 takes the systems in the
+     * system still follows the same one, except in the round it runs first), so the rounds follow a balanced Latin
+     * square (Williams' design, as crossover trials use against carry-over effects): round 1 takes the systems in the
      * order 0, 1, n-1, 2, n-2, ... of the given list, each later round adds one to every index (mod n), and with an
      * odd number of systems every second round runs its order backwards. With an even number of systems, n rounds
      * put every system right after every other exactly once; with an odd number, 2n rounds do. Round 1 starts with

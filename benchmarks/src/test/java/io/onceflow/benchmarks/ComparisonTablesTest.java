@@ -51,11 +51,12 @@ class ComparisonTablesTest {
     }
 
     @Test
-    void eachSystemRunsRightAfterEveryOtherOnceOverABalancedSetOfRounds() {
+    void eachSystemRunsRightAfterEveryOtherEquallyOftenOverABalancedSetOfRounds() {
         BenchSystem a = BenchSystem.RAW_TRANSACTIONAL;
         BenchSystem b = BenchSystem.ONCEFLOW_EXACTLY_ONCE;
         BenchSystem c = BenchSystem.FLINK_EXACTLY_ONCE;
-        // the default list: a rotation would put Onceflow AT_LEAST_ONCE after EXACTLY_ONCE in every round
+        // the default list, under which a rotation ran Onceflow AT_LEAST_ONCE right after EXACTLY_ONCE in each round
+        // but one
         List<BenchSystem> all = Arrays.stream(BenchSystem.values()).filter(BenchSystem::byDefault).toList();
         assertEquals(6, all.size());
         assertEquals(all.get(0), Comparison.roundOrder(all, 1).get(0));
