@@ -51,7 +51,6 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -144,23 +143,6 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      */
     private Map<TopicPartition, Long> lastAskedAt = Map.of();
     private CompletableFuture<Void> lastAsked;
-    /** The consumer's metadata updates, counted (its key deserializer): see {@link #confirmSnapshot}. */
-    private final MetadataUpdates metadataUpdates = new MetadataUpdates();
-    /** Whether the brokers fetch by topic id, as asked beside the first question; null until known. */
-    private volatile Boolean fetchesById;
-    private boolean askedHowBrokersFetch;
-    /** The last question a checkpoint sent about the topics (null before the first). */
-    private Question lastQuestion;
-    private int questionsSent;
-
-    /**
-     * A checkpoint's question about {@code topics}, sent after the consumer's metadata had been updated {@code
-     * updatesBefore} times. Completes with those of the topics that exist, all with the ids the reader read them
-     * with; fails if one has another id or if the broker could not be asked.
-     */
-    private record Question(long updatesBefore, Set<String> topics, CompletableFuture<Set<String>> found) {
-    }
-
     /** Positions confirmed by a checkpoint's look at the topics, for the task thread to take into confirmedNext. */
     private final java.util.Queue<Map<TopicPartition, Long>> confirmedByCheckpoints = new ConcurrentLinkedQueue<>();
     /** What a checkpoint's look at the topics found wrong, thrown by the next {@link #pollNext}. */
@@ -236,7 +218,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
 
     @Override
     public void start() {
-        consumer = new KafkaConsumer<>(properties, metadataUpdates, new ByteArrayDeserializer());
+        consumer = new KafkaConsumer<>(properties);
         List<TopicPartition> active = new ArrayList<>();
         List<TopicPartition> unsubscribed = new ArrayList<>();
         positions.forEach((tp, p) -> {
@@ -301,18 +283,16 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      * it is still being created).
      */
     private CompletableFuture<Map<String, Uuid>> topicIdsAsync(Set<String> topics, Duration timeout) {
-        return onceAdminReady(() -> describeTopicsAsync(topics, timeout)).thenApply(KafkaSourceReader::ids);
-    }
-
-    /**
-     * Sends {@code call}'s request with the shared Admin client: at once if the client is ready, else from the
-     * background executor once it is, so that the calling task thread never waits for the client's creation.
-     */
-    private <R> CompletableFuture<R> onceAdminReady(Supplier<CompletableFuture<R>> call) {
-        if (admin.ready()) {
-            return call.get();
+        if (!admin.ready()) {
+            return CompletableFuture.supplyAsync(() -> {
+                try {
+                    return topicIds(topics, timeout);
+                } catch (Exception e) {
+                    throw new CompletionException(e);
+                }
+            }, background);
         }
-        return CompletableFuture.supplyAsync(call, background).thenCompose(answer -> answer);
+        return describeTopicsAsync(topics, timeout).thenApply(KafkaSourceReader::ids);
     }
 
     /** The descriptions of those of {@code topics} that exist (one that does not is left out). */
@@ -1141,15 +1121,6 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      * committed; a new id declines it and fails the reader ({@link #recreatedWhileRunning}). Each record was emitted
      * before the barrier and the question is asked after it; a topic deleted is never found again, so the old id
      * found then means every record came from the old topic. Nothing is asked when nothing was read since.
-     *
-     * <p>Nor is anything asked when the consumer's metadata is as it was when the last question was sent, if that
-     * question covered these topics and the brokers fetch by topic id (KRaft brokers do): the checkpoint then stands
-     * on that question's answer. Its old ids mean the metadata held the old ids when it was sent (a new id in the
-     * metadata would have come from a topic created before the question). A fetch names the topic id of the
-     * metadata it is built on, and a broker answers a fetch for a deleted topic's id with an error, no records;
-     * the consumer then updates its metadata and only then fetches the new topic, and its listeners hear of the
-     * update before it builds a request on it ({@link MetadataUpdates}). So with no update since the question,
-     * every record read after it is the old topic's as well.
      */
     @Override
     public CompletableFuture<Void> confirmSnapshot(long checkpointId) {
@@ -1173,23 +1144,15 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             lastAsked = null;
             return null;
         }
-        Set<String> topics = new TreeSet<>();
-        expected.keySet().forEach(tp -> topics.add(tp.topic()));
-        long updates = metadataUpdates.count(); // read before the question is sent
-        Question last = lastQuestion;
-        if (last != null && last.updatesBefore() == updates && last.topics().containsAll(topics)
-                && !last.found().isCompletedExceptionally() && Boolean.TRUE.equals(fetchesById)) {
-            lastAsked = last.found().thenAccept(found ->
-                    confirmedByCheckpoints.add(confirmed(expected, found, reached)));
-            return lastAsked;
-        }
         if (!holdsAdmin) {
             admin.acquire();
             holdsAdmin = true;
         }
         boolean bounded = expected.keySet().stream().anyMatch(tp -> positions.get(tp).bounded());
         Map<TopicPartition, Long> confirmedBefore = new HashMap<>(confirmedNext);
-        CompletableFuture<Set<String>> found = topicIdsAsync(topics, CONFIRM_TIMEOUT).handle((ids, failure) -> {
+        Set<String> topics = new TreeSet<>();
+        expected.keySet().forEach(tp -> topics.add(tp.topic()));
+        lastAsked = topicIdsAsync(topics, CONFIRM_TIMEOUT).handle((ids, failure) -> {
             if (failure != null) {
                 Throwable cause = failure instanceof CompletionException && failure.getCause() != null
                         ? failure.getCause() : failure;
@@ -1199,7 +1162,14 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             }
             Map<TopicPartition, Uuid> recreated = newIds(expected, ids);
             if (recreated.isEmpty()) {
-                return Set.copyOf(ids.keySet());
+                Map<TopicPartition, Long> confirmed = new HashMap<>();
+                expected.keySet().forEach(tp -> {
+                    if (ids.containsKey(tp.topic())) {
+                        confirmed.put(tp, reached.get(tp)); // a topic that is gone confirms nothing
+                    }
+                });
+                confirmedByCheckpoints.add(confirmed);
+                return null;
             }
             RuntimeException e = recreatedWhileRunning(recreated, expected, bounded, "as checkpoint " + checkpointId
                     + " asked whether its topics were the ones it read (the checkpoint is declined, so that an "
@@ -1207,74 +1177,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             failedConfirmation = e;
             throw new CompletionException(e);
         });
-        lastQuestion = new Question(updates, topics, found);
-        questionsSent++;
-        askHowBrokersFetch();
-        lastAsked = found.thenAccept(f -> confirmedByCheckpoints.add(confirmed(expected, f, reached)));
         return lastAsked;
-    }
-
-    /** The positions {@code reached} of the partitions of the topics {@code found} (a topic gone confirms nothing). */
-    private static Map<TopicPartition, Long> confirmed(Map<TopicPartition, Uuid> expected, Set<String> found,
-                                                       Map<TopicPartition, Long> reached) {
-        Map<TopicPartition, Long> confirmed = new HashMap<>();
-        expected.keySet().forEach(tp -> {
-            if (found.contains(tp.topic())) {
-                confirmed.put(tp, reached.get(tp));
-            }
-        });
-        return confirmed;
-    }
-
-    /**
-     * Asks once, beside a checkpoint's question, whether the brokers fetch by topic id: brokers that finalize the
-     * {@code metadata.version} feature are KRaft brokers, which all do (fetch version 13 and later, which a consumer
-     * uses whenever its metadata has the topics' ids). Until the answer, or if it is no, every checkpoint asks.
-     */
-    private void askHowBrokersFetch() {
-        if (askedHowBrokersFetch) {
-            return;
-        }
-        askedHowBrokersFetch = true;
-        onceAdminReady(() -> completable(admin.get().describeFeatures().featureMetadata()))
-                .whenComplete((features, failure) -> {
-                    if (failure == null) {
-                        fetchesById = features.finalizedFeatures().containsKey("metadata.version");
-                    } else {
-                        fetchesById = false;
-                        LOG.debug("Kafka source reader {} could not ask the brokers for their features, so every "
-                                + "checkpoint asks for its topics' ids: {}", properties.get("client.id"),
-                                failure.toString());
-                    }
-                });
-    }
-
-    /** {@code future} as a {@link CompletableFuture} (a Kafka future's completion stage refuses that conversion). */
-    private static <R> CompletableFuture<R> completable(KafkaFuture<R> future) {
-        CompletableFuture<R> result = new CompletableFuture<>();
-        future.whenComplete((value, failure) -> {
-            if (failure != null) {
-                result.completeExceptionally(failure);
-            } else {
-                result.complete(value);
-            }
-        });
-        return result;
-    }
-
-    /** How many questions about their topics this reader's checkpoints sent (for the tests). */
-    int questionsSent() {
-        return questionsSent;
-    }
-
-    /** How many times the consumer's metadata was updated (for the tests). */
-    long metadataUpdates() {
-        return metadataUpdates.count();
-    }
-
-    /** Whether the brokers fetch by topic id, once a question found out (for the tests). */
-    Boolean brokersFetchById() {
-        return fetchesById;
     }
 
     @Override
