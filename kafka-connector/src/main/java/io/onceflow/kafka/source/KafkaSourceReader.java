@@ -41,6 +41,7 @@ import org.apache.kafka.clients.admin.ListOffsetsResult.ListOffsetsResultInfo;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.consumer.OffsetOutOfRangeException;
@@ -88,6 +89,9 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     private final Map<TopicPartition, Position> positions = new LinkedHashMap<>();
     /** Records behind the log end per partition, as the consumer last knew it (read by metrics threads). */
     private final Map<TopicPartition, Long> lag = new ConcurrentHashMap<>();
+    /** When the lag of partitions not read from yet is next asked for ({@link System#nanoTime}; task thread). */
+    private long nextLagAsk;
+    private Duration lagAskInterval = LAG_ASK_INTERVAL;
     private final TreeMap<Long, Map<TopicPartition, OffsetAndMetadata>> offsetsToCommit = new TreeMap<>();
     private KafkaConsumer<byte[], byte[]> consumer;
     private Iterator<ConsumerRecord<byte[], byte[]>> buffered = Collections.emptyIterator();
@@ -219,6 +223,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     @Override
     public void start() {
         consumer = new KafkaConsumer<>(properties);
+        nextLagAsk = System.nanoTime() + lagAskInterval.toNanos();
         List<TopicPartition> active = new ArrayList<>();
         List<TopicPartition> unsubscribed = new ArrayList<>();
         positions.forEach((tp, p) -> {
@@ -500,7 +505,8 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     }
 
     private void lagGauge(TopicPartition tp) {
-        // records the consumer has not fetched yet; unknown (NaN) until its first fetch of the partition
+        // records the consumer has not fetched yet; unknown (NaN) until a poll returns records (of a reader with
+        // nothing to read: until LAG_ASK_INTERVAL after the start)
         context.getMetricGroup().gauge("recordsLag", Map.of("partition", tp.toString()), () -> {
             Long l = lag.get(tp);
             return l == null ? Double.NaN : l;
@@ -718,6 +724,8 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     }
 
     private static final Duration FIRST_DISCOVERY_DELAY = Duration.ofSeconds(1);
+    /** How often partitions not fetched yet are asked their lag while no poll returns records ({@link #updateLag}). */
+    static final Duration LAG_ASK_INTERVAL = Duration.ofSeconds(1);
     /** How long a look for new partitions (the topics, their ids and partitions, first offsets) may take. */
     private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(5);
     /** How long the start's look at the topics' ids may take (the first records wait for it). */
@@ -918,17 +926,56 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         return Map.copyOf(heldRecords);
     }
 
+    /** Each partition's lag as the consumer last gave it ({@code recordsLag}); for tests. */
+    Map<TopicPartition, Long> lag() {
+        return Map.copyOf(lag);
+    }
+
+    /**
+     * How often, and first how long after the start, partitions not fetched yet are asked their lag while no poll
+     * returns records; for tests.
+     */
+    void setLagAskInterval(Duration interval) {
+        this.lagAskInterval = interval;
+        this.nextLagAsk = System.nanoTime() + interval.toNanos();
+    }
+
     /** How long a poll waits for records unless woken; for tests. */
     void setPollTimeout(Duration timeout) {
         this.pollTimeout = timeout;
+    }
+
+    /**
+     * Takes each partition's lag ({@code recordsLag}) from the consumer, which has it from the fetches' answers. Of a
+     * partition whose end it does not know yet (nothing fetched from it so far), the consumer's {@code currentLag}
+     * asks the broker, a request per partition and an INFO line per call until the answer: asked at every poll, each
+     * partition of a start would be asked until its first fetch came back. Such partitions are asked once a poll
+     * returned records (a fetch came back, with the ends of the partitions it asked for), or else every
+     * {@link #LAG_ASK_INTERVAL}, the first time that long after the start (a reader with nothing to read).
+     */
+    private void updateLag(boolean returnedRecords) {
+        long now = System.nanoTime();
+        boolean askUnknown = returnedRecords || now - nextLagAsk >= 0;
+        if (askUnknown) {
+            nextLagAsk = now + lagAskInterval.toNanos();
+        }
+        for (TopicPartition tp : consumer.assignment()) {
+            if (askUnknown || lag.containsKey(tp)) {
+                OptionalLong l = consumer.currentLag(tp);
+                if (l.isPresent()) {
+                    lag.put(tp, l.getAsLong());
+                }
+            }
+        }
     }
 
     /** One poll of the consumer into {@link #buffered}; false if an offset was out of range (handled, poll again). */
     private boolean fetch(Duration timeout) throws Exception {
         try {
             polling = true;
+            ConsumerRecords<byte[], byte[]> polled;
             try {
-                buffered = consumer.poll(timeout).iterator();
+                polled = consumer.poll(timeout);
             } catch (WakeupException woken) {
                 buffered = Collections.emptyIterator(); // nothing consumed: the records fetched come with the next poll
                 wokenPolls++;
@@ -936,12 +983,8 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             } finally {
                 polling = false;
             }
-            for (TopicPartition tp : consumer.assignment()) {
-                OptionalLong l = consumer.currentLag(tp); // from the last fetch: no request
-                if (l.isPresent()) {
-                    lag.put(tp, l.getAsLong());
-                }
-            }
+            buffered = polled.iterator();
+            updateLag(!polled.isEmpty());
             return true;
         } catch (OffsetOutOfRangeException e) {
             // auto.offset.reset=none: the consumer never jumps on its own, least of all to the end

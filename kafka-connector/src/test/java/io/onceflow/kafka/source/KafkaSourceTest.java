@@ -2,6 +2,7 @@ package io.onceflow.kafka.source;
 
 import io.onceflow.kafka.broker.Topics;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -579,6 +580,67 @@ class KafkaSourceTest {
         assertWokenWithNothing(reader);
         assertEquals(1, reader.wokenPolls());
         assertEquals(splits, reader.snapshotState(1), "nothing was read, so no position moved");
+        reader.close();
+    }
+
+    /**
+     * {@code recordsLag}: no partition is asked for its end before a poll returns records (the consumer would send a
+     * request for each, poll after poll, while the first fetch is on its way) or the lag ask interval has passed; a
+     * partition's lag then comes from the fetches, counting down to 0 as its records are read, and that of a
+     * partition with nothing to read is 0.
+     */
+    @Test
+    void lagIsTakenFromTheFetchesOnceRecordsCome() throws Exception {
+        String topic = topic(2);
+        TopicPartition full = new TopicPartition(topic, 0);
+        TopicPartition empty = new TopicPartition(topic, 1);
+        KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source(topic).setProperty("max.poll.records",
+                "50").build().createReader(new ReaderContext(0, 1, "source", "lag-" + topic));
+        reader.setLagAskInterval(Duration.ofMinutes(10));
+        reader.addSplits(source(topic).build().createInitialSplits());
+        reader.start();
+        List<String> read = new ArrayList<>();
+        long quiet = System.nanoTime() + TimeUnit.SECONDS.toNanos(3); // time for fetches and for an answer to an ask
+        while (System.nanoTime() < quiet) {
+            reader.pollNext(read::add); // the fetches of two empty partitions: nothing to return
+        }
+        assertEquals(Map.of(), reader.lag(), "no partition asked before records or the interval");
+        try (KafkaProducer<String, String> p = producer(null)) {
+            for (int i = 0; i < 300; i++) {
+                p.send(new ProducerRecord<>(topic, 0, "k", "v" + i));
+            }
+            p.flush();
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (read.isEmpty()) {
+            assertTrue(System.nanoTime() < deadline, "records were read");
+            reader.pollNext(read::add);
+        }
+        Long first = reader.lag().get(full);
+        assertTrue(first != null && first > 0 && first <= 300 - read.size(),
+                "lag after the first poll of " + read.size() + " records: " + reader.lag());
+        while (read.size() < 300 || !Map.of(full, 0L, empty, 0L).equals(reader.lag())) {
+            assertTrue(System.nanoTime() < deadline, "read " + read.size() + ", lag " + reader.lag());
+            reader.pollNext(read::add);
+        }
+        assertEquals(300, read.size());
+        reader.close();
+    }
+
+    /** A reader with nothing to read asks for its partitions' lag once the interval has passed: 0. */
+    @Test
+    void theLagOfAReaderWithNothingToReadIsAskedAfterTheInterval() throws Exception {
+        String topic = topic(1);
+        KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source(topic).build().createReader(
+                new ReaderContext(0, 1, "source", "idle-lag-" + topic));
+        reader.setLagAskInterval(Duration.ZERO);
+        reader.addSplits(source(topic).build().createInitialSplits());
+        reader.start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!Map.of(new TopicPartition(topic, 0), 0L).equals(reader.lag())) {
+            assertTrue(System.nanoTime() < deadline, "lag " + reader.lag());
+            reader.pollNext(r -> { });
+        }
         reader.close();
     }
 
