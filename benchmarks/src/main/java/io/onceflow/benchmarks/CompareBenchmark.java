@@ -159,8 +159,9 @@ public final class CompareBenchmark implements Callable<Integer> {
             if (phases.contains("latency")) {
                 System.out.printf(Locale.ROOT, "Latency: %,.0f lines/s of live input for %d s%n", liveRate, latencySeconds);
                 if (!phases.contains("throughput") && !phases.contains("recovery")) {
-                    // the broker was just started: a first run warms it and this process up, and is not counted
-                    comparison.latencyWarmUpRun(liveRate, Duration.ofSeconds(latencySeconds),
+                    // the broker was just started: a first run of each system warms it and this process up, and is
+                    // not counted
+                    comparison.latencyWarmUpRuns(liveRate, Duration.ofSeconds(latencySeconds),
                             Duration.ofSeconds(latencyWarmupSeconds));
                 }
                 latencies = comparison.latencyAll(liveRate, Duration.ofSeconds(latencySeconds),
