@@ -91,6 +91,8 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     private final Map<TopicPartition, Long> lag = new ConcurrentHashMap<>();
     /** When the lag of partitions not read from yet is next asked for ({@link System#nanoTime}; task thread). */
     private long nextLagAsk;
+    /** Whether a poll has returned records since the start: from then on every poll asks for every lag. */
+    private boolean recordsReturned;
     private Duration lagAskInterval = LAG_ASK_INTERVAL;
     private final TreeMap<Long, Map<TopicPartition, OffsetAndMetadata>> offsetsToCommit = new TreeMap<>();
     private KafkaConsumer<byte[], byte[]> consumer;
@@ -505,8 +507,8 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     }
 
     private void lagGauge(TopicPartition tp) {
-        // records the consumer has not fetched yet; unknown (NaN) until a poll returns records (of a reader with
-        // nothing to read: until LAG_ASK_INTERVAL after the start)
+        // records the consumer has not fetched yet; unknown (NaN) until a poll has returned records (of a reader
+        // with nothing to read: until LAG_ASK_INTERVAL after the start)
         context.getMetricGroup().gauge("recordsLag", Map.of("partition", tp.toString()), () -> {
             Long l = lag.get(tp);
             return l == null ? Double.NaN : l;
@@ -724,7 +726,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     }
 
     private static final Duration FIRST_DISCOVERY_DELAY = Duration.ofSeconds(1);
-    /** How often partitions not fetched yet are asked their lag while no poll returns records ({@link #updateLag}). */
+    /** How often partitions not fetched yet are asked their lag until a poll returns records ({@link #updateLag}). */
     static final Duration LAG_ASK_INTERVAL = Duration.ofSeconds(1);
     /** How long a look for new partitions (the topics, their ids and partitions, first offsets) may take. */
     private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(5);
@@ -932,7 +934,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
     }
 
     /**
-     * How often, and first how long after the start, partitions not fetched yet are asked their lag while no poll
+     * How often, and first how long after the start, partitions not fetched yet are asked their lag until a poll
      * returns records; for tests.
      */
     void setLagAskInterval(Duration interval) {
@@ -949,13 +951,15 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      * Takes each partition's lag ({@code recordsLag}) from the consumer, which has it from the fetches' answers. Of a
      * partition whose end it does not know yet (nothing fetched from it so far), the consumer's {@code currentLag}
      * asks the broker, a request per partition and an INFO line per call until the answer: asked at every poll, each
-     * partition of a start would be asked until its first fetch came back. Such partitions are asked once a poll
-     * returned records (a fetch came back, with the ends of the partitions it asked for), or else every
-     * {@link #LAG_ASK_INTERVAL}, the first time that long after the start (a reader with nothing to read).
+     * partition of a start would be asked until its first fetch came back. Such partitions are asked at every poll
+     * once one has returned records (a fetch has come back, as a rule with the ends of the partitions it asked for),
+     * and before that every {@link #LAG_ASK_INTERVAL}, the first time that long after the start (a reader with
+     * nothing to read).
      */
     private void updateLag(boolean returnedRecords) {
+        recordsReturned |= returnedRecords;
         long now = System.nanoTime();
-        boolean askUnknown = returnedRecords || now - nextLagAsk >= 0;
+        boolean askUnknown = recordsReturned || now - nextLagAsk >= 0;
         if (askUnknown) {
             nextLagAsk = now + lagAskInterval.toNanos();
         }

@@ -2,7 +2,6 @@ package io.onceflow.kafka.source;
 
 import io.onceflow.kafka.broker.Topics;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -587,7 +586,7 @@ class KafkaSourceTest {
      * {@code recordsLag}: no partition is asked for its end before a poll returns records (the consumer would send a
      * request for each, poll after poll, while the first fetch is on its way) or the lag ask interval has passed; a
      * partition's lag then comes from the fetches, counting down to 0 as its records are read, and that of a
-     * partition with nothing to read is 0.
+     * partition with nothing to read is 0 (asked at every poll from then on, the interval still ten minutes away).
      */
     @Test
     void lagIsTakenFromTheFetchesOnceRecordsCome() throws Exception {
