@@ -958,10 +958,13 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      */
     private void updateLag(boolean returnedRecords) {
         recordsReturned |= returnedRecords;
-        long now = System.nanoTime();
-        boolean askUnknown = recordsReturned || now - nextLagAsk >= 0;
-        if (askUnknown) {
-            nextLagAsk = now + lagAskInterval.toNanos();
+        boolean askUnknown = recordsReturned;
+        if (!askUnknown) {
+            long now = System.nanoTime();
+            askUnknown = now - nextLagAsk >= 0;
+            if (askUnknown) {
+                nextLagAsk = now + lagAskInterval.toNanos();
+            }
         }
         for (TopicPartition tp : consumer.assignment()) {
             if (askUnknown || lag.containsKey(tp)) {

@@ -630,11 +630,9 @@ class KafkaSourceTest {
     @Test
     void theLagOfAReaderWithNothingToReadIsAskedAfterTheInterval() throws Exception {
         String topic = topic(1);
-        KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source(topic).build().createReader(
-                new ReaderContext(0, 1, "source", "idle-lag-" + topic));
+        KafkaSourceReader<String> reader = startedReader(topic, source(topic).build().createInitialSplits(),
+                Duration.ofMillis(10));
         reader.setLagAskInterval(Duration.ZERO);
-        reader.addSplits(source(topic).build().createInitialSplits());
-        reader.start();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (!Map.of(new TopicPartition(topic, 0), 0L).equals(reader.lag())) {
             assertTrue(System.nanoTime() < deadline, "lag " + reader.lag());
