@@ -62,8 +62,8 @@ import org.slf4j.LoggerFactory;
  * pre-commit's flush): the barrier of the first checkpoint that could hand the producer back, which the check
  * declines should it fail. A commit with no transaction open after it (the end of the input) is checked at once, and
  * so is what is left unchecked when the writer closes. An abort marker the broker dropped is written by a sweep of
- * the subtask's topics at the first completed checkpoint of a run and every {@value #ENDED_SWEEP_INTERVAL_SECONDS} s
- * after ({@link EndedTransactionSweep}).
+ * the subtask's topics, and of those earlier runs wrote to that this one knows of, at the first completed checkpoint
+ * of a run and every {@value #ENDED_SWEEP_INTERVAL_SECONDS} s after ({@link EndedTransactionSweep}).
  *
  * <h2>No producer start on the way of the first output</h2>
  * Initialising a transactional producer is a round trip to the transaction coordinator (and a cold one
@@ -88,8 +88,13 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
     private final Map<Integer, Subtask> subtasks = new ConcurrentHashMap<>();
     /** Ids committed from a restored checkpoint, to keep out of the pools until a checkpoint completes. */
     private final Set<String> recovered = ConcurrentHashMap.newKeySet();
-    /** The topics committables restored from a checkpoint wrote to: swept like those a subtask writes to. */
-    private final Set<String> restoredTopics = ConcurrentHashMap.newKeySet();
+    /**
+     * The topics earlier runs wrote to that this one knows of: those of the committables restored from a checkpoint,
+     * those of the transactions aborted as the sink started (asked from their coordinator before the abort), and those
+     * of the writers that ended in this process (a failover's). Swept like those a subtask writes to: an abort marker a
+     * broker dropped there holds their readers back too.
+     */
+    private final Set<String> earlierTopics = ConcurrentHashMap.newKeySet();
     /**
      * Producers whose {@code initTransactions()} aborted a transaction as a writer started (one open at the restored
      * checkpoint, or a lingering one), by transactional id: initialised and holding no transaction, so the new writer
@@ -448,7 +453,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         });
         LOG.info("Committed {} restored from a checkpoint: {}", transaction, result.outcome());
         recovered.add(transaction.transactionalId);
-        transaction.resumable.firstOffsets().keySet().forEach(tp -> restoredTopics.add(tp.topic()));
+        transaction.resumable.firstOffsets().keySet().forEach(tp -> earlierTopics.add(tp.topic()));
     }
 
     @Override
@@ -482,15 +487,34 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
     @Override
     public void recoverAndAbort(KafkaTransaction transaction) {
         // initTransactions() on the id fences whoever holds it and aborts its open transaction; the producer is
-        // then ready for a new transaction, which the restored writer of that subtask begins with it
-        keepWarm(transaction.transactionalId, initialise(transaction.transactionalId,
-                subtaskOf(transaction.transactionalId)));
+        // then ready for a new transaction, which the restored writer of that subtask begins with it. Its
+        // coordinator is asked first which topics the transaction wrote to (the abort makes it forget them), the
+        // question overlapping the producer's construction: the sweeps look there for an abort marker dropped.
+        String id = transaction.transactionalId;
+        int subtask = subtaskOf(id);
+        Properties properties = producerProperties(subtask);
+        CompletableFuture<Set<String>> topics = CompletableFuture.supplyAsync(() -> {
+            try {
+                return sharedAdmin.use(admin -> LingeringTransactionAborter.topicsOf(admin, List.of(id), properties));
+            } catch (Exception e) {
+                LOG.warn("cannot ask which topics {} wrote to ({}): an abort marker the broker drops there is not "
+                        + "looked for by the sink's sweeps", transaction, e.toString());
+                return Set.of();
+            }
+        }, WARM_UP);
+        keepWarm(id, initialise(id, subtask, () -> earlierTopics.addAll(topics.join())));
         LOG.info("Aborted {} that was open at the restored checkpoint", transaction);
     }
 
     /** A producer for the id, initialised: any earlier holder of the id is fenced and its open transaction aborted. */
     private TransactionalProducer initialise(String transactionalId, int subtask) {
-        TransactionalProducer producer = TransactionalProducer.create(transactionalId, producerProperties(subtask));
+        return initialise(transactionalId, subtask, () -> { });
+    }
+
+    /** The same, running {@code beforeInit} before the producer's {@code initTransactions()}. */
+    private TransactionalProducer initialise(String transactionalId, int subtask, Runnable beforeInit) {
+        TransactionalProducer producer = TransactionalProducer.create(transactionalId, producerProperties(subtask),
+                beforeInit);
         initialised.incrementAndGet();
         Set<String> topics = sink.serializer.topics();
         if (!topics.isEmpty()) {
@@ -535,6 +559,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         Properties p = producerProperties(subtask);
         sharedAdmin.use(admin -> {
             new LingeringTransactionAborter(p, admin, id -> keepWarm(id, initialise(id, subtask)))
+                    .withTopicsOfAborted(earlierTopics::addAll)
                     .abortLingering(namespace(context.getParallelism()), subtask, Set.of());
             return null;
         });
@@ -591,10 +616,11 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             // every restored committable was committed before this run's first checkpoint could complete
             st.swept = true;
             Properties p = producerProperties(st.index);
-            new LingeringTransactionAborter(p, st.admin()).abortLingering(st.namespace, st.index, st.pool.inUse());
+            new LingeringTransactionAborter(p, st.admin()).withTopicsOfAborted(earlierTopics::addAll)
+                    .abortLingering(st.namespace, st.index, st.pool.inUse());
             if (st.index == 0) {
                 String current = st.namespace;
-                new LingeringTransactionAborter(p, st.admin()).abortMatching(
+                new LingeringTransactionAborter(p, st.admin()).withTopicsOfAborted(earlierTopics::addAll).abortMatching(
                         LingeringTransactionAborter.escape(sink.transactionalIdPrefix) + "-p[0-9]+-[0-9]+-[0-9]+",
                         id -> !id.startsWith(current + "-"));
             }
@@ -612,7 +638,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
     private void sweepEnded(Subtask st) {
         st.nextEndedSweep = System.nanoTime() + TimeUnit.SECONDS.toNanos(ENDED_SWEEP_INTERVAL_SECONDS);
         Set<String> topics = new TreeSet<>(st.topics);
-        topics.addAll(restoredTopics);
+        topics.addAll(earlierTopics);
         String own = st.namespace + "-" + st.index + "-";
         String current = st.namespace + "-";
         try {
@@ -643,6 +669,8 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         Subtask st = subtasks.remove(subtaskIndex);
         if (st != null) {
             st.close();
+            // a writer after a failover in this process sweeps them too: an abort of this one may have lost a marker
+            earlierTopics.addAll(st.topics);
         }
     }
 

@@ -87,6 +87,94 @@ class KafkaSinkEndedTransactionsTest {
     }
 
     /**
+     * A crashed run's transaction, still open, wrote "v" to one partition of a topic the next run does not write to,
+     * and the broker dropped its abort marker in the topic's other partition (the stray record there). The next run
+     * aborts the transaction as it starts, {@code asRestored}: as the one its restored checkpoint says was open, else
+     * as a lingering one; returns that other partition once the next run's first checkpoint completed.
+     */
+    private static TopicPartition abortAtTheNextStartWithADroppedMarker(String prefix, boolean asRestored)
+            throws Exception {
+        String earlier = Pipelines.createTopic(kafka, prefix, 2);
+        String later = Pipelines.createTopic(kafka, prefix + "-later", 1);
+        KafkaTransactionHandler<String> crashed = handler(prefix, earlier);
+        KafkaTransaction open = crashed.beginTransaction(context(0, 0));
+        crashed.write(open, "v");
+        crashed.preCommit(open, 1); // all acknowledged: for the coordinator, a transaction in progress like any other
+        TopicPartition written = open.resumable.firstOffsets().keySet().iterator().next();
+        TopicPartition other = new TopicPartition(earlier, 1 - written.partition());
+        StrayTransactionalBatch.append(kafka.bootstrapServers(), other, open.transactionalId,
+                open.resumable.producerId(), open.resumable.epoch(), 0, List.of("stray"));
+
+        // the next run's serializer names only the later topic, and it writes nothing to the earlier one
+        KafkaTransactionHandler<String> next = handler(prefix, later);
+        if (asRestored) {
+            next.recoverAndAbort(new KafkaTransaction(open.transactionalId, null, null));
+        } else {
+            next.abortLingeringTransactions(KafkaTransactionHandlerTest.sinkContext(0, 1));
+        }
+        assertEquals(List.of(2L, 2L), ends(written), "an abort marker where the coordinator knew of the transaction");
+        assertEquals(List.of(0L, 1L), ends(other), "and none where the broker dropped it: readers held");
+        KafkaTransaction first = next.beginTransaction(context(1, 0));
+        next.write(first, "w");
+        next.preCommit(first, 2);
+        next.checkpointTaken(0, 2);
+        next.commit(first);
+        next.checkpointCompleted(0, 2);
+        assertEquals(List.of(), Pipelines.readCommitted(kafka, earlier), "the aborted and the stray record: none");
+        assertEquals(List.of("w,w"), Pipelines.readCommitted(kafka, later));
+        crashed.close(0);
+        next.close(0);
+        return other;
+    }
+
+    @Test
+    void theTopicsOfATransactionOpenAtTheRestoredCheckpointAreSweptThoughTheNextRunDoesNotWriteThere()
+            throws Exception {
+        TopicPartition other = abortAtTheNextStartWithADroppedMarker("ended-restored", true);
+        assertEquals(List.of(2L, 2L), ends(other), "the sweep of the first completed checkpoint aborted it there");
+    }
+
+    @Test
+    void theTopicsOfALingeringTransactionAbortedAtAStartAreSweptThoughTheNextRunDoesNotWriteThere() throws Exception {
+        TopicPartition other = abortAtTheNextStartWithADroppedMarker("ended-lingering", false);
+        assertEquals(List.of(2L, 2L), ends(other), "the sweep of the first completed checkpoint aborted it there");
+    }
+
+    @Test
+    void theTopicsOfAWriterThatEndedInAFailoverAreSweptByTheNextWriterOfTheProcess() throws Exception {
+        String earlier = Pipelines.createTopic(kafka, "ended-failover", 2);
+        String later = Pipelines.createTopic(kafka, "ended-failover-later", 1);
+        // a serializer that picks the topic per record ("topic|value") names none
+        KafkaTransactionHandler<String> handler = Pipelines.stringHandler(kafka, "ended-failover", element -> {
+            String[] parts = element.split("\\|");
+            byte[] value = parts[1].getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            return new org.apache.kafka.clients.producer.ProducerRecord<>(parts[0], value, value);
+        });
+        KafkaTransaction failed = handler.beginTransaction(context(0, 0));
+        handler.write(failed, earlier + "|v");
+        handler.preCommit(failed, 1);
+        TopicPartition written = failed.resumable.firstOffsets().keySet().iterator().next();
+        TopicPartition other = new TopicPartition(earlier, 1 - written.partition());
+        StrayTransactionalBatch.append(kafka.bootstrapServers(), other, failed.transactionalId,
+                failed.resumable.producerId(), failed.resumable.epoch(), 0, List.of("stray"));
+        // the checkpoint fails, and the job with it: the writer aborts its transaction and ends
+        handler.abort(failed);
+        handler.close(0);
+        assertEquals(List.of(0L, 1L), ends(other), "the abort marker dropped there: readers held");
+
+        // the restarted writer of the same process writes only to the later topic
+        KafkaTransaction first = handler.beginTransaction(context(0, 0));
+        handler.write(first, later + "|w");
+        handler.preCommit(first, 2);
+        handler.checkpointTaken(0, 2);
+        handler.commit(first);
+        handler.checkpointCompleted(0, 2);
+        assertEquals(List.of(2L, 2L), ends(other), "the sweep of the first completed checkpoint aborted it there");
+        assertEquals(List.of("w,w"), Pipelines.readCommitted(kafka, later));
+        handler.close(0);
+    }
+
+    /**
      * Writes "v" in {@code t} and pre-commits it for checkpoint 1, then gives it, as a dropped commit marker would leave
      * it, two records in the partition it did not write to, which its committable names as the sink's does when the
      * producer wrote there: its coordinator does not know that partition, so the commit writes no marker there.

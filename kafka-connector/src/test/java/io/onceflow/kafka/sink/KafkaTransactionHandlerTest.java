@@ -168,7 +168,7 @@ class KafkaTransactionHandlerTest {
         started.close(0);
     }
 
-    private static io.onceflow.api.sink.SinkInitContext sinkContext(int subtask, int parallelism) {
+    static io.onceflow.api.sink.SinkInitContext sinkContext(int subtask, int parallelism) {
         return new io.onceflow.api.sink.SinkInitContext() {
             @Override
             public int getIndexOfSubtask() {

@@ -18,6 +18,7 @@ import org.apache.kafka.clients.admin.TransactionListing;
 import org.apache.kafka.clients.admin.TransactionState;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.errors.TransactionalIdNotFoundException;
 import org.apache.kafka.common.errors.UnsupportedVersionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -53,6 +54,7 @@ public final class LingeringTransactionAborter {
     private final Admin admin;
     private final long timeoutMs;
     private final java.util.function.Consumer<String> abortById;
+    private java.util.function.Consumer<Set<String>> topicsOfAborted = topics -> { };
 
     /**
      * @param producerProperties the sink's producer properties (bootstrap servers, security,
@@ -74,6 +76,15 @@ public final class LingeringTransactionAborter {
         this.admin = Objects.requireNonNull(admin, "admin");
         this.timeoutMs = TransactionalProducer.maxBlockMs(producerProperties);
         this.abortById = abortById;
+    }
+
+    /**
+     * Hands {@code listener} the topics the transactions about to be aborted wrote to, asked from their coordinator
+     * right before the aborts (which make it forget them): where a sink sweeps for abort markers the broker may drop.
+     */
+    public LingeringTransactionAborter withTopicsOfAborted(java.util.function.Consumer<Set<String>> listener) {
+        this.topicsOfAborted = Objects.requireNonNull(listener, "listener");
+        return this;
     }
 
     /**
@@ -105,12 +116,17 @@ public final class LingeringTransactionAborter {
      */
     public List<String> abortMatching(String regex, java.util.function.Predicate<String> abortIf) {
         java.util.regex.Pattern p = java.util.regex.Pattern.compile(regex);
-        List<String> aborted = new ArrayList<>();
+        List<TransactionListing> matching = new ArrayList<>();
         for (TransactionListing l : listOngoing(regex)) {
             if (p.matcher(l.transactionalId()).matches() && abortIf.test(l.transactionalId())) {
-                abort(l);
-                aborted.add(l.transactionalId());
+                matching.add(l);
             }
+        }
+        reportTopics(matching);
+        List<String> aborted = new ArrayList<>();
+        for (TransactionListing l : matching) {
+            abort(l);
+            aborted.add(l.transactionalId());
         }
         if (!aborted.isEmpty()) {
             LOG.info("aborted {} lingering transaction(s) matching {}: {}", aborted.size(), regex, aborted);
@@ -128,6 +144,7 @@ public final class LingeringTransactionAborter {
                     .filter(p -> !keepOpen.contains(l.transactionalId()))
                     .ifPresent(p -> lingering.put(l.transactionalId(), l));
         }
+        reportTopics(lingering.values());
         List<String> aborted = new ArrayList<>();
         for (TransactionListing l : lingering.values()) {
             abort(l);
@@ -136,6 +153,61 @@ public final class LingeringTransactionAborter {
         LOG.info("aborted {} lingering transaction(s) of {}-* in {} ms: {}", aborted.size(), prefix,
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - begin), aborted);
         return aborted;
+    }
+
+    private void reportTopics(Collection<TransactionListing> toAbort) {
+        if (!toAbort.isEmpty()) {
+            topicsOfAborted.accept(topicsOf(admin, toAbort.stream().map(TransactionListing::transactionalId).toList(),
+                    timeoutMs));
+        }
+    }
+
+    /**
+     * The topics the open transactions of {@code transactionalIds} wrote to, as their coordinators know them (each
+     * partition joins a transaction there before its first record is appended). Best effort: a transaction that is
+     * not open, or a question that fails (logged), adds none.
+     *
+     * @param producerProperties the sink's producer properties: the question takes at most their {@code max.block.ms}
+     */
+    public static Set<String> topicsOf(Admin admin, Collection<String> transactionalIds,
+                                       Properties producerProperties) {
+        return topicsOf(admin, transactionalIds, TransactionalProducer.maxBlockMs(producerProperties));
+    }
+
+    private static Set<String> topicsOf(Admin admin, Collection<String> transactionalIds, long timeoutMs) {
+        Set<String> topics = new java.util.TreeSet<>();
+        if (transactionalIds.isEmpty()) {
+            return topics;
+        }
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        try {
+            var described = admin.describeTransactions(transactionalIds);
+            for (String id : transactionalIds) {
+                try {
+                    long left = Math.max(0, deadline - System.nanoTime());
+                    described.description(id).get(left, TimeUnit.NANOSECONDS).topicPartitions()
+                            .forEach(tp -> topics.add(tp.topic()));
+                } catch (ExecutionException e) {
+                    if (!(e.getCause() instanceof TransactionalIdNotFoundException)) {
+                        warnUnknownTopics(id, e.getCause());
+                    } // else: the id expired at its coordinator, so it holds no transaction to abort
+                } catch (java.util.concurrent.TimeoutException e) {
+                    warnUnknownTopics(id, e);
+                }
+            }
+        } catch (RuntimeException e) {
+            warnUnknownTopics(String.valueOf(transactionalIds), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new org.apache.kafka.common.errors.InterruptException(e);
+        }
+        return topics;
+    }
+
+    private static void warnUnknownTopics(String transactionalId, Throwable why) {
+        LOG.warn("cannot tell which topics the open transaction of {} wrote to ({}): should the broker drop its abort "
+                + "marker where the sink does not write again, the sink's sweeps miss it (kafka-transactions.sh "
+                + "find-hanging finds it)", transactionalId, String.valueOf(why));
     }
 
     private Collection<TransactionListing> listOngoing(String pattern) {

@@ -126,10 +126,19 @@ public final class TransactionalProducer implements AutoCloseable {
      * @throws UnsupportedKafkaClientsException if the kafka-clients on the classpath cannot resume transactions
      */
     public static TransactionalProducer create(String transactionalId, Properties properties) {
+        return create(transactionalId, properties, () -> { });
+    }
+
+    /**
+     * The same, running {@code beforeInit} between the producer's construction and its {@code initTransactions()}:
+     * for what must happen before the abort of a transaction the id may hold open, overlapping the construction.
+     */
+    public static TransactionalProducer create(String transactionalId, Properties properties, Runnable beforeInit) {
         ProducerInternals.verify();
         Properties p = producerProperties(transactionalId, properties);
         KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p);
         try {
+            beforeInit.run();
             producer.initTransactions();
         } catch (RuntimeException e) {
             producer.close(Duration.ZERO);

@@ -580,4 +580,47 @@ class TransactionalProducerTest {
         new LingeringTransactionAborter(props(), admin).abortLingering(prefix + "x", 0, Set.of());
         assertEquals(List.of("0:kept-0"), readAllCommitted(props(), admin, other, 1, Duration.ofSeconds(10)));
     }
+
+    @Test
+    void theTopicsOfTheTransactionsAboutToBeAbortedAreHandedOverBeforeTheAbort() throws Exception {
+        String first = newTopic(2);
+        String second = newTopic(1);
+        String untouched = newTopic(1);
+        String prefix = "linger-topics";
+        TransactionalProducer a = TransactionalProducer.create(prefix + "-0-0", props());
+        writeTransaction(a, first, "a", 2);
+        a.send(record(second, 0, "a-second"));
+        a.flush();
+        abandoned.add(a);
+        TransactionalProducer b = TransactionalProducer.create(prefix + "-0-1", props());
+        writeTransaction(b, second, "b", 1);
+        b.flush();
+        abandoned.add(b);
+        TransactionalProducer otherSubtask = TransactionalProducer.create(prefix + "-1-0", props());
+        writeTransaction(otherSubtask, untouched, "c", 1);
+        otherSubtask.flush();
+        abandoned.add(otherSubtask);
+
+        List<Set<String>> handed = new ArrayList<>();
+        List<TransactionState> stateWhenHanded = new ArrayList<>();
+        List<String> aborted = new LingeringTransactionAborter(props(), admin)
+                .withTopicsOfAborted(topics -> {
+                    handed.add(topics);
+                    try {
+                        stateWhenHanded.add(describe(admin, prefix + "-0-0").state());
+                    } catch (Exception e) {
+                        throw new AssertionError(e);
+                    }
+                })
+                .abortLingering(prefix, 0, Set.of());
+        assertEquals(List.of(prefix + "-0-0", prefix + "-0-1"), aborted);
+        assertEquals(List.of(Set.of(first, second)), handed, "one question for both");
+        assertEquals(List.of(TransactionState.ONGOING), stateWhenHanded, "handed over before the aborts");
+        TransactionState after = describe(admin, prefix + "-0-0").state();
+        assertTrue(after != TransactionState.ONGOING, "aborted, the id initialised again: " + after);
+        // once aborted a transaction names no topics; an id the coordinator never saw names none either, quietly
+        assertEquals(Set.of(), LingeringTransactionAborter.topicsOf(admin, List.of(prefix + "-0-0"), props()));
+        assertEquals(Set.of(), LingeringTransactionAborter.topicsOf(admin, List.of(prefix + "-never-used"), props()));
+        assertEquals(Set.of(untouched), LingeringTransactionAborter.topicsOf(admin, List.of(prefix + "-1-0"), props()));
+    }
 }
