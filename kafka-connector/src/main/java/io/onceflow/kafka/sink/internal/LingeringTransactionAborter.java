@@ -50,6 +50,9 @@ import org.slf4j.LoggerFactory;
 public final class LingeringTransactionAborter {
     private static final Logger LOG = LoggerFactory.getLogger(LingeringTransactionAborter.class);
 
+    /** The longest {@link #topicsOf} waits for the coordinators' answer. */
+    static final long TOPICS_TIMEOUT_MS = 10_000;
+
     private final Properties producerProperties;
     private final Admin admin;
     private final long timeoutMs;
@@ -158,7 +161,7 @@ public final class LingeringTransactionAborter {
     private void reportTopics(Collection<TransactionListing> toAbort) {
         if (!toAbort.isEmpty()) {
             topicsOfAborted.accept(topicsOf(admin, toAbort.stream().map(TransactionListing::transactionalId).toList(),
-                    timeoutMs));
+                    Math.min(TOPICS_TIMEOUT_MS, timeoutMs)));
         }
     }
 
@@ -168,10 +171,13 @@ public final class LingeringTransactionAborter {
      * not open, or a question that fails (logged), adds none.
      *
      * @param producerProperties the sink's producer properties: the question takes at most their {@code max.block.ms}
+     *                           and {@value #TOPICS_TIMEOUT_MS} ms, so that an unreachable cluster does not double the
+     *                           wait of the abort that follows, which meets the same cluster
      */
     public static Set<String> topicsOf(Admin admin, Collection<String> transactionalIds,
                                        Properties producerProperties) {
-        return topicsOf(admin, transactionalIds, TransactionalProducer.maxBlockMs(producerProperties));
+        return topicsOf(admin, transactionalIds,
+                Math.min(TOPICS_TIMEOUT_MS, TransactionalProducer.maxBlockMs(producerProperties)));
     }
 
     private static Set<String> topicsOf(Admin admin, Collection<String> transactionalIds, long timeoutMs) {
