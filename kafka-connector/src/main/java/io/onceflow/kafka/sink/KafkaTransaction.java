@@ -10,25 +10,36 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import org.apache.kafka.common.TopicPartition;
 
 /**
  * One Kafka transaction of an EXACTLY_ONCE sink: its transactional id, and once pre-committed the
  * producer id, epoch and protocol version a later process needs to commit it, and where its records begin in each
  * partition (to check after the commit that its markers arrived). While the transaction's
- * own producer is alive in this process it is kept here (never written into a checkpoint).
+ * own producer is alive in this process it is kept here (never written into a checkpoint). With it go the topics
+ * its writer had written to when it began, so that a restored run sweeps them for abort markers the broker dropped.
  */
 final class KafkaTransaction {
 
     final String transactionalId;
     transient TransactionalProducer producer;
     ResumableTransaction resumable;
+    final Set<String> writerTopics;
 
     KafkaTransaction(String transactionalId, TransactionalProducer producer, ResumableTransaction resumable) {
+        this(transactionalId, producer, resumable, Set.of());
+    }
+
+    KafkaTransaction(String transactionalId, TransactionalProducer producer, ResumableTransaction resumable,
+                     Set<String> writerTopics) {
         this.transactionalId = transactionalId;
         this.producer = producer;
         this.resumable = resumable;
+        this.writerTopics = Set.copyOf(writerTopics);
     }
 
     @Override
@@ -37,10 +48,11 @@ final class KafkaTransaction {
     }
 
     /**
-     * Version 2: id (UTF), pre-committed flag, then producer id (long), epoch (short), transactions v2 (bool), the
+     * Version 3: id (UTF), pre-committed flag, then producer id (long), epoch (short), transactions v2 (bool), the
      * number of partitions written (int) and for each its topic (UTF), partition (int) and the offset of the
-     * transaction's first record there (long). Version 1 ends after the transactions-v2 flag; it is still read
-     * (its transactions' commit markers are then not verified).
+     * transaction's first record there (long); then, pre-committed or not, the number of the writer's topics (int)
+     * and each (UTF), in order. Versions 2 (no writer's topics) and 1 (ending after the transactions-v2 flag: its
+     * transactions' commit markers are then not verified) are still read.
      */
     static final class Serializer implements VersionedSerializer<KafkaTransaction> {
         private static final Comparator<Map.Entry<TopicPartition, Long>> PARTITION_ORDER = Comparator
@@ -49,7 +61,7 @@ final class KafkaTransaction {
 
         @Override
         public int getVersion() {
-            return 2;
+            return 3;
         }
 
         @Override
@@ -70,15 +82,19 @@ final class KafkaTransaction {
                     out.writeLong(e.getValue());
                 }
             }
+            out.writeInt(t.writerTopics.size());
+            for (String topic : new TreeSet<>(t.writerTopics)) {
+                out.writeUTF(topic);
+            }
             out.flush();
             return bytes.toByteArray();
         }
 
         @Override
         public KafkaTransaction deserialize(int version, byte[] serialized) throws IOException {
-            if (version != 1 && version != 2) {
+            if (version < 1 || version > 3) {
                 throw new IOException("A Kafka transaction of format version " + version + " cannot be read by this "
-                        + "Onceflow (it reads versions 1 and 2): restore with the version that wrote the checkpoint");
+                        + "Onceflow (it reads versions 1 to 3): restore with the version that wrote the checkpoint");
             }
             DataInputStream in = new DataInputStream(new ByteArrayInputStream(serialized));
             String id = in.readUTF();
@@ -96,7 +112,14 @@ final class KafkaTransaction {
                 }
                 r = new ResumableTransaction(id, producerId, epoch, v2, firstOffsets);
             }
-            return new KafkaTransaction(id, null, r);
+            Set<String> writerTopics = new HashSet<>();
+            if (version >= 3) {
+                int topics = in.readInt();
+                for (int i = 0; i < topics; i++) {
+                    writerTopics.add(in.readUTF());
+                }
+            }
+            return new KafkaTransaction(id, null, r, writerTopics);
         }
     }
 }

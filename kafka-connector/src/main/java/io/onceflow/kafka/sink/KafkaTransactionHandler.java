@@ -89,10 +89,10 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
     /** Ids committed from a restored checkpoint, to keep out of the pools until a checkpoint completes. */
     private final Set<String> recovered = ConcurrentHashMap.newKeySet();
     /**
-     * The topics earlier runs wrote to that this one knows of: those of the committables restored from a checkpoint,
-     * those of the transactions aborted as the sink started (asked from their coordinator before the abort), and those
-     * of the writers that ended in this process (a failover's). Swept like those a subtask writes to: an abort marker a
-     * broker dropped there holds their readers back too.
+     * The topics earlier runs wrote to that this one knows of: those of the transactions restored from a checkpoint
+     * and of their writers up to it, those of the transactions aborted as the sink started (asked from their
+     * coordinator before the abort), and those of the writers that ended in this process (a failover's). Swept like
+     * those a subtask writes to: an abort marker a broker dropped there holds their readers back too.
      */
     private final Set<String> earlierTopics = ConcurrentHashMap.newKeySet();
     /**
@@ -346,7 +346,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             // the next barrier will need another producer: initialise it now, off the task thread
             st.warmUpSpare();
         }
-        st.open = new KafkaTransaction(producer.transactionalId(), producer, null);
+        st.open = new KafkaTransaction(producer.transactionalId(), producer, null, st.topics);
         return st.open;
     }
 
@@ -454,6 +454,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         LOG.info("Committed {} restored from a checkpoint: {}", transaction, result.outcome());
         recovered.add(transaction.transactionalId);
         transaction.resumable.firstOffsets().keySet().forEach(tp -> earlierTopics.add(tp.topic()));
+        earlierTopics.addAll(transaction.writerTopics);
     }
 
     @Override
@@ -466,6 +467,10 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         Subtask st = owner(transaction.transactionalId);
         if (st != null && st.open == transaction) {
             st.open = null;
+        }
+        if (st != null) {
+            // should the broker drop the abort's marker in one of them, the sweeps look there
+            st.topics.addAll(producer.topicsSent());
         }
         try {
             producer.abortTransaction();
@@ -490,6 +495,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         // then ready for a new transaction, which the restored writer of that subtask begins with it. Its
         // coordinator is asked first which topics the transaction wrote to (the abort makes it forget them), the
         // question overlapping the producer's construction: the sweeps look there for an abort marker dropped.
+        earlierTopics.addAll(transaction.writerTopics);
         String id = transaction.transactionalId;
         int subtask = subtaskOf(id);
         Properties properties = producerProperties(subtask);

@@ -140,24 +140,43 @@ class KafkaSinkEndedTransactionsTest {
         assertEquals(List.of(2L, 2L), ends(other), "the sweep of the first completed checkpoint aborted it there");
     }
 
-    @Test
-    void theTopicsOfAWriterThatEndedInAFailoverAreSweptByTheNextWriterOfTheProcess() throws Exception {
-        String earlier = Pipelines.createTopic(kafka, "ended-failover", 2);
-        String later = Pipelines.createTopic(kafka, "ended-failover-later", 1);
-        // a serializer that picks the topic per record ("topic|value") names none
-        KafkaTransactionHandler<String> handler = Pipelines.stringHandler(kafka, "ended-failover", element -> {
+    /** A handler whose serializer picks the topic per record ("topic|value"), so it names none. */
+    private static KafkaTransactionHandler<String> topicPerRecordHandler(String prefix) {
+        return Pipelines.stringHandler(kafka, prefix, element -> {
             String[] parts = element.split("\\|");
             byte[] value = parts[1].getBytes(java.nio.charset.StandardCharsets.UTF_8);
             return new org.apache.kafka.clients.producer.ProducerRecord<>(parts[0], value, value);
         });
+    }
+
+    /**
+     * Writes "v" to {@code topic} in the open transaction {@code t} and a stray record of its producer id to the
+     * topic's other partition, which its coordinator does not know: its abort writes no marker there, as a dropped
+     * one would. Returns that other partition.
+     */
+    private static TopicPartition writeWithAStrayRecord(KafkaTransactionHandler<String> handler, KafkaTransaction t,
+                                                        String topic) throws Exception {
+        handler.write(t, topic + "|v");
+        t.producer.flush();
+        org.apache.kafka.clients.admin.TransactionDescription d;
+        try (Admin admin = kafka.createAdmin()) {
+            d = admin.describeTransactions(List.of(t.transactionalId)).description(t.transactionalId).get();
+        }
+        TopicPartition written = d.topicPartitions().iterator().next();
+        TopicPartition other = new TopicPartition(topic, 1 - written.partition());
+        StrayTransactionalBatch.append(kafka.bootstrapServers(), other, t.transactionalId, d.producerId(),
+                (short) d.producerEpoch(), 0, List.of("stray"));
+        return other;
+    }
+
+    @Test
+    void theTopicsOfAWriterThatEndedInAFailoverAreSweptByTheNextWriterOfTheProcess() throws Exception {
+        String earlier = Pipelines.createTopic(kafka, "ended-failover", 2);
+        String later = Pipelines.createTopic(kafka, "ended-failover-later", 1);
+        KafkaTransactionHandler<String> handler = topicPerRecordHandler("ended-failover");
         KafkaTransaction failed = handler.beginTransaction(context(0, 0));
-        handler.write(failed, earlier + "|v");
-        handler.preCommit(failed, 1);
-        TopicPartition written = failed.resumable.firstOffsets().keySet().iterator().next();
-        TopicPartition other = new TopicPartition(earlier, 1 - written.partition());
-        StrayTransactionalBatch.append(kafka.bootstrapServers(), other, failed.transactionalId,
-                failed.resumable.producerId(), failed.resumable.epoch(), 0, List.of("stray"));
-        // the checkpoint fails, and the job with it: the writer aborts its transaction and ends
+        TopicPartition other = writeWithAStrayRecord(handler, failed, earlier);
+        // the job fails before the transaction's pre-commit: the writer aborts it and ends
         handler.abort(failed);
         handler.close(0);
         assertEquals(List.of(0L, 1L), ends(other), "the abort marker dropped there: readers held");
@@ -172,6 +191,40 @@ class KafkaSinkEndedTransactionsTest {
         assertEquals(List.of(2L, 2L), ends(other), "the sweep of the first completed checkpoint aborted it there");
         assertEquals(List.of("w,w"), Pipelines.readCommitted(kafka, later));
         handler.close(0);
+    }
+
+    @Test
+    void theTopicsAWriterHadWrittenToBeforeTheRestoredCheckpointAreSweptByTheRestoredRun() throws Exception {
+        String earlier = Pipelines.createTopic(kafka, "ended-writer", 2);
+        String later = Pipelines.createTopic(kafka, "ended-writer-later", 1);
+        KafkaTransaction.Serializer checkpoint = new KafkaTransaction.Serializer();
+        KafkaTransactionHandler<String> crashed = topicPerRecordHandler("ended-writer");
+        KafkaTransaction committed = crashed.beginTransaction(context(0, 0));
+        crashed.write(committed, earlier + "|a");
+        crashed.preCommit(committed, 1);
+        crashed.checkpointTaken(0, 1);
+        crashed.commit(committed);
+        // checkpoint 2: nothing pre-committed, this transaction open; it writes to the earlier topic after the
+        // checkpoint, fails, and its abort marker is dropped there; the process is killed before any sweep
+        KafkaTransaction open = crashed.beginTransaction(context(0, 1));
+        byte[] openAtCheckpoint = checkpoint.serialize(open);
+        TopicPartition other = writeWithAStrayRecord(crashed, open, earlier);
+        crashed.abort(open);
+        List<Long> held = ends(other);
+        assertTrue(held.get(0) < held.get(1), "the stray record holds readers: " + held);
+
+        KafkaTransactionHandler<String> restored = topicPerRecordHandler("ended-writer");
+        restored.recoverAndAbort(checkpoint.deserialize(checkpoint.getVersion(), openAtCheckpoint));
+        KafkaTransaction first = restored.beginTransaction(context(2, 0));
+        restored.write(first, later + "|w");
+        restored.preCommit(first, 3);
+        restored.checkpointTaken(0, 3);
+        restored.commit(first);
+        restored.checkpointCompleted(0, 3);
+        assertEquals(List.of(held.get(1) + 1, held.get(1) + 1), ends(other),
+                "the sweep of the first completed checkpoint aborted it there");
+        crashed.close(0);
+        restored.close(0);
     }
 
     /**

@@ -10,10 +10,14 @@ import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.util.Map;
+import java.util.Set;
 import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
 
-/** The committable's format in checkpoints: version 2 keeps the first offsets, version 1 is still read. */
+/**
+ * The committable's format in checkpoints: version 3 keeps the first offsets and the writer's topics; versions 2 and 1
+ * are still read.
+ */
 class KafkaTransactionSerializerTest {
 
     private final KafkaTransaction.Serializer serializer = new KafkaTransaction.Serializer();
@@ -24,9 +28,45 @@ class KafkaTransactionSerializerTest {
                 Map.of(new TopicPartition("out", 0), 10L, new TopicPartition("out.dlq", 3), 12_345_678_901L));
         KafkaTransaction read = serializer.deserialize(serializer.getVersion(),
                 serializer.serialize(new KafkaTransaction("sink-p2-1-3", null, r)));
-        assertEquals(2, serializer.getVersion());
+        assertEquals(3, serializer.getVersion());
         assertEquals("sink-p2-1-3", read.transactionalId);
         assertEquals(r, read.resumable);
+        assertEquals(Set.of(), read.writerTopics);
+    }
+
+    @Test
+    void theTopicsItsWriterHadWrittenToGoWithATransactionOpenOrPreCommitted() throws IOException {
+        Set<String> topics = Set.of("out", "out.dlq", "per-record-7");
+        KafkaTransaction open = serializer.deserialize(3, serializer.serialize(new KafkaTransaction("sink-p1-0-2", null,
+                null, topics)));
+        assertNull(open.resumable);
+        assertEquals(topics, open.writerTopics);
+        ResumableTransaction r = new ResumableTransaction("sink-p1-0-1", 9L, (short) 2, true,
+                Map.of(new TopicPartition("out", 1), 4L));
+        KafkaTransaction preCommitted = serializer.deserialize(3, serializer.serialize(new KafkaTransaction(
+                "sink-p1-0-1", null, r, topics)));
+        assertEquals(r, preCommitted.resumable);
+        assertEquals(topics, preCommitted.writerTopics);
+    }
+
+    @Test
+    void versionTwoCheckpointsAreReadWithoutTheWritersTopics() throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        DataOutputStream out = new DataOutputStream(bytes);
+        out.writeUTF("sink-p2-0-1");
+        out.writeBoolean(true);
+        out.writeLong(5L);
+        out.writeShort(3);
+        out.writeBoolean(true);
+        out.writeInt(1);
+        out.writeUTF("out");
+        out.writeInt(0);
+        out.writeLong(17L);
+        out.flush();
+        KafkaTransaction read = serializer.deserialize(2, bytes.toByteArray());
+        assertEquals(new ResumableTransaction("sink-p2-0-1", 5L, (short) 3, true, Map.of(new TopicPartition("out", 0),
+                17L)), read.resumable);
+        assertEquals(Set.of(), read.writerTopics);
     }
 
     @Test
@@ -54,11 +94,12 @@ class KafkaTransactionSerializerTest {
     }
 
     @Test
-    void anOpenTransactionIsItsIdAlone() throws IOException {
-        KafkaTransaction read = serializer.deserialize(2, serializer.serialize(new KafkaTransaction("sink-p1-0-0", null,
-                null)));
+    void anOpenTransactionHasNoProducerState() throws IOException {
+        KafkaTransaction read = serializer.deserialize(serializer.getVersion(), serializer.serialize(
+                new KafkaTransaction("sink-p1-0-0", null, null)));
         assertEquals("sink-p1-0-0", read.transactionalId);
         assertNull(read.resumable);
+        assertEquals(Set.of(), read.writerTopics);
     }
 
     @Test
@@ -78,7 +119,7 @@ class KafkaTransactionSerializerTest {
 
     @Test
     void anUnknownVersionSaysWhatToDo() {
-        IOException e = assertThrows(IOException.class, () -> serializer.deserialize(3, new byte[0]));
-        assertTrue(e.getMessage().contains("reads versions 1 and 2"), e.getMessage());
+        IOException e = assertThrows(IOException.class, () -> serializer.deserialize(4, new byte[0]));
+        assertTrue(e.getMessage().contains("reads versions 1 to 3"), e.getMessage());
     }
 }

@@ -1,11 +1,13 @@
 package io.onceflow.kafka.sink.internal;
 
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
@@ -105,6 +107,9 @@ public final class TransactionalProducer implements AutoCloseable {
     private final long maxBlockMs;
     private final AtomicReference<Throwable> sendError = new AtomicReference<>();
     private final AtomicLong recordsInTransaction = new AtomicLong();
+    /** The topics of the records sent in the open transaction, and the last one (to skip the set for a repeat). */
+    private final Set<String> topicsSent = new HashSet<>();
+    private String lastTopicSent;
     /** Per partition, the lowest offset of a record of the open transaction the broker acknowledged. */
     private final FirstOffsets firstOffsets = new FirstOffsets();
     /** The callback of every record sent without one of its own: one object, not one per record. */
@@ -186,6 +191,8 @@ public final class TransactionalProducer implements AutoCloseable {
         sendError.set(null);
         recordsInTransaction.set(0);
         firstOffsets.clear();
+        topicsSent.clear();
+        lastTopicSent = null;
         producer.beginTransaction();
         state = State.IN_TRANSACTION;
     }
@@ -200,6 +207,11 @@ public final class TransactionalProducer implements AutoCloseable {
      */
     public Future<RecordMetadata> send(ProducerRecord<byte[], byte[]> record, Callback callback) {
         requireState(State.IN_TRANSACTION, "send");
+        String topic = record.topic();
+        if (!topic.equals(lastTopicSent)) { // the same object as a rule: a reference compare
+            topicsSent.add(topic); // before the send: a record whose send fails may still have been appended
+            lastTopicSent = topic;
+        }
         try {
             Future<RecordMetadata> f = producer.send(record, callback == null ? acknowledged : (metadata, exception) -> {
                 acknowledged(metadata, exception);
@@ -211,6 +223,11 @@ public final class TransactionalProducer implements AutoCloseable {
             sendError.compareAndSet(null, e);
             throw e;
         }
+    }
+
+    /** The topics records were sent to in the open (or last) transaction, acknowledged or not. */
+    public Set<String> topicsSent() {
+        return Set.copyOf(topicsSent);
     }
 
     private void acknowledged(RecordMetadata metadata, Exception exception) {
