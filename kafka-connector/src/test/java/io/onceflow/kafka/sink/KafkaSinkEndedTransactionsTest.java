@@ -114,12 +114,7 @@ class KafkaSinkEndedTransactionsTest {
         }
         assertEquals(List.of(2L, 2L), ends(written), "an abort marker where the coordinator knew of the transaction");
         assertEquals(List.of(0L, 1L), ends(other), "and none where the broker dropped it: readers held");
-        KafkaTransaction first = next.beginTransaction(context(1, 0));
-        next.write(first, "w");
-        next.preCommit(first, 2);
-        next.checkpointTaken(0, 2);
-        next.commit(first);
-        next.checkpointCompleted(0, 2);
+        commitTheFirstCompletedCheckpoint(next, next.beginTransaction(context(1, 0)), "w", 2);
         assertEquals(List.of(), Pipelines.readCommitted(kafka, earlier), "the aborted and the stray record: none");
         assertEquals(List.of("w,w"), Pipelines.readCommitted(kafka, later));
         crashed.close(0);
@@ -138,6 +133,19 @@ class KafkaSinkEndedTransactionsTest {
     void theTopicsOfALingeringTransactionAbortedAtAStartAreSweptThoughTheNextRunDoesNotWriteThere() throws Exception {
         TopicPartition other = abortAtTheNextStartWithADroppedMarker("ended-lingering", false);
         assertEquals(List.of(2L, 2L), ends(other), "the sweep of the first completed checkpoint aborted it there");
+    }
+
+    /**
+     * Writes {@code value} in {@code t}, pre-commits it for checkpoint {@code checkpointId}, commits it and completes
+     * that checkpoint, the run's first to complete: the handler's first sweep.
+     */
+    private static void commitTheFirstCompletedCheckpoint(KafkaTransactionHandler<String> handler, KafkaTransaction t,
+                                                          String value, long checkpointId) throws Exception {
+        handler.write(t, value);
+        handler.preCommit(t, checkpointId);
+        handler.checkpointTaken(0, checkpointId);
+        handler.commit(t);
+        handler.checkpointCompleted(0, checkpointId);
     }
 
     /** A handler whose serializer picks the topic per record ("topic|value"), so it names none. */
@@ -182,12 +190,7 @@ class KafkaSinkEndedTransactionsTest {
         assertEquals(List.of(0L, 1L), ends(other), "the abort marker dropped there: readers held");
 
         // the restarted writer of the same process writes only to the later topic
-        KafkaTransaction first = handler.beginTransaction(context(0, 0));
-        handler.write(first, later + "|w");
-        handler.preCommit(first, 2);
-        handler.checkpointTaken(0, 2);
-        handler.commit(first);
-        handler.checkpointCompleted(0, 2);
+        commitTheFirstCompletedCheckpoint(handler, handler.beginTransaction(context(0, 0)), later + "|w", 2);
         assertEquals(List.of(2L, 2L), ends(other), "the sweep of the first completed checkpoint aborted it there");
         assertEquals(List.of("w,w"), Pipelines.readCommitted(kafka, later));
         handler.close(0);
@@ -215,12 +218,7 @@ class KafkaSinkEndedTransactionsTest {
 
         KafkaTransactionHandler<String> restored = topicPerRecordHandler("ended-writer");
         restored.recoverAndAbort(checkpoint.deserialize(checkpoint.getVersion(), openAtCheckpoint));
-        KafkaTransaction first = restored.beginTransaction(context(2, 0));
-        restored.write(first, later + "|w");
-        restored.preCommit(first, 3);
-        restored.checkpointTaken(0, 3);
-        restored.commit(first);
-        restored.checkpointCompleted(0, 3);
+        commitTheFirstCompletedCheckpoint(restored, restored.beginTransaction(context(2, 0)), later + "|w", 3);
         assertEquals(List.of(held.get(1) + 1, held.get(1) + 1), ends(other),
                 "the sweep of the first completed checkpoint aborted it there");
         crashed.close(0);

@@ -49,15 +49,22 @@ class KafkaTransactionSerializerTest {
         assertEquals(topics, preCommitted.writerTopics);
     }
 
-    @Test
-    void versionTwoCheckpointsAreReadWithoutTheWritersTopics() throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    /** What every version begins a pre-committed transaction with: id, flag, producer id 5, epoch 3, protocol. */
+    private static DataOutputStream preCommittedHead(ByteArrayOutputStream bytes, boolean transactionV2)
+            throws IOException {
         DataOutputStream out = new DataOutputStream(bytes);
         out.writeUTF("sink-p2-0-1");
         out.writeBoolean(true);
         out.writeLong(5L);
         out.writeShort(3);
-        out.writeBoolean(true);
+        out.writeBoolean(transactionV2);
+        return out;
+    }
+
+    @Test
+    void versionTwoCheckpointsAreReadWithoutTheWritersTopics() throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        DataOutputStream out = preCommittedHead(bytes, true);
         out.writeInt(1);
         out.writeUTF("out");
         out.writeInt(0);
@@ -105,13 +112,7 @@ class KafkaTransactionSerializerTest {
     @Test
     void versionOneCheckpointsAreReadWithoutFirstOffsets() throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        DataOutputStream out = new DataOutputStream(bytes);
-        out.writeUTF("sink-p2-0-1");
-        out.writeBoolean(true);
-        out.writeLong(5L);
-        out.writeShort(3);
-        out.writeBoolean(false);
-        out.flush();
+        preCommittedHead(bytes, false).flush();
         KafkaTransaction read = serializer.deserialize(1, bytes.toByteArray());
         assertEquals(new ResumableTransaction("sink-p2-0-1", 5L, (short) 3, false), read.resumable);
         assertEquals(Map.of(), read.resumable.firstOffsets());

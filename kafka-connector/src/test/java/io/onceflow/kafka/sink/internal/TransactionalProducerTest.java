@@ -524,29 +524,29 @@ class TransactionalProducerTest {
 
     // ------------------------------------------------------------------ lingering transactions
 
+    /** A producer of {@code transactionalId} that writes {@code n} records to {@code topic}, then "crashes". */
+    private TransactionalProducer crashWithAnOpenTransaction(String transactionalId, String topic, String tag, int n) {
+        TransactionalProducer p = TransactionalProducer.create(transactionalId, props());
+        writeTransaction(p, topic, tag, n);
+        p.flush();
+        abandoned.add(p);
+        return p;
+    }
+
     @Test
     void abortsTheLingeringTransactionsOfASubtaskOnly() throws Exception {
         String topic = newTopic(2);
         String other = newTopic(1);
         String prefix = "linger";
         // subtask 0 left a transaction open on linger-0-1 (crashed), and one on linger-0-2 it pre-committed
-        TransactionalProducer lingering = TransactionalProducer.create(prefix + "-0-1", props());
-        writeTransaction(lingering, topic, "lingering", 3);
-        lingering.flush();
-        abandoned.add(lingering);
+        crashWithAnOpenTransaction(prefix + "-0-1", topic, "lingering", 3);
         TransactionalProducer preCommitted = TransactionalProducer.create(prefix + "-0-2", props());
         writeTransaction(preCommitted, other, "kept", 1);
         ResumableTransaction kept = preCommitted.preCommit();
         abandoned.add(preCommitted);
         // subtask 1's open transaction, and one of another prefix sharing the first characters
-        TransactionalProducer otherSubtask = TransactionalProducer.create(prefix + "-1-0", props());
-        writeTransaction(otherSubtask, other, "subtask1", 1);
-        otherSubtask.flush();
-        abandoned.add(otherSubtask);
-        TransactionalProducer otherPrefix = TransactionalProducer.create(prefix + "x-0-0", props());
-        writeTransaction(otherPrefix, other, "otherprefix", 1);
-        otherPrefix.flush();
-        abandoned.add(otherPrefix);
+        crashWithAnOpenTransaction(prefix + "-1-0", other, "subtask1", 1);
+        crashWithAnOpenTransaction(prefix + "x-0-0", other, "otherprefix", 1);
 
         // a marker written after the lingering transaction stays invisible while it is open
         TransactionalProducer markerProducer = TransactionalProducer.create("marker-0-0", props());
@@ -587,19 +587,11 @@ class TransactionalProducerTest {
         String second = newTopic(1);
         String untouched = newTopic(1);
         String prefix = "linger-topics";
-        TransactionalProducer a = TransactionalProducer.create(prefix + "-0-0", props());
-        writeTransaction(a, first, "a", 2);
+        TransactionalProducer a = crashWithAnOpenTransaction(prefix + "-0-0", first, "a", 2);
         a.send(record(second, 0, "a-second"));
         a.flush();
-        abandoned.add(a);
-        TransactionalProducer b = TransactionalProducer.create(prefix + "-0-1", props());
-        writeTransaction(b, second, "b", 1);
-        b.flush();
-        abandoned.add(b);
-        TransactionalProducer otherSubtask = TransactionalProducer.create(prefix + "-1-0", props());
-        writeTransaction(otherSubtask, untouched, "c", 1);
-        otherSubtask.flush();
-        abandoned.add(otherSubtask);
+        crashWithAnOpenTransaction(prefix + "-0-1", second, "b", 1);
+        crashWithAnOpenTransaction(prefix + "-1-0", untouched, "c", 1);
 
         List<Set<String>> handed = new ArrayList<>();
         List<TransactionState> stateWhenHanded = new ArrayList<>();
