@@ -21,7 +21,7 @@ import org.apache.kafka.common.TopicPartition;
  * producer id, epoch and protocol version a later process needs to commit it, and where its records begin in each
  * partition (to check after the commit that its markers arrived). While the transaction's
  * own producer is alive in this process it is kept here (never written into a checkpoint). With it go the topics
- * its writer had written to when it began, so that a restored run sweeps them for abort markers the broker dropped.
+ * its sink had written to when it began, so that a restored run sweeps them for abort markers the broker dropped.
  */
 final class KafkaTransaction {
 

@@ -17,7 +17,6 @@ import io.onceflow.twophase.TransactionHandler;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -62,7 +61,7 @@ import org.slf4j.LoggerFactory;
  * pre-commit's flush): the barrier of the first checkpoint that could hand the producer back, which the check
  * declines should it fail. A commit with no transaction open after it (the end of the input) is checked at once, and
  * so is what is left unchecked when the writer closes. An abort marker the broker dropped is written by a sweep of
- * the subtask's topics, and of those earlier runs wrote to that this one knows of, at the first completed checkpoint
+ * the sink's topics, and of those earlier runs wrote to that this one knows of, at the first completed checkpoint
  * of a run and every {@value #ENDED_SWEEP_INTERVAL_SECONDS} s after ({@link EndedTransactionSweep}).
  *
  * <h2>No producer start on the way of the first output</h2>
@@ -89,12 +88,12 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
     /** Ids committed from a restored checkpoint, to keep out of the pools until a checkpoint completes. */
     private final Set<String> recovered = ConcurrentHashMap.newKeySet();
     /**
-     * The topics earlier runs wrote to that this one knows of: those of the transactions restored from a checkpoint
-     * and of their writers up to it, those of the transactions aborted as the sink started (asked from their
-     * coordinator before the abort), and those of the writers that ended in this process (a failover's). Swept like
-     * those a subtask writes to: an abort marker a broker dropped there holds their readers back too.
+     * Where the subtasks sweep for abort markers a broker dropped: the topics the serializer names, those the sink's
+     * writers wrote to in this process (aborted transactions' included; a failover's writers' too), and those earlier
+     * runs wrote to that this one knows of: of the transactions restored from a checkpoint and of their writers up to
+     * it, and of the transactions aborted as the sink started (asked from their coordinator before the abort).
      */
-    private final Set<String> earlierTopics = ConcurrentHashMap.newKeySet();
+    private final Set<String> topics = ConcurrentHashMap.newKeySet();
     /**
      * Producers whose {@code initTransactions()} aborted a transaction as a writer started (one open at the restored
      * checkpoint, or a lingering one), by transactional id: initialised and holding no transaction, so the new writer
@@ -115,6 +114,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
     KafkaTransactionHandler(KafkaSink<T> sink) {
         this.sink = sink;
         this.sharedAdmin = new SharedAdmin(() -> TransactionalProducer.adminProperties(producerProperties(-1)), WARM_UP);
+        this.topics.addAll(sink.serializer.topics());
     }
 
     /** The sink's Admin client in this process, which its start checks use too. */
@@ -139,8 +139,6 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         final List<ResumableTransaction> unverified = new ArrayList<>();
         /** The transaction begun and not yet pre-committed or aborted, or null. */
         KafkaTransaction open;
-        /** The topics this subtask wrote to in this run, and those its serializer names: where it sweeps. */
-        final Set<String> topics = new HashSet<>(sink.serializer.topics());
         /** When the next sweep for ended transactions left open is due ({@link System#nanoTime()}). */
         long nextEndedSweep;
         /**
@@ -346,7 +344,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             // the next barrier will need another producer: initialise it now, off the task thread
             st.warmUpSpare();
         }
-        st.open = new KafkaTransaction(producer.transactionalId(), producer, null, st.topics);
+        st.open = new KafkaTransaction(producer.transactionalId(), producer, null, topics);
         return st.open;
     }
 
@@ -389,7 +387,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             if (st.open == transaction) {
                 st.open = null;
             }
-            transaction.resumable.firstOffsets().keySet().forEach(tp -> st.topics.add(tp.topic()));
+            transaction.resumable.firstOffsets().keySet().forEach(tp -> topics.add(tp.topic()));
             if (asked != null) {
                 asked.verify(transaction.resumable);
             } else {
@@ -453,8 +451,8 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         });
         LOG.info("Committed {} restored from a checkpoint: {}", transaction, result.outcome());
         recovered.add(transaction.transactionalId);
-        transaction.resumable.firstOffsets().keySet().forEach(tp -> earlierTopics.add(tp.topic()));
-        earlierTopics.addAll(transaction.writerTopics);
+        transaction.resumable.firstOffsets().keySet().forEach(tp -> topics.add(tp.topic()));
+        topics.addAll(transaction.writerTopics);
     }
 
     @Override
@@ -468,10 +466,8 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         if (st != null && st.open == transaction) {
             st.open = null;
         }
-        if (st != null) {
-            // should the broker drop the abort's marker in one of them, the sweeps look there
-            st.topics.addAll(producer.topicsSent());
-        }
+        // should the broker drop the abort's marker in one of them, the sweeps look there
+        topics.addAll(producer.topicsSent());
         try {
             producer.abortTransaction();
             if (st != null) {
@@ -495,11 +491,11 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         // then ready for a new transaction, which the restored writer of that subtask begins with it. Its
         // coordinator is asked first which topics the transaction wrote to (the abort makes it forget them), the
         // question overlapping the producer's construction: the sweeps look there for an abort marker dropped.
-        earlierTopics.addAll(transaction.writerTopics);
+        topics.addAll(transaction.writerTopics);
         String id = transaction.transactionalId;
         int subtask = subtaskOf(id);
         Properties properties = producerProperties(subtask);
-        CompletableFuture<Set<String>> topics = CompletableFuture.supplyAsync(() -> {
+        CompletableFuture<Set<String>> written = CompletableFuture.supplyAsync(() -> {
             try {
                 return sharedAdmin.use(admin -> LingeringTransactionAborter.topicsOf(admin, List.of(id), properties));
             } catch (Exception e) {
@@ -508,7 +504,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
                 return Set.of();
             }
         }, WARM_UP);
-        keepWarm(id, initialise(id, subtask, () -> earlierTopics.addAll(topics.join())));
+        keepWarm(id, initialise(id, subtask, () -> topics.addAll(written.join())));
         LOG.info("Aborted {} that was open at the restored checkpoint", transaction);
     }
 
@@ -522,11 +518,11 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         TransactionalProducer producer = TransactionalProducer.create(transactionalId, producerProperties(subtask),
                 beforeInit);
         initialised.incrementAndGet();
-        Set<String> topics = sink.serializer.topics();
-        if (!topics.isEmpty()) {
+        Set<String> named = sink.serializer.topics();
+        if (!named.isEmpty()) {
             // in the background: a producer that aborted a transaction at the sink's start is the restarted job's
             // first writer, whose first send would otherwise wait for the output topics' metadata
-            WARM_UP.execute(() -> producer.fetchMetadata(topics));
+            WARM_UP.execute(() -> producer.fetchMetadata(named));
         }
         return producer;
     }
@@ -565,7 +561,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         Properties p = producerProperties(subtask);
         sharedAdmin.use(admin -> {
             new LingeringTransactionAborter(p, admin, id -> keepWarm(id, initialise(id, subtask)))
-                    .withTopicsOfAborted(earlierTopics::addAll)
+                    .withTopicsOfAborted(topics::addAll)
                     .abortLingering(namespace(context.getParallelism()), subtask, Set.of());
             return null;
         });
@@ -622,11 +618,11 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             // every restored committable was committed before this run's first checkpoint could complete
             st.swept = true;
             Properties p = producerProperties(st.index);
-            new LingeringTransactionAborter(p, st.admin()).withTopicsOfAborted(earlierTopics::addAll)
+            new LingeringTransactionAborter(p, st.admin()).withTopicsOfAborted(topics::addAll)
                     .abortLingering(st.namespace, st.index, st.pool.inUse());
             if (st.index == 0) {
                 String current = st.namespace;
-                new LingeringTransactionAborter(p, st.admin()).withTopicsOfAborted(earlierTopics::addAll).abortMatching(
+                new LingeringTransactionAborter(p, st.admin()).withTopicsOfAborted(topics::addAll).abortMatching(
                         LingeringTransactionAborter.escape(sink.transactionalIdPrefix) + "-p[0-9]+-[0-9]+-[0-9]+",
                         id -> !id.startsWith(current + "-"));
             }
@@ -635,7 +631,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
     }
 
     /**
-     * Aborts, in the topics the subtask writes to, transactions of its producer ids (subtask 0: also of the ids of
+     * Aborts, in the sink's topics ({@link #topics}), transactions of its producer ids (subtask 0: also of the ids of
      * other parallelisms) that ended but whose abort marker the broker never wrote there ({@link
      * EndedTransactionSweep}); at the first completed checkpoint of a run and then every
      * {@value #ENDED_SWEEP_INTERVAL_SECONDS} s. A failure (the cluster unreachable, no permission to describe the
@@ -643,8 +639,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
      */
     private void sweepEnded(Subtask st) {
         st.nextEndedSweep = System.nanoTime() + TimeUnit.SECONDS.toNanos(ENDED_SWEEP_INTERVAL_SECONDS);
-        Set<String> topics = new TreeSet<>(st.topics);
-        topics.addAll(earlierTopics);
+        Set<String> swept = new TreeSet<>(topics);
         String own = st.namespace + "-" + st.index + "-";
         String current = st.namespace + "-";
         try {
@@ -652,11 +647,11 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
                     ? LingeringTransactionAborter.escape(sink.transactionalIdPrefix) + "-p[0-9]+-[0-9]+-[0-9]+"
                     : LingeringTransactionAborter.escape(own) + "[0-9]+";
             EndedTransactionSweep.abortEnded(st.admin(), pattern,
-                    id -> id.startsWith(own) || (st.index == 0 && !id.startsWith(current)), topics,
+                    id -> id.startsWith(own) || (st.index == 0 && !id.startsWith(current)), swept,
                     producerProperties(st.index));
         } catch (RuntimeException e) {
             LOG.warn("sink subtask {}: looking for ended transactions left open in {} failed ({}); trying again in "
-                    + "{} s", st.index, topics, e.toString(), ENDED_SWEEP_INTERVAL_SECONDS);
+                    + "{} s", st.index, swept, e.toString(), ENDED_SWEEP_INTERVAL_SECONDS);
         }
     }
 
@@ -675,8 +670,6 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         Subtask st = subtasks.remove(subtaskIndex);
         if (st != null) {
             st.close();
-            // a writer after a failover in this process sweeps them too: an abort of this one may have lost a marker
-            earlierTopics.addAll(st.topics);
         }
     }
 

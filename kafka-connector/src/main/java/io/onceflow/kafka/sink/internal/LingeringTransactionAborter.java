@@ -18,7 +18,6 @@ import org.apache.kafka.clients.admin.TransactionListing;
 import org.apache.kafka.clients.admin.TransactionState;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.common.KafkaException;
-import org.apache.kafka.common.errors.TransactionalIdNotFoundException;
 import org.apache.kafka.common.errors.UnsupportedVersionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -185,35 +184,18 @@ public final class LingeringTransactionAborter {
         if (transactionalIds.isEmpty()) {
             return topics;
         }
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
         try {
-            var described = admin.describeTransactions(transactionalIds);
-            for (String id : transactionalIds) {
-                try {
-                    long left = Math.max(0, deadline - System.nanoTime());
-                    described.description(id).get(left, TimeUnit.NANOSECONDS).topicPartitions()
-                            .forEach(tp -> topics.add(tp.topic()));
-                } catch (ExecutionException e) {
-                    if (!(e.getCause() instanceof TransactionalIdNotFoundException)) {
-                        warnUnknownTopics(id, e.getCause());
-                    } // else: the id expired at its coordinator, so it holds no transaction to abort
-                } catch (java.util.concurrent.TimeoutException e) {
-                    warnUnknownTopics(id, e);
-                }
-            }
+            // an id its coordinator does not know (expired) holds no transaction to abort, and names no topic
+            OpenTransactions.describe(admin, Set.copyOf(transactionalIds), timeoutMs, "cannot tell which topics the "
+                    + "open transactions of " + transactionalIds + " wrote to").values()
+                    .forEach(d -> d.topicPartitions().forEach(tp -> topics.add(tp.topic())));
+        } catch (org.apache.kafka.common.errors.InterruptException e) {
+            throw e;
         } catch (RuntimeException e) {
-            warnUnknownTopics(String.valueOf(transactionalIds), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new org.apache.kafka.common.errors.InterruptException(e);
+            LOG.warn("{}: should the broker drop an abort marker of theirs where the sink does not write again, the "
+                    + "sink's sweeps miss it (kafka-transactions.sh find-hanging finds it)", e.getMessage());
         }
         return topics;
-    }
-
-    private static void warnUnknownTopics(String transactionalId, Throwable why) {
-        LOG.warn("cannot tell which topics the open transaction of {} wrote to ({}): should the broker drop its abort "
-                + "marker where the sink does not write again, the sink's sweeps miss it (kafka-transactions.sh "
-                + "find-hanging finds it)", transactionalId, String.valueOf(why));
     }
 
     private Collection<TransactionListing> listOngoing(String pattern) {

@@ -141,7 +141,12 @@ final class OpenTransactions {
         return descriptions;
     }
 
-    private static Map<String, TransactionDescription> describe(Admin admin, Set<String> ids, long timeoutMs,
+    /**
+     * Each id's transaction as its coordinator describes it; an id the coordinators do not know is left out.
+     *
+     * @throws KafkaException naming {@code failure} if a coordinator cannot be asked within {@code timeoutMs}
+     */
+    static Map<String, TransactionDescription> describe(Admin admin, Set<String> ids, long timeoutMs,
                                                                 String failure) {
         Map<String, TransactionDescription> descriptions = new HashMap<>();
         var result = admin.describeTransactions(ids);
