@@ -618,11 +618,12 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             // every restored committable was committed before this run's first checkpoint could complete
             st.swept = true;
             Properties p = producerProperties(st.index);
-            new LingeringTransactionAborter(p, st.admin()).withTopicsOfAborted(topics::addAll)
-                    .abortLingering(st.namespace, st.index, st.pool.inUse());
+            LingeringTransactionAborter aborter =
+                    new LingeringTransactionAborter(p, st.admin()).withTopicsOfAborted(topics::addAll);
+            aborter.abortLingering(st.namespace, st.index, st.pool.inUse());
             if (st.index == 0) {
                 String current = st.namespace;
-                new LingeringTransactionAborter(p, st.admin()).withTopicsOfAborted(topics::addAll).abortMatching(
+                aborter.abortMatching(
                         LingeringTransactionAborter.escape(sink.transactionalIdPrefix) + "-p[0-9]+-[0-9]+-[0-9]+",
                         id -> !id.startsWith(current + "-"));
             }
