@@ -257,26 +257,52 @@ public final class TransactionalProducer implements AutoCloseable {
 
     /**
      * The lowest acknowledged offset per partition, kept per topic in an array indexed by partition: the
-     * producer's I/O thread calls {@link #acknowledged} once per record, which must then cost a lookup of the
-     * topic and a compare, no object per record.
+     * producer's I/O thread calls {@link #acknowledged} once per record, which must then cost a compare with the
+     * partition acknowledged last (a lookup of the topic and a compare for a batch's first record), no object per
+     * record.
      */
     static final class FirstOffsets {
         /** Per topic and partition, the lowest offset + 1; 0 where nothing was acknowledged. */
         private final ConcurrentHashMap<String, AtomicLongArray> byTopic =
                 new ConcurrentHashMap<>();
 
+        /** Bumped by {@link #clear}: what {@link #acknowledged} remembers of the last transaction no longer counts. */
+        private volatile int generation;
+        /**
+         * The partition of the last acknowledgement that went the long way, and its lowest offset then. The I/O
+         * thread acknowledges a batch's records one after another, all of one partition in increasing order, so that
+         * each after the batch's first is a compare with this rather than a lookup. Immutable, so that a thread that
+         * sees an older one (only the I/O thread acknowledges records that were written) merely goes the long way.
+         */
+        private Lowest last;
+
+        private record Lowest(String topic, int partition, long offset, int generation) {
+        }
+
         void acknowledged(String topic, int partition, long offset) {
+            int g = generation;
+            Lowest l = last;
+            // the topic by reference: a batch's records share its name's object; another one goes the long way
+            if (l != null && l.generation == g && l.partition == partition && l.topic == topic && offset >= l.offset) {
+                return;
+            }
             AtomicLongArray a = byTopic.get(topic);
             if (a == null || partition >= a.length()) {
                 a = widen(topic, partition);
             }
             long v = offset + 1;
+            long current;
             while (true) {
-                long current = a.get(partition);
-                if ((current != 0 && current <= v) || a.compareAndSet(partition, current, v)) {
-                    return;
+                current = a.get(partition);
+                if (current != 0 && current <= v) {
+                    break;
+                }
+                if (a.compareAndSet(partition, current, v)) {
+                    current = v;
+                    break;
                 }
             }
+            last = new Lowest(topic, partition, current - 1, g);
         }
 
         /** The topic's array, made long enough for {@code partition} (rare: a topic's or partition's first record). */
@@ -296,6 +322,7 @@ public final class TransactionalProducer implements AutoCloseable {
 
         synchronized void clear() {
             byTopic.clear();
+            generation++;
         }
 
         Map<org.apache.kafka.common.TopicPartition, Long> toMap() {

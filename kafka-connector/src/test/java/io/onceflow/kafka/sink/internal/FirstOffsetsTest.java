@@ -45,4 +45,29 @@ class FirstOffsetsTest {
         offsets.acknowledged("out", 1, 9);
         assertEquals(Map.of(new TopicPartition("out", 1), 9L), offsets.toMap(), "the next transaction's own offsets");
     }
+
+    @Test
+    void batchesOfOnePartitionAfterAnotherKeepEachPartitionsLowestAlsoWhenOneComesLate() {
+        TransactionalProducer.FirstOffsets offsets = new TransactionalProducer.FirstOffsets();
+        for (long o = 10; o <= 20; o++) {
+            offsets.acknowledged("out", 0, o); // a batch's records, in order
+        }
+        for (long o = 5; o <= 8; o++) {
+            offsets.acknowledged("out", 1, o);
+        }
+        offsets.acknowledged("out", 1, 3); // acknowledged after higher ones of its partition: it still counts
+        offsets.acknowledged("out", 1, 4);
+        offsets.acknowledged("other", 1, 2); // the same partition number of another topic
+        offsets.acknowledged("other", 1, 1);
+        offsets.acknowledged("out", 1, 9);
+        offsets.acknowledged(new String("out"), 0, 7); // the same topic by another object: the same partition
+        offsets.acknowledged("out", 0, 8);
+        assertEquals(Map.of(new TopicPartition("out", 0), 7L, new TopicPartition("out", 1), 3L,
+                new TopicPartition("other", 1), 1L), offsets.toMap());
+        offsets.acknowledged("out", 1, 3); // the partition acknowledged last before the transaction ends
+        offsets.clear();
+        offsets.acknowledged("out", 1, 30); // above what the last transaction saw there: the next one's own first
+        offsets.acknowledged("out", 1, 31);
+        assertEquals(Map.of(new TopicPartition("out", 1), 30L), offsets.toMap());
+    }
 }
