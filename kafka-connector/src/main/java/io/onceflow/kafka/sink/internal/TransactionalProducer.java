@@ -547,6 +547,11 @@ public final class TransactionalProducer implements AutoCloseable {
                 a.put(key, e.getValue());
             }
         }
+        // the sink's and source's own Admin clients ask a few questions; nobody watches their metrics, and a JMX bean
+        // per metric and the push of client metrics (KIP-714, its protobuf classes) cost a restarted process's first
+        // client, the start check's, a few hundred milliseconds on its way to the first output. Unless set otherwise.
+        a.putIfAbsent(AdminClientConfig.METRIC_REPORTER_CLASSES_CONFIG, "");
+        a.putIfAbsent(AdminClientConfig.ENABLE_METRICS_PUSH_CONFIG, "false");
         return a;
     }
 
