@@ -24,12 +24,9 @@ class AdminPropertiesTest {
 
     @Test
     void keepsTheConnectionSettingsAndLeavesMetricsReportersAndPushOut() {
-        Properties producer = new Properties();
-        producer.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, "broker:9092");
-        producer.put(ProducerConfig.CLIENT_ID_CONFIG, "the-sink");
-        producer.put(ProducerConfig.LINGER_MS_CONFIG, "20");
-        producer.put("security.protocol", "SASL_SSL");
-        Properties admin = TransactionalProducer.adminProperties(producer);
+        Properties admin = adminOf(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, "broker:9092",
+                ProducerConfig.CLIENT_ID_CONFIG, "the-sink", ProducerConfig.LINGER_MS_CONFIG, "20",
+                "security.protocol", "SASL_SSL");
         assertEquals("broker:9092", admin.get(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG));
         assertEquals("SASL_SSL", admin.get("security.protocol"));
         assertFalse(admin.containsKey(ProducerConfig.LINGER_MS_CONFIG), "not an Admin setting");
@@ -40,11 +37,9 @@ class AdminPropertiesTest {
 
     @Test
     void reportersAndPushTheUserSetAreKept() {
-        Properties producer = new Properties();
-        producer.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, "broker:9092");
-        producer.put(ProducerConfig.METRIC_REPORTER_CLASSES_CONFIG, "org.apache.kafka.common.metrics.JmxReporter");
-        producer.put(ProducerConfig.ENABLE_METRICS_PUSH_CONFIG, "true");
-        Properties admin = TransactionalProducer.adminProperties(producer);
+        Properties admin = adminOf(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, "broker:9092",
+                ProducerConfig.METRIC_REPORTER_CLASSES_CONFIG, "org.apache.kafka.common.metrics.JmxReporter",
+                ProducerConfig.ENABLE_METRICS_PUSH_CONFIG, "true");
         assertEquals("org.apache.kafka.common.metrics.JmxReporter",
                 admin.get(AdminClientConfig.METRIC_REPORTER_CLASSES_CONFIG));
         assertEquals("true", admin.get(AdminClientConfig.ENABLE_METRICS_PUSH_CONFIG));
@@ -70,6 +65,15 @@ class AdminPropertiesTest {
             a.close(Duration.ZERO);
             b.close(Duration.ZERO);
         }
+    }
+
+    /** {@link TransactionalProducer#adminProperties} of producer properties given as key, value, key, value... */
+    private static Properties adminOf(String... keysAndValues) {
+        Properties producer = new Properties();
+        for (int i = 0; i < keysAndValues.length; i += 2) {
+            producer.put(keysAndValues[i], keysAndValues[i + 1]);
+        }
+        return TransactionalProducer.adminProperties(producer);
     }
 
     private static Set<ObjectName> metricsBeans(String clientId) throws Exception {
