@@ -3,6 +3,7 @@ package io.onceflow.kafka.bench;
 import io.onceflow.kafka.broker.KafkaBrokerLauncher;
 import io.onceflow.kafka.broker.RunningKafkaBroker;
 import io.onceflow.kafka.broker.Topics;
+import io.onceflow.kafka.sink.SinkProducerProperties;
 import io.onceflow.kafka.sink.internal.TransactionalProducer;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
@@ -55,9 +56,8 @@ public final class SendPathBenchmark {
 
     /** One way of sending a transaction's records. */
     private interface Way extends AutoCloseable {
+        /** Also the producer's client id after {@code send-path-}, by which its network thread is found. */
         String name();
-
-        String clientId();
 
         void begin();
 
@@ -100,7 +100,9 @@ public final class SendPathBenchmark {
             try (Admin admin = Admin.create(client)) {
                 Topics.create(admin, PARTITIONS, TOPIC);
             }
-            Properties producer = sinkProducerProperties(broker.bootstrapServers());
+            // the sink's own settings: linger, batch size, retry backoff, acks, transaction timeout
+            Properties producer = SinkProducerProperties.exactlyOnce(broker.bootstrapServers(), Duration.ofMinutes(1),
+                    "send-path");
             List<Way> ways = List.of(raw(producer, "raw", null), raw(producer, "raw-callback", (m, e) -> { }),
                     onceflow(producer));
             String[] names = {"raw KafkaProducer, no callback (baseline)", "raw KafkaProducer, a no-op callback",
@@ -157,19 +159,6 @@ public final class SendPathBenchmark {
         return r.nanosPerRecord(r.senderCpuNanos() + r.networkCpuNanos());
     }
 
-    /** The exactly-once Kafka sink's producer settings (see {@code KafkaSink.producerProperties}). */
-    private static Properties sinkProducerProperties(String bootstrap) {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        p.put(ProducerConfig.LINGER_MS_CONFIG, "20");
-        p.put(ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(128 * 1024));
-        p.put(ProducerConfig.RETRY_BACKOFF_MS_CONFIG, "20");
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "60000");
-        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "30000");
-        return p;
-    }
-
     private static Way raw(Properties properties, String name, Callback callback) {
         Properties p = new Properties();
         p.putAll(properties);
@@ -183,11 +172,6 @@ public final class SendPathBenchmark {
             @Override
             public String name() {
                 return name;
-            }
-
-            @Override
-            public String clientId() {
-                return "send-path-" + name;
             }
 
             @Override
@@ -229,11 +213,6 @@ public final class SendPathBenchmark {
             }
 
             @Override
-            public String clientId() {
-                return "send-path-onceflow";
-            }
-
-            @Override
             public void begin() {
                 producer.beginTransaction();
             }
@@ -258,7 +237,7 @@ public final class SendPathBenchmark {
 
     private static Round run(Way way, long records, byte[][] words, com.sun.management.ThreadMXBean threads,
                              SplittableRandom random) {
-        long network = networkThread(way.clientId());
+        long network = networkThread("send-path-" + way.name());
         long[] counts = new long[words.length];
         long cpu0 = threads.getCurrentThreadCpuTime();
         long bytes0 = threads.getCurrentThreadAllocatedBytes();
