@@ -1,9 +1,12 @@
 package io.onceflow.kafka.internal;
 
 import java.time.Duration;
+import java.util.Map;
 import java.util.Properties;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -15,14 +18,19 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One Admin client shared in a process by the users of one Kafka source or sink. An exactly-once sink's is shared by
- * its start check (the broker's transaction limit), its subtasks (the hanging-transaction checks and sweeps) and the
- * calls of a restart (resuming restored commits, aborting lingering transactions); a source's by its readers (the check
- * of their topics' identity, the looks for new partitions). Created in the background at the first {@link #acquire};
- * closed {@link #LINGER} after its last user {@linkplain #release released} it, unless someone acquires it again by
- * then: the start check, the tasks' start and a restart's calls follow each other with short gaps, and each would
- * otherwise open its own client, with its own connections, metadata and network thread. An Admin client is thread-safe;
- * a client whose creation failed is forgotten, so that the next {@link #get} tries again.
+ * One Admin client shared in a process by the users of Kafka sources and sinks ({@link #of}). An exactly-once sink's is
+ * shared by its start check (the broker's transaction limit), its subtasks (the hanging-transaction checks and sweeps)
+ * and the calls of a restart (resuming restored commits, aborting lingering transactions); a source's by its readers
+ * (the check of their topics' identity, the looks for new partitions). Created in the background at the first {@link
+ * #acquire}; closed {@link #LINGER} after its last user {@linkplain #release released} it, unless someone acquires it
+ * again by then: the start check, the tasks' start and a restart's calls follow each other with short gaps, and each
+ * would otherwise open its own client, with its own connections, metadata and network thread. An Admin client is
+ * thread-safe; a client whose creation failed is forgotten, so that the next {@link #get} tries again.
+ *
+ * <p>{@link #of} hands the sources and sinks of a process one shared client per Admin settings: a job that reads and
+ * writes one cluster with the same client settings has one Admin client, not one for its source and one for its sink (a
+ * restarted process's second cold client, with its own thread, connection and first requests, on the way to its first
+ * output).
  */
 public final class SharedAdmin {
 
@@ -31,6 +39,9 @@ public final class SharedAdmin {
     public static final Duration LINGER = Duration.ofSeconds(10);
 
     private static final ScheduledExecutorService CLOSER = closer();
+
+    /** The process's shared clients by their Admin settings ({@link #of}); a few entries, one per cluster and settings. */
+    private static final Map<Map<String, String>, SharedAdmin> BY_SETTINGS = new ConcurrentHashMap<>();
 
     private final Supplier<Properties> properties;
     private final Executor creator;
@@ -45,6 +56,19 @@ public final class SharedAdmin {
      *                   each time a client is created
      * @param creator    where the client is created: off the calling task thread
      */
+    /**
+     * The process's shared client for these Admin settings (see {@code TransactionalProducer.adminProperties}): the
+     * same object for every caller whose settings are equal, value for value, so that a job's source and sink on one
+     * cluster share a client. The first caller's {@code creator} creates it.
+     */
+    public static SharedAdmin of(Properties adminProperties, Executor creator) {
+        Properties copy = new Properties();
+        copy.putAll(adminProperties);
+        Map<String, String> key = new TreeMap<>();
+        copy.forEach((k, v) -> key.put(String.valueOf(k), String.valueOf(v)));
+        return BY_SETTINGS.computeIfAbsent(key, k -> new SharedAdmin(() -> copy, creator));
+    }
+
     public SharedAdmin(Supplier<Properties> properties, Executor creator) {
         this(properties, creator, LINGER);
     }

@@ -97,7 +97,7 @@ public final class KafkaSink<T> implements Sink<T>, ValidatesConfiguration {
         // initTransactions() on an id whose transaction is still open (a restart's aborts) is answered "concurrent
         // transactions" until the broker has aborted it, and retried after this backoff (growing to
         // retry.backoff.max.ms): 20 ms, as the producer itself uses for that answer elsewhere, not 100
-        p.put(ProducerConfig.RETRY_BACKOFF_MS_CONFIG, "20");
+        p.put(ProducerConfig.RETRY_BACKOFF_MS_CONFIG, TransactionalProducer.RETRY_BACKOFF_MS);
         p.putAll(properties);
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());

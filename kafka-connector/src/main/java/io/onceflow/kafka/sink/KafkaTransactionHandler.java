@@ -108,12 +108,15 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
     /** Initialises spare producers and Admin clients off the task threads; daemon threads, gone after a minute unused. */
     private static final ExecutorService WARM_UP = DaemonThreads.cached("onceflow kafka sink warm-up");
 
-    /** The sink's one Admin client in this process, shared by its writers and its recovery calls. */
+    /**
+     * The sink's one Admin client in this process, shared by its writers and its recovery calls, and with the job's
+     * Kafka sources and other sinks whose Admin settings are the same ({@link SharedAdmin#of}).
+     */
     private final SharedAdmin sharedAdmin;
 
     KafkaTransactionHandler(KafkaSink<T> sink) {
         this.sink = sink;
-        this.sharedAdmin = new SharedAdmin(() -> TransactionalProducer.adminProperties(producerProperties(-1)), WARM_UP);
+        this.sharedAdmin = SharedAdmin.of(TransactionalProducer.adminProperties(producerProperties(-1)), WARM_UP);
         this.topics.addAll(sink.serializer.topics());
     }
 

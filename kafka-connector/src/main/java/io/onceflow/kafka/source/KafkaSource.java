@@ -73,7 +73,10 @@ public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit>, io.
     private final OffsetOutOfRangePolicy outOfRangePolicy;
     private final DeadLetterLimits deadLetterLimits;
     private final Duration partitionDiscoveryInterval;
-    /** The readers' Admin client in this process (the start's check of topic ids, the looks for new partitions). */
+    /**
+     * The readers' Admin client in this process (the start's check of topic ids, the looks for new partitions), shared
+     * with the job's Kafka sinks and other sources whose Admin settings are the same ({@link SharedAdmin#of}).
+     */
     private final SharedAdmin admin;
 
     /** Where readers create the Admin client and look at their topics' ids; daemon threads, gone after a minute. */
@@ -97,7 +100,12 @@ public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit>, io.
         Properties client = new Properties();
         client.putAll(properties);
         client.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-        this.admin = new SharedAdmin(() -> TransactionalProducer.adminProperties(client), BACKGROUND);
+        this.admin = SharedAdmin.of(TransactionalProducer.adminProperties(client), BACKGROUND);
+    }
+
+    /** The readers' Admin client in this process (for the tests). */
+    SharedAdmin sharedAdmin() {
+        return admin;
     }
 
     public static <T> KafkaSourceBuilder<T> builder() {

@@ -119,4 +119,31 @@ class SharedAdminTest {
         shared.release();
         assertThrows(IllegalStateException.class, shared::release);
     }
+
+    /**
+     * {@link SharedAdmin#of}: one shared client per Admin settings in the process, settings compared value for value
+     * (a number given as a string or as a number alike), another cluster or another setting a client of its own. The
+     * settings are copied: changing the first caller's properties afterwards does not move its client to other ones.
+     */
+    @Test
+    void callersWithEqualSettingsGetOneSharedClient() {
+        Properties settings = new Properties();
+        settings.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, "localhost:9");
+        settings.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "30201");
+        SharedAdmin first = SharedAdmin.of(settings, ForkJoinPool.commonPool());
+
+        Properties same = new Properties();
+        same.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, "localhost:9");
+        same.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 30201);
+        assertSame(first, SharedAdmin.of(same, Runnable::run));
+
+        settings.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "30202");
+        SharedAdmin other = SharedAdmin.of(settings, ForkJoinPool.commonPool());
+        assertNotSame(first, other);
+        assertSame(first, SharedAdmin.of(same, Runnable::run), "the first caller's settings changed under it");
+        Properties another = new Properties();
+        another.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, "localhost:10");
+        another.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "30201");
+        assertNotSame(first, SharedAdmin.of(another, Runnable::run));
+    }
 }

@@ -1,11 +1,17 @@
 package io.onceflow.kafka.sink;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.onceflow.api.CheckpointConfig;
 import io.onceflow.kafka.internal.SharedAdmin;
+import io.onceflow.kafka.source.KafkaRecordDeserializer;
+import io.onceflow.kafka.source.KafkaSource;
+import io.onceflow.kafka.source.SourceAdmin;
 import io.onceflow.kafka.testing.KafkaTestCluster;
 import io.onceflow.testing.ValidationContext;
 import io.onceflow.twophase.TransactionContext;
@@ -15,6 +21,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntSupplier;
+import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -275,16 +282,8 @@ class KafkaTransactionHandlerTest {
      */
     @Test
     void theStartCheckAsksWithTheAdminClientTheWritersUseNext() throws Exception {
-        ExactlyOnceKafkaSink<String> sink = (ExactlyOnceKafkaSink<String>) KafkaSink.<String>builder()
-                .setBootstrapServers(kafka.bootstrapServers())
-                .setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
-                .setTransactionalIdPrefix("start-check")
-                .setRecordSerializer(KafkaRecordSerializer.forTopic("start-check",
-                        v -> v.getBytes(StandardCharsets.UTF_8), v -> v.getBytes(StandardCharsets.UTF_8)))
-                .build();
-        CheckpointConfig checkpoints = new CheckpointConfig();
-        checkpoints.setCheckpointInterval(Duration.ofSeconds(1));
-        sink.validate(ValidationContext.of("start-check", "output", checkpoints));
+        ExactlyOnceKafkaSink<String> sink = exactlyOnceSink("start-check", "30001");
+        validate(sink, "start-check");
         SharedAdmin admin = sink.handler().sharedAdmin();
         assertEquals(1, admin.created(), "the check did not ask with the sink's Admin client");
         assertTrue(admin.isOpen(), "the check's Admin client was closed before the writers could use it");
@@ -295,5 +294,63 @@ class KafkaTransactionHandlerTest {
             admin.release();
         }
         assertEquals(1, admin.created(), "the writers created another Admin client after the check's");
+    }
+
+    /**
+     * A job's Kafka source and exactly-once sink on one cluster with the same client settings share one Admin client
+     * in the process: the source's readers ask with the client the sink's start check created rather than make a cold
+     * one of their own. An Admin setting that differs (here the request timeout) gives a source a client of its own.
+     */
+    @Test
+    void aSourceAndASinkOnOneClusterWithTheSameSettingsShareOneAdminClient() throws Exception {
+        ExactlyOnceKafkaSink<String> sink = exactlyOnceSink("shared-admin", "30002");
+        KafkaSource<String> same = source("30002");
+        KafkaSource<String> other = source("30003");
+        SharedAdmin admin = sink.handler().sharedAdmin();
+        assertSame(admin, SourceAdmin.of(same), "the source has an Admin client of its own");
+        assertNotSame(admin, SourceAdmin.of(other), "a source with another request timeout shares the sink's client");
+
+        validate(sink, "shared-admin");
+        assertEquals(1, admin.created());
+        SharedAdmin sources = SourceAdmin.of(same);
+        sources.acquire();
+        try {
+            assertEquals(1, sources.get().describeCluster().nodes().get(30, TimeUnit.SECONDS).size());
+        } finally {
+            sources.release();
+        }
+        assertEquals(1, admin.created(), "the source's readers created another Admin client after the sink's check");
+        assertFalse(SourceAdmin.of(other).isOpen());
+    }
+
+    /**
+     * An exactly-once sink writing to {@code name}; {@code requestTimeoutMs}, a setting its Admin client takes, one
+     * that no other case uses, so that the client it shares in this process is this case's alone.
+     */
+    private static ExactlyOnceKafkaSink<String> exactlyOnceSink(String name, String requestTimeoutMs) {
+        return (ExactlyOnceKafkaSink<String>) KafkaSink.<String>builder()
+                .setBootstrapServers(kafka.bootstrapServers())
+                .setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
+                .setTransactionalIdPrefix(name)
+                .setProperty(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, requestTimeoutMs)
+                .setRecordSerializer(KafkaRecordSerializer.forTopic(name,
+                        v -> v.getBytes(StandardCharsets.UTF_8), v -> v.getBytes(StandardCharsets.UTF_8)))
+                .build();
+    }
+
+    private static KafkaSource<String> source(String requestTimeoutMs) {
+        return KafkaSource.<String>builder()
+                .setBootstrapServers(kafka.bootstrapServers())
+                .setTopics("shared-admin-input")
+                .setDeserializer(KafkaRecordDeserializer.utf8Values())
+                .setProperty(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, requestTimeoutMs)
+                .build();
+    }
+
+    /** The sink's start check, which asks the broker for its transaction limit. */
+    private static void validate(ExactlyOnceKafkaSink<String> sink, String jobName) throws Exception {
+        CheckpointConfig checkpoints = new CheckpointConfig();
+        checkpoints.setCheckpointInterval(Duration.ofSeconds(1));
+        sink.validate(ValidationContext.of(jobName, "output", checkpoints));
     }
 }

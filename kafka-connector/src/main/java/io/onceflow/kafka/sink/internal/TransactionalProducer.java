@@ -95,6 +95,12 @@ public final class TransactionalProducer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(TransactionalProducer.class);
     private static final Duration RESUMED_CLOSE_TIMEOUT = Duration.ofSeconds(5);
 
+    /**
+     * {@code retry.backoff.ms} of the sink's producers and of the sink's and source's own Admin clients, unless set:
+     * 20 ms, as the producer itself waits before retrying a transaction's requests, not the client's default 100.
+     */
+    public static final String RETRY_BACKOFF_MS = "20";
+
     private enum State {
         READY,
         IN_TRANSACTION,
@@ -552,6 +558,9 @@ public final class TransactionalProducer implements AutoCloseable {
         // client, the start check's, a few hundred milliseconds on its way to the first output. Unless set otherwise.
         a.putIfAbsent(AdminClientConfig.METRIC_REPORTER_CLASSES_CONFIG, "");
         a.putIfAbsent(AdminClientConfig.ENABLE_METRICS_PUSH_CONFIG, "false");
+        // as the sink's producers retry (KafkaSink.producerProperties): the sink's Admin settings then equal the
+        // source's when the user's do, and a job on one cluster shares one client (SharedAdmin.of)
+        a.putIfAbsent(AdminClientConfig.RETRY_BACKOFF_MS_CONFIG, RETRY_BACKOFF_MS);
         return a;
     }
 
