@@ -287,12 +287,7 @@ class KafkaTransactionHandlerTest {
         SharedAdmin admin = sink.handler().sharedAdmin();
         assertEquals(1, admin.created(), "the check did not ask with the sink's Admin client");
         assertTrue(admin.isOpen(), "the check's Admin client was closed before the writers could use it");
-        admin.acquire();
-        try {
-            assertEquals(1, admin.get().describeCluster().nodes().get(30, TimeUnit.SECONDS).size());
-        } finally {
-            admin.release();
-        }
+        askForTheBrokers(admin);
         assertEquals(1, admin.created(), "the writers created another Admin client after the check's");
     }
 
@@ -312,13 +307,7 @@ class KafkaTransactionHandlerTest {
 
         validate(sink, "shared-admin");
         assertEquals(1, admin.created());
-        SharedAdmin sources = SourceAdmin.of(same);
-        sources.acquire();
-        try {
-            assertEquals(1, sources.get().describeCluster().nodes().get(30, TimeUnit.SECONDS).size());
-        } finally {
-            sources.release();
-        }
+        askForTheBrokers(SourceAdmin.of(same));
         assertEquals(1, admin.created(), "the source's readers created another Admin client after the sink's check");
         assertFalse(SourceAdmin.of(other).isOpen());
     }
@@ -345,6 +334,16 @@ class KafkaTransactionHandlerTest {
                 .setDeserializer(KafkaRecordDeserializer.utf8Values())
                 .setProperty(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, requestTimeoutMs)
                 .build();
+    }
+
+    /** Asks the cluster for its brokers with the shared client, as a writer or a source's reader would ask. */
+    private static void askForTheBrokers(SharedAdmin admin) throws Exception {
+        admin.acquire();
+        try {
+            assertEquals(1, admin.get().describeCluster().nodes().get(30, TimeUnit.SECONDS).size());
+        } finally {
+            admin.release();
+        }
     }
 
     /** The sink's start check, which asks the broker for its transaction limit. */
