@@ -3,7 +3,6 @@ package io.onceflow.kafka.internal;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Properties;
-import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
@@ -41,7 +40,7 @@ public final class SharedAdmin {
     private static final ScheduledExecutorService CLOSER = closer();
 
     /** The process's shared clients by their Admin settings ({@link #of}); a few entries, one per cluster and settings. */
-    private static final Map<Map<String, String>, SharedAdmin> BY_SETTINGS = new ConcurrentHashMap<>();
+    private static final Map<Map<Object, Object>, SharedAdmin> BY_SETTINGS = new ConcurrentHashMap<>();
 
     private final Supplier<Properties> properties;
     private final Executor creator;
@@ -52,23 +51,25 @@ public final class SharedAdmin {
     private ScheduledFuture<?> closing;
 
     /**
+     * The process's shared client for these Admin settings (see {@code TransactionalProducer.adminProperties}): the
+     * same object for every caller whose settings are equal, key for key and value for value ({@code equals}: a
+     * password compares by its value, not by how it prints), so that a job's source and sink on one cluster share a
+     * client. The first caller's {@code creator} creates it, with a copy of the settings.
+     */
+    public static SharedAdmin of(Properties adminProperties, Executor creator) {
+        Map<Object, Object> settings = Map.copyOf(adminProperties);
+        return BY_SETTINGS.computeIfAbsent(settings, k -> {
+            Properties copy = new Properties();
+            copy.putAll(settings);
+            return new SharedAdmin(() -> copy, creator);
+        });
+    }
+
+    /**
      * @param properties the Admin client's properties (see {@code TransactionalProducer.adminProperties}), asked for
      *                   each time a client is created
      * @param creator    where the client is created: off the calling task thread
      */
-    /**
-     * The process's shared client for these Admin settings (see {@code TransactionalProducer.adminProperties}): the
-     * same object for every caller whose settings are equal, value for value, so that a job's source and sink on one
-     * cluster share a client. The first caller's {@code creator} creates it.
-     */
-    public static SharedAdmin of(Properties adminProperties, Executor creator) {
-        Properties copy = new Properties();
-        copy.putAll(adminProperties);
-        Map<String, String> key = new TreeMap<>();
-        copy.forEach((k, v) -> key.put(String.valueOf(k), String.valueOf(v)));
-        return BY_SETTINGS.computeIfAbsent(key, k -> new SharedAdmin(() -> copy, creator));
-    }
-
     public SharedAdmin(Supplier<Properties> properties, Executor creator) {
         this(properties, creator, LINGER);
     }

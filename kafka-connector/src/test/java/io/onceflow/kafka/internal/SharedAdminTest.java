@@ -13,6 +13,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.common.config.types.Password;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -122,8 +123,8 @@ class SharedAdminTest {
 
     /**
      * {@link SharedAdmin#of}: one shared client per Admin settings in the process, settings compared value for value
-     * (a number given as a string or as a number alike), another cluster or another setting a client of its own. The
-     * settings are copied: changing the first caller's properties afterwards does not move its client to other ones.
+     * (a password by its value, which prints as "[hidden]" whatever it is), another cluster or another setting a client
+     * of its own. The settings are copied: changing the first caller's properties afterwards does not move its client.
      */
     @Test
     void callersWithEqualSettingsGetOneSharedClient() {
@@ -134,8 +135,17 @@ class SharedAdminTest {
 
         Properties same = new Properties();
         same.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, "localhost:9");
-        same.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 30201);
+        same.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "30201");
         assertSame(first, SharedAdmin.of(same, Runnable::run));
+        Properties password = new Properties();
+        password.putAll(same);
+        password.put("ssl.key.password", new Password("one"));
+        SharedAdmin withPassword = SharedAdmin.of(password, Runnable::run);
+        assertNotSame(first, withPassword);
+        password.put("ssl.key.password", new Password("two"));
+        assertNotSame(withPassword, SharedAdmin.of(password, Runnable::run), "another password, the same client");
+        password.put("ssl.key.password", new Password("one"));
+        assertSame(withPassword, SharedAdmin.of(password, Runnable::run));
 
         settings.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "30202");
         SharedAdmin other = SharedAdmin.of(settings, ForkJoinPool.commonPool());
