@@ -79,7 +79,10 @@ public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit>, io.
      */
     private final SharedAdmin admin;
 
-    /** Where readers create the Admin client and look at their topics' ids; daemon threads, gone after a minute. */
+    /**
+     * Where readers look at their topics' ids, and create the shared Admin client when the source asked for it before
+     * a sink did; daemon threads, gone after a minute.
+     */
     private static final ExecutorService BACKGROUND = DaemonThreads.cached("onceflow kafka source admin");
 
     KafkaSource(String bootstrapServers, List<String> topics, Pattern topicPattern, KafkaRecordDeserializer<T> deserializer,
