@@ -19,8 +19,9 @@ import org.slf4j.LoggerFactory;
 /**
  * One Admin client shared in a process by the users of Kafka sources and sinks ({@link #of}). An exactly-once sink's is
  * shared by its start check (the broker's transaction limit), its subtasks (the hanging-transaction checks and sweeps)
- * and the calls of a restart (resuming restored commits, aborting lingering transactions); a source's by its readers
- * (the check of their topics' identity, the looks for new partitions). Created in the background at the first {@link
+ * and the calls of a restart (resuming restored commits, aborting lingering transactions); a source's by the listing
+ * of its partitions and starting offsets as a job starts afresh and by its readers (the check of their topics'
+ * identity, the looks for new partitions). Created in the background at the first {@link
  * #acquire}; closed {@link #LINGER} after its last user {@linkplain #release released} it, unless someone acquires it
  * again by then: the start check, the tasks' start and a restart's calls follow each other with short gaps, and each
  * would otherwise open its own client, with its own connections, metadata and network thread. An Admin client is

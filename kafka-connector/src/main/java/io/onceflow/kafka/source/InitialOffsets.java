@@ -12,7 +12,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ListOffsetsOptions;
 import org.apache.kafka.clients.admin.ListOffsetsResult;
 import org.apache.kafka.clients.admin.OffsetSpec;
@@ -37,19 +36,13 @@ final class InitialOffsets {
         this.properties = properties;
     }
 
-    List<KafkaPartitionSplit> resolve(List<String> topics, Pattern pattern, OffsetsInitializer starting, boolean bounded)
-            throws Exception {
-        Properties p = new Properties();
-        for (String key : List.of("security.protocol", "sasl.mechanism", "sasl.jaas.config", "ssl.truststore.location",
-                "ssl.truststore.password", "ssl.keystore.location", "ssl.keystore.password", "client.dns.lookup")) {
-            if (properties.containsKey(key)) {
-                p.put(key, properties.get(key));
-            }
-        }
-        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-        p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "15000");
-        p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
-        try (Admin admin = Admin.create(p)) {
+    /**
+     * The source's splits, asked with {@code admin}: the source's shared Admin client ({@code SharedAdmin}), which its
+     * readers and the job's sinks on the same cluster use too, rather than a client of its own for one question.
+     */
+    List<KafkaPartitionSplit> resolve(Admin admin, List<String> topics, Pattern pattern, OffsetsInitializer starting,
+                                      boolean bounded) throws Exception {
+        try {
             Map<String, Uuid> topicIds = new HashMap<>();
             List<TopicPartition> partitions = partitions(admin, topics, pattern, topicIds);
             IsolationLevel isolation = "read_uncommitted".equals(properties.get(ConsumerConfig.ISOLATION_LEVEL_CONFIG))

@@ -74,8 +74,9 @@ public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit>, io.
     private final DeadLetterLimits deadLetterLimits;
     private final Duration partitionDiscoveryInterval;
     /**
-     * The readers' Admin client in this process (the start's check of topic ids, the looks for new partitions), shared
-     * with the job's Kafka sinks and other sources whose Admin settings are the same ({@link SharedAdmin#of}).
+     * The source's Admin client in this process (the listing of its partitions and starting offsets, the readers'
+     * check of topic ids, their looks for new partitions), shared with the job's Kafka sinks and other sources whose
+     * Admin settings are the same ({@link SharedAdmin#of}).
      */
     private final SharedAdmin admin;
 
@@ -123,7 +124,9 @@ public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit>, io.
 
     @Override
     public List<KafkaPartitionSplit> createInitialSplits() throws Exception {
-        return new InitialOffsets(bootstrapServers, properties).resolve(topics, topicPattern, startingOffsets, bounded);
+        // with the shared client, which a sink's start check may have opened already and the readers use next
+        return admin.use(a -> new InitialOffsets(bootstrapServers, properties)
+                .resolve(a, topics, topicPattern, startingOffsets, bounded));
     }
 
     @Override

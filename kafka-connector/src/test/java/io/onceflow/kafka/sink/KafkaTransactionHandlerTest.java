@@ -8,7 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.onceflow.api.CheckpointConfig;
+import io.onceflow.kafka.broker.Topics;
 import io.onceflow.kafka.internal.SharedAdmin;
+import io.onceflow.kafka.source.KafkaPartitionSplit;
 import io.onceflow.kafka.source.KafkaRecordDeserializer;
 import io.onceflow.kafka.source.KafkaSource;
 import io.onceflow.kafka.source.SourceAdmin;
@@ -21,6 +23,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntSupplier;
+import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -312,6 +315,22 @@ class KafkaTransactionHandlerTest {
         assertFalse(SourceAdmin.of(other).isOpen());
     }
 
+    @Test
+    void aSourceListsItsPartitionsWithTheClientItsReadersUse() throws Exception {
+        try (Admin admin = kafka.createAdmin()) {
+            Topics.create(admin, 3, "shared-admin-splits");
+        }
+        KafkaSource<String> source = source("shared-admin-splits", "30004");
+        SharedAdmin admin = SourceAdmin.of(source);
+        assertFalse(admin.isOpen());
+
+        List<KafkaPartitionSplit> splits = source.createInitialSplits();
+        assertEquals(List.of(0, 1, 2), splits.stream().map(KafkaPartitionSplit::partition).toList());
+        assertTrue(admin.isOpen(), "the source listed its partitions with an Admin client of its own");
+        askForTheBrokers(admin);
+        assertEquals(1, admin.created(), "the source's readers created another Admin client after the listing");
+    }
+
     /**
      * An exactly-once sink writing to {@code name}; {@code requestTimeoutMs}, a setting its Admin client takes, one
      * that no other case uses, so that the client it shares in this process is this case's alone.
@@ -328,9 +347,13 @@ class KafkaTransactionHandlerTest {
     }
 
     private static KafkaSource<String> source(String requestTimeoutMs) {
+        return source("shared-admin-input", requestTimeoutMs);
+    }
+
+    private static KafkaSource<String> source(String topic, String requestTimeoutMs) {
         return KafkaSource.<String>builder()
                 .setBootstrapServers(kafka.bootstrapServers())
-                .setTopics("shared-admin-input")
+                .setTopics(topic)
                 .setDeserializer(KafkaRecordDeserializer.utf8Values())
                 .setProperty(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, requestTimeoutMs)
                 .build();
