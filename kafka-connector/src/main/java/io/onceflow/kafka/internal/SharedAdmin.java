@@ -21,11 +21,11 @@ import org.slf4j.LoggerFactory;
  * shared by its start check (the broker's transaction limit), its subtasks (the hanging-transaction checks and sweeps)
  * and the calls of a restart (resuming restored commits, aborting lingering transactions); a source's by the listing
  * of its partitions and starting offsets as a job starts afresh and by its readers (the check of their topics'
- * identity, the looks for new partitions). Created in the background at the first {@link
- * #acquire}; closed {@link #LINGER} after its last user {@linkplain #release released} it, unless someone acquires it
- * again by then: the start check, the tasks' start and a restart's calls follow each other with short gaps, and each
- * would otherwise open its own client, with its own connections, metadata and network thread. An Admin client is
- * thread-safe; a client whose creation failed is forgotten, so that the next {@link #get} tries again.
+ * identity, the looks for new partitions). Created in the background at the first {@link #acquire}; closed {@link
+ * #LINGER} after its last user {@linkplain #release released} it, unless someone acquires it again by then: the start
+ * check, the tasks' start and a restart's calls follow each other with short gaps, and each would otherwise open its
+ * own client, with its own connections, metadata and network thread. An Admin client is thread-safe; a client whose
+ * creation failed is forgotten, so that the next {@link #get} tries again.
  *
  * <p>{@link #of} hands the sources and sinks of a process one shared client per Admin settings: a job that reads and
  * writes one cluster with the same client settings has one Admin client, not one for its source and one for its sink (a
