@@ -27,10 +27,12 @@ import org.slf4j.LoggerFactory;
  * own client, with its own connections, metadata and network thread. An Admin client is thread-safe; a client whose
  * creation failed is forgotten, so that the next {@link #get} tries again.
  *
- * <p>{@link #of} hands the sources and sinks of a process one shared client per Admin settings: a job that reads and
- * writes one cluster with the same client settings has one Admin client, not one for its source and one for its sink (a
- * restarted process's second cold client, with its own thread, connection and first requests, on the way to its first
- * output).
+ * <p>{@link #of} hands the users of a process one shared client per role and Admin settings: a job's Kafka sinks on one
+ * cluster share one client, its Kafka sources another. Not one for both: an Admin client sends a broker one request at
+ * a time (kafka-clients opens its connections with one request in flight), and at every checkpoint the sinks' barrier
+ * checks, sent as the barrier arrives so that their round trip overlaps the flush, would queue behind the sources'
+ * questions about their topics. With one client for both a checkpoint committed its output 7-15 ms later at the median
+ * (the benchmark history has the figures).
  */
 public final class SharedAdmin {
 
@@ -40,8 +42,11 @@ public final class SharedAdmin {
 
     private static final ScheduledExecutorService CLOSER = closer();
 
-    /** The process's shared clients by their Admin settings ({@link #of}); a few entries, one per cluster and settings. */
-    private static final Map<Map<Object, Object>, SharedAdmin> BY_SETTINGS = new ConcurrentHashMap<>();
+    /** The process's shared clients by role and Admin settings ({@link #of}); a few entries, one per cluster and role. */
+    private static final Map<Key, SharedAdmin> BY_SETTINGS = new ConcurrentHashMap<>();
+
+    private record Key(String role, Map<Object, Object> settings) {
+    }
 
     private final Supplier<Properties> properties;
     private final Executor creator;
@@ -52,14 +57,17 @@ public final class SharedAdmin {
     private ScheduledFuture<?> closing;
 
     /**
-     * The process's shared client for these Admin settings (see {@code TransactionalProducer.adminProperties}): the
-     * same object for every caller whose settings are equal, key for key and value for value ({@code equals}: a
-     * password compares by its value, not by how it prints), so that a job's source and sink on one cluster share a
-     * client. The first caller's {@code creator} creates it, with a copy of the settings.
+     * The process's shared client for {@code role} and these Admin settings (see {@code
+     * TransactionalProducer.adminProperties}): the same object for every caller of that role whose settings are equal,
+     * key for key and value for value ({@code equals}: a password compares by its value, not by how it prints), so that
+     * a job's sinks on one cluster share a client, and its sources another. The first caller's {@code creator} creates
+     * it, with a copy of the settings.
+     *
+     * @param role who uses the client ("source", "sink"): callers of different roles get different clients
      */
-    public static SharedAdmin of(Properties adminProperties, Executor creator) {
+    public static SharedAdmin of(String role, Properties adminProperties, Executor creator) {
         Map<Object, Object> settings = Map.copyOf(adminProperties);
-        return BY_SETTINGS.computeIfAbsent(settings, k -> {
+        return BY_SETTINGS.computeIfAbsent(new Key(role, settings), k -> {
             Properties copy = new Properties();
             copy.putAll(settings);
             return new SharedAdmin(() -> copy, creator);

@@ -110,13 +110,15 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
 
     /**
      * The sink's one Admin client in this process, shared by its writers and its recovery calls, and with the job's
-     * Kafka sources and other sinks whose Admin settings are the same ({@link SharedAdmin#of}).
+     * other Kafka sinks whose Admin settings are the same ({@link SharedAdmin#of}); not with its sources, whose
+     * questions at a barrier would hold up the barrier's checks.
      */
     private final SharedAdmin sharedAdmin;
 
     KafkaTransactionHandler(KafkaSink<T> sink) {
         this.sink = sink;
-        this.sharedAdmin = SharedAdmin.of(TransactionalProducer.adminProperties(producerProperties(-1)), WARM_UP);
+        this.sharedAdmin = SharedAdmin.of("sink", TransactionalProducer.adminProperties(producerProperties(-1)),
+                WARM_UP);
         this.topics.addAll(sink.serializer.topics());
     }
 

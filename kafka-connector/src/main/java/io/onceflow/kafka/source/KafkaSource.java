@@ -75,14 +75,14 @@ public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit>, io.
     private final Duration partitionDiscoveryInterval;
     /**
      * The source's Admin client in this process (the listing of its partitions and starting offsets, the readers'
-     * check of topic ids, their looks for new partitions), shared with the job's Kafka sinks and other sources whose
-     * Admin settings are the same ({@link SharedAdmin#of}).
+     * check of topic ids, their looks for new partitions), shared with the job's other Kafka sources whose Admin settings
+     * are the same ({@link SharedAdmin#of}); not with its sinks.
      */
     private final SharedAdmin admin;
 
     /**
-     * Where readers look at their topics' ids, and create the shared Admin client when the source asked for it before
-     * a sink did; daemon threads, gone after a minute.
+     * Where readers look at their topics' ids, and where the source's shared Admin client is created; daemon threads,
+     * gone after a minute.
      */
     private static final ExecutorService BACKGROUND = DaemonThreads.cached("onceflow kafka source admin");
 
@@ -104,7 +104,7 @@ public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit>, io.
         Properties client = new Properties();
         client.putAll(properties);
         client.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-        this.admin = SharedAdmin.of(TransactionalProducer.adminProperties(client), BACKGROUND);
+        this.admin = SharedAdmin.of("source", TransactionalProducer.adminProperties(client), BACKGROUND);
     }
 
     /** The readers' Admin client in this process (for the tests). */
@@ -124,7 +124,7 @@ public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit>, io.
 
     @Override
     public List<KafkaPartitionSplit> createInitialSplits() throws Exception {
-        // with the shared client, which a sink's start check may have opened already and the readers use next
+        // with the source's shared client, which its readers use next
         return admin.use(a -> new InitialOffsets(bootstrapServers, properties)
                 .resolve(a, topics, topicPattern, startingOffsets, bounded));
     }

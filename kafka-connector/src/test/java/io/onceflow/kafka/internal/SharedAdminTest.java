@@ -122,38 +122,41 @@ class SharedAdminTest {
     }
 
     /**
-     * {@link SharedAdmin#of}: one shared client per Admin settings in the process, settings compared value for value
-     * (a password by its value, which prints as "[hidden]" whatever it is), another cluster or another setting a client
-     * of its own. The settings are copied: changing the first caller's properties afterwards does not move its client.
+     * {@link SharedAdmin#of}: one shared client per role and Admin settings in the process, settings compared value for
+     * value (a password by its value, which prints as "[hidden]" whatever it is), another cluster, another setting or
+     * another role a client of its own. The settings are copied: changing the first caller's properties afterwards does
+     * not move its client.
      */
     @Test
-    void callersWithEqualSettingsGetOneSharedClient() {
+    void callersOfOneRoleWithEqualSettingsGetOneSharedClient() {
         Properties settings = new Properties();
         settings.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, "localhost:9");
         settings.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "30201");
-        SharedAdmin first = SharedAdmin.of(settings, ForkJoinPool.commonPool());
+        SharedAdmin first = SharedAdmin.of("sink", settings, ForkJoinPool.commonPool());
 
         Properties same = new Properties();
         same.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, "localhost:9");
         same.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "30201");
-        assertSame(first, SharedAdmin.of(same, Runnable::run));
+        assertSame(first, SharedAdmin.of("sink", same, Runnable::run));
+        assertNotSame(first, SharedAdmin.of("source", same, Runnable::run), "a source shares a sink's client");
+        assertSame(SharedAdmin.of("source", same, Runnable::run), SharedAdmin.of("source", settings, Runnable::run));
         Properties password = new Properties();
         password.putAll(same);
         password.put("ssl.key.password", new Password("one"));
-        SharedAdmin withPassword = SharedAdmin.of(password, Runnable::run);
+        SharedAdmin withPassword = SharedAdmin.of("sink", password, Runnable::run);
         assertNotSame(first, withPassword);
         password.put("ssl.key.password", new Password("two"));
-        assertNotSame(withPassword, SharedAdmin.of(password, Runnable::run), "another password, the same client");
+        assertNotSame(withPassword, SharedAdmin.of("sink", password, Runnable::run), "another password, the same client");
         password.put("ssl.key.password", new Password("one"));
-        assertSame(withPassword, SharedAdmin.of(password, Runnable::run));
+        assertSame(withPassword, SharedAdmin.of("sink", password, Runnable::run));
 
         settings.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "30202");
-        SharedAdmin other = SharedAdmin.of(settings, ForkJoinPool.commonPool());
+        SharedAdmin other = SharedAdmin.of("sink", settings, ForkJoinPool.commonPool());
         assertNotSame(first, other);
-        assertSame(first, SharedAdmin.of(same, Runnable::run), "the first caller's settings changed under it");
+        assertSame(first, SharedAdmin.of("sink", same, Runnable::run), "the first caller's settings changed under it");
         Properties another = new Properties();
         another.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, "localhost:10");
         another.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "30201");
-        assertNotSame(first, SharedAdmin.of(another, Runnable::run));
+        assertNotSame(first, SharedAdmin.of("sink", another, Runnable::run));
     }
 }

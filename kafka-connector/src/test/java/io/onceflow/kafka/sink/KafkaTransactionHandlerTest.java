@@ -295,24 +295,28 @@ class KafkaTransactionHandlerTest {
     }
 
     /**
-     * A job's Kafka source and exactly-once sink on one cluster with the same client settings share one Admin client
-     * in the process: the source's readers ask with the client the sink's start check created rather than make a cold
-     * one of their own. An Admin setting that differs (here the request timeout) gives a source a client of its own.
+     * A job's Kafka sources share one Admin client in the process, and its sinks another, even on one cluster with the
+     * same client settings: an Admin client sends a broker one request at a time, and a sink's barrier checks would
+     * queue behind the sources' questions at the same barrier. An Admin setting that differs (here the request timeout)
+     * gives a source a client of its own.
      */
     @Test
-    void aSourceAndASinkOnOneClusterWithTheSameSettingsShareOneAdminClient() throws Exception {
+    void aJobsSourcesAndSinksOnOneClusterAskWithAClientEach() throws Exception {
         ExactlyOnceKafkaSink<String> sink = exactlyOnceSink("shared-admin", "30002");
+        KafkaSource<String> source = source("30002");
         KafkaSource<String> same = source("30002");
         KafkaSource<String> other = source("30003");
         SharedAdmin admin = sink.handler().sharedAdmin();
-        assertSame(admin, SourceAdmin.of(same), "the source has an Admin client of its own");
-        assertNotSame(admin, SourceAdmin.of(other), "a source with another request timeout shares the sink's client");
+        assertNotSame(admin, SourceAdmin.of(source), "the source's readers would queue behind the sink's checks");
+        assertSame(SourceAdmin.of(source), SourceAdmin.of(same), "two sources with the same settings, two clients");
+        assertNotSame(SourceAdmin.of(source), SourceAdmin.of(other), "another request timeout, the same client");
 
         validate(sink, "shared-admin");
         assertEquals(1, admin.created());
-        askForTheBrokers(SourceAdmin.of(same));
-        assertEquals(1, admin.created(), "the source's readers created another Admin client after the sink's check");
-        assertFalse(SourceAdmin.of(other).isOpen());
+        assertFalse(SourceAdmin.of(source).isOpen(), "the sink's start check opened the source's client");
+        askForTheBrokers(SourceAdmin.of(source));
+        assertEquals(1, SourceAdmin.of(source).created());
+        assertEquals(1, admin.created(), "the source's readers asked with the sink's client");
     }
 
     @Test

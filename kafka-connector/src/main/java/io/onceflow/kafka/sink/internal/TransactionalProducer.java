@@ -558,8 +558,8 @@ public final class TransactionalProducer implements AutoCloseable {
         // client, the start check's, a few hundred milliseconds on its way to the first output. Unless set otherwise.
         a.putIfAbsent(AdminClientConfig.METRIC_REPORTER_CLASSES_CONFIG, "");
         a.putIfAbsent(AdminClientConfig.ENABLE_METRICS_PUSH_CONFIG, "false");
-        // as the sink's producers retry (KafkaSink.producerProperties): the sink's Admin settings then equal the
-        // source's when the user's do, and a job on one cluster shares one client (SharedAdmin.of)
+        // as the sink's producers retry (KafkaSink.producerProperties): a question answered "try again" (a restart's
+        // abort still being written, say) is asked again after 20 ms, not the client's default 100
         a.putIfAbsent(AdminClientConfig.RETRY_BACKOFF_MS_CONFIG, RETRY_BACKOFF_MS);
         return a;
     }
