@@ -38,7 +38,7 @@ final class InitialOffsets {
 
     /**
      * The source's splits, asked with {@code admin}: the source's shared Admin client ({@code SharedAdmin}), which its
-     * readers and the job's sinks on the same cluster use too, rather than a client of its own for one question.
+     * readers use too, rather than a client of its own for one question.
      */
     List<KafkaPartitionSplit> resolve(Admin admin, List<String> topics, Pattern pattern, OffsetsInitializer starting,
                                       boolean bounded) throws Exception {

@@ -107,7 +107,7 @@ public final class KafkaSource<T> implements Source<T, KafkaPartitionSplit>, io.
         this.admin = SharedAdmin.of("source", TransactionalProducer.adminProperties(client), BACKGROUND);
     }
 
-    /** The readers' Admin client in this process (for the tests). */
+    /** The source's Admin client in this process (for the tests). */
     SharedAdmin sharedAdmin() {
         return admin;
     }
