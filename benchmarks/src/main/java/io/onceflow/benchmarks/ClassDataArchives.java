@@ -26,19 +26,53 @@ import java.util.stream.Stream;
  * parsing and verifying each class anew — what the Docker image does for an Onceflow job. JDK 17 archives only
  * classes from jars, so every class directory on a system's class path is packed into a jar first, and the
  * system runs on those jars, in training as in the measured runs.
+ *
+ * <p>With {@link Kind#AOT_CACHE} ({@code --aot-cache}, JDK 25 and later) the training run writes an ahead-of-time
+ * cache instead ({@code -XX:AOTCacheOutput}, JEP 483 and 514: its JVM assembles the cache in a child JVM as it
+ * exits), which also holds the classes linked and the methods' profiles from training (JEP 515), and the measured
+ * runs start from it ({@code -XX:AOTCache}).
  */
 final class ClassDataArchives implements AutoCloseable {
+    /** What the training run writes and the measured runs start from. */
+    enum Kind {
+        /** A dynamic class-data archive: JDK 13 and later. */
+        DYNAMIC_ARCHIVE("class-data archive", ".jsa", "-XX:ArchiveClassesAtExit=", "-XX:SharedArchiveFile=", 13),
+        /** An ahead-of-time cache: JDK 25 and later. */
+        AOT_CACHE("ahead-of-time cache", ".aot", "-XX:AOTCacheOutput=", "-XX:AOTCache=", 25);
+
+        /** What the progress lines call it. */
+        final String name;
+        final String suffix;
+        final String trainingOption;
+        final String runOption;
+        final int sinceJdk;
+
+        Kind(String name, String suffix, String trainingOption, String runOption, int sinceJdk) {
+            this.name = name;
+            this.suffix = suffix;
+            this.trainingOption = trainingOption;
+            this.runOption = runOption;
+            this.sinceJdk = sinceJdk;
+        }
+    }
+
+    private final Kind kind;
     private final Path dir;
     private final Map<String, Path> jarOfDirectory = new HashMap<>();
     private final Map<BenchSystem, Path> archives = new EnumMap<>(BenchSystem.class);
 
     ClassDataArchives() throws IOException {
+        this(Kind.DYNAMIC_ARCHIVE);
+    }
+
+    ClassDataArchives(Kind kind) throws IOException {
+        this.kind = kind;
         this.dir = Files.createTempDirectory("onceflow-bench-cds-");
     }
 
     /** The command for training {@code system}: jars for class directories, the archive written at exit. */
     List<String> forTraining(BenchSystem system, List<String> command) {
-        return rewrite(command, "-XX:ArchiveClassesAtExit=" + archive(system));
+        return rewrite(command, kind.trainingOption + archive(system));
     }
 
     /** Whether the training run of {@code system} left an archive; from now on its runs use it. */
@@ -54,11 +88,16 @@ final class ClassDataArchives implements AutoCloseable {
     /** The command for a measured run: with the system's archive, once it has one; else unchanged. */
     List<String> forRun(BenchSystem system, List<String> command) {
         Path a = archives.get(system);
-        return a == null ? command : rewrite(command, "-XX:SharedArchiveFile=" + a);
+        return a == null ? command : rewrite(command, kind.runOption + a);
+    }
+
+    /** What the training runs write: "class-data archive" or "ahead-of-time cache". */
+    String name() {
+        return kind.name;
     }
 
     private Path archive(BenchSystem system) {
-        return dir.resolve(system.id() + ".jsa");
+        return dir.resolve(system.id() + kind.suffix);
     }
 
     /** {@code java <option> ...} with every directory of the {@code -cp} value replaced by its jar. */

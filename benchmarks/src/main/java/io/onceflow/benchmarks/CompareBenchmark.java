@@ -77,6 +77,11 @@ public final class CompareBenchmark implements Callable<Integer> {
             + "archives the classes it loaded), then every run maps its archive in instead of loading each class anew")
     boolean classDataSharing;
 
+    @Option(names = "--aot-cache", description = "JDK 25 and later: as --class-data-sharing, with an ahead-of-time "
+            + "cache per system instead of an archive (the classes loaded and linked, and the methods' profiles, of "
+            + "the training run); run the benchmark itself on that JDK")
+    boolean aotCache;
+
     @Option(names = "--run-timeout-minutes", defaultValue = "10", description = "longest a run may take (default ${DEFAULT-VALUE})")
     int runTimeoutMinutes;
 
@@ -115,11 +120,24 @@ public final class CompareBenchmark implements Callable<Integer> {
             throw new CommandLine.ParameterException(new CommandLine(this), "The recovery and latency phases without the "
                     + "throughput phase need --rate: its default is half of the slowest measured throughput");
         }
-        if (classDataSharing && childJvmOptions.stream().anyMatch(o -> o.contains("SharedArchiveFile")
-                || o.contains("ArchiveClassesAtExit") || o.startsWith("-Xshare"))) {
-            throw new CommandLine.ParameterException(new CommandLine(this), "--class-data-sharing makes and uses an "
+        if (classDataSharing && aotCache) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "Choose one of --class-data-sharing and "
+                    + "--aot-cache: each gives every system a start-up file of its own");
+        }
+        String startFiles = aotCache ? "--aot-cache" : "--class-data-sharing";
+        if ((classDataSharing || aotCache) && childJvmOptions.stream().anyMatch(o -> o.contains("SharedArchiveFile")
+                || o.contains("ArchiveClassesAtExit") || o.startsWith("-Xshare") || o.startsWith("-XX:AOT"))) {
+            throw new CommandLine.ParameterException(new CommandLine(this), startFiles + " makes and uses an "
                     + "archive per system; leave class-data options out of --child-jvm-option, or drop "
-                    + "--class-data-sharing to use your own");
+                    + startFiles + " to use your own");
+        }
+        ClassDataArchives.Kind kind = aotCache ? ClassDataArchives.Kind.AOT_CACHE
+                : ClassDataArchives.Kind.DYNAMIC_ARCHIVE;
+        if ((classDataSharing || aotCache) && Runtime.version().feature() < kind.sinceJdk) {
+            throw new CommandLine.ParameterException(new CommandLine(this), startFiles + " needs JDK " + kind.sinceJdk
+                    + " or later, and the systems run on the JVM that runs the benchmark: Java "
+                    + System.getProperty("java.version") + " here. Run it with JAVA_HOME set to a JDK "
+                    + kind.sinceJdk + " or later");
         }
         if (chosen.contains(BenchSystem.FLINK_EXACTLY_ONCE)) {
             BenchSystem.flinkClasspath(); // says what to build before a broker is started for nothing
@@ -129,10 +147,10 @@ public final class CompareBenchmark implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "Starting a Kafka broker (%d cores, Java %s)%n",
                 Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"));
         try (RunningKafkaBroker broker = new KafkaBrokerLauncher().maxHeap("1g").start();
-             ClassDataArchives archives = classDataSharing ? new ClassDataArchives() : null) {
+             ClassDataArchives archives = classDataSharing || aotCache ? new ClassDataArchives(kind) : null) {
             Comparison comparison = new Comparison(settings, broker, System.out);
             if (archives != null) {
-                System.out.println("Class-data sharing: a training run per system");
+                System.out.println("Class-data sharing: a training run per system for its " + archives.name());
                 comparison.trainClassData(archives);
             }
             boolean allExact = true;

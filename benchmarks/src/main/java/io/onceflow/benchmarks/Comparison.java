@@ -151,8 +151,8 @@ public final class Comparison {
                 try {
                     s.awaitOutput(in.words());
                 } catch (RunFailed e) {
-                    progress.printf(Locale.ROOT, "No class-data archive for %s: its training run failed, it runs "
-                            + "without one: %s%n", system.id(), e.getMessage());
+                    progress.printf(Locale.ROOT, "No %s for %s: its training run failed, it runs "
+                            + "without one: %s%n", archives.name(), system.id(), e.getMessage());
                     continue;
                 }
                 s.process.destroy();
@@ -160,11 +160,11 @@ public final class Comparison {
                     progress.printf(Locale.ROOT, "  %s did not exit within 2 minutes of SIGTERM%n", system.id());
                 }
                 if (archives.trained(system)) {
-                    progress.printf(Locale.ROOT, "Class-data archive of %s written (%.1f s)%n", system.id(),
-                            (System.nanoTime() - t) / 1e9);
+                    progress.printf(Locale.ROOT, "The %s of %s written (%.1f s)%n", archives.name(),
+                            system.id(), (System.nanoTime() - t) / 1e9);
                 } else {
-                    progress.printf(Locale.ROOT, "No class-data archive for %s: it runs without one. Its JVM said:%n%s%n",
-                            system.id(), ChildJvm.tail(s.log));
+                    progress.printf(Locale.ROOT, "No %s for %s: it runs without one. Its JVM said:%n%s%n",
+                            archives.name(), system.id(), ChildJvm.tail(s.log));
                 }
             }
         }

@@ -84,6 +84,48 @@ class ClassDataArchivesTest {
         assertTrue(err.toString().contains("leave class-data options out of --child-jvm-option"), err.toString());
     }
 
+    @Test
+    void anAotCacheIsWrittenInTrainingAndStartedFromInTheRuns(@TempDir Path tmp) throws Exception {
+        Path lib = Files.write(tmp.resolve("lib.jar"), new byte[] {1});
+        List<String> command = List.of("java", "-cp", lib.toString(), "io.example.Main");
+        try (ClassDataArchives archives = new ClassDataArchives(ClassDataArchives.Kind.AOT_CACHE)) {
+            List<String> training = archives.forTraining(BenchSystem.ONCEFLOW_EXACTLY_ONCE, command);
+            assertTrue(training.get(1).startsWith("-XX:AOTCacheOutput=") && training.get(1).endsWith(".aot"),
+                    training.toString());
+            Path cache = Path.of(training.get(1).substring("-XX:AOTCacheOutput=".length()));
+            Files.write(cache, new byte[] {1, 2});
+            assertTrue(archives.trained(BenchSystem.ONCEFLOW_EXACTLY_ONCE));
+            assertEquals("-XX:AOTCache=" + cache, archives.forRun(BenchSystem.ONCEFLOW_EXACTLY_ONCE, command).get(1));
+        }
+    }
+
+    @Test
+    void theAotCacheOptionSaysWhichJdkItNeedsOrWhatItCannotBeCombinedWith() {
+        String both = refused("--aot-cache", "--class-data-sharing");
+        assertTrue(both.contains("Choose one of --class-data-sharing and --aot-cache"), both);
+        String own = refused("--aot-cache", "--child-jvm-option=-XX:AOTCache=mine.aot");
+        assertTrue(own.contains("leave class-data options out of --child-jvm-option, or drop --aot-cache"), own);
+        if (Runtime.version().feature() < 25) {
+            String jdk = refused("--aot-cache");
+            assertTrue(jdk.contains("--aot-cache needs JDK 25 or later") && jdk.contains("JAVA_HOME"), jdk);
+        }
+    }
+
+    /** What the command says on its standard error as it refuses {@code args} with exit code 2. */
+    private static String refused(String... args) {
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream original = System.err;
+        int exit;
+        System.setErr(new java.io.PrintStream(err, true));
+        try {
+            exit = new picocli.CommandLine(new CompareBenchmark()).execute(args);
+        } finally {
+            System.setErr(original);
+        }
+        assertEquals(2, exit, err.toString());
+        return err.toString();
+    }
+
     /** The process's output lines up to its "ready". */
     private static List<String> untilReady(Process p) throws Exception {
         List<String> lines = new ArrayList<>();
