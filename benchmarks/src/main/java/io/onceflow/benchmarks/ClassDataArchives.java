@@ -41,14 +41,14 @@ final class ClassDataArchives implements AutoCloseable {
         AOT_CACHE("ahead-of-time cache", ".aot", "-XX:AOTCacheOutput=", "-XX:AOTCache=", 25);
 
         /** What the progress lines call it. */
-        final String name;
+        final String label;
         final String suffix;
         final String trainingOption;
         final String runOption;
         final int sinceJdk;
 
-        Kind(String name, String suffix, String trainingOption, String runOption, int sinceJdk) {
-            this.name = name;
+        Kind(String label, String suffix, String trainingOption, String runOption, int sinceJdk) {
+            this.label = label;
             this.suffix = suffix;
             this.trainingOption = trainingOption;
             this.runOption = runOption;
@@ -93,7 +93,7 @@ final class ClassDataArchives implements AutoCloseable {
 
     /** What the training runs write: "class-data archive" or "ahead-of-time cache". */
     String name() {
-        return kind.name;
+        return kind.label;
     }
 
     private Path archive(BenchSystem system) {

@@ -74,7 +74,7 @@ class ClassDataArchivesTest {
     }
 
     @Test
-    void anAotCacheIsWrittenInTrainingAndStartedFromInTheRuns(@TempDir Path tmp) throws Exception {
+    void theTrainingRunIsAskedForAnAotCacheAndTheMeasuredRunsStartFromIt(@TempDir Path tmp) throws Exception {
         Path lib = Files.write(tmp.resolve("lib.jar"), new byte[] {1});
         List<String> command = List.of("java", "-cp", lib.toString(), "io.example.Main");
         try (ClassDataArchives archives = new ClassDataArchives(ClassDataArchives.Kind.AOT_CACHE)) {
