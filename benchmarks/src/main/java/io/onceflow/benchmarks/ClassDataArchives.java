@@ -36,10 +36,13 @@ final class ClassDataArchives implements AutoCloseable {
     /** What the training run writes and the measured runs start from. */
     enum Kind {
         /** A dynamic class-data archive: JDK 13 and later. */
-        DYNAMIC_ARCHIVE("class-data archive", ".jsa", "-XX:ArchiveClassesAtExit=", "-XX:SharedArchiveFile=", 13),
+        DYNAMIC_ARCHIVE("--class-data-sharing", "class-data archive", ".jsa", "-XX:ArchiveClassesAtExit=",
+                "-XX:SharedArchiveFile=", 13),
         /** An ahead-of-time cache: JDK 25 and later. */
-        AOT_CACHE("ahead-of-time cache", ".aot", "-XX:AOTCacheOutput=", "-XX:AOTCache=", 25);
+        AOT_CACHE("--aot-cache", "ahead-of-time cache", ".aot", "-XX:AOTCacheOutput=", "-XX:AOTCache=", 25);
 
+        /** The benchmark's option that asks for it. */
+        final String option;
         /** What the progress lines call it. */
         final String label;
         final String suffix;
@@ -47,7 +50,8 @@ final class ClassDataArchives implements AutoCloseable {
         final String runOption;
         final int sinceJdk;
 
-        Kind(String label, String suffix, String trainingOption, String runOption, int sinceJdk) {
+        Kind(String option, String label, String suffix, String trainingOption, String runOption, int sinceJdk) {
+            this.option = option;
             this.label = label;
             this.suffix = suffix;
             this.trainingOption = trainingOption;

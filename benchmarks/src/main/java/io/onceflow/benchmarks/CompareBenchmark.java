@@ -124,17 +124,16 @@ public final class CompareBenchmark implements Callable<Integer> {
             throw new CommandLine.ParameterException(new CommandLine(this), "Choose one of --class-data-sharing and "
                     + "--aot-cache: each gives every system a start-up file of its own");
         }
-        String startFiles = aotCache ? "--aot-cache" : "--class-data-sharing";
-        if ((classDataSharing || aotCache) && childJvmOptions.stream().anyMatch(o -> o.contains("SharedArchiveFile")
-                || o.contains("ArchiveClassesAtExit") || o.startsWith("-Xshare") || o.startsWith("-XX:AOT"))) {
-            throw new CommandLine.ParameterException(new CommandLine(this), startFiles + " makes and uses an "
-                    + "archive per system; leave class-data options out of --child-jvm-option, or drop "
-                    + startFiles + " to use your own");
-        }
         ClassDataArchives.Kind kind = aotCache ? ClassDataArchives.Kind.AOT_CACHE
-                : ClassDataArchives.Kind.DYNAMIC_ARCHIVE;
-        if ((classDataSharing || aotCache) && Runtime.version().feature() < kind.sinceJdk) {
-            throw new CommandLine.ParameterException(new CommandLine(this), startFiles + " needs JDK " + kind.sinceJdk
+                : classDataSharing ? ClassDataArchives.Kind.DYNAMIC_ARCHIVE : null;
+        if (kind != null && childJvmOptions.stream().anyMatch(o -> o.contains("SharedArchiveFile")
+                || o.contains("ArchiveClassesAtExit") || o.startsWith("-Xshare") || o.startsWith("-XX:AOT"))) {
+            throw new CommandLine.ParameterException(new CommandLine(this), kind.option + " makes and uses an "
+                    + "archive per system; leave class-data options out of --child-jvm-option, or drop "
+                    + kind.option + " to use your own");
+        }
+        if (kind != null && Runtime.version().feature() < kind.sinceJdk) {
+            throw new CommandLine.ParameterException(new CommandLine(this), kind.option + " needs JDK " + kind.sinceJdk
                     + " or later, and the systems run on the JVM that runs the benchmark: Java "
                     + System.getProperty("java.version") + " here. Run it with JAVA_HOME set to a JDK "
                     + kind.sinceJdk + " or later");
@@ -147,7 +146,7 @@ public final class CompareBenchmark implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "Starting a Kafka broker (%d cores, Java %s)%n",
                 Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"));
         try (RunningKafkaBroker broker = new KafkaBrokerLauncher().maxHeap("1g").start();
-             ClassDataArchives archives = classDataSharing || aotCache ? new ClassDataArchives(kind) : null) {
+             ClassDataArchives archives = kind != null ? new ClassDataArchives(kind) : null) {
             Comparison comparison = new Comparison(settings, broker, System.out);
             if (archives != null) {
                 System.out.println("Class-data sharing: a training run per system for its " + archives.name());

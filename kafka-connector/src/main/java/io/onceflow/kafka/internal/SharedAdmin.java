@@ -43,7 +43,7 @@ public final class SharedAdmin {
     private static final ScheduledExecutorService CLOSER = closer();
 
     /** The process's shared clients by role and Admin settings ({@link #of}); a few entries, one per cluster and role. */
-    private static final Map<Key, SharedAdmin> BY_SETTINGS = new ConcurrentHashMap<>();
+    private static final Map<Key, SharedAdmin> BY_ROLE_AND_SETTINGS = new ConcurrentHashMap<>();
 
     private record Key(String role, Map<Object, Object> settings) {
     }
@@ -67,7 +67,7 @@ public final class SharedAdmin {
      */
     public static SharedAdmin of(String role, Properties adminProperties, Executor creator) {
         Map<Object, Object> settings = Map.copyOf(adminProperties);
-        return BY_SETTINGS.computeIfAbsent(new Key(role, settings), k -> {
+        return BY_ROLE_AND_SETTINGS.computeIfAbsent(new Key(role, settings), k -> {
             Properties copy = new Properties();
             copy.putAll(settings);
             return new SharedAdmin(() -> copy, creator);
