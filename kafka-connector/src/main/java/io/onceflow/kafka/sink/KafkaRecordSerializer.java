@@ -15,7 +15,8 @@ public interface KafkaRecordSerializer<T> extends Serializable {
      * The topics this serializer writes to, if it knows them; empty if the topic depends on the record. An
      * EXACTLY_ONCE sink looks in these topics (and in those it has written to in this run, or knows an earlier run
      * wrote to) for transactions of its producer ids that the broker left open after they ended, and aborts them (see
-     * the README's "At the edges").
+     * the README's "At the edges"); with a serializer that names none it also looks, once per process, in every topic
+     * of the cluster where a transaction is open.
      */
     default Set<String> topics() {
         return Set.of();

@@ -32,7 +32,9 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.common.TopicPartition;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -62,7 +64,8 @@ import org.slf4j.LoggerFactory;
  * declines should it fail. A commit with no transaction open after it (the end of the input) is checked at once, and
  * so is what is left unchecked when the writer closes. An abort marker the broker dropped is written by a sweep of
  * the sink's topics, and of those earlier runs wrote to that this one knows of, at the first completed checkpoint
- * of a run and every {@value #ENDED_SWEEP_INTERVAL_SECONDS} s after ({@link EndedTransactionSweep}).
+ * of a run and every {@value #ENDED_SWEEP_INTERVAL_SECONDS} s after ({@link EndedTransactionSweep}); a sink whose
+ * serializer names no topics also looks, once per process, in every topic of the cluster where a transaction is open.
  *
  * <h2>No producer start on the way of the first output</h2>
  * Initialising a transactional producer is a round trip to the transaction coordinator (and a cold one
@@ -94,6 +97,15 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
      * it, and of the transactions aborted as the sink started (asked from their coordinator before the abort).
      */
     private final Set<String> topics = ConcurrentHashMap.newKeySet();
+    /**
+     * For a sink whose serializer names no topics: the cluster's partitions where a transaction is open, looked for
+     * once per process as its first writer starts ({@link EndedTransactionSweep#partitionsWithOpenTransactions}), and
+     * swept by each writer's first sweep that finds the look done. A process killed after an abort whose marker the
+     * broker dropped, in a topic it had first written to after its last checkpoint, leaves that topic in no checkpoint
+     * and in no coordinator's memory; the serializer cannot name it either. Null until started; never started for a
+     * serializer that names its topics, to which every record goes.
+     */
+    private final AtomicReference<CompletableFuture<Set<TopicPartition>>> held = new AtomicReference<>();
     /**
      * Producers whose {@code initTransactions()} aborted a transaction as a writer started (one open at the restored
      * checkpoint, or a lingering one), by transactional id: initialised and holding no transaction, so the new writer
@@ -137,6 +149,8 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         final List<TransactionalProducer> all = new ArrayList<>();
         long lastSnapshot = -1;
         boolean swept;
+        /** Whether a sweep of this writer looked in the {@link #held} partitions. */
+        boolean sweptHeld;
         /**
          * Transactions committed and not yet checked for their commit markers, oldest first: checked at the next
          * barrier ({@link BarrierChecks}), before their producers can be used again.
@@ -333,6 +347,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             }
             adoptWarm(st);
             st.prepareAdmin();
+            lookForHeld();
             subtasks.put(context.subtaskIndex(), st);
         }
         TransactionalProducer producer = st.idle.poll();
@@ -636,6 +651,33 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         }
     }
 
+    /** Starts the look for the {@link #held} partitions off the task thread, once per process, if need be. */
+    private void lookForHeld() {
+        if (!sink.serializer.topics().isEmpty() || held.get() != null) {
+            return;
+        }
+        CompletableFuture<Set<TopicPartition>> look = new CompletableFuture<>();
+        if (!held.compareAndSet(null, look)) {
+            return;
+        }
+        Properties p = producerProperties(-1);
+        WARM_UP.execute(() -> {
+            try {
+                look.complete(sharedAdmin.use(admin -> EndedTransactionSweep.partitionsWithOpenTransactions(admin, p)));
+            } catch (Exception | LinkageError e) {
+                LOG.warn("cannot look for partitions where transactions are open ({}): an abort marker the broker "
+                        + "dropped in a topic this process does not know of is not looked for (kafka-transactions.sh "
+                        + "find-hanging finds it)", e.toString());
+                look.complete(Set.of());
+            }
+        });
+    }
+
+    /** The look for the {@link #held} partitions, or null if none was started (for the tests). */
+    CompletableFuture<Set<TopicPartition>> heldLook() {
+        return held.get();
+    }
+
     /**
      * Aborts, in the sink's topics ({@link #topics}), transactions of its producer ids (subtask 0: also of the ids of
      * other parallelisms) that ended but whose abort marker the broker never wrote there ({@link
@@ -646,6 +688,10 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
     private void sweepEnded(Subtask st) {
         st.nextEndedSweep = System.nanoTime() + TimeUnit.SECONDS.toNanos(ENDED_SWEEP_INTERVAL_SECONDS);
         Set<String> swept = new TreeSet<>(topics);
+        // once per writer, if the look is done by then (else at the next sweep)
+        CompletableFuture<Set<TopicPartition>> look = held.get();
+        boolean withHeld = !st.sweptHeld && look != null && look.isDone();
+        Set<TopicPartition> heldPartitions = withHeld ? look.join() : Set.of();
         String own = st.namespace + "-" + st.index + "-";
         String current = st.namespace + "-";
         try {
@@ -653,8 +699,9 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
                     ? LingeringTransactionAborter.escape(sink.transactionalIdPrefix) + "-p[0-9]+-[0-9]+-[0-9]+"
                     : LingeringTransactionAborter.escape(own) + "[0-9]+";
             EndedTransactionSweep.abortEnded(st.admin(), pattern,
-                    id -> id.startsWith(own) || (st.index == 0 && !id.startsWith(current)), swept,
+                    id -> id.startsWith(own) || (st.index == 0 && !id.startsWith(current)), swept, heldPartitions,
                     producerProperties(st.index));
+            st.sweptHeld |= withHeld;
         } catch (RuntimeException e) {
             LOG.warn("sink subtask {}: looking for ended transactions left open in {} failed ({}); trying again in "
                     + "{} s", st.index, swept, e.toString(), ENDED_SWEEP_INTERVAL_SECONDS);

@@ -225,6 +225,52 @@ class KafkaSinkEndedTransactionsTest {
         restored.close(0);
     }
 
+    @Test
+    void aTopicFirstWrittenAfterTheRestoredCheckpointIsFoundByTheNextProcessThoughNothingNamesIt() throws Exception {
+        String later = Pipelines.createTopic(kafka, "ended-unknown", 1);
+        String elsewhere = Pipelines.createTopic(kafka, "ended-unknown-elsewhere", 2);
+        KafkaTransaction.Serializer checkpoint = new KafkaTransaction.Serializer();
+        KafkaTransactionHandler<String> crashed = topicPerRecordHandler("ended-unknown");
+        KafkaTransaction committed = crashed.beginTransaction(context(0, 0));
+        crashed.write(committed, later + "|a");
+        crashed.preCommit(committed, 1);
+        crashed.checkpointTaken(0, 1);
+        crashed.commit(committed);
+        // checkpoint 2 holds this transaction open and knows only the later topic; the transaction then writes to
+        // the other topic for the first time, fails over, and its abort marker is dropped there; the process is
+        // killed before the next attempt completes a checkpoint, so no checkpoint ever names that topic
+        KafkaTransaction open = crashed.beginTransaction(context(0, 1));
+        byte[] openAtCheckpoint = checkpoint.serialize(open);
+        assertEquals(java.util.Set.of(later), checkpoint.deserialize(checkpoint.getVersion(), openAtCheckpoint)
+                .writerTopics, "the checkpoint names the later topic only");
+        TopicPartition other = writeWithAStrayRecord(crashed, open, elsewhere);
+        crashed.abort(open);
+        List<Long> held = ends(other);
+        assertTrue(held.get(0) < held.get(1), "the stray record holds readers: " + held);
+
+        KafkaTransactionHandler<String> restored = topicPerRecordHandler("ended-unknown");
+        restored.recoverAndAbort(checkpoint.deserialize(checkpoint.getVersion(), openAtCheckpoint));
+        KafkaTransaction next = restored.beginTransaction(context(2, 0));
+        assertTrue(restored.heldLook().get(30, TimeUnit.SECONDS).contains(other),
+                "the process's look for partitions with an open transaction finds it");
+        commitTheFirstCompletedCheckpoint(restored, next, later + "|w", 3);
+        assertEquals(List.of(held.get(1) + 1, held.get(1) + 1), ends(other),
+                "the sweep of the first completed checkpoint aborted it there");
+        assertEquals(List.of(), Pipelines.readCommitted(kafka, elsewhere), "the aborted and the stray record: none");
+        assertEquals(List.of("a,a", "w,w"), Pipelines.readCommitted(kafka, later));
+        crashed.close(0);
+        restored.close(0);
+    }
+
+    @Test
+    void aSinkWhoseSerializerNamesItsTopicsDoesNotLookThroughTheCluster() throws Exception {
+        String topic = Pipelines.createTopic(kafka, "ended-named", 1);
+        KafkaTransactionHandler<String> named = handler("ended-named", topic);
+        named.abort(named.beginTransaction(context(0, 0)));
+        assertEquals(null, named.heldLook(), "every record goes to a topic it names, which the sweeps know");
+        named.close(0);
+    }
+
     /**
      * Writes "v" in {@code t} and pre-commits it for checkpoint 1, then gives it, as a dropped commit marker would leave
      * it, two records in the partition it did not write to, which its committable names as the sink's does when the

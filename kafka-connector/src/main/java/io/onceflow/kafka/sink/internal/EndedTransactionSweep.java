@@ -16,11 +16,16 @@ import org.apache.kafka.clients.admin.AbortTransactionOptions;
 import org.apache.kafka.clients.admin.AbortTransactionSpec;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.DescribeTopicsOptions;
+import org.apache.kafka.clients.admin.ListOffsetsOptions;
+import org.apache.kafka.clients.admin.ListOffsetsResult;
+import org.apache.kafka.clients.admin.ListTopicsOptions;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.ProducerState;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.admin.TransactionDescription;
 import org.apache.kafka.clients.admin.TransactionListing;
 import org.apache.kafka.clients.admin.TransactionState;
+import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.TopicPartition;
@@ -61,6 +66,8 @@ public final class EndedTransactionSweep {
 
     /** How long the sweep waits for transactions being committed or aborted to complete. */
     private static final long SETTLE_MS = 2_000;
+    /** How long partitions outside the sink's own topics are waited for; those that do not answer are left out. */
+    private static final long OTHERS_TIMEOUT_MS = 5_000;
     private static final Set<TransactionState> OVER = EnumSet.of(TransactionState.EMPTY,
             TransactionState.COMPLETE_ABORT, TransactionState.COMPLETE_COMMIT);
 
@@ -78,16 +85,17 @@ public final class EndedTransactionSweep {
     }
 
     /**
-     * Aborts the ended transactions left open in every partition of {@code topics} by the transactional ids that
-     * match {@code idPattern} (a regular expression) and {@code ours}.
+     * Aborts the ended transactions left open in every partition of {@code topics}, and in {@code more}, by the
+     * transactional ids that match {@code idPattern} (a regular expression) and {@code ours}.
      *
      * @param producerProperties the sink's producer properties: the sweep takes at most their {@code max.block.ms}
      * @return what was aborted, in no particular order
      * @throws KafkaException if the cluster cannot be asked, or an abort fails, within {@code max.block.ms}
      */
     public static List<Aborted> abortEnded(Admin admin, String idPattern, Predicate<String> ours,
-                                           Collection<String> topics, java.util.Properties producerProperties) {
-        if (topics.isEmpty()) {
+                                           Collection<String> topics, Collection<TopicPartition> more,
+                                           java.util.Properties producerProperties) {
+        if (topics.isEmpty() && more.isEmpty()) {
             return List.of();
         }
         long timeoutMs = TransactionalProducer.maxBlockMs(producerProperties);
@@ -104,11 +112,17 @@ public final class EndedTransactionSweep {
         }
         // several of the ids may hold a transaction open in the same partition
         List<Map.Entry<TopicPartition, ProducerState>> open = new ArrayList<>();
-        OpenTransactions.all(admin, partitions(admin, topics, remaining(deadline)), remaining(deadline),
-                        "cannot ask the partitions of " + topics + " for open transactions")
-                .forEach((tp, producers) -> producers.stream()
-                        .filter(p -> idsByProducer.containsKey(p.producerId()))
-                        .forEach(p -> open.add(Map.entry(tp, p))));
+        Set<TopicPartition> asked = topics.isEmpty() ? Set.of() : partitions(admin, topics, remaining(deadline));
+        Map<TopicPartition, List<ProducerState>> producers = new HashMap<>(OpenTransactions.all(admin, asked,
+                remaining(deadline), "cannot ask the partitions of " + topics + " for open transactions"));
+        Set<TopicPartition> others = new java.util.HashSet<>(more);
+        others.removeAll(asked);
+        // a partition of a topic deleted since it was found is not answered but retried until the timeout: not long
+        producers.putAll(OpenTransactions.allThatAnswer(admin, others, Math.min(remaining(deadline) / 2,
+                OTHERS_TIMEOUT_MS)));
+        producers.forEach((tp, states) -> states.stream()
+                .filter(p -> idsByProducer.containsKey(p.producerId()))
+                .forEach(p -> open.add(Map.entry(tp, p))));
         if (open.isEmpty()) {
             return List.of();
         }
@@ -148,6 +162,70 @@ public final class EndedTransactionSweep {
             aborted.add(a);
         }
         return aborted;
+    }
+
+    /**
+     * The partitions of the cluster, internal topics aside, whose last stable offset is behind their high watermark:
+     * a transaction is open there, whoever's it is. Where a sink whose serializer names no topics looks once per
+     * process for abort markers dropped in topics it cannot know of (one that a killed process first wrote to after
+     * its last checkpoint): two offset lookups per broker, and only these partitions asked for their producers. A
+     * topic or partition that cannot be asked (deleted meanwhile, no leader) is left out.
+     *
+     * @param producerProperties the sink's producer properties: the look takes at most their {@code max.block.ms}
+     * @throws KafkaException if the topics cannot be listed in that time
+     */
+    public static Set<TopicPartition> partitionsWithOpenTransactions(Admin admin,
+                                                                     java.util.Properties producerProperties) {
+        long timeoutMs = TransactionalProducer.maxBlockMs(producerProperties);
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        Set<String> names;
+        try {
+            names = admin.listTopics(new ListTopicsOptions().timeoutMs(intMillis(timeoutMs))).names()
+                    .get(timeoutMs, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            throw new KafkaException("cannot list the cluster's topics (" + e.getCause() + ")", e.getCause());
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new KafkaException("listing the cluster's topics took more than " + timeoutMs + " ms", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new org.apache.kafka.common.errors.InterruptException(e);
+        }
+        if (names.isEmpty()) {
+            return Set.of();
+        }
+        Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+        for (TopicPartition tp : partitions(admin, names, remaining(deadline))) {
+            latest.put(tp, OffsetSpec.latest());
+        }
+        int timeout = intMillis(remaining(deadline));
+        ListOffsetsResult stable = admin.listOffsets(latest,
+                new ListOffsetsOptions(IsolationLevel.READ_COMMITTED).timeoutMs(timeout));
+        ListOffsetsResult high = admin.listOffsets(latest,
+                new ListOffsetsOptions(IsolationLevel.READ_UNCOMMITTED).timeoutMs(timeout));
+        Set<TopicPartition> held = new java.util.HashSet<>();
+        for (TopicPartition tp : latest.keySet()) {
+            Long stableEnd = end(stable, tp, deadline);
+            Long highEnd = stableEnd == null ? null : end(high, tp, deadline);
+            if (highEnd != null && stableEnd < highEnd) {
+                held.add(tp);
+            }
+        }
+        return held;
+    }
+
+    /** Where the partition ends in the answer, or null if it could not be asked by the deadline. */
+    private static Long end(ListOffsetsResult result, TopicPartition tp, long deadline) {
+        try {
+            long left = Math.max(0, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
+            return result.partitionResult(tp).get(left, TimeUnit.MILLISECONDS).offset();
+        } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+            LOG.debug("cannot ask where {} ends ({}): left out of the look for open transactions", tp,
+                    String.valueOf(e.getCause()));
+            return null;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new org.apache.kafka.common.errors.InterruptException(e);
+        }
     }
 
     private static Set<TopicPartition> partitions(Admin admin, Collection<String> topics, long timeoutMs) {

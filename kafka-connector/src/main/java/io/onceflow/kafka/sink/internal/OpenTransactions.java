@@ -18,6 +18,8 @@ import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.TransactionalIdNotFoundException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * What the partitions ({@code DescribeProducers}, one request per broker) and the transaction coordinators
@@ -26,6 +28,8 @@ import org.apache.kafka.common.errors.TransactionalIdNotFoundException;
  * with what the coordinators say has ended.
  */
 final class OpenTransactions {
+
+    private static final Logger LOG = LoggerFactory.getLogger(OpenTransactions.class);
 
     /** Coordinator states of a transaction being committed or aborted: its markers are being written. */
     static final Set<TransactionState> ENDING = EnumSet.of(TransactionState.PREPARE_COMMIT,
@@ -98,14 +102,44 @@ final class OpenTransactions {
             throw new org.apache.kafka.common.errors.InterruptException(e);
         }
         Map<TopicPartition, List<ProducerState>> open = new HashMap<>();
-        states.forEach((partition, state) -> {
-            List<ProducerState> producers = state.activeProducers().stream()
-                    .filter(p -> p.currentTransactionStartOffset().isPresent()).toList();
-            if (!producers.isEmpty()) {
-                open.put(partition, producers);
-            }
-        });
+        states.forEach((partition, state) -> addOpen(open, partition, state));
         return open;
+    }
+
+    /**
+     * As {@link #all}, leaving out the partitions that cannot be asked (a topic deleted meanwhile, one without a
+     * leader, one the client may not read): for partitions the sink looks in on the off chance, never its own topics.
+     */
+    static Map<TopicPartition, List<ProducerState>> allThatAnswer(Admin admin, Set<TopicPartition> partitions,
+                                                                  long timeoutMs) {
+        if (partitions.isEmpty()) {
+            return Map.of();
+        }
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        var asked = admin.describeProducers(partitions,
+                new DescribeProducersOptions().timeoutMs((int) Math.min(Integer.MAX_VALUE, timeoutMs)));
+        Map<TopicPartition, List<ProducerState>> open = new HashMap<>();
+        for (TopicPartition tp : partitions) {
+            try {
+                long left = Math.max(0, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
+                addOpen(open, tp, asked.partitionResult(tp).get(left, TimeUnit.MILLISECONDS));
+            } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+                LOG.debug("cannot ask {} for open transactions ({}): left out", tp, String.valueOf(e.getCause()));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new org.apache.kafka.common.errors.InterruptException(e);
+            }
+        }
+        return open;
+    }
+
+    private static void addOpen(Map<TopicPartition, List<ProducerState>> open, TopicPartition partition,
+                                PartitionProducerState state) {
+        List<ProducerState> producers = state.activeProducers().stream()
+                .filter(p -> p.currentTransactionStartOffset().isPresent()).toList();
+        if (!producers.isEmpty()) {
+            open.put(partition, producers);
+        }
     }
 
     /**

@@ -1,6 +1,7 @@
 package io.onceflow.kafka.sink.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -256,7 +257,7 @@ class TransactionMarkersTest {
 
     private static List<EndedTransactionSweep.Aborted> sweep(String prefix, String topic) {
         return EndedTransactionSweep.abortEnded(admin, LingeringTransactionAborter.escape(prefix) + "-p[0-9]+-[0-9]+-[0-9]+",
-                id -> true, List.of(topic), props());
+                id -> true, List.of(topic), List.of(), props());
     }
 
     @Test
@@ -279,6 +280,27 @@ class TransactionMarkersTest {
         assertEquals(List.of(6L, 6L), ends(topic).get(1), "an abort marker for each closed partition 1");
         assertEquals(List.of(), committed(topic), "aborted records stay hidden");
         assertEquals(List.of(), sweep("sweep-abort", topic), "nothing left to sweep");
+    }
+
+    @Test
+    void partitionsFoundHoldingATransactionAreSweptThoughNoTopicIsNamedAndThoseThatDoNotAnswerAreLeftOut()
+            throws Exception {
+        String topic = newTopic();
+        TransactionalProducer p = producer("sweep-found-p1-0-0");
+        ResumableTransaction t = withStrayRecords(p, topic, "f", 2);
+        p.abortTransaction();
+        TopicPartition p1 = new TopicPartition(topic, 1);
+        Set<TopicPartition> found = EndedTransactionSweep.partitionsWithOpenTransactions(admin, props());
+        assertTrue(found.contains(p1), "the partition the abort left open: " + found);
+        assertFalse(found.contains(new TopicPartition(topic, 0)), "not the one with its abort marker");
+
+        TopicPartition gone = new TopicPartition(topic + "-never-created", 0);
+        List<EndedTransactionSweep.Aborted> aborted = EndedTransactionSweep.abortEnded(admin,
+                "sweep\\-found\\-p[0-9]+-[0-9]+-[0-9]+", id -> true, List.of(), Set.of(p1, gone), props());
+
+        assertEquals(List.of(new EndedTransactionSweep.Aborted(p1, t.transactionalId(), t.producerId(), t.epoch(), 0)),
+                aborted, "aborted in the partition found; the one that cannot be asked does not stop the sweep");
+        assertEquals(List.of(3L, 3L), ends(topic).get(1));
     }
 
     @Test
@@ -325,7 +347,7 @@ class TransactionMarkersTest {
         p.abortTransaction();
 
         assertEquals(List.of(), EndedTransactionSweep.abortEnded(admin, "sweep\\-other\\-p[0-9]+-[0-9]+-[0-9]+",
-                id -> !id.equals("sweep-other-p1-0-0"), List.of(topic), props()));
+                id -> !id.equals("sweep-other-p1-0-0"), List.of(topic), List.of(), props()));
         assertEquals(List.of(), sweep("sweep-else", topic), "another prefix's sweep");
         assertEquals(List.of(0L, 2L), ends(topic).get(1), "still open: not ours to abort");
         assertEquals(1, sweep("sweep-other", topic).size());
