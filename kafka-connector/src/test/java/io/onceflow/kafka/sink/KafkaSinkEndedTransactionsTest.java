@@ -1,6 +1,7 @@
 package io.onceflow.kafka.sink;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,6 +10,7 @@ import io.onceflow.kafka.testing.KafkaTestCluster;
 import io.onceflow.twophase.TransactionContext;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ListOffsetsOptions;
@@ -196,32 +198,50 @@ class KafkaSinkEndedTransactionsTest {
         handler.close(0);
     }
 
+    /**
+     * A process's run with a serializer that picks the topic per record, killed after a failover: checkpoint 1 commits
+     * "a" to {@code committedTo}; the transaction open at checkpoint 2 then writes to {@code strayIn}, fails and is
+     * aborted, its abort marker dropped in that topic's other partition; the process is killed before any sweep.
+     */
+    private record Crashed(KafkaTransactionHandler<String> handler, KafkaTransaction openAtCheckpoint,
+                           TopicPartition other, List<Long> held) {
+        static Crashed run(String prefix, String committedTo, String strayIn) throws Exception {
+            KafkaTransaction.Serializer checkpoint = new KafkaTransaction.Serializer();
+            KafkaTransactionHandler<String> crashed = topicPerRecordHandler(prefix);
+            KafkaTransaction committed = crashed.beginTransaction(context(0, 0));
+            crashed.write(committed, committedTo + "|a");
+            crashed.preCommit(committed, 1);
+            crashed.checkpointTaken(0, 1);
+            crashed.commit(committed);
+            // checkpoint 2: nothing pre-committed, this transaction open
+            KafkaTransaction open = crashed.beginTransaction(context(0, 1));
+            byte[] openAtCheckpoint = checkpoint.serialize(open);
+            TopicPartition other = writeWithAStrayRecord(crashed, open, strayIn);
+            crashed.abort(open);
+            List<Long> held = ends(other);
+            assertTrue(held.get(0) < held.get(1), "the stray record holds readers: " + held);
+            return new Crashed(crashed, checkpoint.deserialize(checkpoint.getVersion(), openAtCheckpoint), other,
+                    held);
+        }
+
+        /** The partition as it is once an abort marker follows the stray record. */
+        List<Long> swept() {
+            return List.of(held.get(1) + 1, held.get(1) + 1);
+        }
+    }
+
     @Test
     void theTopicsAWriterHadWrittenToBeforeTheRestoredCheckpointAreSweptByTheRestoredRun() throws Exception {
         String earlier = Pipelines.createTopic(kafka, "ended-writer", 2);
         String later = Pipelines.createTopic(kafka, "ended-writer-later", 1);
-        KafkaTransaction.Serializer checkpoint = new KafkaTransaction.Serializer();
-        KafkaTransactionHandler<String> crashed = topicPerRecordHandler("ended-writer");
-        KafkaTransaction committed = crashed.beginTransaction(context(0, 0));
-        crashed.write(committed, earlier + "|a");
-        crashed.preCommit(committed, 1);
-        crashed.checkpointTaken(0, 1);
-        crashed.commit(committed);
-        // checkpoint 2: nothing pre-committed, this transaction open; it writes to the earlier topic after the
-        // checkpoint, fails, and its abort marker is dropped there; the process is killed before any sweep
-        KafkaTransaction open = crashed.beginTransaction(context(0, 1));
-        byte[] openAtCheckpoint = checkpoint.serialize(open);
-        TopicPartition other = writeWithAStrayRecord(crashed, open, earlier);
-        crashed.abort(open);
-        List<Long> held = ends(other);
-        assertTrue(held.get(0) < held.get(1), "the stray record holds readers: " + held);
+        Crashed crashed = Crashed.run("ended-writer", earlier, earlier);
 
         KafkaTransactionHandler<String> restored = topicPerRecordHandler("ended-writer");
-        restored.recoverAndAbort(checkpoint.deserialize(checkpoint.getVersion(), openAtCheckpoint));
+        restored.recoverAndAbort(crashed.openAtCheckpoint());
         commitTheFirstCompletedCheckpoint(restored, restored.beginTransaction(context(2, 0)), later + "|w", 3);
-        assertEquals(List.of(held.get(1) + 1, held.get(1) + 1), ends(other),
+        assertEquals(crashed.swept(), ends(crashed.other()),
                 "the sweep of the first completed checkpoint aborted it there");
-        crashed.close(0);
+        crashed.handler().close(0);
         restored.close(0);
     }
 
@@ -229,36 +249,22 @@ class KafkaSinkEndedTransactionsTest {
     void aTopicFirstWrittenAfterTheRestoredCheckpointIsFoundByTheNextProcessThoughNothingNamesIt() throws Exception {
         String later = Pipelines.createTopic(kafka, "ended-unknown", 1);
         String elsewhere = Pipelines.createTopic(kafka, "ended-unknown-elsewhere", 2);
-        KafkaTransaction.Serializer checkpoint = new KafkaTransaction.Serializer();
-        KafkaTransactionHandler<String> crashed = topicPerRecordHandler("ended-unknown");
-        KafkaTransaction committed = crashed.beginTransaction(context(0, 0));
-        crashed.write(committed, later + "|a");
-        crashed.preCommit(committed, 1);
-        crashed.checkpointTaken(0, 1);
-        crashed.commit(committed);
-        // checkpoint 2 holds this transaction open and knows only the later topic; the transaction then writes to
-        // the other topic for the first time, fails over, and its abort marker is dropped there; the process is
-        // killed before the next attempt completes a checkpoint, so no checkpoint ever names that topic
-        KafkaTransaction open = crashed.beginTransaction(context(0, 1));
-        byte[] openAtCheckpoint = checkpoint.serialize(open);
-        assertEquals(java.util.Set.of(later), checkpoint.deserialize(checkpoint.getVersion(), openAtCheckpoint)
-                .writerTopics, "the checkpoint names the later topic only");
-        TopicPartition other = writeWithAStrayRecord(crashed, open, elsewhere);
-        crashed.abort(open);
-        List<Long> held = ends(other);
-        assertTrue(held.get(0) < held.get(1), "the stray record holds readers: " + held);
+        // the transaction writes to the other topic for the first time after checkpoint 2, so no checkpoint names it
+        Crashed crashed = Crashed.run("ended-unknown", later, elsewhere);
+        assertEquals(Set.of(later), crashed.openAtCheckpoint().writerTopics,
+                "the checkpoint names the later topic only");
 
         KafkaTransactionHandler<String> restored = topicPerRecordHandler("ended-unknown");
-        restored.recoverAndAbort(checkpoint.deserialize(checkpoint.getVersion(), openAtCheckpoint));
+        restored.recoverAndAbort(crashed.openAtCheckpoint());
         KafkaTransaction next = restored.beginTransaction(context(2, 0));
-        assertTrue(restored.heldLook().get(30, TimeUnit.SECONDS).contains(other),
+        assertTrue(restored.heldLook().get(30, TimeUnit.SECONDS).contains(crashed.other()),
                 "the process's look for partitions with an open transaction finds it");
         commitTheFirstCompletedCheckpoint(restored, next, later + "|w", 3);
-        assertEquals(List.of(held.get(1) + 1, held.get(1) + 1), ends(other),
+        assertEquals(crashed.swept(), ends(crashed.other()),
                 "the sweep of the first completed checkpoint aborted it there");
         assertEquals(List.of(), Pipelines.readCommitted(kafka, elsewhere), "the aborted and the stray record: none");
         assertEquals(List.of("a,a", "w,w"), Pipelines.readCommitted(kafka, later));
-        crashed.close(0);
+        crashed.handler().close(0);
         restored.close(0);
     }
 
@@ -267,7 +273,7 @@ class KafkaSinkEndedTransactionsTest {
         String topic = Pipelines.createTopic(kafka, "ended-named", 1);
         KafkaTransactionHandler<String> named = handler("ended-named", topic);
         named.abort(named.beginTransaction(context(0, 0)));
-        assertEquals(null, named.heldLook(), "every record goes to a topic it names, which the sweeps know");
+        assertNull(named.heldLook(), "every record goes to a topic it names, which the sweeps know");
         named.close(0);
     }
 
