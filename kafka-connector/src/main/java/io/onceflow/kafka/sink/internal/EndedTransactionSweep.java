@@ -204,28 +204,13 @@ public final class EndedTransactionSweep {
                 new ListOffsetsOptions(IsolationLevel.READ_UNCOMMITTED).timeoutMs(timeout));
         Set<TopicPartition> held = new java.util.HashSet<>();
         for (TopicPartition tp : latest.keySet()) {
-            Long stableEnd = end(stable, tp, deadline);
-            Long highEnd = stableEnd == null ? null : end(high, tp, deadline);
-            if (highEnd != null && stableEnd < highEnd) {
+            var stableEnd = OpenTransactions.answerBy(stable.partitionResult(tp), deadline, tp);
+            var highEnd = stableEnd == null ? null : OpenTransactions.answerBy(high.partitionResult(tp), deadline, tp);
+            if (highEnd != null && stableEnd.offset() < highEnd.offset()) {
                 held.add(tp);
             }
         }
         return held;
-    }
-
-    /** Where the partition ends in the answer, or null if it could not be asked by the deadline. */
-    private static Long end(ListOffsetsResult result, TopicPartition tp, long deadline) {
-        try {
-            long left = Math.max(0, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
-            return result.partitionResult(tp).get(left, TimeUnit.MILLISECONDS).offset();
-        } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
-            LOG.debug("cannot ask where {} ends ({}): left out of the look for open transactions", tp,
-                    String.valueOf(e.getCause()));
-            return null;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new org.apache.kafka.common.errors.InterruptException(e);
-        }
     }
 
     private static Set<TopicPartition> partitions(Admin admin, Collection<String> topics, long timeoutMs) {

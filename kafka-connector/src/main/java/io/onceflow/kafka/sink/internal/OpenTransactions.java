@@ -120,17 +120,30 @@ final class OpenTransactions {
                 new DescribeProducersOptions().timeoutMs((int) Math.min(Integer.MAX_VALUE, timeoutMs)));
         Map<TopicPartition, List<ProducerState>> open = new HashMap<>();
         for (TopicPartition tp : partitions) {
-            try {
-                long left = Math.max(0, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
-                addOpen(open, tp, asked.partitionResult(tp).get(left, TimeUnit.MILLISECONDS));
-            } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
-                LOG.debug("cannot ask {} for open transactions ({}): left out", tp, String.valueOf(e.getCause()));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new org.apache.kafka.common.errors.InterruptException(e);
+            PartitionProducerState state = answerBy(asked.partitionResult(tp), deadline, tp);
+            if (state != null) {
+                addOpen(open, tp, state);
             }
         }
         return open;
+    }
+
+    /**
+     * A partition's answer once it came, or null if it failed or did not come by {@code deadline}
+     * ({@link System#nanoTime()}): for questions asked on the off chance, where a partition that does not answer is
+     * left out.
+     */
+    static <T> T answerBy(KafkaFuture<T> answer, long deadline, TopicPartition partition) {
+        try {
+            return answer.get(Math.max(0, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())),
+                    TimeUnit.MILLISECONDS);
+        } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+            LOG.debug("{} did not answer ({}): left out", partition, String.valueOf(e.getCause()));
+            return null;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new org.apache.kafka.common.errors.InterruptException(e);
+        }
     }
 
     private static void addOpen(Map<TopicPartition, List<ProducerState>> open, TopicPartition partition,
