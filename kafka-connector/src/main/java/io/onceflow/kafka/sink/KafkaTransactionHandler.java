@@ -28,6 +28,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -103,7 +104,8 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
      * swept by each writer's first sweep that finds the look done. A process killed after an abort whose marker the
      * broker dropped, in a topic it had first written to after its last checkpoint, leaves that topic in no checkpoint
      * and in no coordinator's memory; the serializer cannot name it either. Null until started; never started for a
-     * serializer that names its topics, to which every record goes.
+     * serializer that names its topics, to which every record goes. A writer whose first sweep ran before the look was
+     * done sweeps again at the first checkpoint it completes after the look found partitions, not a minute later.
      */
     private final AtomicReference<CompletableFuture<Set<TopicPartition>>> held = new AtomicReference<>();
     /**
@@ -119,6 +121,8 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
 
     /** Initialises spare producers and Admin clients off the task threads; daemon threads, gone after a minute unused. */
     private static final ExecutorService WARM_UP = DaemonThreads.cached("onceflow kafka sink warm-up");
+    /** Where the look for the {@link #held} partitions runs: {@link #WARM_UP}, or a test's that holds it back. */
+    Executor lookExecutor = WARM_UP;
 
     /**
      * The sink's one Admin client in this process, shared by its writers and its recovery calls, and with the job's
@@ -151,6 +155,8 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
         boolean swept;
         /** Whether a sweep of this writer looked in the {@link #held} partitions. */
         boolean sweptHeld;
+        /** Whether a sweep of this writer set out to look in them (which failed, if {@link #sweptHeld} is false). */
+        boolean triedHeld;
         /**
          * Transactions committed and not yet checked for their commit markers, oldest first: checked at the next
          * barrier ({@link BarrierChecks}), before their producers can be used again.
@@ -631,7 +637,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
                 }
             }
         }
-        if (st.swept && System.nanoTime() - st.nextEndedSweep >= 0) {
+        if (st.swept && (System.nanoTime() - st.nextEndedSweep >= 0 || heldToSweep(st))) {
             sweepEnded(st);
         }
         if (!st.swept) {
@@ -661,7 +667,7 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
             return;
         }
         Properties p = producerProperties(-1);
-        WARM_UP.execute(() -> {
+        lookExecutor.execute(() -> {
             try {
                 look.complete(sharedAdmin.use(admin -> EndedTransactionSweep.partitionsWithOpenTransactions(admin, p)));
             } catch (Exception | LinkageError e) {
@@ -671,6 +677,19 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
                 look.complete(Set.of());
             }
         });
+    }
+
+    /**
+     * Whether the look is done, found partitions, and no sweep of this writer has set out to look in them yet: its
+     * first sweep ran before the look was done (a restart whose first checkpoint completed within the look's round
+     * trips), so it sweeps again now rather than at the next sweep a minute later.
+     */
+    private boolean heldToSweep(Subtask st) {
+        if (st.triedHeld) {
+            return false;
+        }
+        CompletableFuture<Set<TopicPartition>> look = held.get();
+        return look != null && look.isDone() && !look.join().isEmpty();
     }
 
     /** The look for the {@link #held} partitions, or null if none was started (for the tests). */
@@ -688,10 +707,11 @@ final class KafkaTransactionHandler<T> implements TransactionHandler<T, KafkaTra
     private void sweepEnded(Subtask st) {
         st.nextEndedSweep = System.nanoTime() + TimeUnit.SECONDS.toNanos(ENDED_SWEEP_INTERVAL_SECONDS);
         Set<String> swept = new TreeSet<>(topics);
-        // once per writer, if the look is done by then (else at the next sweep)
+        // once per writer, if the look is done by then (else at the first completed checkpoint after it is done)
         CompletableFuture<Set<TopicPartition>> look = held.get();
         boolean withHeld = !st.sweptHeld && look != null && look.isDone();
         Set<TopicPartition> heldPartitions = withHeld ? look.join() : Set.of();
+        st.triedHeld |= withHeld;
         String own = st.namespace + "-" + st.index + "-";
         String current = st.namespace + "-";
         try {

@@ -269,6 +269,37 @@ class KafkaSinkEndedTransactionsTest {
     }
 
     @Test
+    void aLookDoneAfterTheFirstSweepIsSweptAtTheNextCompletedCheckpoint() throws Exception {
+        String later = Pipelines.createTopic(kafka, "ended-late-look", 1);
+        String elsewhere = Pipelines.createTopic(kafka, "ended-late-look-elsewhere", 2);
+        Crashed crashed = Crashed.run("ended-late-look", later, elsewhere);
+
+        KafkaTransactionHandler<String> restored = topicPerRecordHandler("ended-late-look");
+        List<Runnable> looks = new java.util.concurrent.CopyOnWriteArrayList<>();
+        restored.lookExecutor = looks::add; // the look waits until the test runs it
+        restored.recoverAndAbort(crashed.openAtCheckpoint());
+        KafkaTransaction third = restored.beginTransaction(context(2, 0));
+        assertEquals(1, looks.size(), "the first writer started the look");
+        commitTheFirstCompletedCheckpoint(restored, third, later + "|w", 3);
+        assertEquals(crashed.held(), ends(crashed.other()), "the first sweep ran before the look was done");
+
+        looks.get(0).run();
+        assertTrue(restored.heldLook().get(30, TimeUnit.SECONDS).contains(crashed.other()), "the look found it");
+        KafkaTransaction fourth = restored.beginTransaction(context(2, 1));
+        restored.write(fourth, later + "|x");
+        restored.preCommit(fourth, 4);
+        restored.checkpointTaken(0, 4);
+        restored.commit(fourth);
+        restored.checkpointCompleted(0, 4);
+        assertEquals(crashed.swept(), ends(crashed.other()),
+                "the next completed checkpoint swept it, though the next periodic sweep is a minute away");
+        assertEquals(List.of(), Pipelines.readCommitted(kafka, elsewhere), "the aborted and the stray record: none");
+        assertEquals(List.of("a,a", "w,w", "x,x"), Pipelines.readCommitted(kafka, later));
+        crashed.handler().close(0);
+        restored.close(0);
+    }
+
+    @Test
     void aSinkWhoseSerializerNamesItsTopicsDoesNotLookThroughTheCluster() throws Exception {
         String topic = Pipelines.createTopic(kafka, "ended-named", 1);
         KafkaTransactionHandler<String> named = handler("ended-named", topic);
