@@ -100,7 +100,10 @@ public final class FileSystemCheckpointStorage implements CheckpointStorage {
             try {
                 boolean existed = Files.isDirectory(jobDir);
                 Files.createDirectories(jobDir);
-                Path probe = Files.createTempFile(jobDir, ".probe", ".tmp");
+                // not Files.createTempFile, whose names come from a SecureRandom: its providers' loading is some 30 ms
+                // of a cold start on the thread that starts the job, and a probe's name needs no secret
+                Path probe = Files.createFile(jobDir.resolve(".probe" + Long.toUnsignedString(
+                        java.util.concurrent.ThreadLocalRandom.current().nextLong()) + ".tmp"));
                 Files.delete(probe);
                 if (!existed && jobDir.getParent() != null) {
                     sync.sync(jobDir.getParent());

@@ -116,7 +116,7 @@ class KafkaSinkEndedTransactionsTest {
         }
         assertEquals(List.of(2L, 2L), ends(written), "an abort marker where the coordinator knew of the transaction");
         assertEquals(List.of(0L, 1L), ends(other), "and none where the broker dropped it: readers held");
-        commitTheFirstCompletedCheckpoint(next, next.beginTransaction(context(1, 0)), "w", 2);
+        commitAndComplete(next, next.beginTransaction(context(1, 0)), "w", 2);
         assertEquals(List.of(), Pipelines.readCommitted(kafka, earlier), "the aborted and the stray record: none");
         assertEquals(List.of("w,w"), Pipelines.readCommitted(kafka, later));
         crashed.close(0);
@@ -139,9 +139,9 @@ class KafkaSinkEndedTransactionsTest {
 
     /**
      * Writes {@code value} in {@code t}, pre-commits it for checkpoint {@code checkpointId}, commits it and completes
-     * that checkpoint, the run's first to complete: the handler's first sweep.
+     * that checkpoint (the run's first to complete is the handler's first sweep).
      */
-    private static void commitTheFirstCompletedCheckpoint(KafkaTransactionHandler<String> handler, KafkaTransaction t,
+    private static void commitAndComplete(KafkaTransactionHandler<String> handler, KafkaTransaction t,
                                                           String value, long checkpointId) throws Exception {
         handler.write(t, value);
         handler.preCommit(t, checkpointId);
@@ -192,7 +192,7 @@ class KafkaSinkEndedTransactionsTest {
         assertEquals(List.of(0L, 1L), ends(other), "the abort marker dropped there: readers held");
 
         // the restarted writer of the same process writes only to the later topic
-        commitTheFirstCompletedCheckpoint(handler, handler.beginTransaction(context(0, 0)), later + "|w", 2);
+        commitAndComplete(handler, handler.beginTransaction(context(0, 0)), later + "|w", 2);
         assertEquals(List.of(2L, 2L), ends(other), "the sweep of the first completed checkpoint aborted it there");
         assertEquals(List.of("w,w"), Pipelines.readCommitted(kafka, later));
         handler.close(0);
@@ -238,65 +238,68 @@ class KafkaSinkEndedTransactionsTest {
 
         KafkaTransactionHandler<String> restored = topicPerRecordHandler("ended-writer");
         restored.recoverAndAbort(crashed.openAtCheckpoint());
-        commitTheFirstCompletedCheckpoint(restored, restored.beginTransaction(context(2, 0)), later + "|w", 3);
+        commitAndComplete(restored, restored.beginTransaction(context(2, 0)), later + "|w", 3);
         assertEquals(crashed.swept(), ends(crashed.other()),
                 "the sweep of the first completed checkpoint aborted it there");
         crashed.handler().close(0);
         restored.close(0);
+    }
+
+    /**
+     * A crashed run ({@link Crashed}) whose aborted transaction wrote to {@code elsewhere} for the first time after
+     * checkpoint 2, so that no checkpoint names that topic, and the next process's handler, restored from checkpoint 2
+     * with its look for partitions held open run by {@code looks}.
+     */
+    private record Unnamed(Crashed crashed, KafkaTransactionHandler<String> restored, String later, String elsewhere) {
+        static Unnamed restore(String prefix, java.util.concurrent.Executor looks) throws Exception {
+            String later = Pipelines.createTopic(kafka, prefix, 1);
+            String elsewhere = Pipelines.createTopic(kafka, prefix + "-elsewhere", 2);
+            Crashed crashed = Crashed.run(prefix, later, elsewhere);
+            assertEquals(Set.of(later), crashed.openAtCheckpoint().writerTopics,
+                    "the checkpoint names the later topic only");
+            KafkaTransactionHandler<String> restored = topicPerRecordHandler(prefix);
+            if (looks != null) {
+                restored.lookExecutor = looks;
+            }
+            restored.recoverAndAbort(crashed.openAtCheckpoint());
+            return new Unnamed(crashed, restored, later, elsewhere);
+        }
+
+        /** The stray record aborted, and the committed records of both processes, each once. */
+        void assertSwept(String... committed) throws Exception {
+            assertEquals(crashed.swept(), ends(crashed.other()), "an abort marker follows the stray record");
+            assertEquals(List.of(), Pipelines.readCommitted(kafka, elsewhere),
+                    "the aborted and the stray record: none");
+            assertEquals(List.of(committed), Pipelines.readCommitted(kafka, later));
+            crashed.handler().close(0);
+            restored.close(0);
+        }
     }
 
     @Test
     void aTopicFirstWrittenAfterTheRestoredCheckpointIsFoundByTheNextProcessThoughNothingNamesIt() throws Exception {
-        String later = Pipelines.createTopic(kafka, "ended-unknown", 1);
-        String elsewhere = Pipelines.createTopic(kafka, "ended-unknown-elsewhere", 2);
-        // the transaction writes to the other topic for the first time after checkpoint 2, so no checkpoint names it
-        Crashed crashed = Crashed.run("ended-unknown", later, elsewhere);
-        assertEquals(Set.of(later), crashed.openAtCheckpoint().writerTopics,
-                "the checkpoint names the later topic only");
-
-        KafkaTransactionHandler<String> restored = topicPerRecordHandler("ended-unknown");
-        restored.recoverAndAbort(crashed.openAtCheckpoint());
-        KafkaTransaction next = restored.beginTransaction(context(2, 0));
-        assertTrue(restored.heldLook().get(30, TimeUnit.SECONDS).contains(crashed.other()),
+        Unnamed u = Unnamed.restore("ended-unknown", null);
+        KafkaTransaction next = u.restored().beginTransaction(context(2, 0));
+        assertTrue(u.restored().heldLook().get(30, TimeUnit.SECONDS).contains(u.crashed().other()),
                 "the process's look for partitions with an open transaction finds it");
-        commitTheFirstCompletedCheckpoint(restored, next, later + "|w", 3);
-        assertEquals(crashed.swept(), ends(crashed.other()),
-                "the sweep of the first completed checkpoint aborted it there");
-        assertEquals(List.of(), Pipelines.readCommitted(kafka, elsewhere), "the aborted and the stray record: none");
-        assertEquals(List.of("a,a", "w,w"), Pipelines.readCommitted(kafka, later));
-        crashed.handler().close(0);
-        restored.close(0);
+        commitAndComplete(u.restored(), next, u.later() + "|w", 3);
+        u.assertSwept("a,a", "w,w"); // by the sweep of the first completed checkpoint
     }
 
     @Test
     void aLookDoneAfterTheFirstSweepIsSweptAtTheNextCompletedCheckpoint() throws Exception {
-        String later = Pipelines.createTopic(kafka, "ended-late-look", 1);
-        String elsewhere = Pipelines.createTopic(kafka, "ended-late-look-elsewhere", 2);
-        Crashed crashed = Crashed.run("ended-late-look", later, elsewhere);
-
-        KafkaTransactionHandler<String> restored = topicPerRecordHandler("ended-late-look");
         List<Runnable> looks = new java.util.concurrent.CopyOnWriteArrayList<>();
-        restored.lookExecutor = looks::add; // the look waits until the test runs it
-        restored.recoverAndAbort(crashed.openAtCheckpoint());
-        KafkaTransaction third = restored.beginTransaction(context(2, 0));
+        Unnamed u = Unnamed.restore("ended-late-look", looks::add); // the look waits until the test runs it
+        KafkaTransactionHandler<String> restored = u.restored();
+        commitAndComplete(restored, restored.beginTransaction(context(2, 0)), u.later() + "|w", 3);
         assertEquals(1, looks.size(), "the first writer started the look");
-        commitTheFirstCompletedCheckpoint(restored, third, later + "|w", 3);
-        assertEquals(crashed.held(), ends(crashed.other()), "the first sweep ran before the look was done");
+        assertEquals(u.crashed().held(), ends(u.crashed().other()), "the first sweep ran before the look was done");
 
         looks.get(0).run();
-        assertTrue(restored.heldLook().get(30, TimeUnit.SECONDS).contains(crashed.other()), "the look found it");
-        KafkaTransaction fourth = restored.beginTransaction(context(2, 1));
-        restored.write(fourth, later + "|x");
-        restored.preCommit(fourth, 4);
-        restored.checkpointTaken(0, 4);
-        restored.commit(fourth);
-        restored.checkpointCompleted(0, 4);
-        assertEquals(crashed.swept(), ends(crashed.other()),
-                "the next completed checkpoint swept it, though the next periodic sweep is a minute away");
-        assertEquals(List.of(), Pipelines.readCommitted(kafka, elsewhere), "the aborted and the stray record: none");
-        assertEquals(List.of("a,a", "w,w", "x,x"), Pipelines.readCommitted(kafka, later));
-        crashed.handler().close(0);
-        restored.close(0);
+        assertTrue(restored.heldLook().get(30, TimeUnit.SECONDS).contains(u.crashed().other()), "the look found it");
+        // the next periodic sweep is a minute away
+        commitAndComplete(restored, restored.beginTransaction(context(2, 1)), u.later() + "|x", 4);
+        u.assertSwept("a,a", "w,w", "x,x");
     }
 
     @Test
