@@ -109,7 +109,7 @@ final class FileOwnerLock implements Ownership {
             }
             String previous = read(ch);
             // unique to this acquisition, not secret: UUID.randomUUID() would load the JDK's security providers for
-            // its SecureRandom, some 30 ms of a cold start on the thread that starts the job, which nothing else needs
+            // its SecureRandom, some 30 ms of a cold start on the thread that starts the job
             ThreadLocalRandom random = ThreadLocalRandom.current();
             String token = new UUID(random.nextLong(), random.nextLong()).toString();
             Object key = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
