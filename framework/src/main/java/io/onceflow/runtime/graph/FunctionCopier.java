@@ -33,7 +33,7 @@ import java.util.function.Supplier;
  */
 public final class FunctionCopier {
 
-    /** Methods by which a serializable class changes what is written or read; a class with any goes by serialization. */
+    /** Methods by which a serializable class changes what is written or read: a class with any is serialized. */
     private static final Set<String> SERIALIZATION_HOOKS =
             Set.of("writeObject", "readObject", "readObjectNoData", "writeReplace", "readResolve");
 
@@ -110,7 +110,7 @@ public final class FunctionCopier {
         for (Class<?> c = type; c != null; c = c.getSuperclass()) {
             for (Method m : c.getDeclaredMethods()) {
                 if (SERIALIZATION_HOOKS.contains(m.getName())) {
-                    return null; // in a non-serializable superclass too: an inherited writeReplace or readResolve counts
+                    return null; // in a non-serializable superclass too: an inherited readResolve counts
                 }
             }
             if (!Serializable.class.isAssignableFrom(c)) {
