@@ -178,18 +178,8 @@ public final class EndedTransactionSweep {
                                                                      java.util.Properties producerProperties) {
         long timeoutMs = TransactionalProducer.maxBlockMs(producerProperties);
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
-        Set<String> names;
-        try {
-            names = admin.listTopics(new ListTopicsOptions().timeoutMs(intMillis(timeoutMs))).names()
-                    .get(timeoutMs, TimeUnit.MILLISECONDS);
-        } catch (ExecutionException e) {
-            throw new KafkaException("cannot list the cluster's topics (" + e.getCause() + ")", e.getCause());
-        } catch (java.util.concurrent.TimeoutException e) {
-            throw new KafkaException("listing the cluster's topics took more than " + timeoutMs + " ms", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new org.apache.kafka.common.errors.InterruptException(e);
-        }
+        Set<String> names = await(admin.listTopics(new ListTopicsOptions().timeoutMs(intMillis(timeoutMs))).names(),
+                timeoutMs, "listing the cluster's topics");
         if (names.isEmpty()) {
             return Set.of();
         }
@@ -239,15 +229,18 @@ public final class EndedTransactionSweep {
     private static void abort(Admin admin, Aborted a, int coordinatorEpoch, long timeoutMs) {
         AbortTransactionSpec spec = new AbortTransactionSpec(a.partition(), a.producerId(), (short) a.producerEpoch(),
                 coordinatorEpoch);
+        await(admin.abortTransaction(spec, new AbortTransactionOptions().timeoutMs(intMillis(timeoutMs))).all(),
+                timeoutMs, "aborting the transaction left open in " + a);
+    }
+
+    /** The answer of a call to the cluster, or a {@link KafkaException} saying {@code what} failed or timed out. */
+    private static <T> T await(KafkaFuture<T> answer, long timeoutMs, String what) {
         try {
-            admin.abortTransaction(spec, new AbortTransactionOptions().timeoutMs(intMillis(timeoutMs))).all()
-                    .get(timeoutMs, TimeUnit.MILLISECONDS);
+            return answer.get(timeoutMs, TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
-            throw new KafkaException("aborting the transaction left open in " + a + " failed (" + e.getCause() + ")",
-                    e.getCause());
+            throw new KafkaException(what + " failed (" + e.getCause() + ")", e.getCause());
         } catch (java.util.concurrent.TimeoutException e) {
-            throw new KafkaException("aborting the transaction left open in " + a + " took more than " + timeoutMs
-                    + " ms", e);
+            throw new KafkaException(what + " took more than " + timeoutMs + " ms", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new org.apache.kafka.common.errors.InterruptException(e);
