@@ -289,6 +289,7 @@ class TransactionMarkersTest {
         TransactionalProducer p = producer("sweep-found-p1-0-0");
         ResumableTransaction t = withStrayRecords(p, topic, "f", 2);
         p.abortTransaction();
+        awaitEnds(topic, 0, List.of(3L, 3L)); // the abort returns before its coordinator has written the marker
         TopicPartition p1 = new TopicPartition(topic, 1);
         Set<TopicPartition> found = EndedTransactionSweep.partitionsWithOpenTransactions(admin, props());
         assertTrue(found.contains(p1), "the partition the abort left open: " + found);
