@@ -34,6 +34,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
+import java.util.function.UnaryOperator;
 import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.DescribeTopicsOptions;
 import org.apache.kafka.clients.admin.ListOffsetsOptions;
@@ -125,6 +126,11 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      * before the first record is emitted ({@link #confirmTopicIds}), then null.
      */
     private CompletableFuture<Map<String, Uuid>> topicIdsAtStart;
+    /**
+     * What becomes of the brokers' answers about the topics' ids before they are compared: for tests, which stand a
+     * broker whose metadata lags behind a topic's deletion and creation in for a real one.
+     */
+    UnaryOperator<Map<String, Uuid>> brokerAnswers = UnaryOperator.identity();
     /** A look for new partitions running in the background, if one is ({@link #startLook}). */
     private CompletableFuture<Look> look;
     /** The next offset of each partition as {@link #look} began, and when it began ({@link System#nanoTime}). */
@@ -275,7 +281,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
 
     /** The ids of those of {@code topics} that exist, as the broker has them now. */
     private Map<String, Uuid> topicIds(Collection<String> topics, Duration timeout) throws Exception {
-        return ids(describeTopics(topics, timeout));
+        return brokerAnswers.apply(ids(describeTopics(topics, timeout)));
     }
 
     private static Map<String, Uuid> ids(Map<String, TopicDescription> descriptions) {
@@ -299,7 +305,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                 }
             }, background);
         }
-        return describeTopicsAsync(topics, timeout).thenApply(KafkaSourceReader::ids);
+        return describeTopicsAsync(topics, timeout).thenApply(d -> brokerAnswers.apply(ids(d)));
     }
 
     /** The descriptions of those of {@code topics} that exist (one that does not is left out). */
@@ -373,7 +379,14 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      * otherwise (or by default) the job stops and says what happened. A running reader's look fails the reader (see
      * {@link #recreatedWhileRunning}).
      */
-    private void checkTopicIds(Map<String, Uuid> ids, boolean beforeAnyRecord) {
+    private void checkTopicIds(Map<String, Uuid> brokerIds, boolean beforeAnyRecord) {
+        Map<TopicPartition, Uuid> read = new LinkedHashMap<>();
+        positions.forEach((tp, p) -> {
+            if (p.topicId != null && !p.finished && !p.unsubscribed) {
+                read.put(tp, p.topicId);
+            }
+        });
+        Map<String, Uuid> ids = withFetched(brokerIds, FetchedTopicIds.of(consumer), read);
         Map<TopicPartition, Uuid> recreated = new LinkedHashMap<>();
         Set<String> gone = new TreeSet<>();
         positions.forEach((tp, p) -> {
@@ -456,6 +469,30 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             }
         });
         return recreated;
+    }
+
+    /**
+     * The brokers' answer {@code ids} (topic → id), with the id the consumer fetches by ({@code fetched}, {@link
+     * FetchedTopicIds}) for each topic of {@code read} (partition → the id its offsets belong to) where the consumer
+     * knows another id: a topic counts as deleted and created again when a broker or the consumer says so. A broker
+     * whose metadata lags behind the deletion still gives the old id, or none, while the consumer, whose metadata
+     * came from another broker, may already read the new topic at the old offsets; the reverse (the consumer behind)
+     * the broker's answer tells.
+     */
+    private static Map<String, Uuid> withFetched(Map<String, Uuid> ids, Map<String, Uuid> fetched,
+                                                 Map<TopicPartition, Uuid> read) {
+        Map<String, Uuid> merged = null;
+        for (Map.Entry<TopicPartition, Uuid> e : read.entrySet()) {
+            String topic = e.getKey().topic();
+            Uuid byConsumer = KafkaPartitionSplit.knownId(fetched.get(topic));
+            if (byConsumer != null && !byConsumer.equals(e.getValue()) && !byConsumer.equals(ids.get(topic))) {
+                if (merged == null) {
+                    merged = new HashMap<>(ids);
+                }
+                merged.put(topic, byConsumer);
+            }
+        }
+        return merged == null ? ids : merged;
     }
 
     private static String which(Map<TopicPartition, Uuid> recreated, Uuid old) {
@@ -1109,7 +1146,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                 old.put(tp, p.topicId);
             }
         }
-        Map<TopicPartition, Uuid> recreated = newIds(old, ids);
+        Map<TopicPartition, Uuid> recreated = newIds(old, withFetched(ids, FetchedTopicIds.of(consumer), old));
         if (!recreated.isEmpty()) {
             boolean bounded = recreated.keySet().stream().anyMatch(tp -> positions.get(tp).bounded());
             throw recreatedWhileRunning(recreated, old, bounded, "as its position was out of the new topic's range",
@@ -1170,7 +1207,9 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      * is gone and no new one read), so that no output of the new topic's records read at the old offsets is
      * committed; a new id declines it and fails the reader ({@link #recreatedWhileRunning}). Each record was emitted
      * before the barrier and the question is asked after it; a topic deleted is never found again, so the old id
-     * found then means every record came from the old topic. Nothing is asked when nothing was read since.
+     * found then means every record came from the old topic. The id the consumer fetches by, read as the question
+     * is sent, counts as much as the broker's answer ({@link #withFetched}): the broker asked may lag behind the
+     * deletion. Nothing is asked when nothing was read since.
      */
     @Override
     public CompletableFuture<Void> confirmSnapshot(long checkpointId) {
@@ -1202,7 +1241,8 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         Map<TopicPartition, Long> confirmedBefore = new HashMap<>(confirmedNext);
         Set<String> topics = new TreeSet<>();
         expected.keySet().forEach(tp -> topics.add(tp.topic()));
-        lastAsked = topicIdsAsync(topics, CONFIRM_TIMEOUT).handle((ids, failure) -> {
+        Map<String, Uuid> fetched = FetchedTopicIds.of(consumer); // on the task thread, after the barrier's records
+        lastAsked = topicIdsAsync(topics, CONFIRM_TIMEOUT).handle((brokerIds, failure) -> {
             if (failure != null) {
                 Throwable cause = failure instanceof CompletionException && failure.getCause() != null
                         ? failure.getCause() : failure;
@@ -1210,6 +1250,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
                         + properties.get("client.id") + " could not ask the broker whether its topics " + topics
                         + " are still the ones it read, for checkpoint " + checkpointId + ": " + cause, cause));
             }
+            Map<String, Uuid> ids = withFetched(brokerIds, fetched, expected);
             Map<TopicPartition, Uuid> recreated = newIds(expected, ids);
             if (recreated.isEmpty()) {
                 Map<TopicPartition, Long> confirmed = new HashMap<>();

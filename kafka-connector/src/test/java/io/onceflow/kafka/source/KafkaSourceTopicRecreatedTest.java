@@ -420,6 +420,166 @@ class KafkaSourceTopicRecreatedTest {
         }
     }
 
+    /**
+     * What a broker whose metadata lags behind a topic's deletion and creation answers (one slow to catch up, or cut
+     * off from the controller until its session times out): the old topic's id.
+     */
+    private static java.util.function.UnaryOperator<java.util.Map<String, Uuid>> lagging(String topic, Uuid old) {
+        return ids -> {
+            java.util.Map<String, Uuid> stale = new java.util.HashMap<>(ids);
+            stale.put(topic, old);
+            return stale;
+        };
+    }
+
+    /** A consumer's own metadata gives the ids it fetches by, which a reader compares as it does the brokers'. */
+    @Test
+    void theIdsAConsumerFetchesByAreTheTopicsIds() throws Exception {
+        String topic = topic(1);
+        write(topic, "old", 0, 5, 1);
+        Uuid id;
+        try (Admin admin = kafka.createAdmin()) {
+            id = idOf(admin, topic);
+        }
+        Properties p = kafka.clientProperties();
+        p.put(org.apache.kafka.clients.consumer.ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG,
+                org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName());
+        p.put(org.apache.kafka.clients.consumer.ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG,
+                org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName());
+        try (var consumer = new org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]>(p)) {
+            assertEquals(java.util.Map.of(), FetchedTopicIds.of(consumer), "nothing asked yet");
+            consumer.assign(List.of(new org.apache.kafka.common.TopicPartition(topic, 0)));
+            consumer.seekToBeginning(consumer.assignment());
+            int polled = 0;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (polled < 5) {
+                assertTrue(System.nanoTime() < deadline, "polled " + polled + " of 5");
+                polled += consumer.poll(Duration.ofMillis(100)).count();
+            }
+            assertEquals(id, FetchedTopicIds.of(consumer).get(topic));
+        }
+        assertEquals(java.util.Map.of(), FetchedTopicIds.of(null), "no consumer yet");
+    }
+
+    /**
+     * The broker asked lags behind: it still gives the old topic's id after the topic was deleted and created again,
+     * while the consumer, its metadata current, reads on in the new topic at the old offsets. The checkpoint after
+     * those records is declined all the same: the reader compares the ids its consumer fetches by too.
+     */
+    @Test
+    void aCheckpointAfterRecordsOfATopicCreatedAgainIsNotConfirmedWhenTheBrokerAskedLagsBehind() throws Exception {
+        String topic = topic(1);
+        write(topic, "old", 0, 30, 1);
+        Uuid old;
+        try (Admin admin = kafka.createAdmin()) {
+            old = idOf(admin, topic);
+        }
+        KafkaSource<String> source = source(topic).build();
+        KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source.createReader(
+                new KafkaSourceTest.ReaderContext(0, 1, "kafka", "lagging"));
+        reader.brokerAnswers = lagging(topic, old);
+        try {
+            reader.addSplits(source.createInitialSplits());
+            reader.start();
+            List<String> read = new ArrayList<>();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (read.size() < 30) {
+                assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 30");
+                reader.pollNext(read::add);
+            }
+            reader.snapshotState(1);
+            reader.confirmSnapshot(1).get(30, TimeUnit.SECONDS); // the old topic stands: confirmed
+
+            recreate(topic, 1);
+            write(topic, "new", 0, 100, 1);
+            while (read.size() < 40) { // the consumer reads on at offset 30 of the new topic
+                assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 40");
+                reader.pollNext(read::add);
+            }
+            assertEquals(records("new", 30, 40), read.subList(30, 40));
+            reader.snapshotState(2);
+            ExecutionException failed = assertThrows(ExecutionException.class,
+                    () -> reader.confirmSnapshot(2).get(30, TimeUnit.SECONDS));
+            NonRecoverableException e = assertInstanceOf(NonRecoverableException.class, failed.getCause());
+            assertTrue(e.getMessage().contains("was deleted and created again")
+                    && e.getMessage().contains(", not " + old + " as when this job read it")
+                    && e.getMessage().contains("as checkpoint 2 asked whether its topics were the ones it read")
+                    && e.getMessage().contains("from offset 30 of " + topic + "-0"), e.getMessage());
+        } finally {
+            reader.close();
+        }
+    }
+
+    /**
+     * A restart whose broker asked lags behind: the topic was deleted and created again while the job was down and
+     * the new topic's offset 50 is in range, but the broker still gives the old topic's id. The reader stops before
+     * its first record, as it does when the broker is current: its consumer fetches by the new topic's id.
+     */
+    @Test
+    void aRestartReadsNothingOfATopicCreatedAgainWhenTheBrokerAskedLagsBehind() throws Exception {
+        String topic = topic(1);
+        write(topic, "old", 0, 50, 1);
+        Uuid old;
+        try (Admin admin = kafka.createAdmin()) {
+            old = idOf(admin, topic);
+        }
+        recreate(topic, 1);
+        write(topic, "new", 0, 150, 1);
+        KafkaSource<String> source = source(topic).build();
+        KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source.createReader(new Restored(7));
+        reader.brokerAnswers = lagging(topic, old);
+        try {
+            reader.addSplits(List.of(new KafkaPartitionSplit(topic, 0, 50, KafkaPartitionSplit.NO_STOPPING_OFFSET,
+                    old)));
+            reader.start();
+            List<String> read = new ArrayList<>();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            NonRecoverableException e = null;
+            while (e == null) {
+                assertTrue(System.nanoTime() < deadline, "the reader did not stop; read " + read);
+                try {
+                    reader.pollNext(read::add);
+                } catch (NonRecoverableException stopped) {
+                    e = stopped;
+                }
+            }
+            assertEquals(List.of(), read, "nothing of the new topic read at the old topic's offsets");
+            assertTrue(e.getMessage().contains("was deleted and created again")
+                    && e.getMessage().contains(", not " + old + " as when this job read it")
+                    && e.getMessage().contains("offsets restored from checkpoint 7"), e.getMessage());
+        } finally {
+            reader.close();
+        }
+    }
+
+    /** A reader's context as a restart from checkpoint {@code id} gives it. */
+    record Restored(long id) implements io.onceflow.api.source.SourceReaderContext {
+        @Override
+        public int getIndexOfSubtask() {
+            return 0;
+        }
+
+        @Override
+        public int getParallelism() {
+            return 1;
+        }
+
+        @Override
+        public String getOperatorUid() {
+            return "kafka";
+        }
+
+        @Override
+        public String getJobName() {
+            return "restored";
+        }
+
+        @Override
+        public java.util.OptionalLong getRestoredCheckpointId() {
+            return java.util.OptionalLong.of(id);
+        }
+    }
+
     /** A reader restored from splits without topic ids (a checkpoint of before them) takes the topic's id. */
     @Test
     void splitsOfACheckpointWithoutTopicIdsAreReadAndTakeTheTopicsId() throws Exception {
