@@ -432,9 +432,13 @@ class KafkaSourceTopicRecreatedTest {
         };
     }
 
-    /** A consumer's own metadata gives the ids it fetches by, which a reader compares as it does the brokers'. */
-    @Test
-    void theIdsAConsumerFetchesByAreTheTopicsIds() throws Exception {
+    /**
+     * A consumer's own metadata gives the ids it fetches by, which a reader compares as it does the brokers': with
+     * either of kafka-clients' consumers ({@code group.protocol} classic, and consumer, which has another delegate).
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"classic", "consumer"})
+    void theIdsAConsumerFetchesByAreTheTopicsIds(String protocol) throws Exception {
         String topic = topic(1);
         write(topic, "old", 0, 5, 1);
         Uuid id;
@@ -446,6 +450,7 @@ class KafkaSourceTopicRecreatedTest {
                 org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName());
         p.put(org.apache.kafka.clients.consumer.ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG,
                 org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName());
+        p.put(org.apache.kafka.clients.consumer.ConsumerConfig.GROUP_PROTOCOL_CONFIG, protocol);
         try (var consumer = new org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]>(p)) {
             assertEquals(java.util.Map.of(), FetchedTopicIds.of(consumer), "nothing asked yet");
             consumer.assign(List.of(new org.apache.kafka.common.TopicPartition(topic, 0)));
