@@ -107,6 +107,21 @@ class KafkaSourceTopicRecreatedTest {
         return admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic).topicId();
     }
 
+    private static Uuid idOf(String topic) throws Exception {
+        try (Admin admin = kafka.createAdmin()) {
+            return idOf(admin, topic);
+        }
+    }
+
+    /** Polls {@code reader} until {@code read} holds {@code n} records, failing the test after {@code deadline}. */
+    private static void readUntil(KafkaSourceReader<String> reader, List<String> read, int n, long deadline)
+            throws Exception {
+        while (read.size() < n) {
+            assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of " + n);
+            reader.pollNext(read::add);
+        }
+    }
+
     /** Writes {@code prefix}-i for i in [from, to) into partition i % partitions. */
     private static void write(String topic, String prefix, int from, int to, int partitions) {
         Properties p = kafka.clientProperties();
@@ -311,10 +326,7 @@ class KafkaSourceTopicRecreatedTest {
             reader.start();
             List<String> read = new ArrayList<>();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (read.size() < 30) {
-                assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 30");
-                reader.pollNext(read::add);
-            }
+            readUntil(reader, read, 30, deadline);
             assertEquals(records("old", 0, 30), read);
             long looks = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1500); // the first look comes after 1 s
             while (System.nanoTime() < looks) {
@@ -371,10 +383,7 @@ class KafkaSourceTopicRecreatedTest {
             assertNull(reader.confirmSnapshot(1), "nothing read yet: nothing to ask");
             List<String> read = new ArrayList<>();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (read.size() < 30) {
-                assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 30");
-                reader.pollNext(read::add);
-            }
+            readUntil(reader, read, 30, deadline);
             reader.snapshotState(2);
             CompletableFuture<Void> second = reader.confirmSnapshot(2);
             assertNotNull(second, "records read: the topic is asked for");
@@ -383,10 +392,7 @@ class KafkaSourceTopicRecreatedTest {
             assertSame(second, reader.confirmSnapshot(3), "nothing read since checkpoint 2: its answer stands");
 
             write(topic, "old", 30, 35, 1);
-            while (read.size() < 35) {
-                assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 35");
-                reader.pollNext(read::add);
-            }
+            readUntil(reader, read, 35, deadline);
             Uuid old;
             try (Admin admin = kafka.createAdmin()) {
                 old = idOf(admin, topic);
@@ -398,10 +404,7 @@ class KafkaSourceTopicRecreatedTest {
 
             createAgain(topic, 1, old);
             write(topic, "new", 0, 100, 1);
-            while (read.size() < 45) { // the consumer reads on at offset 35 of the new topic
-                assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 45");
-                reader.pollNext(read::add);
-            }
+            readUntil(reader, read, 45, deadline); // the consumer reads on at offset 35 of the new topic
             assertEquals(records("new", 35, 45), read.subList(35, 45));
             reader.snapshotState(5);
             ExecutionException failed = assertThrows(ExecutionException.class,
@@ -441,10 +444,7 @@ class KafkaSourceTopicRecreatedTest {
     void theIdsAConsumerFetchesByAreTheTopicsIds(String protocol) throws Exception {
         String topic = topic(1);
         write(topic, "old", 0, 5, 1);
-        Uuid id;
-        try (Admin admin = kafka.createAdmin()) {
-            id = idOf(admin, topic);
-        }
+        Uuid id = idOf(topic);
         Properties p = kafka.clientProperties();
         p.put(org.apache.kafka.clients.consumer.ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG,
                 org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName());
@@ -475,10 +475,7 @@ class KafkaSourceTopicRecreatedTest {
     void aCheckpointAfterRecordsOfATopicCreatedAgainIsNotConfirmedWhenTheBrokerAskedLagsBehind() throws Exception {
         String topic = topic(1);
         write(topic, "old", 0, 30, 1);
-        Uuid old;
-        try (Admin admin = kafka.createAdmin()) {
-            old = idOf(admin, topic);
-        }
+        Uuid old = idOf(topic);
         KafkaSource<String> source = source(topic).build();
         KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source.createReader(
                 new KafkaSourceTest.ReaderContext(0, 1, "kafka", "lagging"));
@@ -488,19 +485,13 @@ class KafkaSourceTopicRecreatedTest {
             reader.start();
             List<String> read = new ArrayList<>();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (read.size() < 30) {
-                assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 30");
-                reader.pollNext(read::add);
-            }
+            readUntil(reader, read, 30, deadline);
             reader.snapshotState(1);
             reader.confirmSnapshot(1).get(30, TimeUnit.SECONDS); // the old topic stands: confirmed
 
             recreate(topic, 1);
             write(topic, "new", 0, 100, 1);
-            while (read.size() < 40) { // the consumer reads on at offset 30 of the new topic
-                assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 40");
-                reader.pollNext(read::add);
-            }
+            readUntil(reader, read, 40, deadline); // the consumer reads on at offset 30 of the new topic
             assertEquals(records("new", 30, 40), read.subList(30, 40));
             reader.snapshotState(2);
             ExecutionException failed = assertThrows(ExecutionException.class,
@@ -524,10 +515,7 @@ class KafkaSourceTopicRecreatedTest {
     void aRestartReadsNothingOfATopicCreatedAgainWhenTheBrokerAskedLagsBehind() throws Exception {
         String topic = topic(1);
         write(topic, "old", 0, 50, 1);
-        Uuid old;
-        try (Admin admin = kafka.createAdmin()) {
-            old = idOf(admin, topic);
-        }
+        Uuid old = idOf(topic);
         recreate(topic, 1);
         write(topic, "new", 0, 150, 1);
         KafkaSource<String> source = source(topic).build();
@@ -558,25 +546,10 @@ class KafkaSourceTopicRecreatedTest {
     }
 
     /** A reader's context as a restart from checkpoint {@code id} gives it. */
-    record Restored(long id) implements io.onceflow.api.source.SourceReaderContext {
-        @Override
-        public int getIndexOfSubtask() {
-            return 0;
-        }
-
-        @Override
-        public int getParallelism() {
-            return 1;
-        }
-
-        @Override
-        public String getOperatorUid() {
-            return "kafka";
-        }
-
-        @Override
-        public String getJobName() {
-            return "restored";
+    record Restored(int getIndexOfSubtask, int getParallelism, String getOperatorUid, String getJobName, long id)
+            implements io.onceflow.api.source.SourceReaderContext {
+        Restored(long id) {
+            this(0, 1, "kafka", "restored", id);
         }
 
         @Override
@@ -591,10 +564,7 @@ class KafkaSourceTopicRecreatedTest {
         String topic = topic(1);
         write(topic, "old", 0, 20, 1);
         KafkaSource<String> source = source(topic).build();
-        Uuid id;
-        try (Admin admin = kafka.createAdmin()) {
-            id = idOf(admin, topic);
-        }
+        Uuid id = idOf(topic);
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         DataOutputStream out = new DataOutputStream(bytes);
         out.writeUTF(topic); // version 1: topic, partition, next offset, stopping offset
@@ -612,10 +582,7 @@ class KafkaSourceTopicRecreatedTest {
             reader.start();
             List<String> read = new ArrayList<>();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (read.size() < 15) {
-                assertTrue(System.nanoTime() < deadline, "read " + read.size() + " of 15");
-                reader.pollNext(read::add);
-            }
+            readUntil(reader, read, 15, deadline);
             assertEquals(records("old", 5, 20), read);
             KafkaPartitionSplit now = reader.snapshotState(1).get(0);
             assertEquals(new KafkaPartitionSplit(topic, 0, 20, KafkaPartitionSplit.NO_STOPPING_OFFSET, id), now);
