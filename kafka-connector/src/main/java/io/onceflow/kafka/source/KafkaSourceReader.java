@@ -930,14 +930,25 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
         }
     }
 
-    /** A blocking call of the consumer, made again if a wakeup left from a poll ended it. */
-    private static <R> R unwoken(Supplier<R> call) {
-        try {
-            return call.get();
-        } catch (WakeupException leftFromAPoll) {
-            return call.get();
+    /**
+     * A blocking call of the consumer, made again if a wakeup left from a poll ended it. Each {@link WakeupException}
+     * takes one pending wakeup, and a trigger whose thread was held up between seeing a poll running and calling
+     * {@code wakeup()} may leave another during the call made again: a few tries, not one.
+     */
+    static <R> R unwoken(Supplier<R> call) {
+        for (int tries = 1; ; tries++) {
+            try {
+                return call.get();
+            } catch (WakeupException leftFromAPoll) {
+                if (tries == UNWOKEN_TRIES) {
+                    throw leftFromAPoll;
+                }
+            }
         }
     }
+
+    /** How many times {@link #unwoken} makes a call that wakeups left from polls end. */
+    private static final int UNWOKEN_TRIES = 5;
 
     /** Polls that a {@link #wakeUp} ended so far; for tests. */
     long wokenPolls() {

@@ -641,6 +641,29 @@ class KafkaSourceTest {
         reader.close();
     }
 
+    /**
+     * A blocking consumer call that wakeups left from polls end is made again, as often as a few are left (a trigger
+     * held up between seeing the poll and calling {@code wakeup()} can leave one during the call made again); a
+     * wakeup that keeps coming is not taken for ever.
+     */
+    @Test
+    void aCallEndedByWakeupsLeftFromPollsIsMadeAgain() {
+        int[] calls = {0};
+        assertEquals(7, KafkaSourceReader.unwoken(() -> {
+            if (calls[0]++ < 2) {
+                throw new org.apache.kafka.common.errors.WakeupException();
+            }
+            return 7;
+        }));
+        assertEquals(3, calls[0], "two wakeups taken, then the answer");
+        calls[0] = 0;
+        assertThrows(org.apache.kafka.common.errors.WakeupException.class, () -> KafkaSourceReader.unwoken(() -> {
+            calls[0]++;
+            throw new org.apache.kafka.common.errors.WakeupException();
+        }));
+        assertEquals(5, calls[0], "given up after five tries");
+    }
+
     /** The same for a subtask without partitions (more subtasks than partitions): its wait for nothing ends too. */
     @Test
     void aReaderWithoutPartitionsReturnsWhenWoken() throws Exception {
