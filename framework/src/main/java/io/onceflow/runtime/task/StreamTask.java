@@ -1,6 +1,7 @@
 package io.onceflow.runtime.task;
 
 import io.onceflow.api.CheckpointingMode;
+import io.onceflow.api.NonRecoverableException;
 import io.onceflow.api.source.InputStatus;
 import io.onceflow.runtime.io.CancelledException;
 import io.onceflow.runtime.io.CheckpointBarrier;
@@ -263,7 +264,11 @@ public final class StreamTask implements Runnable {
         }
         if (failure != null && !gate.isCancelled()) {
             state = State.FAILED;
-            LOG.warn("Task {} failed: {}", name, failure.toString());
+            if (failure instanceof NonRecoverableException) {
+                LOG.warn("Task {} failed: {}", name, failure.toString()); // its message says what to do
+            } else {
+                LOG.warn("Task {} failed: {}", name, failure.toString(), failure); // and where it came from
+            }
             info.gateway().taskFailed(taskIndex, failure);
         } else if (gate.isCancelled() && !finishRequested) {
             state = State.CANCELED;
