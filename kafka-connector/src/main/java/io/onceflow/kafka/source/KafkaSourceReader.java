@@ -380,13 +380,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
      * {@link #recreatedWhileRunning}).
      */
     private void checkTopicIds(Map<String, Uuid> brokerIds, boolean beforeAnyRecord) {
-        Map<TopicPartition, Uuid> read = new LinkedHashMap<>();
-        positions.forEach((tp, p) -> {
-            if (p.topicId != null && !p.finished && !p.unsubscribed) {
-                read.put(tp, p.topicId);
-            }
-        });
-        Map<String, Uuid> ids = withFetched(brokerIds, FetchedTopicIds.of(consumer), read);
+        Map<String, Uuid> ids = withFetched(brokerIds, FetchedTopicIds.of(consumer), idsRead());
         Map<TopicPartition, Uuid> recreated = new LinkedHashMap<>();
         Set<String> gone = new TreeSet<>();
         positions.forEach((tp, p) -> {
@@ -493,6 +487,17 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             }
         }
         return merged == null ? ids : merged;
+    }
+
+    /** The partitions read (those of topics still subscribed) whose topic's id is known, with that id. */
+    private Map<TopicPartition, Uuid> idsRead() {
+        Map<TopicPartition, Uuid> read = new LinkedHashMap<>();
+        positions.forEach((tp, p) -> {
+            if (!p.unsubscribed && p.topicId != null) {
+                read.put(tp, p.topicId);
+            }
+        });
+        return read;
     }
 
     private static String which(Map<TopicPartition, Uuid> recreated, Uuid old) {
@@ -1233,12 +1238,7 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             return lastAsked; // nothing read since: as the last question answers (null: the start, or none to ask)
         }
         // every topic read: a question that failed, or one still to answer, leaves records of any of them unconfirmed
-        Map<TopicPartition, Uuid> expected = new LinkedHashMap<>();
-        positions.forEach((tp, p) -> {
-            if (!p.unsubscribed && p.topicId != null) {
-                expected.put(tp, p.topicId);
-            }
-        });
+        Map<TopicPartition, Uuid> expected = idsRead();
         lastAskedAt = reached;
         if (expected.isEmpty()) {
             lastAsked = null;
