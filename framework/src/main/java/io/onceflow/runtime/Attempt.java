@@ -225,7 +225,9 @@ final class Attempt implements TaskGateway, CheckpointCoordinator.AttemptContext
         TaskInfo info = new TaskInfo(spec.jobName(), number, spec.checkpointConfig().getCheckpointingMode(), restoredId,
                 spec.faults(), store, spec.checkpointConfig().getInlineStateThresholdBytes(), snapshotExecutor, this, metrics);
 
-        Map<ExecutionPlan.Chain, InputGate[]> gates = new HashMap<>();
+        // by identity: the plan's chains are its own objects (a record's own hashCode, linked through method handles at
+        // its first call, would cost a cold JVM milliseconds and hash every operator of the chain)
+        Map<ExecutionPlan.Chain, InputGate[]> gates = new java.util.IdentityHashMap<>();
         for (ExecutionPlan.Chain c : plan.chains()) {
             for (Transformation t : c.operators()) {
                 operators.put(plan.uid(t), new int[] {c.parallelism(), maxP});

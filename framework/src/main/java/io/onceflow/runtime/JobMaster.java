@@ -71,6 +71,17 @@ public final class JobMaster implements JobClient {
 
     /** A task of the job, as its metrics name it: chain name and subtask index. */
     public record TaskKey(String task, int subtask) {
+        // equals and hashCode written out: a record's own are linked through method handles at their first call,
+        // milliseconds of a cold JVM each; see RecordMethodsAtStartTest
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof TaskKey k && k.subtask == subtask && k.task.equals(task);
+        }
+
+        @Override
+        public int hashCode() {
+            return task.hashCode() * 31 + subtask;
+        }
     }
 
     private JobMaster(JobSpec spec, ExecutionPlan plan, JobCheckpointStore store, CheckpointCoordinator coordinator,

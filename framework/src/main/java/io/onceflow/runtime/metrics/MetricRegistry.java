@@ -3,6 +3,7 @@ package io.onceflow.runtime.metrics;
 import io.onceflow.api.metrics.Counter;
 import io.onceflow.api.metrics.MetricGroup;
 import java.util.Map;
+import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -13,6 +14,18 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class MetricRegistry {
 
     private record Key(String operatorUid, int subtask, String name) {
+        // equals and hashCode written out: a record's own are linked through method handles at their first call,
+        // milliseconds of a cold JVM each (every task's start registers counters); see RecordMethodsAtStartTest
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Key k && k.subtask == subtask && Objects.equals(k.operatorUid, operatorUid)
+                    && k.name.equals(name);
+        }
+
+        @Override
+        public int hashCode() {
+            return (Objects.hashCode(operatorUid) * 31 + subtask) * 31 + name.hashCode();
+        }
     }
 
     private final Map<Key, Counter> counters = new ConcurrentHashMap<>();
@@ -48,6 +61,17 @@ public final class MetricRegistry {
 
     /** A gauge of one operator subtask: its name and extra tags. */
     public record GaugeKey(String operatorUid, int subtask, String name, Map<String, String> tags) {
+        // equals and hashCode written out, as Key's
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof GaugeKey k && k.subtask == subtask && Objects.equals(k.operatorUid, operatorUid)
+                    && k.name.equals(name) && k.tags.equals(tags);
+        }
+
+        @Override
+        public int hashCode() {
+            return ((Objects.hashCode(operatorUid) * 31 + subtask) * 31 + name.hashCode()) * 31 + tags.hashCode();
+        }
     }
 
     private final Map<GaugeKey, java.util.function.DoubleSupplier> gauges = new ConcurrentHashMap<>();

@@ -20,4 +20,17 @@ public record KeyGroupRange(int start, int end) {
     public int size() {
         return isEmpty() ? 0 : end - start + 1;
     }
+
+    // equals and hashCode written out: a record's own are linked through method handles at their first call,
+
+    // milliseconds of a cold JVM each (a restore compares ranges); see RecordMethodsAtStartTest
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof KeyGroupRange r && r.start == start && r.end == end;
+    }
+
+    @Override
+    public int hashCode() {
+        return 31 * start + end;
+    }
 }

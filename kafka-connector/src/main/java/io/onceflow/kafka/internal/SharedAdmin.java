@@ -46,6 +46,18 @@ public final class SharedAdmin {
     private static final Map<Key, SharedAdmin> BY_ROLE_AND_SETTINGS = new ConcurrentHashMap<>();
 
     private record Key(String role, Map<Object, Object> settings) {
+        // equals and hashCode written out: a record's own are linked through method handles at their first call,
+        // milliseconds of a cold JVM each (a job's sources and sinks look their client up as the job is built); see
+        // RecordMethodsAtStartTest
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Key k && k.role.equals(role) && k.settings.equals(settings);
+        }
+
+        @Override
+        public int hashCode() {
+            return role.hashCode() * 31 + settings.hashCode();
+        }
     }
 
     private final Supplier<Properties> properties;
