@@ -75,12 +75,12 @@ public final class JobMaster implements JobClient {
         // milliseconds of a cold JVM each; see RecordMethodsAtStartTest
         @Override
         public boolean equals(Object o) {
-            return o instanceof TaskKey k && k.subtask == subtask && k.task.equals(task);
+            return o instanceof TaskKey k && k.subtask == subtask && java.util.Objects.equals(k.task, task);
         }
 
         @Override
         public int hashCode() {
-            return task.hashCode() * 31 + subtask;
+            return java.util.Objects.hashCode(task) * 31 + subtask;
         }
     }
 

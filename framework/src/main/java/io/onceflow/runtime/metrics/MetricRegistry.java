@@ -61,16 +61,16 @@ public final class MetricRegistry {
 
     /** A gauge of one operator subtask: its name and extra tags. */
     public record GaugeKey(String operatorUid, int subtask, String name, Map<String, String> tags) {
-        // equals and hashCode written out, as Key's
+        // equals and hashCode written out, as Key's (null-safe, as a record's own: the type is public)
         @Override
         public boolean equals(Object o) {
             return o instanceof GaugeKey k && k.subtask == subtask && Objects.equals(k.operatorUid, operatorUid)
-                    && k.name.equals(name) && k.tags.equals(tags);
+                    && Objects.equals(k.name, name) && Objects.equals(k.tags, tags);
         }
 
         @Override
         public int hashCode() {
-            return ((Objects.hashCode(operatorUid) * 31 + subtask) * 31 + name.hashCode()) * 31 + tags.hashCode();
+            return Objects.hash(operatorUid, subtask, name, tags);
         }
     }
 
