@@ -22,7 +22,6 @@ public record KeyGroupRange(int start, int end) {
     }
 
     // equals and hashCode written out: a record's own are linked through method handles at their first call,
-
     // milliseconds of a cold JVM each (a restore compares ranges); see RecordMethodsAtStartTest
     @Override
     public boolean equals(Object o) {
