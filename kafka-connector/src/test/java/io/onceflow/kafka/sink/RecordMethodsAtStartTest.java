@@ -23,8 +23,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * A job's start and its restart after {@code kill -9} call no method a Java record generates. A record's
  * {@code equals}, {@code hashCode} and {@code toString} are linked at their first call through method handles
- * ({@code java.lang.runtime.ObjectMethods}): some 50 ms for the first record class in a cold JVM and 10 ms for each
- * one after it, on the thread that builds the job or opens a task, which a restart waits for. The runtime's and the
+ * ({@code java.lang.runtime.ObjectMethods}), in every process anew: 13-34 ms of CPU for the five records a start
+ * and a restart of the comparison benchmark's job hashed (some of it on the thread that builds the job, which a
+ * restart waits for; see "Records' own methods kept off a start" in the benchmark history). The runtime's and the
  * Kafka connector's records that serve as map keys on those paths write the two methods out. The Kafka count
  * pipeline (with dead letters), on the heap backend and on RocksDB, runs in a child JVM that logs the classes it
  * loads, is killed once it committed output, and runs again to the end of its input; neither process may have loaded
