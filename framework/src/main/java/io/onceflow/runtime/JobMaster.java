@@ -19,6 +19,7 @@ import io.onceflow.runtime.storage.Ownership;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -75,12 +76,12 @@ public final class JobMaster implements JobClient {
         // milliseconds of a cold JVM each; see RecordMethodsAtStartTest
         @Override
         public boolean equals(Object o) {
-            return o instanceof TaskKey k && k.subtask == subtask && java.util.Objects.equals(k.task, task);
+            return o instanceof TaskKey k && k.subtask == subtask && Objects.equals(k.task, task);
         }
 
         @Override
         public int hashCode() {
-            return java.util.Objects.hashCode(task) * 31 + subtask;
+            return Objects.hashCode(task) * 31 + subtask;
         }
     }
 
