@@ -12,12 +12,14 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import java.util.function.DoubleBinaryOperator;
 import java.util.function.Function;
 import java.util.function.Predicate;
@@ -77,13 +79,28 @@ public final class Comparison {
     }
 
     /**
-     * The part of a process's CPU time its JVM took for itself rather than for the job, in seconds: the JIT
-     * compiler threads ({@code C1/C2 CompilerThread}) and the garbage collector's ({@code GC Thread}, {@code G1 ...}),
-     * summed over the threads alive when read (a compiler thread the JVM ended when idle is not counted).
+     * A process's CPU time by thread, in seconds, summed over the threads alive when read (a compiler thread the JVM
+     * ended when idle is not counted): the JIT compiler threads ({@code C1/C2 CompilerThread}), the garbage
+     * collector's ({@code GC Thread}, {@code G1 ...}), and all the others ({@code jobThreads}: the system's own, such
+     * as its record path and its Kafka clients' network threads, and the JVM's small upkeep); {@code busiest}, the
+     * others grouped by name, the busiest first.
      */
-    public record JvmCpu(double jit, double gc) {
+    public record JvmCpu(double jit, double gc, double jobThreads, List<ThreadCpu> busiest) {
         /** For a run that failed before it was measured. */
-        static final JvmCpu NONE = new JvmCpu(0, 0);
+        static final JvmCpu NONE = new JvmCpu(0, 0, 0, List.of());
+
+        /** The busiest {@code n} groups, as {@code name ×threads seconds}. */
+        String busiest(int n) {
+            return busiest.stream().limit(n).map(t -> String.format(Locale.ROOT, "\"%s\"%s %.1f s", t.name(),
+                    t.threads() > 1 ? " ×" + t.threads() : "", t.seconds())).collect(Collectors.joining(", "));
+        }
+    }
+
+    /**
+     * The CPU time of a process's threads of one name, in seconds. The name is the kernel's: a Java thread's first
+     * 15 characters, so that a system's subtasks of one operator usually share it.
+     */
+    public record ThreadCpu(String name, int threads, double seconds) {
     }
 
     private static final String INPUT = "bench-in";
@@ -200,8 +217,9 @@ public final class Comparison {
         return everyRound("", settings.systems(), (system, round) -> runOnce(system, round, input),
                 r -> r.failure() != null ? "FAILED: " + r.failure()
                         : String.format(Locale.ROOT, "first input %.1f s, first output %.1f s, all output %.1f s, "
-                                + "%,.0f words/s, %s", r.firstInput(), r.firstOutput(), r.allOutput(),
-                        r.wordsPerSecond(), r.exact() ? "exact" : "NOT EXACT: " + r.audit()));
+                                + "%,.0f words/s, %s; job CPU %.1f s, busiest threads: %s", r.firstInput(), r.firstOutput(),
+                        r.allOutput(), r.wordsPerSecond(), r.exact() ? "exact" : "NOT EXACT: " + r.audit(), r.jobCpu(),
+                        r.jvmCpu().busiest(4)));
     }
 
     /** One run of one system; a run that cannot give figures returns them with its failure. */
@@ -712,6 +730,7 @@ public final class Comparison {
                         new Column<>("job CPU s", Run::jobCpu, "%.1f"),
                         new Column<>("of which JIT s", r -> r.jvmCpu().jit(), "%.1f"),
                         new Column<>("of which GC s", r -> r.jvmCpu().gc(), "%.1f"),
+                        new Column<>("of which job threads s", r -> r.jvmCpu().jobThreads(), "%.1f"),
                         new Column<>("broker CPU s", Run::brokerCpu, "%.1f"),
                         new Column<>("peak RSS MB", Run::peakRssMb, "%.0f"))));
     }
@@ -934,10 +953,11 @@ public final class Comparison {
         return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
     }
 
-    /** The CPU time of a JVM's compiler and collector threads so far (see {@link JvmCpu}). */
+    /** The CPU time of a JVM's threads so far (see {@link JvmCpu}). */
     static JvmCpu jvmCpu(long pid) throws IOException {
         long jit = 0;
         long gc = 0;
+        Map<String, long[]> others = new HashMap<>(); // name -> {threads, ticks}
         try (var threads = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
             for (Path thread : (Iterable<Path>) threads::iterator) {
                 String stat;
@@ -952,10 +972,19 @@ public final class Comparison {
                     jit += ticks;
                 } else if (name.startsWith("GC Thread") || name.startsWith("G1 ")) {
                     gc += ticks;
+                } else {
+                    long[] group = others.computeIfAbsent(name, n -> new long[2]);
+                    group[0]++;
+                    group[1] += ticks;
                 }
             }
         }
-        return new JvmCpu(jit / CLOCK_TICKS_PER_SECOND, gc / CLOCK_TICKS_PER_SECOND);
+        List<ThreadCpu> busiest = others.entrySet().stream()
+                .map(e -> new ThreadCpu(e.getKey(), (int) e.getValue()[0], e.getValue()[1] / CLOCK_TICKS_PER_SECOND))
+                .sorted(Comparator.comparingDouble(ThreadCpu::seconds).reversed().thenComparing(ThreadCpu::name))
+                .toList();
+        return new JvmCpu(jit / CLOCK_TICKS_PER_SECOND, gc / CLOCK_TICKS_PER_SECOND,
+                busiest.stream().mapToDouble(ThreadCpu::seconds).sum(), busiest);
     }
 
     /** The peak resident set of a process (VmHWM), in kB. */

@@ -41,9 +41,15 @@ class CompareBenchmarkTest {
                 // a JVM compiles while it starts; the job takes more than its compilers and its collector
                 assertTrue(r.jvmCpu().jit() > 0 && r.jvmCpu().jit() + r.jvmCpu().gc() < r.jobCpu(),
                         r.system().id() + ": " + r);
+                // the job's own threads did work; the threads read one by one add up to no more than the process
+                // (a clock tick of rounding per thread aside)
+                Comparison.JvmCpu cpu = r.jvmCpu();
+                assertTrue(cpu.jobThreads() > 0 && !cpu.busiest().isEmpty()
+                        && cpu.jit() + cpu.gc() + cpu.jobThreads() <= r.jobCpu() + 0.5, r.system().id() + ": " + r);
             }
+            assertTrue(log.contains("busiest threads: \""), log);
             String table = Comparison.table(settings, input, runs);
-            assertTrue(table.contains("| job CPU s | of which JIT s | of which GC s |"), table);
+            assertTrue(table.contains("| job CPU s | of which JIT s | of which GC s | of which job threads s |"), table);
             for (BenchSystem s : BenchSystem.values()) {
                 assertTrue(table.contains("| " + s.label() + " | 1/1 |"), table);
             }

@@ -33,6 +33,15 @@ class ComparisonTablesTest {
     }
 
     @Test
+    void theBusiestThreadsAreNamedWithHowManyShareTheName() {
+        Comparison.JvmCpu cpu = new Comparison.JvmCpu(4.0, 1.0, 9.5, List.of(
+                new Comparison.ThreadCpu("onceflow proces", 2, 6.75), new Comparison.ThreadCpu("main", 1, 1.5),
+                new Comparison.ThreadCpu("kafka-producer-", 8, 1.25)));
+        assertEquals("\"onceflow proces\" ×2 6.8 s, \"main\" 1.5 s", cpu.busiest(2));
+        assertEquals(3, cpu.busiest(5).split(", ").length);
+    }
+
+    @Test
     void throughputIsComparedWithTheLoopOfTheSameRound() {
         BenchSystem loop = BenchSystem.RAW_TRANSACTIONAL;
         BenchSystem onceflow = BenchSystem.ONCEFLOW_EXACTLY_ONCE;
@@ -131,7 +140,7 @@ class ComparisonTablesTest {
 
     private static Comparison.Recovery recovery(BenchSystem system, int round, boolean exact, double toFirst) {
         return new Comparison.Recovery(system, round, exact, 0, 0, "", 15.0, toFirst, 3.0,
-                new Comparison.JvmCpu(1.0, 0.1), 15.0, null);
+                new Comparison.JvmCpu(1.0, 0.1, 1.9, List.of()), 15.0, null);
     }
 
     @Test
