@@ -217,9 +217,9 @@ public final class Comparison {
         return everyRound("", settings.systems(), (system, round) -> runOnce(system, round, input),
                 r -> r.failure() != null ? "FAILED: " + r.failure()
                         : String.format(Locale.ROOT, "first input %.1f s, first output %.1f s, all output %.1f s, "
-                                + "%,.0f words/s, %s; job CPU %.1f s, busiest threads: %s", r.firstInput(), r.firstOutput(),
-                        r.allOutput(), r.wordsPerSecond(), r.exact() ? "exact" : "NOT EXACT: " + r.audit(), r.jobCpu(),
-                        r.jvmCpu().busiest(4)));
+                                + "%,.0f words/s, %s; job CPU %.1f s, busiest threads: %s", r.firstInput(),
+                        r.firstOutput(), r.allOutput(), r.wordsPerSecond(),
+                        r.exact() ? "exact" : "NOT EXACT: " + r.audit(), r.jobCpu(), r.jvmCpu().busiest(4)));
     }
 
     /** One run of one system; a run that cannot give figures returns them with its failure. */

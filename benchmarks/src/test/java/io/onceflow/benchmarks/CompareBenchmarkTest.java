@@ -49,7 +49,8 @@ class CompareBenchmarkTest {
             }
             assertTrue(log.contains("busiest threads: \""), log);
             String table = Comparison.table(settings, input, runs);
-            assertTrue(table.contains("| job CPU s | of which JIT s | of which GC s | of which job threads s |"), table);
+            assertTrue(table.contains("| job CPU s | of which JIT s | of which GC s | of which job threads s |"),
+                    table);
             for (BenchSystem s : BenchSystem.values()) {
                 assertTrue(table.contains("| " + s.label() + " | 1/1 |"), table);
             }
