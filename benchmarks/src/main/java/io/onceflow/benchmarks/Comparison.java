@@ -301,8 +301,9 @@ public final class Comparison {
                 },
                 r -> r.failure() != null ? "FAILED: " + r.failure()
                         : String.format(Locale.ROOT, "killed after %.1f s; restarted: first new output after %.2f s"
-                                        + " (%.2f CPU s, %.2f of it JIT), all after %.1f s; %s", r.killedAfter(),
-                                r.toFirstNewOutput(), r.cpuToFirstNewOutput(), r.jvmCpuToFirstNewOutput().jit(),
+                                        + " (%.2f CPU s, %.2f of it JIT; busiest threads by then: %s), all after"
+                                        + " %.1f s; %s", r.killedAfter(), r.toFirstNewOutput(), r.cpuToFirstNewOutput(),
+                                r.jvmCpuToFirstNewOutput().jit(), r.jvmCpuToFirstNewOutput().busiest(5),
                                 r.toAllOutput(),
                                 !r.system().restores() ? r.audit() : r.exact() ? "exact"
                                         : r.keptItsPromise() ? "at-least-once: " + r.duplicates()
@@ -752,6 +753,7 @@ public final class Comparison {
                                 "%+.2f"), List.of(
                         new Column<>("job CPU s by then", Recovery::cpuToFirstNewOutput, "%.2f"),
                         new Column<>("of which JIT s", r -> r.jvmCpuToFirstNewOutput().jit(), "%.2f"),
+                        new Column<>("of which job threads s", r -> r.jvmCpuToFirstNewOutput().jobThreads(), "%.2f"),
                         new Column<>("restart to all output s", Recovery::toAllOutput, "%.1f"))));
     }
 

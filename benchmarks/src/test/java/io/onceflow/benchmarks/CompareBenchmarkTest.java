@@ -85,6 +85,9 @@ class CompareBenchmarkTest {
                 // the restarted JVM compiles while it starts; it does more than that by its first new output
                 assertTrue(r.jvmCpuToFirstNewOutput().jit() > 0
                         && r.jvmCpuToFirstNewOutput().jit() < r.cpuToFirstNewOutput(), r.toString());
+                // its own threads (the start's, the clients') did work by then too
+                assertTrue(r.jvmCpuToFirstNewOutput().jobThreads() > 0
+                        && !r.jvmCpuToFirstNewOutput().busiest().isEmpty(), r.toString());
             }
         }
     }
