@@ -1289,12 +1289,28 @@ final class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit>
             return;
         }
         offsetsToCommit.headMap(checkpointId, true).clear();
-        // for lag monitoring only: a failure here never affects correctness
-        consumer.commitAsync(latest.getValue(), (offsets, e) -> {
-            if (e != null) {
-                LOG.debug("Committing offsets of checkpoint {} to the consumer group failed: {}", checkpointId, e.toString());
-            }
-        });
+        // for lag monitoring only: a failure here never affects correctness. The commit looks the group's coordinator
+        // up first while it is unknown (the first commit, or after the coordinator moved), a blocking call that a
+        // wakeup left from a poll ends before anything is sent: made again, and never a reason to fail the task
+        try {
+            unwoken(() -> {
+                consumer.commitAsync(latest.getValue(), (offsets, e) -> {
+                    if (e != null) {
+                        LOG.debug("Committing offsets of checkpoint {} to the consumer group failed: {}", checkpointId,
+                                e.toString());
+                    }
+                });
+                return null;
+            });
+        } catch (WakeupException e) {
+            LOG.debug("Committing offsets of checkpoint {} to the consumer group was woken {} times; the next "
+                    + "checkpoint's commit carries them", checkpointId, UNWOKEN_TRIES);
+        }
+    }
+
+    /** Leaves a wakeup in the consumer, as a trigger that comes as a poll returns does; for tests. */
+    void leaveWakeup() {
+        consumer.wakeup();
     }
 
     @Override

@@ -1,5 +1,7 @@
 package io.onceflow.kafka.source;
 
+import io.onceflow.kafka.broker.KafkaBrokerLauncher;
+import io.onceflow.kafka.broker.RunningKafkaBroker;
 import io.onceflow.kafka.broker.Topics;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -662,6 +664,51 @@ class KafkaSourceTest {
             throw new org.apache.kafka.common.errors.WakeupException();
         }));
         assertEquals(5, calls[0], "given up after five tries");
+    }
+
+    /**
+     * A checkpoint's completion commits the offsets to the consumer group (for monitoring), which first looks the
+     * group's coordinator up while it is unknown (the reader's first commit). With the broker out of reach that
+     * lookup waits for metadata, a blocking call that a wakeup left in the consumer (by a trigger that came as a poll
+     * returned) ends at once. That must not fail the task (it did once, in the demo): the commit is made again, and
+     * the reader goes on.
+     */
+    @Test
+    void aWakeupLeftFromAPollDoesNotFailTheCommitOfACompletedCheckpoint() throws Exception {
+        try (RunningKafkaBroker own = new KafkaBrokerLauncher().maxHeap("256m").start()) {
+            String topic = "woken-commit";
+            try (Admin admin = Admin.create(Map.of("bootstrap.servers", own.bootstrapServers()))) {
+                admin.createTopics(List.of(new org.apache.kafka.clients.admin.NewTopic(topic, 1, (short) 1))).all()
+                        .get(30, TimeUnit.SECONDS);
+            }
+            // read from the earliest offsets, not the group's, so that nothing asks for the group's coordinator
+            // before the commit; a reconnection held off long enough that the broker stays out of reach meanwhile
+            KafkaSource<String> source = KafkaSource.<String>builder().setBootstrapServers(own.bootstrapServers())
+                    .setTopics(topic).setDeserializer(KafkaRecordDeserializer.utf8Values()).setGroupId("woken")
+                    .setStartingOffsets(OffsetsInitializer.earliest())
+                    .setProperty("reconnect.backoff.ms", "60000").setProperty("reconnect.backoff.max.ms", "60000")
+                    .build();
+            KafkaSourceReader<String> reader = (KafkaSourceReader<String>) source.createReader(
+                    new ReaderContext(0, 1, "source", "woken-commit"));
+            try {
+                reader.setPollTimeout(Duration.ofMillis(50));
+                reader.addSplits(source.createInitialSplits());
+                reader.start();
+                for (int i = 0; i < 5; i++) {
+                    reader.pollNext(r -> { });
+                }
+                reader.snapshotState(1);
+                own.stop();
+                for (int i = 0; i < 10; i++) {
+                    reader.pollNext(r -> { }); // the consumer finds its connection gone
+                }
+                reader.leaveWakeup();
+                reader.notifyCheckpointComplete(1);
+                reader.pollNext(r -> { }); // and reads on
+            } finally {
+                reader.close();
+            }
+        }
     }
 
     /** The same for a subtask without partitions (more subtasks than partitions): its wait for nothing ends too. */
