@@ -678,8 +678,7 @@ class KafkaSourceTest {
         try (RunningKafkaBroker own = new KafkaBrokerLauncher().maxHeap("256m").start()) {
             String topic = "woken-commit";
             try (Admin admin = Admin.create(Map.of("bootstrap.servers", own.bootstrapServers()))) {
-                admin.createTopics(List.of(new org.apache.kafka.clients.admin.NewTopic(topic, 1, (short) 1))).all()
-                        .get(30, TimeUnit.SECONDS);
+                Topics.create(admin, 1, topic);
             }
             // read from the earliest offsets, not the group's, so that nothing asks for the group's coordinator
             // before the commit; a reconnection held off long enough that the broker stays out of reach meanwhile
